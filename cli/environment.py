@@ -1,0 +1,79 @@
+"""The environment a run was made in, read without importing torch or coqui."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BUILD_INFO = Path("/etc/henryvc/build-info.json")  # written by the Dockerfile
+
+
+def package_version(name: str) -> str | None:
+    """Installed version of distribution NAME, or None."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_version() -> str | None:
+    """`git --version` without the words."""
+    try:
+        out = subprocess.run(["git", "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.split()[-1] if out else None
+
+
+def gpus() -> list[str]:
+    """Names of the NVIDIA GPUs nvidia-smi sees (empty without one)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def container_info() -> dict[str, Any]:
+    """The image's build info when running inside the henryvc image, else {}."""
+    import json
+
+    info: dict[str, Any] = {}
+    if BUILD_INFO.exists():
+        try:
+            info = json.loads(BUILD_INFO.read_text())
+        except (OSError, ValueError):
+            info = {"error": f"unreadable {BUILD_INFO}"}
+    if os.environ.get("HENRYVC_IMAGE_ID"):
+        info["image_id"] = os.environ["HENRYVC_IMAGE_ID"]
+    return info
+
+
+def capture() -> dict[str, Any]:
+    """Versions, machine and accelerator of this process's environment."""
+    return {
+        "python": platform.python_version(),
+        "torch": package_version("torch"),
+        "torchaudio": package_version("torchaudio"),
+        "coqui_tts": package_version("coqui-tts"),
+        "coqui_trainer": package_version("coqui-tts-trainer"),
+        "dvc": package_version("dvc"),
+        "henryvc": package_version("henryvc"),
+        "git": git_version(),
+        "arch": platform.machine(),
+        "os": f"{platform.system()} {platform.release()}",
+        "host": socket.gethostname(),
+        "gpus": gpus(),
+        "container": container_info(),
+        "executable": Path(sys.executable).name,
+    }

@@ -1,0 +1,69 @@
+"""The henryvc command line: the root group and the one place where errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cli import __version__
+from cli.commands import COMMAND_MODULES
+from cli.errors import HenryvcError
+
+EXIT_INTERRUPTED = 130
+EXIT_UNEXPECTED = 3
+
+
+class HenryvcGroup(click.Group):
+    """Root group: maps HenryvcError to its exit code, Ctrl-C to 130, anything else to 3."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HenryvcError as exc:
+            click.secho(f"henryvc: error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.secho("henryvc: interrupted", fg="red", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # pragma: no cover - the bug-report path
+            if ctx.obj and ctx.obj.get("traceback"):
+                raise
+            click.secho(f"henryvc: unexpected error: {type(exc).__name__}: {exc} "
+                        "(run again with --traceback and report it)", fg="red", err=True)
+            ctx.exit(EXIT_UNEXPECTED)
+
+
+@click.group(cls=HenryvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="henryvc")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, traceback: bool) -> None:
+    """Version control and reproducibility for Henry Voice training runs.
+
+    Example: henryvc new-run --major 2 --variant debug && dvc repro && henryvc tag-run
+    """
+    ctx.obj = {"traceback": traceback}
+
+
+def _register() -> None:
+    import importlib
+
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(f"cli.commands.{module_name}")
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def entry() -> None:
+    """Console-script entry point. Click's own usage errors already exit 2."""
+    cli(prog_name="henryvc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(entry())

@@ -1,0 +1,124 @@
+"""The run record: training_runs/<RUN>/run.json, the run's own account of itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cli.errors import BadInput, HenryvcError
+
+RECORD_FILE = "run.json"
+LOCK_FILE = ".training.lock"
+STATUSES = ("created", "training", "success", "failed", "incomplete")
+FINAL_STATUSES = ("success", "failed", "incomplete")
+
+
+@dataclass
+class RunRecord:
+    """What henryvc knows about one run; written atomically, never half."""
+
+    name: str
+    major: int
+    variant: str
+    created: str
+    config_hash: str
+    source_commit: str | None
+    status: str = "created"
+    description: str = ""
+    seed: int | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    verdict: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (extra keys are kept at the top level)."""
+        data = asdict(self)
+        data.update(data.pop("extra"))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+        """Build a record from its JSON form, keeping unknown keys in extra."""
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        missing = {"name", "major", "variant", "created", "config_hash", "source_commit"} - data.keys()
+        if missing:
+            raise HenryvcError(f"run record lacks {', '.join(sorted(missing))}")
+        if data.get("status", "created") not in STATUSES:
+            raise HenryvcError(f"run record has unknown status {data.get('status')!r}")
+        return cls(**{k: v for k, v in data.items() if k in known},
+                   extra={k: v for k, v in data.items() if k not in known})
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write DATA as JSON to PATH through a temporary file and a rename (no half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(run_dir: Path) -> RunRecord:
+    """Read the record of the run in RUN_DIR."""
+    path = Path(run_dir) / RECORD_FILE
+    try:
+        return RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise BadInput(f"{path} does not exist: is {Path(run_dir).name} a run made by `henryvc new-run`?") from None
+    except json.JSONDecodeError as exc:
+        raise HenryvcError(f"{path}: broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def save(run_dir: Path, record: RunRecord) -> None:
+    """Write RECORD into RUN_DIR atomically."""
+    write_json_atomic(Path(run_dir) / RECORD_FILE, record.to_dict())
+
+
+def update(run_dir: Path, **changes: Any) -> RunRecord:
+    """Read, change and atomically rewrite the record; dict fields are merged, others replaced."""
+    record = load(run_dir)
+    for key, value in changes.items():
+        current = getattr(record, key, None) if key in RunRecord.__dataclass_fields__ else None
+        if key == "status" and value not in STATUSES:
+            raise HenryvcError(f"unknown run status {value!r}")
+        if isinstance(current, dict) and isinstance(value, dict):
+            current.update(value)
+        elif key in RunRecord.__dataclass_fields__ and key != "extra":
+            setattr(record, key, value)
+        else:
+            record.extra[key] = value
+    save(run_dir, record)
+    return record
+
+
+def training_lock(run_dir: Path):
+    """The lock a training process holds for as long as it trains (an OS lock: a kill releases it)."""
+    from filelock import FileLock
+
+    return FileLock(str(Path(run_dir) / LOCK_FILE))
+
+
+def is_training(run_dir: Path) -> bool:
+    """True while some process holds RUN_DIR's training lock."""
+    lock = training_lock(run_dir)
+    if not (Path(run_dir) / LOCK_FILE).exists():
+        return False
+    try:
+        lock.acquire(timeout=0)
+    except Exception:  # filelock.Timeout: somebody holds it
+        return True
+    lock.release()
+    return False
