@@ -1,0 +1,225 @@
+"""A thin adapter over DVC's Python API: tracked outputs, status, cache, checkout, pull and push."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cli.errors import HenryvcError, NotReady
+
+# Links first so restores and checkouts never copy gigabytes when a link works; no "copy" fallback.
+CACHE_TYPES = "reflink,hardlink,symlink"
+REMOTE_NAME = "storage"
+
+
+@dataclass(frozen=True)
+class Out:
+    """One DVC-tracked output: its path in the work tree and its recorded hash."""
+
+    path: str
+    md5: str  # without the ".dir" suffix
+    is_dir: bool
+    size: int | None = None
+    nfiles: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"md5": self.md5 + (".dir" if self.is_dir else ""), "size": self.size}
+        if self.is_dir:
+            data["nfiles"] = self.nfiles
+        return data
+
+
+def open_repo(root: Path):
+    """DVC's Repo at ROOT (imports DVC only when called)."""
+    from dvc.repo import Repo
+
+    return Repo(str(root))
+
+
+def init(root: Path) -> None:
+    """Run `dvc init` in ROOT unless .dvc/ exists."""
+    import logging
+
+    from dvc.repo import Repo
+
+    if not (Path(root) / ".dvc").is_dir():
+        logger = logging.getLogger("dvc")
+        level = logger.level
+        logger.setLevel(logging.WARNING)  # DVC prints its "Initialized" banner at INFO; we return data
+        try:
+            Repo.init(str(root))
+        finally:
+            logger.setLevel(level)
+
+
+def configure(root: Path, remote: str | None, default: Path) -> str:
+    """Set link-first cache types and the default remote (REMOTE, else DEFAULT if none is set)."""
+    repo = open_repo(root)
+    with repo.config.edit("repo") as conf:
+        conf["cache"]["type"] = CACHE_TYPES
+        current = conf["core"].get("remote")
+        if remote is None and current:
+            return conf["remote"][current]["url"]
+        url = remote or str(default)
+        if "://" not in url:
+            url = str(Path(url).expanduser().resolve())
+            Path(url).mkdir(parents=True, exist_ok=True)
+        conf["remote"][REMOTE_NAME] = {"url": url}
+        conf["core"]["remote"] = REMOTE_NAME
+    return url
+
+
+def set_remote(root: Path, name: str, url: str, *, default: bool, level: str = "repo") -> None:
+    """Add or change remote NAME (e.g. an ssh:// URL) in the repo or local config."""
+    with open_repo(root).config.edit(level) as conf:
+        conf["remote"][name] = {"url": url}
+        if default:
+            conf["core"]["remote"] = name
+
+
+def share_cache(worktree: Path, main_root: Path) -> None:
+    """Point the DVC in WORKTREE at MAIN_ROOT's cache and default remote (local config, never committed)."""
+    main = open_repo(main_root)
+    cache = Path(main.cache.local.path).parent.parent
+    remote = main.config["core"].get("remote")
+    with open_repo(worktree).config.edit("local") as conf:
+        conf["cache"]["dir"] = str(cache)
+        if remote:
+            conf["remote"][remote] = dict(main.config["remote"][remote])
+            conf["core"]["remote"] = remote
+
+
+def cache_dir(root: Path) -> Path:
+    """The cache directory DVC uses for ROOT (the folder holding files/md5)."""
+    return Path(open_repo(root).cache.local.path).parent.parent
+
+
+def object_path(cache: Path, out: Out) -> Path:
+    """Where OUT's object (a file, or the .dir listing) lives in CACHE."""
+    suffix = ".dir" if out.is_dir else ""
+    return cache / "files" / "md5" / out.md5[:2] / (out.md5[2:] + suffix)
+
+
+def _out(entry: dict[str, Any], prefix: str = "") -> Out | None:
+    md5 = entry.get("md5")
+    if not md5 or "path" not in entry:
+        return None
+    path = (Path(prefix) / entry["path"]).as_posix()
+    return Out(path, md5.removesuffix(".dir"), md5.endswith(".dir"), entry.get("size"), entry.get("nfiles"))
+
+
+def outs_from_lock(text: str) -> list[Out]:
+    """The cached outputs recorded in a dvc.lock text (cache: false outputs are git's)."""
+    data = yaml.safe_load(text) or {}
+    return [out for stage in (data.get("stages") or {}).values()
+            for out in map(_out, stage.get("outs") or []) if out is not None]
+
+
+def outs_from_dvcfile(text: str, folder: str) -> list[Out]:
+    """The outputs recorded in one .dvc file living in FOLDER."""
+    data = yaml.safe_load(text) or {}
+    return [out for out in (_out(entry, folder) for entry in data.get("outs") or []) if out is not None]
+
+
+def outs_at(git_repo, rev: str) -> list[Out]:
+    """Every DVC-tracked output at git revision REV (dvc.lock and .dvc files)."""
+    from cli import gitrepo
+
+    outs = []
+    for path in gitrepo.ls_tree(git_repo, rev):
+        if path == "dvc.lock" or path.endswith("/dvc.lock"):
+            outs += [Out(str(Path(path).parent / o.path) if "/" in path else o.path, o.md5, o.is_dir, o.size, o.nfiles)
+                     for o in outs_from_lock(gitrepo.show(git_repo, rev, path) or "")]
+        elif path.endswith(".dvc") and not path.startswith(".dvc/"):
+            outs += outs_from_dvcfile(gitrepo.show(git_repo, rev, path) or "", str(Path(path).parent))
+    return outs
+
+
+def dvcfiles(root: Path) -> list[Path]:
+    """The top-level .dvc files of ROOT (voice_data.dvc and the like)."""
+    return sorted(p for p in Path(root).glob("*.dvc") if p.is_file())
+
+
+def workspace_outs(root: Path) -> list[Out]:
+    """Every DVC-tracked output recorded in ROOT's work tree (dvc.lock and top-level .dvc files)."""
+    root = Path(root)
+    outs = outs_from_lock((root / "dvc.lock").read_text()) if (root / "dvc.lock").exists() else []
+    for dvcfile in dvcfiles(root):
+        outs += outs_from_dvcfile(dvcfile.read_text(), ".")
+    return outs
+
+
+def status(root: Path) -> dict[str, Any]:
+    """`dvc status` of the whole pipeline and .dvc files ({} when clean)."""
+    from dvc.exceptions import DvcException
+
+    try:
+        return open_repo(root).status()
+    except DvcException as exc:
+        raise HenryvcError(f"dvc status failed: {exc}") from None
+
+
+def missing_objects(cache: Path, outs: list[Out]) -> list[str]:
+    """Paths of OUTS whose objects (or the files a .dir lists) are absent from CACHE."""
+    import json
+
+    missing = []
+    for out in outs:
+        listing = object_path(cache, out)
+        if not listing.exists():
+            missing.append(out.path)
+        elif out.is_dir:
+            entries = json.loads(listing.read_text())
+            if any(not object_path(cache, Out("", e["md5"], False)).exists() for e in entries):
+                missing.append(out.path)
+    return missing
+
+
+def checkout(root: Path) -> None:
+    """`dvc checkout --force` in ROOT; raises NotReady naming what the cache lacks."""
+    from dvc.exceptions import CheckoutError
+
+    try:
+        open_repo(root).checkout(force=True)
+    except CheckoutError as exc:
+        raise NotReady(f"the DVC cache lacks data for {', '.join(map(str, exc.target_infos))[:300]}: "
+                       "run again with --pull to fetch it from the remote") from None
+
+
+def pull(root: Path, remote: str | None = None) -> None:
+    """`dvc pull` in ROOT from REMOTE (default remote when None)."""
+    from dvc.exceptions import DvcException
+
+    try:
+        open_repo(root).pull(remote=remote, force=True)
+    except DvcException as exc:
+        raise HenryvcError(f"dvc pull failed: {exc}") from None
+
+
+def push(root: Path, remote: str | None = None, targets: list[str] | None = None) -> int:
+    """`dvc push` of TARGETS (all tracked outputs when None); returns how many objects went."""
+    from dvc.exceptions import DvcException
+
+    try:
+        return open_repo(root).push(targets=targets, remote=remote)
+    except DvcException as exc:
+        raise HenryvcError(f"dvc push failed: {exc}") from None
+
+
+def require_clean(root: Path) -> None:
+    """Raise NotReady unless `dvc status` is clean for the whole project."""
+    changed = status(root)
+    if changed:
+        listed = "; ".join(f"{stage}: {_describe(info)}" for stage, info in list(changed.items())[:5])
+        raise NotReady(f"dvc status is not clean ({listed}): run `dvc repro` (or `dvc commit`) first")
+
+
+def _describe(info: Any) -> str:
+    if isinstance(info, list):
+        return ", ".join(_describe(i) for i in info)
+    if isinstance(info, dict):
+        return ", ".join(f"{k} {_describe(v)}" for k, v in info.items())
+    return str(info)

@@ -1,0 +1,125 @@
+"""The henryvc project: its root, its folders, its lock and `henryvc init`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from cli.errors import BadInput, Busy, NotAProject
+
+RUNS_DIR = "training_runs"
+ARCHIVE_DIRS = ("archive/failed", "archive/incomplete")
+STATE_DIR = ".henryvc"
+DEFAULT_REMOTE_NAME = "storage"
+TEMPLATE_FILES = ("dvc.yaml", "params.yaml")
+FOLDERS = (RUNS_DIR, *(f"{RUNS_DIR}/{d}" for d in ARCHIVE_DIRS), "configs", "scripts")
+GITIGNORE_LINES = (f"/{STATE_DIR}/",)
+DVCIGNORE_LINES = (f"/{STATE_DIR}/", f"/{RUNS_DIR}/archive/")
+LOCK_TIMEOUT_S = float(os.environ.get("HENRYVC_LOCK_TIMEOUT", "600"))
+# The henryvc source tree ships the default pipeline and config templates (editable install).
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Project:
+    """A henryvc project rooted at ROOT (a git work tree with DVC)."""
+
+    root: Path
+
+    @property
+    def runs(self) -> Path:
+        return self.root / RUNS_DIR
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def params(self) -> Path:
+        return self.root / "params.yaml"
+
+    def run_dir(self, name: object) -> Path:
+        """The folder of run NAME (a RunName, so never a path that escapes)."""
+        return self.runs / str(name)
+
+    def inside(self, path: Path) -> Path:
+        """PATH resolved, or BadInput when it escapes the project (symlinks followed)."""
+        resolved = (self.root / path).resolve()
+        if resolved != self.root and self.root not in resolved.parents:
+            raise BadInput(f"{path} is outside the project {self.root}")
+        return resolved
+
+    @contextmanager
+    def lock(self, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+        """Serialise henryvc's writing commands on this project (an OS lock: a kill releases it)."""
+        from filelock import FileLock, Timeout
+
+        self.state.mkdir(exist_ok=True)
+        lock = FileLock(str(self.state / "lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise Busy(f"another henryvc command holds {self.state / 'lock'} (waited {timeout:.0f} s); "
+                       "try again when it has finished") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def find(start: Path | None = None) -> Project:
+    """The project containing START (default: the working directory)."""
+    here = Path(start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".dvc").is_dir() and (candidate / ".git").exists():
+            return Project(candidate)
+    raise NotAProject(f"{here} is not inside a henryvc project (no .git and .dvc): run `henryvc init` first")
+
+
+def _append_lines(path: Path, lines: tuple[str, ...]) -> None:
+    existing = path.read_text().splitlines() if path.exists() else []
+    missing = [line for line in lines if line not in existing]
+    if missing:
+        with path.open("a") as handle:
+            if existing and not path.read_text().endswith("\n"):
+                handle.write("\n")
+            handle.write("\n".join(missing) + "\n")
+
+
+def _copy_templates(root: Path) -> list[str]:
+    written = []
+    sources = [SOURCE_ROOT / f for f in TEMPLATE_FILES] + sorted((SOURCE_ROOT / "configs").glob("henry_voice_v*.json"))
+    for source in sources:
+        target = root / source.relative_to(SOURCE_ROOT)
+        if source.is_file() and not target.exists() and source.resolve() != target.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            written.append(str(target.relative_to(root)))
+    return written
+
+
+def init(root: Path, remote: str | None) -> dict[str, object]:
+    """Make ROOT a henryvc project; safe to run again. Returns what was set up."""
+    from cli import dvcrepo, gitrepo
+
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise BadInput(f"{root} is not a directory")
+    repo = gitrepo.init(root)
+    dvcrepo.init(root)
+    for folder in FOLDERS:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / STATE_DIR).mkdir(exist_ok=True)
+    _append_lines(root / ".gitignore", GITIGNORE_LINES)
+    _append_lines(root / ".dvcignore", DVCIGNORE_LINES)
+    written = _copy_templates(root)
+    remote_url = dvcrepo.configure(root, remote, default=root / STATE_DIR / "storage")
+    committed = gitrepo.commit_paths(
+        repo, [".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", *TEMPLATE_FILES, "configs"],
+        "henryvc: init project")
+    return {"root": str(root), "remote": remote_url, "templates": written, "commit": committed,
+            "cache_types": dvcrepo.CACHE_TYPES}

@@ -1,0 +1,306 @@
+"""Snapshots: a run's commit + annotated tag (tag-run), and getting it back (restore, verify)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cli import dvcrepo, gitrepo
+from cli.dvcrepo import Out
+from cli.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
+
+SUMMARY_FORMAT = "henryvc-tag/1"
+HASH_CHUNK = 4 * 1024 * 1024
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One DVC-tracked file that does not match the hash recorded at the tag."""
+
+    path: str
+    problem: str
+
+
+@dataclass
+class CheckResult:
+    """What a re-hash of a tag's data found."""
+
+    checked_files: int = 0
+    checked_bytes: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def message(summary: dict[str, Any]) -> str:
+    """The annotated tag's message: a subject line, then the machine-readable summary as JSON."""
+    return f"henryvc run {summary['run']}: {summary['status']}\n\n{json.dumps(summary, indent=2, sort_keys=True)}\n"
+
+
+def parse_message(body: str) -> dict[str, Any] | None:
+    """The summary in a tag message body (None when the tag was not made by henryvc)."""
+    start = body.find("{")
+    if start < 0:
+        return None
+    try:
+        data = json.loads(body[start:body.rfind("}") + 1])
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and data.get("format") == SUMMARY_FORMAT else None
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys."""
+    if not isinstance(data, dict):
+        return {prefix: data} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def md5_file(path: Path) -> str:
+    """MD5 of a file's bytes, the hash DVC 3 records."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _expected_files(cache: Path, out: Out) -> tuple[dict[str, str], list[Mismatch]]:
+    """relpath → md5 of every file OUT holds, read from the cache's .dir listing for directories."""
+    if not out.is_dir:
+        return {"": out.md5}, []
+    listing = dvcrepo.object_path(cache, out)
+    if not listing.exists():
+        return {}, [Mismatch(out.path, "the directory listing is not in the DVC cache: run with --pull")]
+    if md5_file(listing) != out.md5:
+        return {}, [Mismatch(out.path, "the directory listing in the DVC cache is corrupt")]
+    return {e["relpath"]: e["md5"] for e in json.loads(listing.read_text())}, []
+
+
+def _check_file(path: Path, want: str, cache: Path, label: str) -> tuple[int, list[Mismatch]]:
+    if not path.is_file():
+        return 0, [Mismatch(label, "missing")]
+    got = md5_file(path)
+    problems = [] if got == want else [Mismatch(label, f"content hash {got} != {want} recorded at the tag")]
+    cached = dvcrepo.object_path(cache, Out("", want, False))
+    if cached.exists() and not os.path.samefile(cached, path) and md5_file(cached) != want:
+        problems.append(Mismatch(label, f"the DVC cache's copy ({cached.name}) is corrupt"))
+    return path.stat().st_size, problems
+
+
+def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress | None = None) -> CheckResult:
+    """Re-hash every file of OUTS under WORKDIR (and its cache object) against the recorded hashes."""
+    result = CheckResult()
+    jobs: list[tuple[Path, str, str]] = []
+    for out in outs:
+        expected, problems = _expected_files(cache, out)
+        result.mismatches += problems
+        base = workdir / out.path
+        jobs += [(base / rel if rel else base, md5, f"{out.path}/{rel}" if rel else out.path)
+                 for rel, md5 in expected.items()]
+        if out.is_dir and base.is_dir() and expected:
+            present = {p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() or p.is_symlink()}
+            result.mismatches += [Mismatch(f"{out.path}/{rel}", "not recorded at the tag")
+                                  for rel in sorted(present - expected.keys())]
+    with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
+        for size, problems in pool.map(lambda job: _check_file(job[0], job[1], cache, job[2]), jobs):
+            result.checked_files += 1
+            result.checked_bytes += size
+            result.mismatches += problems
+            if progress:
+                progress(1)
+    return result
+
+
+def run_outs(outs: list[Out], name: str) -> list[Out]:
+    """The outputs that live in run NAME's folder."""
+    prefix = f"training_runs/{name}/"
+    return [out for out in outs if out.path.startswith(prefix)]
+
+
+def build_summary(name: str, record: dict[str, Any], metrics: dict[str, Any], outs: list[Out],
+                  environment: dict[str, Any]) -> dict[str, Any]:
+    """The machine-readable summary carried by the run's annotated tag."""
+    return {
+        "format": SUMMARY_FORMAT,
+        "run": name,
+        "status": record.get("status"),
+        "major": record.get("major"),
+        "variant": record.get("variant"),
+        "created": record.get("created"),
+        "description": record.get("description", ""),
+        "config_hash": record.get("config_hash"),
+        "source_commit": record.get("source_commit"),
+        "seed": record.get("seed"),
+        "verdict": record.get("verdict") or {},
+        "metrics": {k: v for k, v in flatten(metrics).items() if isinstance(v, (int, float, str, bool)) or v is None},
+        "data": {out.path: out.to_dict() for out in outs},
+        "environment": {"tagged_with": environment, "trained_with": record.get("environment") or {}},
+    }
+
+
+@dataclass
+class RestoreResult:
+    """Where a run was restored and what was checked."""
+
+    name: str
+    commit: str
+    path: str
+    in_place: bool
+    pulled: bool
+    checked_files: int
+    checked_bytes: int
+    recreate: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tag_commit(git_repo, name: str) -> str:
+    """The commit tag NAME points at (fetching tags from origin once if it is not here)."""
+    if not gitrepo.tag_exists(git_repo, name):
+        gitrepo.fetch_tags(git_repo)
+    if not gitrepo.tag_exists(git_repo, name):
+        raise RunNotFound(f"no tag {name}: list tagged runs with `henryvc list`")
+    return git_repo.commit(name).hexsha
+
+
+def _prepare_worktree(project, git_repo, name: str, commit: str, into: Path | None) -> Path:
+    target = project.inside(into) if into else project.state / "restore" / name
+    existing = gitrepo.worktrees(git_repo)
+    if str(target) in existing:
+        if existing[str(target)] != commit:
+            raise BadInput(f"{target} is a worktree of another commit; choose another --into")
+        return target  # a restore that was interrupted: carry on where it stopped
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise BadInput(f"{target} exists and is not empty; choose another --into")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    gitrepo.worktree_add(git_repo, target, commit)
+    return target
+
+
+def restore(project, name: str, into: Path | None = None, in_place: bool = False, pull: bool = False,
+            progress: Progress | None = None) -> RestoreResult:
+    """Check tag NAME out (worktree or in place), bring its DVC data from the cache or remote, check it."""
+    git_repo = gitrepo.open_repo(project.root)
+    commit = tag_commit(git_repo, name)
+    outs = dvcrepo.outs_at(git_repo, commit)
+    cache = dvcrepo.cache_dir(project.root)
+    if in_place:
+        if gitrepo.is_dirty(git_repo):
+            raise NotReady("the work tree has uncommitted changes: commit or stash them, or restore into a worktree")
+        git_repo.git.checkout("--detach", "--quiet", commit)
+        target = project.root
+    else:
+        target = _prepare_worktree(project, git_repo, name, commit, into)
+        dvcrepo.share_cache(target, project.root)
+    missing = dvcrepo.missing_objects(cache, outs)
+    if pull or missing:
+        dvcrepo.pull(target)
+    dvcrepo.checkout(target)
+    checked = check_outs(target, outs, cache, progress)
+    if not checked.ok:
+        raise IntegrityError(_mismatch_text(name, checked))
+    return RestoreResult(name, commit, str(target), in_place, bool(pull or missing), checked.checked_files,
+                         checked.checked_bytes, f"cd {target} && dvc repro --force")
+
+
+def verify(project, name: str, path: Path | None = None, progress: Progress | None = None) -> CheckResult:
+    """Re-hash the DVC data of tag NAME as found in PATH (default: the project's work tree)."""
+    git_repo = gitrepo.open_repo(project.root)
+    commit = tag_commit(git_repo, name)
+    target = project.inside(path) if path else project.root
+    outs = dvcrepo.outs_at(git_repo, commit)
+    if not outs:
+        raise HenryvcError(f"tag {name} records no DVC data")
+    return check_outs(target, outs, dvcrepo.cache_dir(project.root), progress)
+
+
+def _mismatch_text(name: str, result: CheckResult) -> str:
+    shown = "; ".join(f"{m.path}: {m.problem}" for m in result.mismatches[:5])
+    more = f" (+{len(result.mismatches) - 5} more)" if len(result.mismatches) > 5 else ""
+    return f"data of {name} does not match its tag: {shown}{more}"
+
+
+@dataclass
+class TagResult:
+    """The commit and tag made for a run."""
+
+    name: str
+    commit: str
+    status: str
+    pushed: bool
+    summary: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def commit_subject(name: str) -> str:
+    """The subject of a run's commit."""
+    return f"henryvc: run {name}"
+
+
+def _run_commit(project, git_repo, name: str, status: str) -> str:
+    """Commit the run's git-side files; after a kill between commit and tag, reuse that commit."""
+    paths = [f"training_runs/{name}", "dvc.lock", "params.yaml", "dvc.yaml", ".gitignore",
+             *(p.name for p in dvcrepo.dvcfiles(project.root))]
+    made = gitrepo.commit_paths(git_repo, paths, f"{commit_subject(name)} ({status})")
+    if made:
+        return made
+    if gitrepo.show(git_repo, "HEAD", f"training_runs/{name}/run.json") is None:
+        raise NotReady(f"nothing of run {name} could be committed: is training_runs/{name} ignored by git?")
+    return gitrepo.head(git_repo)
+
+
+def tag_run(project, name: str, environment: dict[str, Any], push: bool = False) -> TagResult:
+    """Commit run NAME (record, config, metrics, README, dvc.lock, params) and tag it NAME, annotated."""
+    from cli import record as records
+
+    git_repo = gitrepo.open_repo(project.root)
+    if gitrepo.tag_exists(git_repo, name):
+        if not push:
+            raise RunExists(f"run {name} is already tagged at {git_repo.commit(name).hexsha[:10]}; "
+                            "tags are never moved (use --push to push it)")
+        return _push(project, git_repo, name, parse_message(git_repo.tag(name).tag.message) or {})
+    run_dir = project.run_dir(name)
+    if not run_dir.is_dir():
+        raise RunNotFound(f"no run folder {run_dir.relative_to(project.root)}: see `henryvc list`")
+    record = records.load(run_dir)
+    if records.is_training(run_dir):
+        raise NotReady(f"run {name} is still training; tag it when it has finished")
+    outs = dvcrepo.workspace_outs(project.root)
+    if not run_outs(outs, name):
+        raise NotReady(f"dvc.lock records no outputs of {name}: point params.yaml's run at it and run `dvc repro`")
+    dvcrepo.require_clean(project.root)
+    missing = dvcrepo.missing_objects(dvcrepo.cache_dir(project.root), outs)
+    if missing:
+        raise NotReady(f"not in the DVC cache: {', '.join(missing[:5])}: run `dvc commit` first")
+    metrics_file = run_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    summary = build_summary(name, record.to_dict(), metrics, outs, environment)
+    commit = _run_commit(project, git_repo, name, record.status)
+    gitrepo.create_tag(git_repo, name, commit, message(summary))
+    if push:
+        return _push(project, git_repo, name, summary)
+    return TagResult(name, commit, record.status, False, summary)
+
+
+def _push(project, git_repo, name: str, summary: dict[str, Any]) -> TagResult:
+    # Data first, tag second: a tag that reached the remote always has its data there.
+    if git_repo.commit(name).hexsha != gitrepo.head(git_repo):
+        raise NotReady(f"the work tree is not at {name}: `henryvc restore {name} --in-place` first, then push")
+    dvcrepo.push(project.root)
+    gitrepo.push_tag(git_repo, name)
+    return TagResult(name, git_repo.commit(name).hexsha, summary.get("status", "?"), True, summary)
