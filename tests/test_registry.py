@@ -1,0 +1,240 @@
+"""The whole registry cycle on real git and DVC: init → new-run → repro → tag-run → list/show/diff →
+restore (worktree, in place, cold cache, second clone) → verify."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cli import api, gitrepo, record as records, runname
+from cli.errors import NotReady, RunExists
+from cli.project import Project
+from tests.conftest import dvc, gen, make_project, sh, trained_run
+
+
+def tags(project: Project) -> list[str]:
+    return sh(project.root, "git", "tag", "--list").stdout.split()
+
+
+def test_init_is_idempotent(tmp_path, invoke):
+    root = tmp_path / "fresh"
+    root.mkdir()
+    assert invoke(["init", "--remote", str(tmp_path / "remote")], root).exit_code == 0
+    head = sh(root, "git", "rev-parse", "HEAD").stdout
+    assert invoke(["init"], root).exit_code == 0
+    assert sh(root, "git", "rev-parse", "HEAD").stdout == head  # nothing new to commit
+    config = (root / ".dvc" / "config").read_text()
+    assert "hardlink" in config and "copy" not in config and str(tmp_path / "remote") in config
+    for folder in ("training_runs/archive/failed", "training_runs/archive/incomplete", "configs", "scripts"):
+        assert (root / folder).is_dir()
+    assert "/.henryvc/" in (root / ".gitignore").read_text()
+
+
+def test_new_run_creates_folder_record_and_points_params(project, invoke):
+    result = invoke(["new-run", "--major", "2", "--variant", "debug", "--description", "first"], project.root)
+    assert result.exit_code == 0, result.output
+    name = result.output.strip()
+    parsed = runname.parse(name)
+    assert (parsed.major, parsed.variant) == (2, "debug")
+    folder = project.run_dir(name)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["run_name"] == name and config["output_path"] == f"training_runs/{name}"
+    record = records.load(folder)
+    assert record.status == "created" and record.description == "first"
+    assert record.source_commit == sh(project.root, "git", "rev-parse", "HEAD").stdout.strip()
+    assert record.config_hash.startswith("sha256:")
+    assert yaml.safe_load((project.root / "params.yaml").read_text())["run"] == name
+    assert "# the run dvc repro trains" in (project.root / "params.yaml").read_text()  # comments kept
+
+
+def test_same_second_never_collides(project):
+    fixed = datetime(2026, 11, 24, 12, 0, 0)
+    first = api.new_run(project, 2, "debug", now=lambda: fixed)
+    before = (project.run_dir(first.name) / "config.json").read_bytes()
+    with pytest.raises(RunExists):
+        api.new_run(project, 2, "debug", now=lambda: fixed)
+    assert (project.run_dir(first.name) / "config.json").read_bytes() == before
+    # With a real clock the second run simply gets the next second.
+    clock = iter([fixed, fixed, datetime(2026, 11, 24, 12, 0, 1)])
+    second = api.new_run(project, 2, "debug", now=lambda: next(clock))
+    assert second.name == "henry_v2_debug_20261124_120001"
+
+
+def test_full_cycle(project, invoke):
+    a = trained_run(project, seed=1)
+    result = invoke(["tag-run"], project.root)
+    assert result.exit_code == 0, result.output
+    assert tags(project) == [a]
+    assert sh(project.root, "git", "cat-file", "-t", a).stdout.strip() == "tag"  # annotated
+    committed = sh(project.root, "git", "show", "--name-only", "--format=", a).stdout.split()
+    for path in ("dvc.lock", "params.yaml", f"training_runs/{a}/run.json", f"training_runs/{a}/config.json",
+                 f"training_runs/{a}/metrics.json", f"training_runs/{a}/README.md"):
+        assert path in committed
+    assert not any("checkpoints/" in path for path in committed)  # DVC's, not git's
+    summary = json.loads(sh(project.root, "git", "tag", "-l", "--format=%(contents:body)", a).stdout)
+    assert summary["status"] == "success" and summary["metrics"]["loss"] == pytest.approx(1.51)
+    assert summary["data"][f"training_runs/{a}/checkpoints"]["md5"].endswith(".dir")
+    assert summary["environment"]["tagged_with"]["python"] and "arch" in summary["environment"]["tagged_with"]
+
+    # Tags are never moved or overwritten.
+    result = invoke(["tag-run", a], project.root)
+    assert result.exit_code == 1 and "never moved" in result.output
+
+    b = trained_run(project, variant="stable", seed=7)
+    assert invoke(["tag-run", b], project.root).exit_code == 0
+
+    listing = json.loads(invoke(["list", "--json"], project.root).output)
+    assert [r["name"] for r in listing["runs"]] == [b, a]
+    assert [r["name"] for r in json.loads(invoke(["list", "--json", "--variant", "stable"], project.root).output)["runs"]] == [b]
+    assert json.loads(invoke(["list", "--json", "--status", "failed"], project.root).output)["runs"] == []
+    assert a in invoke(["list"], project.root).output
+
+    shown = json.loads(invoke(["show", a, "--json"], project.root).output)
+    assert shown["tagged"] and shown["commit"] == sh(project.root, "git", "rev-parse", f"{a}^{{}}").stdout.strip()
+
+    difference = json.loads(invoke(["diff", a, b, "--json"], project.root).output)
+    assert {"key": "variant", "a": "debug", "b": "stable"} in difference["config"]
+    assert {"key": "fake.seed", "a": 1, "b": 7} in difference["params"]
+    [loss] = [m for m in difference["metrics"] if m["key"] == "loss"]
+    assert loss["delta"] == pytest.approx(0.06)
+
+    # Restore A into a worktree: hashes checked against A's tag, cache shared (hard links, no copies).
+    result = invoke(["restore", a, "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    restored = json.loads(result.output)
+    where = Path(restored["path"])
+    ckpt = where / "training_runs" / a / "checkpoints" / "checkpoint_500.pth"
+    assert ckpt.stat().st_nlink > 1 or ckpt.is_symlink()
+    # 2 checkpoints + 1 events file + metrics.json + metadata.csv + 2 wavs
+    assert restored["checked_files"] == 7 and "dvc repro" in restored["recreate"]
+    assert yaml.safe_load((where / "params.yaml").read_text())["run"] == a
+    assert invoke(["verify", a, "--path", str(where)], project.root).exit_code == 0
+    # Restoring again into the same worktree is harmless (an interrupted restore just carries on).
+    assert invoke(["restore", a], project.root).exit_code == 0
+
+    # In place: refuses on a dirty tree, then checks A out in the project itself.
+    (project.root / "params.yaml").write_text("run: null\n")
+    result = invoke(["restore", a, "--in-place"], project.root)
+    assert result.exit_code == 1 and "uncommitted" in result.output
+    sh(project.root, "git", "checkout", "--", "params.yaml")
+    assert invoke(["restore", a, "--in-place"], project.root).exit_code == 0
+    assert sh(project.root, "git", "rev-parse", "HEAD").stdout.strip() == shown["commit"]
+    assert invoke(["verify", a], project.root).exit_code == 0
+
+
+def test_tag_run_refuses_until_dvc_is_clean(project):
+    name = api.new_run(project, 2, "debug").name
+    with pytest.raises(NotReady, match="dvc repro"):
+        api.tag_run(project, name)  # nothing trained yet
+    dvc(project.root, "repro", "-q")
+    (project.run_dir(name) / "checkpoints" / "checkpoint_500.pth").chmod(0o644)
+    (project.run_dir(name) / "checkpoints" / "checkpoint_500.pth").write_bytes(b"edited after training")
+    with pytest.raises(NotReady, match="dvc status is not clean"):
+        api.tag_run(project, name)
+    assert tags(project) == []
+    dvc(project.root, "repro", "-q", "--force")
+    assert api.tag_run(project, name).name == name
+
+
+def test_tag_after_kill_between_commit_and_tag(project):
+    name = trained_run(project)
+    paths = [f"training_runs/{name}", "dvc.lock", "params.yaml"]
+    sh(project.root, "git", "add", *paths)
+    sh(project.root, "git", "commit", "-qm", f"henryvc: run {name} (success)")  # as if killed before tagging
+    head = sh(project.root, "git", "rev-parse", "HEAD").stdout.strip()
+    result = api.tag_run(project, name)
+    assert result.commit == head and tags(project) == [name]
+
+
+def test_restore_with_empty_cache_pulls_from_remote(project, invoke):
+    name = trained_run(project)
+    assert invoke(["tag-run", name, "--push"], project.root).exit_code == 1  # no git remote yet
+    bare = project.root.parent / "origin.git"
+    sh(project.root.parent, "git", "init", "-q", "--bare", str(bare))
+    sh(project.root, "git", "remote", "add", "origin", str(bare))
+    result = invoke(["tag-run", name, "--push"], project.root)  # the tag exists: push only
+    assert result.exit_code == 0, result.output
+    shutil.rmtree(project.root / ".dvc" / "cache")
+    result = invoke(["restore", name, "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["pulled"] is True
+
+
+def test_second_clone_restores_with_matching_hashes(project, tmp_path, invoke):
+    bare = tmp_path / "origin.git"
+    sh(tmp_path, "git", "init", "-q", "--bare", str(bare))
+    sh(project.root, "git", "remote", "add", "origin", str(bare))
+    sh(project.root, "git", "push", "-q", "origin", "main")
+    name = trained_run(project, seed=3)
+    assert invoke(["tag-run", "--push"], project.root).exit_code == 0
+
+    clone = tmp_path / "second-box"
+    sh(tmp_path, "git", "clone", "-q", str(bare), str(clone))
+    result = invoke(["restore", name, "--pull", "--json"], clone)
+    assert result.exit_code == 0, result.output
+    where = Path(json.loads(result.output)["path"])
+    original = project.run_dir(name) / "checkpoints" / "checkpoint_1000.pth"
+    copy = where / "training_runs" / name / "checkpoints" / "checkpoint_1000.pth"
+    assert copy.read_bytes() == original.read_bytes()
+    assert invoke(["verify", name, "--path", str(where)], clone).exit_code == 0
+
+
+def test_verify_and_restore_catch_a_flipped_byte_in_the_cache(project, invoke):
+    name = trained_run(project)
+    api.tag_run(project, name)
+    cache = project.root / ".dvc" / "cache" / "files" / "md5"
+    victim = max((p for p in cache.rglob("*") if p.is_file() and p.stat().st_size > 100000), key=lambda p: p.name)
+    victim.chmod(0o644)
+    data = bytearray(victim.read_bytes())
+    data[1234] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    result = invoke(["verify", name, "--json"], project.root)
+    assert result.exit_code == 1
+    assert any("checkpoint" in m["path"] for m in json.loads(result.output)["mismatches"])
+    result = invoke(["restore", name], project.root)
+    assert result.exit_code == 1 and "does not match its tag" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["new-run", "--major", "-1", "--variant", "debug"],
+    ["new-run", "--major", "2", "--variant", "nightly"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "broken.json"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "missing.json"],
+    ["tag-run", "../henry_v2_debug_20261124_101500"],
+    ["tag-run", "henry_v2_debug_20261124_101500/x"],
+    ["tag-run", "-x"],
+    ["show", "henry v2"],
+    ["show", "henry_v2_débug_20261124_101500"],
+    ["show", "henry_v2_debug_20261124_101500" * 10],
+    ["diff", "henry_v2_debug_20261124_101500", ".."],
+    ["restore", "henry_v2_debug_20261124_101500", "--into", "../outside"],
+    ["restore", "henry_v2_debug_20261124_101500/../../x"],
+    ["verify", "HEAD"],
+    ["list", "--status", "exploded"],
+], ids=lambda a: " ".join(a)[:50])
+def test_hostile_input_exits_2_and_writes_nothing(project, invoke, args):
+    (project.root / "broken.json").write_text('{"model": "tacotron2",,}')
+    sh(project.root, "git", "add", "broken.json")
+    sh(project.root, "git", "commit", "-qm", "broken config for the test")
+    if args[0] == "restore" and "--into" in args:
+        name = trained_run(project)
+        api.tag_run(project, name)
+        args = ["restore", name, *args[2:]]
+    before = sh(project.root, "git", "status", "--porcelain", "--ignored").stdout
+    before_refs = sh(project.root, "git", "show-ref").stdout
+    result = invoke(args, project.root)
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1 or "Usage" in result.output
+    assert sh(project.root, "git", "status", "--porcelain", "--ignored").stdout == before
+    assert sh(project.root, "git", "show-ref").stdout == before_refs
+    assert not (project.root.parent / "outside").exists()
+
+
+def test_outside_a_project(tmp_path, invoke):
+    result = invoke(["list"], tmp_path)
+    assert result.exit_code == 1 and "henryvc init" in result.output
