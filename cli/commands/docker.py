@@ -1,0 +1,97 @@
+"""`henryvc docker build|run`: the training image, driven through the Docker API (cli.container)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cli.errors import BadInput
+
+
+def _echo(text: str) -> None:
+    # Container output arrives in arbitrary chunks: write them as they come, no added newlines.
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _parse_build_args(pairs: tuple[str, ...]) -> dict[str, str]:
+    args = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--build-arg takes KEY=VALUE, got {pair!r}")
+        args[key] = value
+    return args
+
+
+def _project_root() -> Path:
+    from cli import project
+
+    return project.find().root
+
+
+@click.group("docker")
+def docker_group() -> None:
+    """Build the training image and run the pipeline inside it (Docker or Podman's Docker API).
+
+    Example: henryvc docker build && henryvc docker run --gpus all
+    """
+
+
+@docker_group.command("build")
+@click.option("--platform", default=None, metavar="P",
+              help="Target platform, e.g. linux/arm64 or linux/amd64 (default: the engine's own).")
+@click.option("--base-image", default=None, metavar="IMG",
+              help="BASE_IMAGE build arg (default: the Dockerfile's CUDA 13 cuDNN runtime image).")
+@click.option("--tag", default="henryvc:latest", show_default=True, metavar="T", help="Image tag.")
+@click.option("--pip-index-url", envvar="PIP_INDEX_URL", default=None,
+              help="pip index inside the build (default: $PIP_INDEX_URL).")
+@click.option("--pip-extra-index-url", default=None, help="An extra pip index inside the build.")
+@click.option("--torch-index-url", default=None,
+              help="Index for torch/torchaudio/torchcodec only (Jetson wheels).")
+@click.option("--ca-bundle", envvar="PIP_CERT", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="PEM bundle pip trusts inside the build, for proxies (default: $PIP_CERT).")
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE", help="Any other build arg.")
+def build_command(platform: str | None, base_image: str | None, tag: str, pip_index_url: str | None,
+                  pip_extra_index_url: str | None, torch_index_url: str | None, ca_bundle: Path | None,
+                  build_args: tuple[str, ...]) -> None:
+    """Build the project's Dockerfile into an image, streaming the build log.
+
+    Example: henryvc docker build --platform linux/arm64 --tag henryvc:arm64
+    """
+    from cli import container
+
+    args = {"PIP_INDEX_URL": pip_index_url or "", "PIP_EXTRA_INDEX_URL": pip_extra_index_url or "",
+            "TORCH_INDEX_URL": torch_index_url or "", **_parse_build_args(build_args)}
+    result = container.build_image(_project_root(), tag=tag, platform=platform, base_image=base_image,
+                                   build_args=args, ca_bundle=ca_bundle, on_output=_echo)
+    size_gb = result.size_bytes / 1e9
+    click.echo(f"built {result.tag} {result.image_id[:19]} ({size_gb:.1f} GB) "
+               f"from commit {result.build_args['GIT_COMMIT'][:12]}")
+
+
+@docker_group.command("run", context_settings={"ignore_unknown_options": True})
+@click.option("--gpus", type=click.Choice(["all", "none"]), default="none", show_default=True,
+              help="Give the container all GPUs, or none.")
+@click.option("--image", default="henryvc:latest", show_default=True, help="Image to run.")
+@click.option("--user", default=None, metavar="UID:GID",
+              help="Run as this uid:gid (default: the project's owner, so no root-owned files appear).")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run_command(ctx: click.Context, gpus: str, image: str, user: str | None, command: tuple[str, ...]) -> None:
+    """Run COMMAND (default: dvc repro) in the image with the project mounted at /project.
+
+    The exit code is the container's.
+
+    Example: henryvc docker run --gpus all -- dvc repro --force
+    """
+    from cli import container
+
+    code = container.run(_project_root(), image=image, command=list(command) or None, gpus=gpus,
+                         user=user, on_output=_echo)
+    ctx.exit(code)
+
+
+COMMANDS = [docker_group]
