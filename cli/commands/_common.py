@@ -9,6 +9,18 @@ from typing import Any, Callable, Iterator
 
 import click
 
+def _run_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # Checked while parsing, before any project is looked up: bad input wins (exit 2, one line).
+    from cli import runname
+
+    return str(runname.parse(value)) if value is not None else None
+
+
+def run_name_argument(name: str = "name", required: bool = True):
+    """A RUN-NAME argument validated by the run-name grammar."""
+    return click.argument(name, required=required, callback=_run_name, metavar=name.upper())
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 

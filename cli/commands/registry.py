@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli import api
-from cli.commands._common import emit_json, fmt_number, json_option, progress, table
+from cli.commands._common import emit_json, fmt_number, json_option, progress, run_name_argument, table
 from cli.runname import VARIANTS
 
 KEY_METRICS = ("loss", "align_error", "stopnet_loss")
@@ -60,7 +60,7 @@ def new_run_cmd(major: int, variant: str, config_path: Path | None, description:
 
 
 @click.command("tag-run")
-@click.argument("name", required=False)
+@run_name_argument(required=False)
 @click.option("--push", is_flag=True, help="Also dvc push the run's data and git push the tag.")
 def tag_run_cmd(name: str | None, push: bool) -> None:
     """Commit the run and create its annotated tag (default: the run params.yaml points at).
@@ -93,7 +93,7 @@ def list_cmd(major: int | None, variant: str | None, status: str | None, as_json
 
 
 @click.command("show")
-@click.argument("name")
+@run_name_argument()
 @json_option
 def show_cmd(name: str, as_json: bool) -> None:
     """Show one run: status, metrics, data hashes and environment.
@@ -113,8 +113,8 @@ def show_cmd(name: str, as_json: bool) -> None:
 
 
 @click.command("diff")
-@click.argument("a")
-@click.argument("b")
+@run_name_argument("a")
+@run_name_argument("b")
 @json_option
 def diff_cmd(a: str, b: str, as_json: bool) -> None:
     """Config and params differences and metric deltas between runs A and B.
@@ -133,7 +133,7 @@ def diff_cmd(a: str, b: str, as_json: bool) -> None:
 
 
 @click.command("restore")
-@click.argument("name")
+@run_name_argument()
 @click.option("--into", type=click.Path(path_type=Path), help="Worktree folder inside the project "
               "(default .henryvc/restore/NAME).")
 @click.option("--in-place", is_flag=True, help="Check the tag out in the project itself (refuses if dirty).")
@@ -154,7 +154,7 @@ def restore_cmd(name: str, into: Path | None, in_place: bool, pull: bool, as_jso
 
 
 @click.command("verify")
-@click.argument("name")
+@run_name_argument()
 @click.option("--path", type=click.Path(path_type=Path), help="Work tree to check (default: the project).")
 @json_option
 def verify_cmd(name: str, path: Path | None, as_json: bool) -> None:
