@@ -82,6 +82,18 @@ def git_commit(root: Path) -> str:
     return head + ("-dirty" if dirty else "")
 
 
+def context_root(project_root: Path) -> Path:
+    """Where the Dockerfile is: the project itself when it has one (the henryvc repository as a
+    project), else the henryvc source tree this henryvc runs from (projects made by `henryvc init`)."""
+    from cli.project import SOURCE_ROOT
+
+    for candidate in (Path(project_root), SOURCE_ROOT):
+        if (candidate / "Dockerfile").is_file():
+            return candidate
+    raise BadInput(f"no Dockerfile in {project_root} or in henryvc's source {SOURCE_ROOT}: "
+                   "reinstall henryvc from its repository (pip install -e .)")
+
+
 def dockerignore_patterns(root: Path) -> list[str]:
     """The patterns of ROOT/.dockerignore (comments and blank lines dropped)."""
     path = root / ".dockerignore"
@@ -259,3 +271,93 @@ def run(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, 
         raise
     finally:
         container.remove(force=True)
+
+
+@dataclass
+class MetricChange:
+    """One metric of a re-created run next to the tag's value."""
+
+    key: str
+    tagged: Any
+    recreated: Any
+    delta: float | None
+
+    @property
+    def same(self) -> bool:
+        if self.delta is None:
+            return self.tagged == self.recreated
+        scale = max(abs(self.tagged), abs(self.recreated), 1e-12)
+        return abs(self.delta) <= RECREATE_RTOL * scale
+
+
+# CPU/GPU kernels are not bitwise deterministic across machines; anything closer than this is the same.
+RECREATE_RTOL = 1e-3
+
+
+@dataclass
+class Recreation:
+    """A tagged run restored into a worktree and its stages re-run inside the image."""
+
+    name: str
+    worktree: str
+    image: str
+    exit_code: int
+    metrics_rewritten: bool
+    metrics: list[MetricChange] = field(default_factory=list)
+
+    @property
+    def matches(self) -> bool:
+        """The re-run succeeded and every metric of the tag came out the same (within RECREATE_RTOL)."""
+        return self.exit_code == 0 and self.metrics_rewritten and all(m.same for m in self.metrics)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["matches"] = self.matches
+        for item, change in zip(data["metrics"], self.metrics):
+            item["same"] = change.same
+        return data
+
+
+def compare_metrics(tagged: dict[str, Any], recreated: dict[str, Any]) -> list[MetricChange]:
+    """Every key of either side, with the numeric difference where both are numbers."""
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    return [MetricChange(key, tagged.get(key), recreated.get(key),
+                         recreated[key] - tagged[key] if number(tagged.get(key)) and number(recreated.get(key))
+                         else None)
+            for key in sorted(tagged.keys() | recreated.keys())]
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    import json
+
+    from cli.snapshot import flatten
+
+    try:
+        return flatten(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
+def recreate(project, name: str, image: str = DEFAULT_TAG, gpus: str = "none",
+             command: list[str] | None = None, on_output: OutputCallback | None = None,
+             client=None) -> Recreation:
+    """Restore tag NAME into a worktree, re-run its stages in IMAGE, compare the metrics with the tag's."""
+    from cli import registry, runname, snapshot
+
+    name = str(runname.parse(name))
+    client = client or connect()  # before restoring: no engine, nothing written
+    with project.lock():
+        restored = snapshot.restore(project, name)
+    tagged = registry.show(project, name).metrics
+    worktree = Path(restored.path)
+    metrics_file = worktree / "training_runs" / name / "metrics.json"
+    before = metrics_file.read_bytes() if metrics_file.exists() else None
+    before_mtime = metrics_file.stat().st_mtime_ns if metrics_file.exists() else None
+    code = run(worktree, image, command or ["dvc", "repro", "--force"], gpus=gpus,
+               on_output=on_output, client=client)
+    rewritten = metrics_file.exists() and (metrics_file.stat().st_mtime_ns != before_mtime
+                                           or metrics_file.read_bytes() != before)
+    return Recreation(name, str(worktree), image, code, rewritten,
+                      compare_metrics(tagged, _read_metrics(metrics_file)))

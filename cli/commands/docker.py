@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cli.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
 from cli.errors import BadInput
 
 
@@ -65,8 +66,9 @@ def build_command(platform: str | None, base_image: str | None, tag: str, pip_in
 
     args = {"PIP_INDEX_URL": pip_index_url or "", "PIP_EXTRA_INDEX_URL": pip_extra_index_url or "",
             "TORCH_INDEX_URL": torch_index_url or "", **_parse_build_args(build_args)}
-    result = container.build_image(_project_root(), tag=tag, platform=platform, base_image=base_image,
-                                   build_args=args, ca_bundle=ca_bundle, on_output=_echo)
+    root = container.context_root(_project_root())
+    result = container.build_image(root, tag=tag, platform=platform, base_image=base_image, build_args=args,
+                                   ca_bundle=ca_bundle, on_output=_echo)
     size_gb = result.size_bytes / 1e9
     click.echo(f"built {result.tag} {result.image_id[:19]} ({size_gb:.1f} GB) "
                f"from commit {result.build_args['GIT_COMMIT'][:12]}")
@@ -92,6 +94,34 @@ def run_command(ctx: click.Context, gpus: str, image: str, user: str | None, com
     code = container.run(_project_root(), image=image, command=list(command) or None, gpus=gpus,
                          user=user, on_output=_echo)
     ctx.exit(code)
+
+
+@docker_group.command("recreate")
+@run_name_argument()
+@click.option("--gpus", type=click.Choice(["all", "none"]), default="none", show_default=True,
+              help="Give the container all GPUs, or none.")
+@click.option("--image", default="henryvc:latest", show_default=True, help="Image to run.")
+@json_option
+@click.pass_context
+def recreate_command(ctx: click.Context, name: str, gpus: str, image: str, as_json: bool) -> None:
+    """Restore a tagged run into a worktree, re-run its stages in the image, compare metrics with the tag.
+
+    Exit 0 when every metric of the tag came out the same (relative difference under 1e-3), else 1.
+
+    Example: henryvc docker recreate henry_v2_debug_20261124_101500 --gpus all
+    """
+    from cli import api, container
+
+    out = (lambda text: sys.stderr.write(text)) if as_json else _echo  # keep stdout pure JSON
+    result = container.recreate(api.require_project(), name, image=image, gpus=gpus, on_output=out)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        table([[m.key, fmt_number(m.tagged), fmt_number(m.recreated), fmt_number(m.delta), "yes" if m.same else "NO"]
+               for m in result.metrics], ["metric", "tag", "recreated", "delta", "same"])
+        verdict = "matches the tag" if result.matches else "does NOT match the tag"
+        click.echo(f"{result.name} re-created in {result.worktree} (exit {result.exit_code}): {verdict}")
+    ctx.exit(0 if result.matches else 1)
 
 
 COMMANDS = [docker_group]
