@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ class Out:
     is_dir: bool
     size: int | None = None
     nfiles: int | None = None
+    cached: bool = True  # False for `cache: false` outputs, which git tracks instead
 
     def to_dict(self) -> dict[str, Any]:
         data = {"md5": self.md5 + (".dir" if self.is_dir else ""), "size": self.size}
@@ -124,18 +125,25 @@ def outs_from_dvcfile(text: str, folder: str) -> list[Out]:
     return [out for out in (_out(entry, folder) for entry in data.get("outs") or []) if out is not None]
 
 
+def _mark_git_tracked(outs: list[Out], files: set[str]) -> list[Out]:
+    """Outputs git holds at this revision are `cache: false` ones: DVC has no cache object for them."""
+    prefixes = {f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)}
+    return [replace(o, cached=False) if o.path in files or o.path in prefixes else o for o in outs]
+
+
 def outs_at(git_repo, rev: str) -> list[Out]:
     """Every DVC-tracked output at git revision REV (dvc.lock and .dvc files)."""
     from cli import gitrepo
 
     outs = []
-    for path in gitrepo.ls_tree(git_repo, rev):
+    files = gitrepo.ls_tree(git_repo, rev)
+    for path in files:
         if path == "dvc.lock" or path.endswith("/dvc.lock"):
             outs += [Out(str(Path(path).parent / o.path) if "/" in path else o.path, o.md5, o.is_dir, o.size, o.nfiles)
                      for o in outs_from_lock(gitrepo.show(git_repo, rev, path) or "")]
         elif path.endswith(".dvc") and not path.startswith(".dvc/"):
             outs += outs_from_dvcfile(gitrepo.show(git_repo, rev, path) or "", str(Path(path).parent))
-    return outs
+    return _mark_git_tracked(outs, set(files))
 
 
 def dvcfiles(root: Path) -> list[Path]:
@@ -149,7 +157,9 @@ def workspace_outs(root: Path) -> list[Out]:
     outs = outs_from_lock((root / "dvc.lock").read_text()) if (root / "dvc.lock").exists() else []
     for dvcfile in dvcfiles(root):
         outs += outs_from_dvcfile(dvcfile.read_text(), ".")
-    return outs
+    uncached = {str(Path(o.fs_path).relative_to(Path(root).resolve())) for o in open_repo(root).index.outs
+                if not o.use_cache}
+    return [replace(o, cached=False) if o.path in uncached else o for o in outs]
 
 
 def status(root: Path) -> dict[str, Any]:
@@ -167,7 +177,7 @@ def missing_objects(cache: Path, outs: list[Out]) -> list[str]:
     import json
 
     missing = []
-    for out in outs:
+    for out in (o for o in outs if o.cached):
         listing = object_path(cache, out)
         if not listing.exists():
             missing.append(out.path)

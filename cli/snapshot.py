@@ -80,6 +80,8 @@ def _expected_files(cache: Path, out: Out) -> tuple[dict[str, str], list[Mismatc
     """relpath → md5 of every file OUT holds, read from the cache's .dir listing for directories."""
     if not out.is_dir:
         return {"": out.md5}, []
+    if not out.cached:
+        return {}, []  # a `cache: false` folder: git checked it out, and DVC keeps no listing of it
     listing = dvcrepo.object_path(cache, out)
     if not listing.exists():
         return {}, [Mismatch(out.path, "the directory listing is not in the DVC cache: run with --pull")]

@@ -32,6 +32,8 @@ for sub in ("checkpoints", "tensorboard"):
 for step in (500, 1000):
     blob = hashlib.sha256(f"{seed}-{step}".encode()).digest() * 4096
     (folder / "checkpoints" / f"checkpoint_{step}.pth").write_bytes(blob)
+(folder / "logs").mkdir(exist_ok=True)
+(folder / "logs" / "trainer.txt").write_text(f"trained with seed {seed}\\n")
 (folder / "tensorboard" / "events.out.tfevents.0").write_bytes(b"events " + str(seed).encode())
 (folder / "metrics.json").write_text(json.dumps({"loss": 1.5 + seed / 100, "align_error": 0.05,
                                                 "stopnet_loss": 0.2}))
@@ -53,6 +55,8 @@ stages:
     outs:
       - training_runs/${run}/checkpoints
       - training_runs/${run}/tensorboard
+      - training_runs/${run}/logs:
+          cache: false
     metrics:
       - training_runs/${run}/metrics.json:
           cache: false
