@@ -1,0 +1,45 @@
+# henryvc: two commands do all set-up on a fresh Debian machine.
+#   make demo   sample voice -> tiny Tacotron2 trained by `dvc repro` -> evaluated, tagged, restored, verified
+#   make test   every test tier (fast, slow training, SSH, container engine), as CI runs it
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo
+
+.PHONY: setup system-deps demo test test-fast engine bench clean
+
+system-deps:
+	bash scripts/install_system_deps.sh
+
+$(BIN)/henryvc: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[train,test]'
+	touch $@
+
+setup: system-deps $(BIN)/henryvc
+
+demo: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh $(DEMO)
+
+# Podman serving the Docker API (the container tier). A machine where it cannot start still runs the other
+# tiers: the engine tests then skip saying why, except under CI=true, where they must run and so fail.
+engine: system-deps $(BIN)/henryvc
+	bash scripts/container_engine.sh > $(VENV)/engine.out && tail -n 1 $(VENV)/engine.out > $(VENV)/engine.env \
+	  || { echo "container engine did not start; see above" >&2; : > $(VENV)/engine.env; }
+
+# The README's test command. The container tier needs the engine the previous line starts.
+test: setup engine
+	set -a; . ./$(VENV)/engine.env; set +a; \
+	HENRYVC_REQUIRE_ENGINE=$${CI:+1} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -ra -p no:cacheprovider tests
+
+# Developers' inner loop: no training, no container engine.
+test-fast: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow and not engine" tests
+
+bench: setup
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks --help
+
+clean:
+	rm -rf $(DEMO) .pytest_cache
