@@ -1,0 +1,132 @@
+"""Fixtures for the engine tier: a real engine (Docker, or Podman's Docker API), the real image, and
+folders owned by a non-root user so that "no root-owned files" is a check that can fail.
+
+Set up the engine with `bash scripts/container_engine.sh` and export the DOCKER_HOST it prints. Without
+an engine these tests skip and say why, except where CI=true or HENRYVC_REQUIRE_ENGINE=1: there they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_TAG = os.environ.get("HENRYVC_TEST_IMAGE", "henryvc:test")
+BASE_IMAGE = os.environ.get("HENRYVC_TEST_BASE_IMAGE", "localhost/henryvc-base:bookworm")
+# Running as root (CI), the project is handed to this uid so root-owned files stand out.
+OTHER_UID = 4242
+
+
+def engine_required() -> bool:
+    """True where a missing engine must fail the run rather than skip (CI)."""
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("HENRYVC_REQUIRE_ENGINE") == "1"
+
+
+def unavailable(reason: str) -> None:
+    """Skip with REASON, or fail with it where the engine is required."""
+    reason += " (set it up with `bash scripts/container_engine.sh` and export the DOCKER_HOST it prints)"
+    if engine_required():
+        pytest.fail(f"engine required (CI=true or HENRYVC_REQUIRE_ENGINE=1) but: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def ca_bundle() -> str | None:
+    """The CA bundle pip needs inside the build (proxies), if this machine has one."""
+    for candidate in (os.environ.get("HENRYVC_TEST_CA_BUNDLE"), os.environ.get("PIP_CERT"),
+                      os.environ.get("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def owner_ids() -> tuple[int, int]:
+    """uid, gid the test projects belong to: ours, or OTHER_UID when we are root."""
+    return (OTHER_UID, OTHER_UID) if os.getuid() == 0 else (os.getuid(), os.getgid())
+
+
+def chown_tree(root: Path, uid: int, gid: int) -> None:
+    """Hand ROOT and everything below it to uid:gid (no-op unless we are root)."""
+    if os.getuid() != 0:
+        return
+    for path in [root, *root.rglob("*")]:
+        os.lchown(path, uid, gid)
+
+
+def root_owned(root: Path) -> list[str]:
+    """Paths under ROOT owned by uid 0."""
+    return [str(p.relative_to(root)) for p in [root, *root.rglob("*")] if p.lstat().st_uid == 0]
+
+
+def owner_env(home: Path) -> dict[str, str]:
+    """Environment for commands run as the owner: own HOME, git identity, DVC site cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_"))}
+    env.update({"HOME": str(home), "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"), "GIT_CONFIG_NOSYSTEM": "1",
+                "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(home / "dvc-site"),
+                "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")})
+    return env
+
+
+def as_owner(args: list[str], cwd: Path, home: Path, timeout: float = 1800, **extra_env: str):
+    """Run ARGS in CWD as the projects' owner (dropping root when we are root); text output captured."""
+    uid, gid = owner_ids()
+    kwargs = {"user": uid, "group": gid, "extra_groups": []} if os.getuid() == 0 else {}
+    return subprocess.run(args, cwd=cwd, env={**owner_env(home), **extra_env}, capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
+def henryvc(*args: str, cwd: Path, home: Path, **extra_env: str):
+    """The real henryvc command line, as the owner."""
+    return as_owner([sys.executable, "-m", "cli.main", *args], cwd, home, **extra_env)
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """A docker.DockerClient on a live engine; skips (or fails in CI) without one."""
+    from cli import container
+    from cli.errors import EngineUnavailable
+
+    try:
+        return container.connect()
+    except EngineUnavailable as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def image(engine, tmp_path_factory) -> str:
+    """The project's real Dockerfile built through `henryvc docker build` on BASE_IMAGE; its id."""
+    import docker
+
+    try:
+        engine.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        unavailable(f"base image {BASE_IMAGE} is not in the engine")
+    args = [sys.executable, "-m", "cli.main", "docker", "build", "--base-image", BASE_IMAGE, "--tag", TEST_TAG]
+    if ca_bundle():
+        args += ["--ca-bundle", ca_bundle()]
+    log = tmp_path_factory.mktemp("build") / "build.log"
+    with log.open("w") as handle:
+        done = subprocess.run(args, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, text=True, timeout=3600)
+    if done.returncode != 0:
+        pytest.fail(f"henryvc docker build failed ({done.returncode}):\n{log.read_text()[-4000:]}", pytrace=False)
+    return engine.images.get(TEST_TAG).id
+
+
+@pytest.fixture
+def owned_dir():
+    """A fresh folder the owner can reach and owns (pytest's tmp_path is private to root)."""
+    uid, gid = owner_ids()
+    path = Path(tempfile.mkdtemp(prefix="henryvc-engine-test-"))
+    path.chmod(0o755)
+    (path / "home").mkdir()
+    (path / "home" / ".gitconfig").write_text(
+        "[user]\n\tname = Henry Tester\n\temail = tester@henryvc.invalid\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+    chown_tree(path, uid, gid)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
