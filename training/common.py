@@ -1,0 +1,189 @@
+"""What every pipeline stage shares: params.yaml, the run folder, the Coqui config and the run log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cli.errors import BadInput
+
+PARAMS_FILE = "params.yaml"
+RUNS_DIR = "training_runs"
+LOG_FILE = "training_v2.log"
+LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
+# Keys of a run's config.json that are henryvc's, not Coqui's (Coqui's Coqpit refuses unknown keys).
+HENRYVC_CONFIG_KEYS = ("version", "variant", "seed")
+
+log = logging.getLogger("henryvc.training")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run keeps what: one place, so stages and tests agree."""
+
+    root: Path
+    name: str
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / RUNS_DIR / self.name
+
+    @property
+    def config(self) -> Path:
+        return self.run_dir / "config.json"
+
+    @property
+    def data(self) -> Path:
+        return self.run_dir / "data"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.run_dir / "tensorboard"
+
+    @property
+    def logs(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def plots(self) -> Path:
+        return self.run_dir / "plots"
+
+    @property
+    def samples(self) -> Path:
+        return self.run_dir / "samples"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / LOG_FILE
+
+    @property
+    def step_losses(self) -> Path:
+        return self.logs / "step_losses.jsonl"
+
+    @property
+    def epoch_losses(self) -> Path:
+        return self.logs / "epoch_losses.jsonl"
+
+    @property
+    def metrics(self) -> Path:
+        return self.run_dir / "metrics.json"
+
+
+def load_params(root: Path) -> dict[str, Any]:
+    """params.yaml of the project at ROOT, with the run name checked."""
+    import yaml
+
+    path = root / PARAMS_FILE
+    if not path.exists():
+        raise BadInput(f"{path} does not exist: run the stages from the project root (where dvc.yaml is)")
+    params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(params.get("run"), str) or not params["run"]:
+        raise BadInput(f"{path} names no run: create one with `henryvc new-run --major 2 --variant debug`")
+    return params
+
+
+def run_paths(root: Path, params: dict[str, Any]) -> RunPaths:
+    """The paths of the run params.yaml names; BadInput when its folder is missing."""
+    paths = RunPaths(root, params["run"])
+    if not paths.config.exists():
+        raise BadInput(f"{paths.config} does not exist: params.yaml names run {paths.name!r}, "
+                       "which `henryvc new-run` has not created here")
+    return paths
+
+
+def read_config(paths: RunPaths) -> dict[str, Any]:
+    """The run's config.json as written by new-run (henryvc keys included)."""
+    return json.loads(paths.config.read_text(encoding="utf-8"))
+
+
+def coqui_config(raw: dict[str, Any]):
+    """A Tacotron2Config from RAW: henryvc keys stripped, the henryvc seed made the training seed."""
+    from TTS.tts.configs.tacotron2_config import Tacotron2Config
+
+    known = set(Tacotron2Config.__dataclass_fields__)
+    unknown = sorted(k for k in raw if k not in known and k not in HENRYVC_CONFIG_KEYS)
+    if unknown:
+        log.warning("config.json keys Coqui does not know are ignored: %s", ", ".join(unknown))
+    data = {k: v for k, v in raw.items() if k in known}
+    if raw.get("seed") is not None:
+        # `seed` is the one the run record shows; Coqui's training_seed must never disagree with it.
+        data["training_seed"] = int(raw["seed"])
+    if data.get("max_audio_len") is None:
+        data["max_audio_len"] = math.inf  # JSON has no infinity; null means "no limit"
+    config = Tacotron2Config()
+    config.from_dict(data)
+    return config
+
+
+class RunLogFormatter(logging.Formatter):
+    """Every line timestamped and levelled, colours stripped: Coqui logs multi-line, ANSI-coloured blocks."""
+
+    _ansi = re.compile(r"\x1b\[[0-9;]*m")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        head, _, _ = text.partition(record.getMessage()) if record.getMessage() else (text, "", "")
+        lines = [line.rstrip() for line in self._ansi.sub("", text[len(head):]).splitlines()]
+        lines = [line for line in lines if line.strip()] or [""]
+        return "\n".join(head + line.strip() if i == 0 else head + "  " + line.strip() for i, line in enumerate(lines))
+
+
+def open_run_log(paths: RunPaths) -> logging.Handler:
+    """Send henryvc's, Coqui's and Python's warnings to the run's training_v2.log (appending)."""
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(paths.log_file, mode="a", encoding="utf-8")
+    handler.setFormatter(RunLogFormatter(LOG_FORMAT))
+    handler.setLevel(logging.INFO)
+    # Coqui's "trainer" logger does not propagate to the root, so it gets the handler itself.
+    for name in ("", "trainer"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
+    # Deprecations from torch/Coqui become WARNING lines in the run log instead of stderr noise.
+    logging.captureWarnings(True)
+    return handler
+
+
+def close_run_log(handler: logging.Handler) -> None:
+    """Detach HANDLER from the loggers open_run_log put it on."""
+    for name in ("", "trainer"):
+        logging.getLogger(name).removeHandler(handler)
+    handler.close()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of PATH (a half-written last line, as a kill leaves it, is skipped)."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def append_readme(paths: RunPaths, title: str, lines: list[str]) -> None:
+    """Append a dated section to the run's README.md (new-run wrote its head)."""
+    from datetime import datetime, timezone
+
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = f"\n## {title} ({stamp})\n\n" + "\n".join(lines) + "\n"
+    with (paths.run_dir / "README.md").open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for a real, finite number (bools and strings are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,201 @@
+"""Stage `evaluate`: judge the trained run against params.yaml `criteria`.
+
+Writes metrics.json (DVC metrics), plots/ (loss curves and the latest alignment, DVC plots), samples/
+(the short test text as audio), the verdict into run.json and a dated section of the run's README,
+and a SUCCESS marker when every criterion is met.
+Usage (from the project root): python -m training.evaluate
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from cli import record
+from cli.errors import BadInput, HenryvcError
+from cli.verdict import Verdict, judge
+from training import common
+from training.common import RunPaths
+
+log = logging.getLogger("henryvc.training.evaluate")
+
+LOSS_COLUMNS = ("loss", "decoder_loss", "postnet_loss", "stopnet_loss", "align_error")
+SUCCESS_MARKER = "SUCCESS"
+
+
+def loss_metrics(paths: RunPaths) -> dict[str, Any]:
+    """Total loss, alignment error and stopnet loss of the last epoch (eval averages when there are any)."""
+    epochs = common.read_jsonl(paths.epoch_losses)
+    if not epochs:
+        return {}
+    last = epochs[-1]
+    source = "eval" if "avg_loss" in (last.get("eval") or {}) else "train"
+    values = last[source]
+    return {"total_loss": values.get("avg_loss"), "align_error": values.get("avg_align_error"),
+            "stopnet_loss": values.get("avg_stopnet_loss"), "loss_source": f"{source} average of epoch {last['epoch']}",
+            "epochs": last["epoch"] + 1, "steps": last["step"]}
+
+
+def non_finite_losses(paths: RunPaths) -> list[str]:
+    """Names of the losses that were NaN/inf at any step or in any epoch average."""
+    bad: set[str] = set()
+    for row in common.read_jsonl(paths.step_losses):
+        bad.update(k for k, v in row.items() if k.endswith(("loss", "error")) and not common.is_finite_number(v))
+    for row in common.read_jsonl(paths.epoch_losses):
+        for part in ("train", "eval"):
+            bad.update(k for k, v in (row.get(part) or {}).items()
+                       if k.endswith(("loss", "error")) and not common.is_finite_number(v))
+    return sorted(bad)
+
+
+def load_model(paths: RunPaths) -> tuple[Any, Path]:
+    """The run's delivered model (best_model.pth, else the last checkpoint) and its file."""
+    from TTS.tts.configs.tacotron2_config import Tacotron2Config
+    from TTS.tts.models.tacotron2 import Tacotron2
+
+    candidates = [paths.checkpoints / "best_model.pth"]
+    from training.train import last_checkpoint
+
+    last = last_checkpoint(paths.checkpoints)
+    if last is not None:
+        candidates.append(last)
+    chosen = next((c for c in candidates if c.exists()), None)
+    if chosen is None:
+        raise BadInput(f"{paths.checkpoints} holds no checkpoint: train the run first (`dvc repro`)")
+    config = Tacotron2Config()
+    config.load_json(str(paths.checkpoints / "config.json"))
+    model = Tacotron2(config)
+    model.load_checkpoint(config, str(chosen), eval=True)
+    return model, chosen
+
+
+def write_loss_plots(paths: RunPaths) -> None:
+    """plots/loss.csv (for `dvc plots`) and plots/loss.png from the per-step loss lines."""
+    rows = common.read_jsonl(paths.step_losses)
+    paths.plots.mkdir(parents=True, exist_ok=True)
+    with (paths.plots / "loss.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("step",) + LOSS_COLUMNS)
+        for row in rows:
+            writer.writerow([row["step"]] + [row.get(c, "") for c in LOSS_COLUMNS])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(LOSS_COLUMNS), 1, figsize=(8, 2.2 * len(LOSS_COLUMNS)), sharex=True)
+    for ax, column in zip(axes, LOSS_COLUMNS):
+        points = [(r["step"], r[column]) for r in rows if column in r]
+        if points:
+            ax.plot(*zip(*points), marker="." if len(points) < 50 else None)
+        ax.set_ylabel(column, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("step")
+    fig.suptitle(f"{paths.name}: training losses")
+    fig.tight_layout()
+    fig.savefig(paths.plots / "loss.png")
+    plt.close(fig)
+
+
+def short_text_metrics(paths: RunPaths, text: str, max_decoder_steps: int) -> dict[str, Any]:
+    """Synthesize TEXT with the delivered model; save audio and alignment; return its duration."""
+    from training import synth
+
+    model, chosen = load_model(paths)
+    result = synth.synthesize(model, text, max_decoder_steps)
+    synth.save_wav(model, result.wav, paths.samples / "short_text.wav")
+    synth.save_alignment_png(result.alignment, paths.plots / "alignment.png", f"{chosen.name}: {text}")
+    if result.hit_cap:
+        log.warning("short text %r ran to max_decoder_steps=%d: the model does not predict the end yet",
+                    text, max_decoder_steps)
+    return {"short_text_seconds": round(result.seconds, 3), "short_text_decoder_steps": result.decoder_steps,
+            "short_text_hit_max_decoder_steps": result.hit_cap, "model_file": chosen.name}
+
+
+def _json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Non-finite floats as null (has_nan says why): metrics.json stays strict JSON for DVC and others."""
+    return {k: (None if isinstance(v, float) and not common.is_finite_number(v) else v) for k, v in metrics.items()}
+
+
+def readme_lines(verdict: Verdict, metrics: dict[str, Any]) -> list[str]:
+    """The README section body: the verdict, a criteria table, the reasons."""
+    lines = [f"**{verdict.status.upper()}**", "", "| criterion | value | threshold | passed |", "|---|---|---|---|"]
+    for item in verdict.criteria:
+        value = "not measured" if item.value is None else f"{item.value:.4g}"
+        lines.append(f"| {item.metric} < threshold | {value} | {item.threshold:g} | "
+                     f"{'-' if item.passed is None else ('yes' if item.passed else 'no')} |")
+    lines += ["", *(f"- {reason}" for reason in verdict.reasons)]
+    lines += ["", f"Trained {metrics.get('steps', '?')} steps in {metrics.get('epochs', '?')} epochs; "
+                  f"losses: {metrics.get('loss_source', 'none recorded')}; short text from {metrics.get('model_file', '-')}."]
+    return lines
+
+
+def evaluate(root: Path) -> Verdict:
+    """Run the stage in project ROOT; return the verdict (also written to the run record and README)."""
+    params = common.load_params(root)
+    paths = common.run_paths(root, params)
+    criteria = params.get("criteria") or {}
+    evaluation = params.get("evaluation") or {}
+    rec = record.load(paths.run_dir)
+    training = rec.extra.get("training") or {}
+    metrics: dict[str, Any] = {**loss_metrics(paths)}
+    nan = non_finite_losses(paths)
+    metrics.update(has_nan=bool(nan), nan_losses=nan, training_finished=bool(training.get("finished")))
+    write_loss_plots(paths)
+    try:
+        metrics.update(short_text_metrics(paths, str(evaluation.get("short_text", "Hello, I am Henry.")),
+                                          int(evaluation.get("max_decoder_steps", 500))))
+    except BadInput:
+        raise
+    except Exception as exc:  # the verdict is still written: without the measurement it is incomplete
+        log.error("short-text synthesis failed: %s: %s", type(exc).__name__, exc)
+    verdict = judge(metrics, criteria)
+    metrics["verdict"] = verdict.status
+    record.write_json_atomic(paths.metrics, _json_safe(metrics))
+    marker = paths.run_dir / SUCCESS_MARKER
+    if verdict.status == "success":
+        marker.write_text(f"{paths.name} met every criterion; see metrics.json\n", encoding="utf-8")
+    else:
+        marker.unlink(missing_ok=True)
+    from datetime import datetime, timezone
+
+    event = {"event": f"evaluated-{verdict.status}", "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    record.update(paths.run_dir, status=verdict.status, metrics=_json_safe(metrics), verdict=verdict.to_dict(),
+                  history=rec.history + [event])
+    common.append_readme(paths, f"Verdict: {verdict.status}", readme_lines(verdict, metrics))
+    level = logging.INFO if verdict.status == "success" else logging.WARNING
+    log.log(level, "verdict %s: %s", verdict.status, "; ".join(verdict.reasons))
+    return verdict
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stage entry point (dvc.yaml: python -m training.evaluate). A failed verdict is still exit 0."""
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("."), help="project root (where dvc.yaml is)")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    handler = None
+    try:
+        paths = common.run_paths(root, common.load_params(root))
+        handler = common.open_run_log(paths)
+        verdict = evaluate(root)
+    except HenryvcError as exc:
+        log.error("evaluate failed: %s", exc)
+        print(f"evaluate: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        if handler is not None:
+            common.close_run_log(handler)
+    print(f"evaluate: {verdict.status}: " + "; ".join(verdict.reasons))
+    for item in verdict.criteria:
+        shown = "not measured" if item.value is None else f"{item.value:.4g}"
+        print(f"  {item.metric}: {shown} (< {item.threshold:g}: {item.passed})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Synthesize a sentence with a Tacotron2 under training: Griffin-Lim, capped decoder, timed output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Synthesis:
+    """One synthesized sentence: the audio, its alignment and what to record about it."""
+
+    text: str
+    wav: Any  # numpy float array
+    alignment: Any  # numpy [decoder steps, text tokens]
+    seconds: float
+    decoder_steps: int
+    hit_cap: bool
+
+
+def synthesize(model: Any, text: str, max_decoder_steps: int) -> Synthesis:
+    """TEXT through MODEL with the decoder capped at MAX_DECODER_STEPS (an untrained model never stops)."""
+    import torch
+
+    decoder = model.decoder
+    saved = decoder.max_decoder_steps
+    was_training = model.training
+    decoder.max_decoder_steps = int(max_decoder_steps)
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model.synthesize(text, use_griffin_lim=True)
+    finally:
+        decoder.max_decoder_steps = saved
+        model.train(was_training)
+    alignment = out["alignments"]
+    alignment = alignment[0] if alignment.dim() == 3 else alignment
+    alignment = alignment.detach().cpu().numpy()
+    wav = out["wav"]
+    steps = int(alignment.shape[0])
+    return Synthesis(text, wav, alignment, len(wav) / model.ap.sample_rate, steps, steps >= max_decoder_steps)
+
+
+def save_wav(model: Any, wav: Any, path: Path) -> None:
+    """Write WAV at the model's sample rate."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.ap.save_wav(wav, str(path))
+
+
+def save_alignment_png(alignment: Any, path: Path, title: str) -> None:
+    """The alignment as a PNG (headless matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    image = ax.imshow(alignment.T, aspect="auto", origin="lower", interpolation="none")
+    fig.colorbar(image, ax=ax)
+    ax.set_xlabel("decoder step")
+    ax.set_ylabel("encoder step")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
