@@ -1,0 +1,585 @@
+"""henryvc side by side with the raw tools it drives (issue 7). A benchmark, not a test.
+
+It builds the data in a temporary folder (an LJSpeech-sized voice dataset, Tacotron2-sized checkpoints,
+thousands of tagged runs), then times each henryvc command and its by-hand equivalent as subprocesses
+(both pay process start-up), alternating their order, REPS times each, and prints min/median/max and the
+ratio of medians. `--write` puts the table and the exact command into BENCHMARKS.md.
+
+Example (defaults are the issue's sizes, about 4.3 GB plus the copies the operations make):
+    python benchmarks/bench.py --workdir /var/tmp --write BENCHMARKS.md
+Scaled down:
+    python benchmarks/bench.py --wavs 1310 --checkpoint-mb 34 --tags 2000 --reps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cli import snapshot  # noqa: E402  (the tag message format, built exactly as tag-run builds it)
+from cli.dvcrepo import Out  # noqa: E402
+
+BIN = Path(sys.executable).parent
+HENRYVC = [str(BIN / "henryvc")] if (BIN / "henryvc").exists() else [sys.executable, "-m", "cli.main"]
+DVC = [str(BIN / "dvc")] if (BIN / "dvc").exists() else [sys.executable, "-m", "dvc"]
+GTO = [str(BIN / "gto")] if (BIN / "gto").exists() else None
+BLOCK = 8 << 20
+MARK_BEGIN, MARK_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+HEAVY_MODULES = ("torch", "torchaudio", "TTS", "trainer", "coqpit", "dvc", "dvc_data", "dvc_objects", "scmrepo")
+
+# A training stage that writes N checkpoints of a given size (random 8 MB block repeated, unique per file).
+BENCH_TRAIN = '''\
+import json, os, pathlib, yaml
+params = yaml.safe_load(open("params.yaml"))
+run, n, size = params["run"], params["bench"]["checkpoints"], params["bench"]["checkpoint_bytes"]
+folder = pathlib.Path("training_runs") / run
+for sub in ("checkpoints", "tensorboard"):
+    (folder / sub).mkdir(parents=True, exist_ok=True)
+for i in range(n):
+    block = os.urandom(min(size, 8 << 20))
+    with open(folder / "checkpoints" / f"checkpoint_{(i + 1) * 1000}.pth", "wb") as handle:
+        left = size
+        while left > 0:
+            handle.write(block[:left])
+            left -= len(block)
+(folder / "tensorboard" / "events.out.tfevents.0").write_bytes(os.urandom(65536))
+(folder / "metrics.json").write_text(json.dumps({"loss": 1.2, "align_error": 0.05, "stopnet_loss": 0.2}))
+record = json.loads((folder / "run.json").read_text())
+record["status"] = "success"
+(folder / "run.json").write_text(json.dumps(record, indent=2))
+'''
+BENCH_DVC_YAML = '''\
+stages:
+  train:
+    cmd: python bench_train.py
+    deps:
+      - bench_train.py
+      - voice_data
+      - training_runs/${run}/config.json
+    params:
+      - run
+      - bench
+    outs:
+      - training_runs/${run}/checkpoints
+      - training_runs/${run}/tensorboard
+    metrics:
+      - training_runs/${run}/metrics.json:
+          cache: false
+'''
+
+
+@dataclass
+class Row:
+    """One comparison: our command against a baseline, with its target."""
+
+    operation: str
+    ours: str
+    baseline: str
+    ours_s: list[float]
+    base_s: list[float]
+    target: str  # "<= 1.1x" (ours/baseline at most) or ">= 50x faster" (baseline/ours at least)
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """ours/baseline, or baseline/ours for a ">=" (speed-up) target; of the medians."""
+        a, b = statistics.median(self.ours_s), statistics.median(self.base_s)
+        return b / a if self.target.startswith(">=") else a / b
+
+    @property
+    def met(self) -> bool:
+        limit = float(self.target.split()[1].rstrip("x"))
+        return self.ratio >= limit if self.target.startswith(">=") else self.ratio <= limit
+
+
+@dataclass
+class Bench:
+    """The benchmark's folders, environment and settings."""
+
+    work: Path
+    args: argparse.Namespace
+    env: dict[str, str] = field(default_factory=dict)
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def project(self) -> Path:
+        return self.work / "project"
+
+    @property
+    def remote(self) -> Path:
+        return self.work / "dvc-remote"
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str], stdout=subprocess.DEVNULL) -> subprocess.CompletedProcess:
+    """Run ARGV in CWD; on failure show its stderr and stop."""
+    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {shlex.join(argv)} in {cwd}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def timed(b: Bench, steps: list[tuple[list[str], Path]]) -> float:
+    """Wall seconds of running STEPS one after the other."""
+    start = time.perf_counter()
+    for argv, cwd in steps:
+        run(argv, cwd, b.env)
+    return time.perf_counter() - start
+
+
+def alternate(reps: int, sides: list[Callable[[int], float]]) -> list[list[float]]:
+    """Times of each side, REPS times, rotating which side goes first in each repetition."""
+    times: list[list[float]] = [[] for _ in sides]
+    for rep in range(reps):
+        for k in range(len(sides)):
+            index = (k + rep) % len(sides)
+            times[index].append(sides[index](rep))
+            print(f"    rep {rep + 1}/{reps} side {index + 1}: {times[index][-1]:.3f} s", flush=True)
+    return times
+
+
+def say(text: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def environment(work: Path) -> dict[str, str]:
+    """An isolated HOME, git identity and DVC site cache (where DVC keeps its state db)."""
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text("[user]\n\tname = Henry Bench\n\temail = bench@henryvc.invalid\n"
+                         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+                         "[gc]\n\tauto = 0\n")
+    return dict(os.environ, HOME=str(home), GIT_CONFIG_GLOBAL=str(gitconfig), GIT_CONFIG_NOSYSTEM="1",
+                DVC_NO_ANALYTICS="1", DVC_SITE_CACHE_DIR=str(home / "dvc-site"),
+                PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+
+
+def wav_header(data_bytes: int, rate: int = 22050) -> bytes:
+    """A 16-bit mono PCM RIFF header for DATA_BYTES of samples."""
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", data_bytes))
+
+
+def write_dataset(root: Path, count: int, size: int) -> None:
+    """COUNT LJSpeech-style clips of SIZE bytes (header + random samples) and metadata.csv."""
+    wavs = root / "wavs"
+    wavs.mkdir(parents=True, exist_ok=True)
+    pool = os.urandom(BLOCK * 4)
+    lines = []
+    for i in range(count):
+        clip = f"LJ{i // 1000 + 1:03d}-{i % 1000 + 1:04d}"
+        body = size - 44
+        start = (i * 7919) % (len(pool) - body) if body < len(pool) else 0
+        samples = struct.pack("<Q", i) + pool[start:start + body - 8]
+        (wavs / f"{clip}.wav").write_bytes(wav_header(len(samples)) + samples)
+        lines.append(f"{clip}|Clip number {i}.|Clip number {i}.")
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n")
+
+
+def build_project(b: Bench) -> None:
+    """A henryvc project (real `henryvc init`) with the dataset DVC-tracked and a checkpoint-writing stage."""
+    a = b.args
+    p = b.project
+    p.mkdir(parents=True)
+    run(HENRYVC + ["init", "--remote", str(b.remote)], p, b.env)
+    (p / "dvc.yaml").write_text(BENCH_DVC_YAML)
+    (p / "params.yaml").write_text(f"# the run dvc repro trains\nrun: null\nbench:\n  checkpoints: {a.checkpoints}\n"
+                                   f"  checkpoint_bytes: {a.checkpoint_mb << 20}\n")
+    (p / "bench_train.py").write_text(BENCH_TRAIN)
+    say(f"writing {a.wavs} clips of {a.wav_kb} KB")
+    write_dataset(p / "voice_data", a.wavs, a.wav_kb * 1024)
+    say("dvc add voice_data")
+    run(DVC + ["add", "-q", "voice_data"], p, b.env)
+    run(["git", "add", "-A"], p, b.env)
+    run(["git", "commit", "-qm", "bench project: dataset and checkpoint-writing stage"], p, b.env)
+
+
+def trained_run(b: Bench) -> str:
+    """`henryvc new-run` + `dvc repro`: a finished run whose checkpoints are in the DVC cache."""
+    name = run(HENRYVC + ["new-run", "--major", "2", "--variant", "debug"], b.project, b.env,
+               stdout=subprocess.PIPE).stdout.strip()
+    run(DVC + ["repro", "-q"], b.project, b.env)
+    return name
+
+
+# ---------------------------------------------------------------------------------------------- operations
+
+
+def bench_tag_run(b: Bench) -> str:
+    """tag-run against dvc commit + git commit + git tag -a; returns a run tagged by henryvc (workspace at it)."""
+    say("tag-run: each repetition trains a fresh run per side (untimed)")
+    p = b.project
+
+    def ours(_: int) -> float:
+        name = trained_run(b)
+        return timed(b, [(HENRYVC + ["tag-run", name], p)])
+
+    def raw(_: int) -> float:
+        name = trained_run(b)
+        return timed(b, [(DVC + ["commit", "-f", "-q"], p),
+                         (["git", "add", f"training_runs/{name}", "dvc.lock", "params.yaml"], p),
+                         (["git", "commit", "-q", "-m", f"run {name}"], p),
+                         (["git", "tag", "-a", name, "-m", f"run {name}"], p)])
+
+    t_ours, t_raw = alternate(b.args.reps, [ours, raw])
+    b.rows.append(Row("tag-run (dataset + checkpoints)", "henryvc tag-run",
+                      "dvc commit + git add/commit + git tag -a", t_ours, t_raw, "<= 1.1x"))
+    say("reference run for the read benchmarks (trained and tagged with henryvc, untimed)")
+    ref = trained_run(b)
+    run(HENRYVC + ["tag-run", ref], p, b.env)
+    return ref
+
+
+def remove_worktree(b: Bench, path: Path) -> None:
+    run(["git", "worktree", "remove", "--force", str(path)], b.project, b.env)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def bench_restore_warm(b: Bench, ref: str) -> None:
+    """restore into a worktree (warm cache) against worktree + dvc checkout by hand, and against cp -al."""
+    say("restore, warm cache")
+    p, cache = b.project, b.project / ".dvc" / "cache"
+    area = p / ".henryvc" / "bench"
+    area.mkdir(parents=True, exist_ok=True)
+
+    def ours(rep: int) -> float:
+        target = area / f"ours{rep}"
+        t = timed(b, [(HENRYVC + ["restore", ref, "--into", str(target)], p)])
+        remove_worktree(b, target)
+        return t
+
+    def raw(rep: int) -> float:
+        target = area / f"raw{rep}"
+        t = timed(b, [(["git", "worktree", "add", "--detach", "--quiet", str(target), ref], p),
+                      (DVC + ["config", "--local", "cache.dir", str(cache)], target),
+                      (DVC + ["checkout", "-q"], target)])
+        remove_worktree(b, target)
+        return t
+
+    floor_src = area / "floor"
+    run(HENRYVC + ["restore", ref, "--into", str(floor_src)], p, b.env)
+
+    def floor(rep: int) -> float:
+        target = b.work / f"cp-al{rep}"
+        t = timed(b, [(["cp", "-al", str(floor_src), str(target)], b.work)])
+        shutil.rmtree(target)
+        return t
+
+    t_ours, t_raw, t_floor = alternate(b.args.reps, [ours, raw, floor])
+    remove_worktree(b, floor_src)
+    b.rows.append(Row("restore into a worktree, warm cache", "henryvc restore --into",
+                      "git worktree add + dvc config cache.dir + dvc checkout", t_ours, t_raw, "<= 1.0x"))
+    b.rows.append(Row("restore, warm cache, vs the physical floor", "henryvc restore --into",
+                      "cp -al of the restored tree", t_ours, t_floor, "<= 5x"))
+
+
+def bench_restore_pull(b: Bench, ref: str) -> None:
+    """restore --pull into a fresh clone (empty DVC cache) against worktree + dvc pull by hand."""
+    say("restore --pull, cold cache: dvc push to the local remote first (untimed)")
+    run(DVC + ["push", "-q"], b.project, b.env)
+
+    def clone(tag: str) -> Path:
+        target = b.work / f"clone-{tag}"
+        shutil.rmtree(target, ignore_errors=True)
+        run(["git", "clone", "-q", str(b.project), str(target)], b.work, b.env)
+        return target
+
+    def ours(rep: int) -> float:
+        c = clone(f"ours{rep}")
+        t = timed(b, [(HENRYVC + ["restore", ref, "--pull"], c)])
+        shutil.rmtree(c)
+        return t
+
+    def raw(rep: int) -> float:
+        c = clone(f"raw{rep}")
+        target = c / ".henryvc" / "restore" / ref
+        target.parent.mkdir(parents=True)
+        t = timed(b, [(["git", "worktree", "add", "--detach", "--quiet", str(target), ref], c),
+                      (DVC + ["config", "--local", "cache.dir", str(c / ".dvc" / "cache")], target),
+                      (DVC + ["pull", "-q"], target)])
+        shutil.rmtree(c)
+        return t
+
+    t_ours, t_raw = alternate(b.args.reps, [ours, raw])
+    b.rows.append(Row("restore --pull from the local remote, cold cache", "henryvc restore --pull",
+                      "git worktree add + dvc config cache.dir + dvc pull", t_ours, t_raw, "<= 1.1x"))
+
+
+def bench_verify(b: Bench, ref: str) -> None:
+    """verify of the run the work tree holds against dvc status."""
+    say("verify")
+    p = b.project
+    t_ours, t_raw = alternate(b.args.reps, [lambda _: timed(b, [(HENRYVC + ["verify", ref], p)]),
+                                            lambda _: timed(b, [(DVC + ["status"], p)])])
+    b.rows.append(Row("verify of a run", "henryvc verify", "dvc status", t_ours, t_raw, "<= 1.2x"))
+
+
+def tag_stream(count: int, kind: str, start: datetime) -> tuple[bytes, list[str]]:
+    """A git fast-import stream: COUNT commits, each with one annotated tag (henryvc's or GTO's format)."""
+    chunks, names = [], []
+    data = {"voice_data": Out("voice_data", "0" * 32, True, 2_600_000_000, 13100)}
+    for i in range(count):
+        name = f"henry_v2_{('debug', 'stable', 'experimental', 'production')[i % 4]}_" \
+               f"{start + timedelta(minutes=i):%Y%m%d_%H%M%S}"
+        names.append(name)
+        ts = int((start + timedelta(minutes=i)).timestamp())
+        record = {"name": name, "status": "success", "major": 2, "variant": name.split("_")[2]}
+        blob = json.dumps(record).encode()
+        commit_msg = f"henryvc: run {name} (success)".encode()
+        chunks.append(b"commit refs/heads/main\nmark :%d\ncommitter Henry Bench <bench@henryvc.invalid> %d +0000\n"
+                      b"data %d\n%s\n" % (i + 1, ts, len(commit_msg), commit_msg))
+        if i:
+            chunks.append(b"from :%d\n" % i)
+        chunks.append(b"M 644 inline training_runs/%s/run.json\ndata %d\n%s\n" % (name.encode(), len(blob), blob))
+        if kind == "henryvc":
+            outs = [data["voice_data"], Out(f"training_runs/{name}/checkpoints", f"{i:032x}", True, 1_700_000_000, 5),
+                    Out(f"training_runs/{name}/tensorboard", f"{i + 1:032x}", True, 65536, 1)]
+            metrics = {"loss": 1.0 + i / count, "align_error": 0.05, "stopnet_loss": 0.2,
+                       "eval": {"loss": 1.1, "short_text_seconds": 2.5}}
+            summary = snapshot.build_summary(name, {**record, "created": f"{start + timedelta(minutes=i):%Y-%m-%dT%H:%M:%S}",
+                                                    "config_hash": f"{i:064x}", "seed": 54321,
+                                                    "description": "bench run"},
+                                             metrics, outs, {"python": "3.11", "dvc": "3.67.1", "host": "bench"})
+            tag_name, message = name, snapshot.message(summary).encode()
+        else:
+            tag_name = f"{name}@v0.0.1"
+            message = f"Registering artifact {name} version v0.0.1".encode()
+        chunks.append(b"tag %s\nfrom :%d\ntagger Henry Bench <bench@henryvc.invalid> %d +0000\ndata %d\n%s\n"
+                      % (tag_name.encode(), i + 1, ts, len(message), message))
+    return b"".join(chunks), names
+
+
+def import_tags(b: Bench, repo: Path, kind: str) -> None:
+    stream, _ = tag_stream(b.args.tags, kind, datetime(2026, 1, 1, 8, 0, 0))
+    # An ordinary import on top of the repository's HEAD; the first commit continues main.
+    head = run(["git", "rev-parse", "HEAD"], repo, b.env, stdout=subprocess.PIPE).stdout.strip()
+    first_end = stream.index(b"\nM 644")
+    stream = stream[:first_end] + f"\nfrom {head}".encode() + stream[first_end:]
+    proc = subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, env=b.env, input=stream,
+                          capture_output=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"git fast-import failed: {proc.stderr.decode()[-2000:]}")
+    run(["git", "reset", "--hard", "-q", "main"], repo, b.env)
+
+
+def bench_list(b: Bench) -> None:
+    """list over N tagged runs against for-each-ref (floor) and gto show over N GTO tags."""
+    say(f"list: {b.args.tags} henryvc tags and {b.args.tags} GTO tags via git fast-import (untimed)")
+    reg = b.work / "registry"
+    reg.mkdir()
+    run(HENRYVC + ["init", "--remote", str(b.work / "registry-remote")], reg, b.env)
+    import_tags(b, reg, "henryvc")
+    gto_repo = b.work / "gto-registry"
+    gto_repo.mkdir()
+    run(["git", "init", "-q"], gto_repo, b.env)
+    (gto_repo / "README.md").write_text("GTO-style registry for the benchmark\n")
+    run(["git", "add", "README.md"], gto_repo, b.env)
+    run(["git", "commit", "-qm", "init"], gto_repo, b.env)
+    import_tags(b, gto_repo, "gto")
+    fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
+                      "%(creatordate:iso-strict)", "%(contents:body)"]) + "%01"
+    listed = run(HENRYVC + ["list", "--json"], reg, b.env, stdout=subprocess.PIPE).stdout
+    got = len(json.loads(listed)["runs"])
+    if got != b.args.tags:
+        raise SystemExit(f"henryvc list shows {got} runs, expected {b.args.tags}")
+    sides = [lambda _: timed(b, [(HENRYVC + ["list"], reg)]),
+             lambda _: timed(b, [(["git", "for-each-ref", f"--format={fmt}", "refs/tags/henry_v*"], reg)])]
+    if GTO:
+        shown = run(GTO + ["show", "--json"], gto_repo, b.env, stdout=subprocess.PIPE).stdout
+        b.notes.append(f"gto show lists {len(json.loads(shown))} artifacts from {b.args.tags} tags")
+        sides.append(lambda _: timed(b, [(GTO + ["show"], gto_repo)]))
+    times = alternate(b.args.reps, sides)
+    b.rows.append(Row(f"list over {b.args.tags} tagged runs", "henryvc list",
+                      "git for-each-ref, same format (floor)", times[0], times[1], "<= 3x"))
+    if GTO:
+        b.rows.append(Row(f"list over {b.args.tags} tagged runs vs GTO", "henryvc list",
+                          f"gto show over {b.args.tags} GTO tags", times[0], times[2], ">= 50x faster"))
+
+
+def bench_archive(b: Bench) -> None:
+    """archive of N run folders against mv by hand (only when the archive command exists)."""
+    help_proc = subprocess.run(HENRYVC + ["archive", "--help"], cwd=b.project, env=b.env, capture_output=True,
+                               text=True)
+    if help_proc.returncode != 0:
+        b.notes.append("archive: not measured, henryvc has no `archive` command yet")
+        say(b.notes[-1])
+        return
+    b.notes.append("archive: command present but its benchmark is not written yet")
+
+
+def startup(b: Bench) -> None:
+    """Start-up of `henryvc --help` and `henryvc list` (small project) and what they import."""
+    say("start-up and imports")
+    p = b.project
+    times = alternate(max(b.args.reps, 5), [
+        lambda _: timed(b, [([sys.executable, "-c", "pass"], p)]),
+        lambda _: timed(b, [(HENRYVC + ["--help"], p)]),
+        lambda _: timed(b, [(HENRYVC + ["list"], p)]),
+    ])
+    for label, argv in (("--help", ["--help"]), ("list", ["list"])):
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cli.main", *argv], cwd=p, env=b.env,
+                              capture_output=True, text=True)
+        modules = [line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
+        modules = [m for m in modules if m != "package"]
+        heavy = sorted({m.split(".")[0] for m in modules} & set(HEAVY_MODULES))
+        total_us = sum(int(line.split("|")[1]) for line in proc.stderr.splitlines()
+                       if line.startswith("import time:") and not line.split("|")[-1].startswith("  ")
+                       and line.split("|")[1].strip().isdigit())
+        b.notes.append(f"`henryvc {label}` imports {len(modules)} modules ({total_us / 1000:.0f} ms of imports); "
+                       f"heavy ones: {', '.join(heavy) or 'none'}")
+        say(b.notes[-1])
+    b.rows.append(Row("start-up: henryvc --help", "henryvc --help", "python -c pass", times[1], times[0],
+                      "info", ""))
+    b.rows.append(Row("start-up: henryvc list (small project)", "henryvc list", "python -c pass", times[2],
+                      times[0], "info", ""))
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def fmt_times(times: list[float]) -> str:
+    return f"{min(times):.3f} / {statistics.median(times):.3f} / {max(times):.3f}"
+
+
+def table(b: Bench) -> str:
+    lines = ["| operation | henryvc | baseline | henryvc s (min / med / max) | baseline s (min / med / max) "
+             "| ratio | target | met |", "|---|---|---|---|---|---|---|---|"]
+    for r in b.rows:
+        info = r.target == "info"
+        ratio = statistics.median(r.ours_s) / statistics.median(r.base_s) if info else r.ratio
+        shown = f"{ratio:.1f}x faster" if r.target.startswith(">=") else f"{ratio:.2f}x"
+        met = "-" if info or r.note else ("yes" if r.met else "**no**")
+        lines.append(f"| {r.operation} | `{r.ours}` | `{r.baseline}` | {fmt_times(r.ours_s)} | {fmt_times(r.base_s)} "
+                     f"| {shown} | {'-' if info else r.target} | {met}{' (' + r.note + ')' if r.note else ''} |")
+    return "\n".join(lines)
+
+
+def machine(before: str) -> str:
+    def version(argv: list[str]) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        except (OSError, IndexError):
+            return "?"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip()
+    mem_kb = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    return (f"{platform.machine()}, {os.cpu_count()} cores, {mem_kb / 2**20:.0f} GiB RAM, Python "
+            f"{platform.python_version()}, {version(['git', '--version'])}, dvc {version(DVC + ['--version'])}, "
+            f"gto {version(GTO + ['--version']) if GTO else 'absent'}, henryvc at commit {commit}; "
+            f"load average before: {before}, after: {load()}")
+
+
+def load() -> str:
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
+def report(b: Bench, command: str, before: str, started: float) -> str:
+    a = b.args
+    return "\n".join([
+        MARK_BEGIN,
+        f"Run {datetime.now():%Y-%m-%d %H:%M}, {(time.time() - started) / 60:.0f} min in all, {a.reps} repetitions "
+        f"per side, sides alternating.",
+        "",
+        f"Data: {a.wavs} wav files of {a.wav_kb} KB ({a.wavs * a.wav_kb / 2**20:.2f} GiB), {a.checkpoints} "
+        f"checkpoints of {a.checkpoint_mb} MB per run, {a.tags} tagged runs.",
+        "",
+        f"Machine: {machine(before)}.",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        table(b),
+        "",
+        *(f"- {note}" for note in b.notes),
+        MARK_END,
+    ])
+
+
+def write_markdown(path: Path, block: str) -> None:
+    """Replace the generated block of PATH (between the markers), or append one; the rest is kept."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if MARK_BEGIN in text and MARK_END in text:
+        head, rest = text.split(MARK_BEGIN, 1)
+        text = head + block + rest.split(MARK_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wavs", type=int, default=13100, help="wav files in the dataset (13100)")
+    parser.add_argument("--wav-kb", type=int, default=200, help="size of each wav file in KB (200)")
+    parser.add_argument("--checkpoints", type=int, default=5, help="checkpoint files per run (5)")
+    parser.add_argument("--checkpoint-mb", type=int, default=340, help="size of each checkpoint in MB (340)")
+    parser.add_argument("--tags", type=int, default=2000, help="tagged runs for list (2000)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per side (3)")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the temporary folder goes (system temp)")
+    parser.add_argument("--only", default="tag-run,restore,restore-pull,verify,list,archive,startup",
+                        help="comma-separated operations to run")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    parser.add_argument("--write", type=Path, help="put the results into this markdown file (BENCHMARKS.md)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = shlex.join(["python", "benchmarks/bench.py", *(sys.argv[1:] if argv is None else argv)])
+    only = set(args.only.split(","))
+    before, started = load(), time.time()
+    work = Path(tempfile.mkdtemp(prefix="henryvc-bench-", dir=args.workdir))
+    b = Bench(work, args, environment(work))
+    say(f"working in {work}")
+    try:
+        build_project(b)
+        if only & {"tag-run", "restore", "restore-pull", "verify"}:
+            ref = bench_tag_run(b) if "tag-run" in only else None
+            if ref is None:
+                ref = trained_run(b)
+                run(HENRYVC + ["tag-run", ref], b.project, b.env)
+            if "restore" in only:
+                bench_restore_warm(b, ref)
+            if "restore-pull" in only:
+                bench_restore_pull(b, ref)
+            if "verify" in only:
+                bench_verify(b, ref)
+        if "list" in only:
+            bench_list(b)
+        if "archive" in only:
+            bench_archive(b)
+        if "startup" in only:
+            startup(b)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    block = report(b, command, before, started)
+    print(block)
+    if args.write:
+        write_markdown(args.write, block)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
