@@ -1,0 +1,113 @@
+"""The verdict on recorded metrics: success, each criterion failing, NaN, incomplete."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from cli.errors import BadInput
+from cli.verdict import CRITERIA, judge
+
+CRITERIA_PARAMS = {"max_total_loss": 2.0, "max_align_error": 0.1, "max_stopnet_loss": 0.5,
+                   "max_short_text_seconds": 5.0}
+# metrics.json of a real debug run (6 steps on the sample data): it fails every criterion.
+RECORDED_DEBUG = {
+    "align_error": 0.9775441698729992, "epochs": 2, "has_nan": False, "loss_source": "eval average of epoch 1",
+    "model_file": "best_model.pth", "nan_losses": [], "short_text_decoder_steps": 40,
+    "short_text_hit_max_decoder_steps": True, "short_text_seconds": 6.478, "steps": 6,
+    "stopnet_loss": 0.6457568407058716, "total_loss": 3.3221564292907715, "training_finished": True,
+}
+# The same fields as a trained voice reports them.
+RECORDED_GOOD = {**RECORDED_DEBUG, "align_error": 0.042, "stopnet_loss": 0.08, "total_loss": 0.61,
+                 "short_text_seconds": 1.9, "short_text_hit_max_decoder_steps": False}
+
+
+def test_good_run_succeeds_with_every_criterion_passed():
+    verdict = judge(RECORDED_GOOD, CRITERIA_PARAMS)
+    assert verdict.status == "success"
+    assert [c.passed for c in verdict.criteria] == [True] * len(CRITERIA)
+    assert {c.metric: c.threshold for c in verdict.criteria} == {
+        "total_loss": 2.0, "align_error": 0.1, "stopnet_loss": 0.5, "short_text_seconds": 5.0}
+
+
+def test_recorded_debug_run_fails_every_criterion_with_reasons():
+    verdict = judge(RECORDED_DEBUG, CRITERIA_PARAMS)
+    assert verdict.status == "failed"
+    assert [c.passed for c in verdict.criteria] == [False] * len(CRITERIA)
+    assert len(verdict.reasons) == len(CRITERIA)
+    assert "total_loss 3.322 is not below 2" in verdict.reasons
+
+
+@pytest.mark.parametrize("metric,bad", [("total_loss", 2.5), ("align_error", 0.3), ("stopnet_loss", 0.7),
+                                        ("short_text_seconds", 11.6)])
+def test_each_criterion_alone_fails_the_run(metric, bad):
+    verdict = judge({**RECORDED_GOOD, metric: bad}, CRITERIA_PARAMS)
+    assert verdict.status == "failed"
+    failed = [c.metric for c in verdict.criteria if c.passed is False]
+    assert failed == [metric]
+    assert len(verdict.reasons) == 1 and metric in verdict.reasons[0]
+
+
+@pytest.mark.parametrize("metric", [m for m, _ in CRITERIA])
+def test_value_equal_to_threshold_fails(metric):
+    threshold = {m: CRITERIA_PARAMS[t] for m, t in CRITERIA}[metric]
+    assert judge({**RECORDED_GOOD, metric: threshold}, CRITERIA_PARAMS).status == "failed"
+
+
+def test_thresholds_come_from_params_not_code():
+    strict = {**CRITERIA_PARAMS, "max_total_loss": 0.5}
+    assert judge(RECORDED_GOOD, strict).status == "failed"
+    lenient = {"max_total_loss": 10, "max_align_error": 1, "max_stopnet_loss": 1, "max_short_text_seconds": 10}
+    assert judge(RECORDED_DEBUG, lenient).status == "success"
+
+
+def test_nan_flag_fails_even_when_values_pass():
+    verdict = judge({**RECORDED_GOOD, "has_nan": True, "nan_losses": ["postnet_loss"]}, CRITERIA_PARAMS)
+    assert verdict.status == "failed"
+    assert "postnet_loss" in verdict.reasons[0]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, "nan", "NaN"])
+def test_nan_value_fails(value):
+    verdict = judge({**RECORDED_GOOD, "stopnet_loss": value}, CRITERIA_PARAMS)
+    assert verdict.status == "failed"
+    assert "stopnet_loss" in verdict.reasons[0]
+    json.dumps(verdict.to_dict(), allow_nan=False)  # the record stays strict JSON
+
+
+def test_nan_beats_incomplete():
+    metrics = {**RECORDED_GOOD, "training_finished": False, "total_loss": math.nan}
+    assert judge(metrics, CRITERIA_PARAMS).status == "failed"
+
+
+def test_unfinished_training_is_incomplete():
+    verdict = judge({**RECORDED_GOOD, "training_finished": False}, CRITERIA_PARAMS)
+    assert verdict.status == "incomplete"
+    assert verdict.reasons == ["training did not finish all its epochs"]
+
+
+def test_unmeasured_metric_is_incomplete():
+    metrics = {k: v for k, v in RECORDED_GOOD.items() if k != "short_text_seconds"}
+    verdict = judge(metrics, CRITERIA_PARAMS)
+    assert verdict.status == "incomplete"
+    assert [c.passed for c in verdict.criteria if c.metric == "short_text_seconds"] == [None]
+
+
+def test_empty_metrics_are_incomplete():
+    assert judge({}, CRITERIA_PARAMS).status == "incomplete"
+
+
+def test_missing_threshold_is_bad_input():
+    with pytest.raises(BadInput, match="max_stopnet_loss"):
+        judge(RECORDED_GOOD, {k: v for k, v in CRITERIA_PARAMS.items() if k != "max_stopnet_loss"})
+
+
+def test_verdict_module_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, cli.verdict; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
