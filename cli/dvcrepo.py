@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -203,20 +204,55 @@ def pull(root: Path, remote: str | None = None) -> None:
     """`dvc pull` in ROOT from REMOTE (default remote when None)."""
     from dvc.exceptions import DvcException
 
-    try:
-        open_repo(root).pull(remote=remote, force=True)
-    except DvcException as exc:
-        raise HenryvcError(f"dvc pull failed: {exc}") from None
+    with _dvc_logs() as logged:
+        try:
+            open_repo(root).pull(remote=remote, force=True)
+        except (DvcException, OSError) as exc:  # ssh remotes fail with OSError: refused key, server down
+            raise HenryvcError(f"dvc pull failed: {_cause(exc, logged)}") from None
 
 
 def push(root: Path, remote: str | None = None, targets: list[str] | None = None) -> int:
     """`dvc push` of TARGETS (all tracked outputs when None); returns how many objects went."""
     from dvc.exceptions import DvcException
 
+    with _dvc_logs() as logged:
+        try:
+            return open_repo(root).push(targets=targets, remote=remote)
+        except (DvcException, OSError) as exc:  # ssh remotes fail with OSError: refused key, server down
+            raise HenryvcError(f"dvc push failed: {_cause(exc, logged)}") from None
+
+
+DVC_LOGGERS = ("dvc", "dvc_objects", "dvc_data")
+
+
+@contextmanager
+def _dvc_logs() -> Iterator[list[str]]:
+    """Keep DVC's own warnings and errors (it prints them itself) so henryvc reports one line."""
+    import logging
+
+    kept: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            cause = f" - {record.exc_info[1]}" if record.exc_info and record.exc_info[1] else ""
+            kept.append(record.getMessage() + cause)
+
+    loggers = [logging.getLogger(name) for name in DVC_LOGGERS]
+    saved = [logger.handlers[:] for logger in loggers]
+    keep = Keep(logging.WARNING)
+    for logger in loggers:
+        logger.handlers[:] = [keep]
     try:
-        return open_repo(root).push(targets=targets, remote=remote)
-    except DvcException as exc:
-        raise HenryvcError(f"dvc push failed: {exc}") from None
+        yield kept
+    finally:
+        for logger, handlers in zip(loggers, saved):
+            logger.handlers[:] = handlers
+
+
+def _cause(exc: Exception, logged: list[str]) -> str:
+    """EXC's message, with the first thing DVC logged when that says more (e.g. why a connection failed)."""
+    errors = [line for line in logged if line]
+    return f"{exc}: {errors[0]}" if errors else str(exc)
 
 
 def require_clean(root: Path) -> None:
