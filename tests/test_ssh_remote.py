@@ -1,0 +1,120 @@
+"""Beyond one machine: two training boxes that share only a git remote and a DVC remote over SSH.
+
+The DVC remote is served by a real OpenSSH server on loopback (tests/sshd_fixtures.py), reached through
+DVC's ssh plugin (dvc-ssh → sshfs → asyncssh), with a throwaway key that lives in each box's
+.dvc/config.local, never in git.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli.project import Project
+from tests.conftest import dvc, sh
+from tests.reliability_fixtures import big_project, henryvc, md5, rehash_store, remote_tags, train
+from tests.sshd_fixtures import keygen, sshd  # noqa: F401  (fixture)
+
+
+def ssh_box(root: Path, url: str, keyfile: Path, origin: Path) -> Path:
+    """A box whose DVC remote is URL (set with `henryvc init --remote`) and whose git remote is ORIGIN."""
+    project = big_project(root, root.parent / f"{root.name}-unused-local-remote")
+    done = henryvc(project.root, "init", "--remote", url)
+    assert done.returncode == 0, done.stderr
+    dvc(project.root, "remote", "modify", "--local", "storage", "keyfile", str(keyfile))
+    sh(project.root, "git", "remote", "add", "origin", str(origin))
+    sh(project.root, "git", "push", "-q", "origin", "main")
+    return project.root
+
+
+def test_push_on_one_box_restore_on_another_over_real_ssh(sshd, tmp_path):
+    store = tmp_path / "ssh-store"  # the remote folder, only ever reached through sshd
+    store.mkdir()
+    origin = tmp_path / "origin.git"
+    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    url = sshd.url(store)
+    box_a = ssh_box(tmp_path / "box-a", url, sshd.keyfile, origin)
+
+    committed = sh(box_a, "git", "show", "HEAD:.dvc/config").stdout
+    assert url in committed and "keyfile" not in committed  # the URL is shared, the key is per machine
+    assert str(sshd.keyfile) in (box_a / ".dvc" / "config.local").read_text()
+    assert sh(box_a, "git", "check-ignore", ".dvc/config.local", check=False).returncode == 0
+
+    project = Project(box_a)
+    name = train(project, seed=5, mb=2, files=2)
+    logins = sshd.logins()
+    done = henryvc(box_a, "tag-run", "--push")
+    assert done.returncode == 0, done.stderr
+    assert sshd.logins() > logins  # the data went through sshd, not around it
+    assert "subsystem 'sftp'" in sshd.log_text()
+    assert remote_tags(origin) == [name]
+    pushed = rehash_store(store)
+    assert pushed.good >= 4 and not pushed.corrupt and not pushed.litter  # 2 ckpts, events, .dir listings
+
+    # Box B: a fresh clone of the git remote, its own key entry, an empty DVC cache.
+    box_b = tmp_path / "box-b"
+    sh(tmp_path, "git", "clone", "-q", str(origin), str(box_b))
+    dvc(box_b, "remote", "modify", "--local", "storage", "keyfile", str(sshd.keyfile))
+    assert not (box_b / ".dvc" / "cache").exists()
+    done = henryvc(box_b, "restore", name, "--pull", "--json")
+    assert done.returncode == 0, done.stderr
+    restored = json.loads(done.stdout)
+    assert restored["pulled"] is True and restored["checked_files"] >= 3
+    where = Path(restored["path"])
+    originals = sorted((project.run_dir(name) / "checkpoints").iterdir())
+    assert len(originals) == 2
+    for original in originals:
+        copy = where / "training_runs" / name / "checkpoints" / original.name
+        assert md5(copy) == md5(original)
+    assert json.loads((where / "training_runs" / name / "run.json").read_text())["status"] == "success"
+    assert henryvc(box_b, "verify", name, "--path", str(where)).returncode == 0
+    assert not rehash_store(box_b / ".dvc" / "cache").corrupt
+
+
+def test_ssh_remote_refusing_the_key_fails_clearly_and_pushes_no_tag(sshd, tmp_path):
+    store = tmp_path / "ssh-store"
+    store.mkdir()
+    origin = tmp_path / "origin.git"
+    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    stranger = keygen(tmp_path / "not-authorized")
+    box = ssh_box(tmp_path / "box", sshd.url(store), stranger, origin)
+    name = train(Project(box), seed=2)
+
+    done = henryvc(box, "tag-run", "--push", env={"HENRYVC_LOCK_TIMEOUT": "30"}, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("henryvc: error: dvc push failed") and len(done.stderr.splitlines()) == 1
+    assert "Permission denied" in done.stderr
+    assert remote_tags(origin) == []  # data first, tag second: no tag reached the remote without its data
+    assert not any(store.iterdir())
+    assert sh(box, "git", "tag", "--list").stdout.split() == [name]  # the local tag is kept
+
+    # Fix the key, re-run the same command: it pushes the data, then the tag.
+    dvc(box, "remote", "modify", "--local", "storage", "keyfile", str(sshd.keyfile))
+    done = henryvc(box, "tag-run", name, "--push")
+    assert done.returncode == 0, done.stderr
+    assert remote_tags(origin) == [name] and rehash_store(store).good >= 4
+
+
+def test_ssh_server_down_fails_clearly(sshd, tmp_path):
+    store = tmp_path / "ssh-store"
+    store.mkdir()
+    origin = tmp_path / "origin.git"
+    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    box = ssh_box(tmp_path / "box", sshd.url(store), sshd.keyfile, origin)
+    name = train(Project(box), seed=3)
+    assert henryvc(box, "tag-run", name, "--push").returncode == 0
+    clone = tmp_path / "clone"
+    sh(tmp_path, "git", "clone", "-q", str(origin), str(clone))
+    dvc(clone, "remote", "modify", "--local", "storage", "keyfile", str(sshd.keyfile))
+
+    sshd.stop()
+    later = train(Project(box), seed=4)
+    done = henryvc(box, "tag-run", later, "--push", timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("henryvc: error: dvc push failed") and len(done.stderr.splitlines()) == 1
+    assert "Connect call failed" in done.stderr
+    assert remote_tags(origin) == [name]  # the new tag stays local until its data is pushed
+    done = henryvc(clone, "restore", name, "--pull", timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("henryvc: error: dvc pull failed") and len(done.stderr.splitlines()) == 1
+    assert "failed to connect to ssh" in done.stderr and "Connect call failed" in done.stderr
