@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cli import config as configs
-from cli import environment, gitrepo, project as projects, record as records, registry, runname, snapshot
+from cli import gitrepo, project as projects, record as records, registry, runname, snapshot
 from cli.errors import BadInput, HenryvcError, RunExists
 from cli.project import Project
 
@@ -112,6 +112,8 @@ def new_run(project: Project, major: int, variant: str, config_path: Path | None
 
 def tag_run(project: Project, name: str | None = None, push: bool = False) -> snapshot.TagResult:
     """`henryvc tag-run`: one commit and one annotated tag for the run (default: params.yaml's run)."""
+    from cli import environment  # importlib.metadata, platform, socket: only tag-run needs them
+
     name = str(runname.parse(name)) if name else active_run(project)
     with project.lock():
         return snapshot.tag_run(project, name, environment.capture(), push=push)

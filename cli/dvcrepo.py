@@ -7,8 +7,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
-
 from cli.errors import HenryvcError, NotReady
 
 # Links first so restores and checkouts never copy gigabytes when a link works; no "copy" fallback.
@@ -115,6 +113,8 @@ def _out(entry: dict[str, Any], prefix: str = "") -> Out | None:
 
 def outs_from_lock(text: str) -> list[Out]:
     """The cached outputs recorded in a dvc.lock text (cache: false outputs are git's)."""
+    import yaml  # here, not at the top: `henryvc list` imports this module but never parses YAML
+
     data = yaml.safe_load(text) or {}
     return [out for stage in (data.get("stages") or {}).values()
             for out in map(_out, stage.get("outs") or []) if out is not None]
@@ -122,6 +122,8 @@ def outs_from_lock(text: str) -> list[Out]:
 
 def outs_from_dvcfile(text: str, folder: str) -> list[Out]:
     """The outputs recorded in one .dvc file living in FOLDER."""
+    import yaml
+
     data = yaml.safe_load(text) or {}
     return [out for out in (_out(entry, folder) for entry in data.get("outs") or []) if out is not None]
 

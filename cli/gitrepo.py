@@ -59,11 +59,22 @@ def tag_exists(repo, name: str) -> bool:
 
 
 def read_tags(repo, pattern: str) -> list[TagInfo]:
-    """Every tag matching PATTERN with its commit, date and message body, in one git call."""
+    """Every tag matching PATTERN with its commit, date and message body, in one git call.
+
+    REPO is a GitPython Repo or the path of a work tree (read commands pass the path: no GitPython import).
+    """
+    import subprocess
+
+    root = getattr(repo, "working_tree_dir", None) or getattr(repo, "git_dir", None) or repo
     # %00 and %01 are git's own escapes; NUL cannot travel in an argument.
     fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
                        "%(creatordate:iso-strict)", "%(contents:body)"]) + "%01"
-    out = repo.git.for_each_ref(f"--format={fmt}", f"refs/tags/{pattern}", strip_newline_in_stdout=False)
+    # A plain subprocess, not GitPython: importing GitPython costs `henryvc list` more than git itself.
+    proc = subprocess.run(["git", "for-each-ref", f"--format={fmt}", f"refs/tags/{pattern}"], cwd=root,
+                          capture_output=True, text=True, encoding="utf-8", errors="replace")
+    if proc.returncode != 0:
+        raise HenryvcError(f"git for-each-ref failed in {root}: {proc.stderr.strip()}")
+    out = proc.stdout
     tags = []
     for record in out.split(_RECORD):
         record = record.lstrip("\n")

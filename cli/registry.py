@@ -6,8 +6,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import yaml
-
 from cli import gitrepo, runname
 from cli.errors import RunNotFound
 from cli.snapshot import flatten, parse_message
@@ -77,9 +75,8 @@ def _workspace_runs(project, tagged: set[str]) -> list[RunInfo]:
 def list_runs(project, major: int | None = None, variant: str | None = None,
               status: str | None = None) -> Listing:
     """Tagged runs (one for-each-ref) and untagged run folders, newest first, filtered."""
-    repo = gitrepo.open_repo(project.root)
     runs, unreadable = [], []
-    for tag in gitrepo.read_tags(repo, runname.TAG_GLOB):
+    for tag in gitrepo.read_tags(project.root, runname.TAG_GLOB):
         info = _from_tag(tag)
         if info is None:
             unreadable.append(tag.name)
@@ -94,8 +91,7 @@ def list_runs(project, major: int | None = None, variant: str | None = None,
 
 def show(project, name: str) -> RunInfo:
     """Everything known about run NAME (its tag, else its run folder)."""
-    repo = gitrepo.open_repo(project.root)
-    for tag in gitrepo.read_tags(repo, name):
+    for tag in gitrepo.read_tags(project.root, name):
         info = _from_tag(tag)
         if info is not None:
             return info
@@ -106,6 +102,8 @@ def show(project, name: str) -> RunInfo:
 
 
 def _files_of(project, repo, name: str, tagged: bool) -> tuple[dict, dict]:
+    import yaml
+
     path = f"training_runs/{name}/config.json"
     if tagged:
         config_text = gitrepo.show(repo, name, path) or "{}"

@@ -63,7 +63,9 @@ def parse(text: str) -> RunName:
             f"with VARIANT one of {', '.join(VARIANTS)}"
         )
     try:
-        stamp = datetime.strptime(match["date"] + match["time"], "%Y%m%d%H%M%S")
+        # Not strptime: 4,000 calls were a fifth of `henryvc list` over 2,000 tags; the regex fixed the digits.
+        d, t = match["date"], match["time"]
+        stamp = datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
     except ValueError:
         raise BadInput(f"not a run name: {text!r} has no valid date and time") from None
     name = RunName(stamp, int(match["major"]), match["variant"])
