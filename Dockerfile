@@ -26,8 +26,6 @@ ARG PIP_EXTRA_INDEX_URL
 ARG PIP_TRUSTED_HOST
 ARG TORCH_INDEX_URL
 ARG EXTRAS=train
-ARG GIT_COMMIT=unknown
-ARG TARGETPLATFORM
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
@@ -77,6 +75,10 @@ RUN useradd --create-home --shell /bin/bash henry \
     && mkdir -p /project /etc/henryvc
 
 # The source: the only layers rebuilt when code changes. Installed without deps (they are above).
+# GIT_COMMIT is declared only here: a build arg in scope is part of every later RUN's cache key, so
+# declared earlier it would reinstall torch on every commit.
+ARG GIT_COMMIT=unknown
+ARG TARGETPLATFORM
 COPY . /opt/henryvc-src
 # setuptools came with the deps, so this needs no network.
 RUN set -eu; pip install --no-deps --no-build-isolation /opt/henryvc-src; \

@@ -117,6 +117,12 @@ def image(engine, tmp_path_factory) -> str:
     return engine.images.get(TEST_TAG).id
 
 
+@pytest.fixture(scope="session")
+def built_commit(engine, image) -> str:
+    """The commit `henryvc docker build` recorded (others may commit while the tests run)."""
+    return engine.images.get(image).labels["org.opencontainers.image.revision"]
+
+
 @pytest.fixture
 def owned_dir():
     """A fresh folder the owner can reach and owns (pytest's tmp_path is private to root)."""

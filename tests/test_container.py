@@ -16,7 +16,7 @@ import pytest
 
 from cli import container
 from cli.errors import BadInput
-from tests.container_fixtures import (BASE_IMAGE, REPO, TEST_TAG, as_owner, chown_tree, engine, henryvc,  # noqa: F401
+from tests.container_fixtures import (BASE_IMAGE, REPO, TEST_TAG, as_owner, built_commit, chown_tree, engine, henryvc,  # noqa: F401
                                       image, owned_dir, owner_ids, root_owned)
 
 
@@ -166,7 +166,7 @@ engine_tier = pytest.mark.engine
 
 
 @engine_tier
-def test_image_records_its_build_info(engine, image):
+def test_image_records_its_build_info(engine, image, built_commit):
     attrs = engine.images.get(image).attrs
     assert attrs["Config"]["Cmd"] == ["dvc", "repro"]
     assert attrs["Config"]["User"] == "henry"
@@ -179,7 +179,8 @@ def test_image_records_its_build_info(engine, image):
     build_info = inside("cat /etc/henryvc/build-info.json")
     seen_by_run = inside("python -c 'import json; from cli import environment; "
                          "print(json.dumps(environment.container_info()))'")
-    assert build_info["git_commit"].startswith(git(REPO, "rev-parse", "HEAD"))
+    assert build_info["git_commit"] == built_commit
+    git(REPO, "cat-file", "-e", built_commit.removesuffix("-dirty") + "^{commit}")  # a real commit of the repo
     assert build_info["base_image"] == BASE_IMAGE
     assert build_info["arch"] == platform.machine()
     assert build_info["torch"] == "2.11.0" and build_info["build_date"]
