@@ -150,9 +150,9 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
 
 
 def verify(project: Project, name: str, path: Path | None = None,
-           progress: snapshot.Progress | None = None) -> snapshot.CheckResult:
+           progress: snapshot.Progress | None = None, fast: bool = False) -> snapshot.CheckResult:
     """`henryvc verify`."""
-    return snapshot.verify(project, str(runname.parse(name)), path, progress)
+    return snapshot.verify(project, str(runname.parse(name)), path, progress, fast)
 
 
 def require_project(start: Path | None = None) -> Project:

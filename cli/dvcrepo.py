@@ -175,6 +175,21 @@ def status(root: Path) -> dict[str, Any]:
         raise HenryvcError(f"dvc status failed: {exc}") from None
 
 
+def known_hashes(root: Path, paths: list[Path]) -> dict[Path, str]:
+    """The md5 DVC's state db holds for each of PATHS whose inode, mtime and size still match.
+
+    This is what `dvc status` trusts instead of reading the file again. It proves the file is unchanged
+    since DVC recorded it, not that its bytes are right (DVC also records files it checks out unread).
+    """
+    repo = open_repo(root)
+    try:
+        keys = {str(path): path for path in paths}
+        return {keys[key]: hash_info.value for key, _meta, hash_info in repo.state.get_many(list(keys), repo.fs, {})
+                if hash_info is not None and hash_info.name == "md5"}
+    finally:
+        repo.close()
+
+
 def missing_objects(cache: Path, outs: list[Out]) -> list[str]:
     """Paths of OUTS whose objects (or the files a .dir lists) are absent from CACHE."""
     import json

@@ -34,6 +34,7 @@ class CheckResult:
     checked_files: int = 0
     checked_bytes: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
+    trusted_files: int = 0  # of checked_files: unchanged since DVC hashed them (its state db), not re-read
 
     @property
     def ok(self) -> bool:
@@ -101,8 +102,13 @@ def _check_file(path: Path, want: str, cache: Path, label: str) -> tuple[int, li
     return path.stat().st_size, problems
 
 
-def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress | None = None) -> CheckResult:
-    """Re-hash every file of OUTS under WORKDIR (and its cache object) against the recorded hashes."""
+def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress | None = None,
+               known: Callable[[list[Path]], dict[Path, str]] | None = None) -> CheckResult:
+    """Re-hash every file of OUTS under WORKDIR (and its cache object) against the recorded hashes.
+
+    With KNOWN (paths -> the hash DVC's state db holds for those unchanged since DVC hashed them), a file
+    whose known hash is the recorded one is not read again: what `dvc status` trusts, no more.
+    """
     result = CheckResult()
     jobs: list[tuple[Path, str, str]] = []
     for out in outs:
@@ -115,6 +121,11 @@ def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress |
             present = {p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() or p.is_symlink()}
             result.mismatches += [Mismatch(f"{out.path}/{rel}", "not recorded at the tag")
                                   for rel in sorted(present - expected.keys())]
+    trusted = known([path for path, _, _ in jobs]) if known else {}
+    taken = [job for job in jobs if trusted.get(job[0]) == job[1]]
+    result.trusted_files = result.checked_files = len(taken)
+    result.checked_bytes = sum(path.stat().st_size for path, _, _ in taken)
+    jobs = [job for job in jobs if trusted.get(job[0]) != job[1]]
     with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
         for size, problems in pool.map(lambda job: _check_file(job[0], job[1], cache, job[2]), jobs):
             result.checked_files += 1
@@ -184,7 +195,8 @@ def _prepare_worktree(project, git_repo, name: str, commit: str, into: Path | No
     if str(target) in existing:
         if existing[str(target)] != commit:
             raise BadInput(f"{target} is a worktree of another commit; choose another --into")
-        return target  # a restore that was interrupted: carry on where it stopped
+        gitrepo.complete_worktree(target)  # a restore that was interrupted: carry on where it stopped
+        return target
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise BadInput(f"{target} exists and is not empty; choose another --into")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -218,15 +230,22 @@ def restore(project, name: str, into: Path | None = None, in_place: bool = False
                          checked.checked_bytes, f"cd {target} && dvc repro --force")
 
 
-def verify(project, name: str, path: Path | None = None, progress: Progress | None = None) -> CheckResult:
-    """Re-hash the DVC data of tag NAME as found in PATH (default: the project's work tree)."""
+def verify(project, name: str, path: Path | None = None, progress: Progress | None = None,
+           fast: bool = False) -> CheckResult:
+    """Re-hash the DVC data of tag NAME as found in PATH (default: the project's work tree) and its cache copies.
+
+    FAST takes files DVC's state db knows unchanged (inode, mtime, size) at the hash it holds, as
+    `dvc status` does, and re-reads only the others (nor their cache copies).
+    """
     git_repo = gitrepo.open_repo(project.root)
     commit = tag_commit(git_repo, name)
     target = project.inside(path) if path else project.root
     outs = dvcrepo.outs_at(git_repo, commit)
     if not outs:
         raise HenryvcError(f"tag {name} records no DVC data")
-    return check_outs(target, outs, dvcrepo.cache_dir(project.root), progress)
+    state_root = target if (target / ".dvc").is_dir() else project.root
+    known = (lambda paths: dvcrepo.known_hashes(state_root, paths)) if fast else None
+    return check_outs(target, outs, dvcrepo.cache_dir(project.root), progress, known)
 
 
 def _mismatch_text(name: str, result: CheckResult) -> str:
