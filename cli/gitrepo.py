@@ -210,6 +210,21 @@ def worktree_add(repo, path: Path, rev: str) -> None:
     repo.git.worktree("add", "--detach", "--quiet", str(path), rev)
 
 
+def complete_worktree(path: Path) -> list[str]:
+    """Finish the checkout of the worktree at PATH after an interrupted `git worktree add`; returns what came back.
+
+    A kill mid-checkout leaves the worktree registered but with files missing and its index.lock behind.
+    Files missing from the work tree are checked out again; files that are there (edited or not) stay.
+    """
+    worktree = open_repo(path)
+    clear_stale_locks(worktree)  # its index.lock lives in .git/worktrees/<id>/, the worktree's git dir
+    worktree.git.reset("--quiet")  # the index as of HEAD when the interrupted add never wrote one
+    missing = [p for p in worktree.git.ls_files("--deleted", "-z").split("\0") if p]
+    if missing:
+        worktree.git.checkout("--", *missing)
+    return missing
+
+
 def worktrees(repo) -> dict[str, str]:
     """Path → HEAD sha of each worktree of REPO."""
     found, current = {}, None
