@@ -159,3 +159,60 @@ def test_sigkill_mid_tag_run_at_each_step_then_rerun_completes(pushed_setup, tmp
     assert rehash_store(remote).good >= expected_objects(project, name)
     figure("tag-run --push", kill_point="re-run after 5 kills", recovery_s=round(recovery, 2),
            bytes_lost=0, data_bytes=json.loads(verified.stdout)["checked_bytes"])
+
+
+def test_sigkill_mid_restore_at_each_step_then_rerun_completes(pushed_setup, tmp_path):
+    project, name, remote, origin = pushed_setup
+    assert henryvc(project.root, "tag-run", "--push").returncode == 0
+    box = tmp_path / "second-box"
+    sh(tmp_path, "git", "clone", "-q", str(origin), str(box))
+    clone = Project(box)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    want = expected_objects(project, name)
+    cached = lambda: rehash_count(box / ".dvc" / "cache")  # noqa: E731
+    # A smudge filter runs while `git worktree add` checks files out: a kill point half-way through it.
+    sh(box, "git", "config", "filter.stall.smudge", f'sh -c "touch {marks / "checkout"}; sleep 120; cat"')
+    attributes = box / ".git" / "info" / "attributes"
+    attributes.parent.mkdir(exist_ok=True)
+    steps = [
+        ("mid-worktree-checkout (smudge filter)", "README.md filter=stall\n", lambda: (marks / "checkout").exists()),
+        ("mid-dvc-pull (cache partly filled)", "", lambda: cached() >= 3),
+        ("after pull, mid-checkout/re-hash", "", lambda: cached() >= want),
+    ]
+    worktree = box / ".henryvc" / "restore" / name
+    for label, attrs, marker in steps:
+        attributes.write_text(attrs)
+        process = spawn(box, "restore", name, "--pull")
+        kill = kill_when(process, marker)
+        assert kill.fired, f"{label}: the command finished (rc {kill.returncode}) before the kill point: {kill.stderr}"
+        attributes.write_text("")
+        litter = assert_consistent(clone)
+        locks = git_locks(box)
+        # Honest state: verify of the half-restored worktree fails (exit 1, names what is wrong), never crashes.
+        checked = henryvc(box, "verify", name, "--path", str(worktree)) if worktree.is_dir() else None
+        if checked is not None:
+            assert checked.returncode in (0, 1), checked.stderr
+        figure("restore --pull", kill_point=label, killed_after_s=round(kill.after_s, 2), git_locks_left=locks,
+               cached_objects=cached(), verify_rc=checked.returncode if checked else None, **litter)
+
+    started = time.monotonic()
+    done = henryvc(box, "restore", name, "--pull", "--json")
+    recovery = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert Path(json.loads(done.stdout)["path"]) == worktree
+    assert_consistent(clone)
+    assert git_locks(box) == []
+    assert sh(worktree, "git", "status", "--porcelain").stdout == ""  # git's files all there, unchanged
+    for original in sorted((project.run_dir(name) / "checkpoints").iterdir()):
+        assert md5(worktree / "training_runs" / name / "checkpoints" / original.name) == md5(original)
+    verified = henryvc(box, "verify", name, "--path", str(worktree), "--json")
+    assert verified.returncode == 0 and json.loads(verified.stdout)["ok"]
+    figure("restore --pull", kill_point="re-run after 3 kills", recovery_s=round(recovery, 2), bytes_lost=0,
+           data_bytes=json.loads(verified.stdout)["checked_bytes"])
+
+
+def rehash_count(cache: Path) -> int:
+    """Objects (not temp files) in a DVC cache, without hashing them: cheap enough to poll."""
+    base = cache / "files" / "md5"
+    return sum(1 for p in base.rglob("*") if p.is_file() and not p.name.endswith(".tmp")) if base.is_dir() else 0
