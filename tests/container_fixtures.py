@@ -1,6 +1,9 @@
 """Fixtures for the engine tier: a real engine (Docker, or Podman's Docker API), the real image, and
 folders owned by a non-root user so that "no root-owned files" is a check that can fail.
 
+Commands on the host run as the test's own user; only the project changes hands. (Dropping root for
+the host side too is not possible everywhere: CI's interpreter lives under /root, mode 700.)
+
 Set up the engine with `bash scripts/container_engine.sh` and export the DOCKER_HOST it prints. Without
 an engine these tests skip and say why, except where CI=true or HENRYVC_REQUIRE_ENGINE=1: there they fail.
 """
@@ -72,17 +75,15 @@ def owner_env(home: Path) -> dict[str, str]:
     return env
 
 
-def as_owner(args: list[str], cwd: Path, home: Path, timeout: float = 1800, **extra_env: str):
-    """Run ARGS in CWD as the projects' owner (dropping root when we are root); text output captured."""
-    uid, gid = owner_ids()
-    kwargs = {"user": uid, "group": gid, "extra_groups": []} if os.getuid() == 0 else {}
+def host(args: list[str], cwd: Path, home: Path, timeout: float = 1800, **extra_env: str):
+    """Run ARGS in CWD on the host with HOME's git identity; text output captured."""
     return subprocess.run(args, cwd=cwd, env={**owner_env(home), **extra_env}, capture_output=True,
-                          text=True, timeout=timeout, **kwargs)
+                          text=True, timeout=timeout)
 
 
 def henryvc(*args: str, cwd: Path, home: Path, **extra_env: str):
-    """The real henryvc command line, as the owner."""
-    return as_owner([sys.executable, "-m", "cli.main", *args], cwd, home, **extra_env)
+    """The real henryvc command line in a child process."""
+    return host([sys.executable, "-m", "cli.main", *args], cwd, home, **extra_env)
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +133,9 @@ def owned_dir():
     (path / "home").mkdir()
     (path / "home" / ".gitconfig").write_text(
         "[user]\n\tname = Henry Tester\n\temail = tester@henryvc.invalid\n"
-        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+        # root on the host reads projects handed to OTHER_UID
+        "[safe]\n\tdirectory = *\n")
     chown_tree(path, uid, gid)
     yield path
     shutil.rmtree(path, ignore_errors=True)

@@ -16,7 +16,7 @@ import pytest
 
 from cli import container
 from cli.errors import BadInput
-from tests.container_fixtures import (BASE_IMAGE, REPO, TEST_TAG, as_owner, built_commit, chown_tree, engine, henryvc,  # noqa: F401
+from tests.container_fixtures import (BASE_IMAGE, REPO, TEST_TAG, built_commit, chown_tree, engine, henryvc,  # noqa: F401
                                       image, owned_dir, owner_ids, root_owned)
 
 
@@ -204,7 +204,8 @@ def test_run_as_the_owner_with_the_runs_environment(image, owned_dir):
     chown_tree(project, uid, gid)
     script = ("id -u; id -g; printenv HENRYVC_PROBE; printenv HENRYVC_IMAGE_ID; pwd; "
               "df -k /dev/shm | tail -1; git -C /project log --format=%s -1; "
-              "mkdir -p training_runs/x && echo made > training_runs/x/file.txt")
+              "mkdir -p training_runs/x && echo made > training_runs/x/file.txt && "
+              "dvc add -q training_runs/x >&2")
     done = henryvc("docker", "run", "--image", TEST_TAG, "--", "sh", "-c", script, cwd=project,
                    home=owned_dir / "home", HENRYVC_PROBE="probe-42")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -214,6 +215,7 @@ def test_run_as_the_owner_with_the_runs_environment(image, owned_dir):
     assert lines[6] == "init"
     made = project / "training_runs" / "x" / "file.txt"
     assert made.read_text() == "made\n" and made.stat().st_uid == uid and made.stat().st_gid == gid
+    assert list((project / ".dvc" / "cache").rglob("*.dir")), "dvc add inside wrote no cache object"
     assert root_owned(project) == []
 
 
@@ -227,9 +229,10 @@ def test_tiny_pipeline_in_the_container_tagged_restored_and_recreated(image, own
         pytest.fail("the repository has no dvc.yaml: the training pipeline is missing")
     data = tf.sample_data(tmp_path_factory.mktemp("voice"))
     project = tf.make_project(owned_dir / "project", data)
-    uid, gid = owner_ids()
-    chown_tree(project, uid, gid)
     home = owned_dir / "home"
+    # Host and container act as the same user here (the host side cannot drop root in CI, see
+    # container_fixtures); test_run_as_the_owner_with_the_runs_environment covers a non-root owner.
+    uid = os.getuid()
 
     trained = henryvc("docker", "run", "--image", TEST_TAG, "--", "dvc", "repro", cwd=project, home=home)
     assert trained.returncode == 0, trained.stdout[-4000:] + trained.stderr[-2000:]
@@ -253,4 +256,5 @@ def test_tiny_pipeline_in_the_container_tagged_restored_and_recreated(image, own
     assert worktree != project and (worktree / "training_runs" / tf.RUN / "metrics.json").exists()
     different = [m for m in report["metrics"] if not m["same"]]
     assert report["matches"] and recreated.returncode == 0, f"metrics differ from the tag's: {different}"
-    assert root_owned(project) == []
+    foreign = [str(p) for p in [project, *project.rglob("*")] if p.lstat().st_uid != uid]
+    assert foreign == []
