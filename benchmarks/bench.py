@@ -41,7 +41,7 @@ HENRYVC = [str(BIN / "henryvc")] if (BIN / "henryvc").exists() else [sys.executa
 DVC = [str(BIN / "dvc")] if (BIN / "dvc").exists() else [sys.executable, "-m", "dvc"]
 GTO = [str(BIN / "gto")] if (BIN / "gto").exists() else None
 BLOCK = 8 << 20
-MARK_BEGIN, MARK_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+MARKS = "<!-- bench:{}:begin -->", "<!-- bench:{}:end -->"
 HEAVY_MODULES = ("torch", "torchaudio", "TTS", "trainer", "coqpit", "dvc", "dvc_data", "dvc_objects", "scmrepo")
 
 # A training stage that writes N checkpoints of a given size (random 8 MB block repeated, unique per file).
@@ -279,6 +279,10 @@ def bench_restore_warm(b: Bench, ref: str) -> None:
 
     floor_src = area / "floor"
     run(HENRYVC + ["restore", ref, "--into", str(floor_src)], p, b.env)
+    b.notes.append(f"restored worktree: {linked(floor_src / 'voice_data')} (dataset), "
+                   f"{linked(floor_src / 'training_runs' / ref / 'checkpoints')} (checkpoints); main work tree "
+                   f"after dvc add / dvc repro: {linked(p / 'voice_data')} (dataset), "
+                   f"{linked(p / 'training_runs' / ref / 'checkpoints')} (checkpoints)")
 
     def floor(rep: int) -> float:
         target = b.work / f"cp-al{rep}"
@@ -292,6 +296,12 @@ def bench_restore_warm(b: Bench, ref: str) -> None:
                       "git worktree add + dvc config cache.dir + dvc checkout", t_ours, t_raw, "<= 1.0x"))
     b.rows.append(Row("restore, warm cache, vs the physical floor", "henryvc restore --into",
                       "cp -al of the restored tree", t_ours, t_floor, "<= 5x"))
+
+
+def linked(folder: Path) -> str:
+    """How many files under FOLDER share their inode with another link (the DVC cache object)."""
+    files = [f for f in folder.rglob("*") if f.is_file() and not f.is_symlink()]
+    return f"{sum(f.stat().st_nlink > 1 for f in files)} of {len(files)} files hard-linked"
 
 
 def bench_restore_pull(b: Bench, ref: str) -> None:
@@ -327,12 +337,14 @@ def bench_restore_pull(b: Bench, ref: str) -> None:
 
 
 def bench_verify(b: Bench, ref: str) -> None:
-    """verify of the run the work tree holds against dvc status."""
-    say("verify")
+    """verify --fast (DVC's state db) and verify (full re-hash) of the work tree's run against dvc status."""
+    say("verify --fast, verify (full re-hash), dvc status")
     p = b.project
-    t_ours, t_raw = alternate(b.args.reps, [lambda _: timed(b, [(HENRYVC + ["verify", ref], p)]),
-                                            lambda _: timed(b, [(DVC + ["status"], p)])])
-    b.rows.append(Row("verify of a run", "henryvc verify", "dvc status", t_ours, t_raw, "<= 1.2x"))
+    t_fast, t_full, t_raw = alternate(b.args.reps, [lambda _: timed(b, [(HENRYVC + ["verify", ref, "--fast"], p)]),
+                                                    lambda _: timed(b, [(HENRYVC + ["verify", ref], p)]),
+                                                    lambda _: timed(b, [(DVC + ["status"], p)])])
+    b.rows.append(Row("verify of a run", "henryvc verify --fast", "dvc status", t_fast, t_raw, "<= 1.2x"))
+    b.rows.append(Row("verify of a run, every byte re-read", "henryvc verify", "dvc status", t_full, t_raw, "info"))
 
 
 def tag_stream(count: int, kind: str, start: datetime) -> tuple[bytes, list[str]]:
@@ -406,8 +418,6 @@ def bench_list(b: Bench) -> None:
     sides = [lambda _: timed(b, [(HENRYVC + ["list"], reg)]),
              lambda _: timed(b, [(["git", "for-each-ref", f"--format={fmt}", "refs/tags/henry_v*"], reg)])]
     if GTO:
-        shown = run(GTO + ["show", "--json"], gto_repo, b.env, stdout=subprocess.PIPE).stdout
-        b.notes.append(f"gto show lists {len(json.loads(shown))} artifacts from {b.args.tags} tags")
         sides.append(lambda _: timed(b, [(GTO + ["show"], gto_repo)]))
     times = alternate(b.args.reps, sides)
     b.rows.append(Row(f"list over {b.args.tags} tagged runs", "henryvc list",
@@ -417,15 +427,57 @@ def bench_list(b: Bench) -> None:
                           f"gto show over {b.args.tags} GTO tags", times[0], times[2], ">= 50x faster"))
 
 
+def run_folders(runs: Path, count: int, start: datetime) -> dict[str, list[str]]:
+    """COUNT finished-but-unsuccessful run folders (half failed, half incomplete); names by status."""
+    by_status: dict[str, list[str]] = {"failed": [], "incomplete": []}
+    for i in range(count):
+        status = ("failed", "incomplete")[i % 2]
+        stamp = start + timedelta(minutes=i)
+        name = f"henry_v2_experimental_{stamp:%Y%m%d_%H%M%S}"
+        folder = runs / name
+        (folder / "logs").mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps({"run_name": name, "seed": 54321}))
+        (folder / "logs" / "trainer_0_log.txt").write_text("step 1 loss nan\n" * 50)
+        (folder / "run.json").write_text(json.dumps({
+            "name": name, "major": 2, "variant": "experimental", "created": f"{stamp:%Y-%m-%dT%H:%M:%S}",
+            "config_hash": f"{i:064x}", "source_commit": None, "status": status}, indent=2))
+        by_status[status].append(name)
+    return by_status
+
+
 def bench_archive(b: Bench) -> None:
     """archive of N run folders against mv by hand (only when the archive command exists)."""
-    help_proc = subprocess.run(HENRYVC + ["archive", "--help"], cwd=b.project, env=b.env, capture_output=True,
-                               text=True)
-    if help_proc.returncode != 0:
-        b.notes.append("archive: not measured, henryvc has no `archive` command yet")
+    proj = b.work / "archive-project"
+    proj.mkdir()
+    run(HENRYVC + ["init", "--remote", str(b.work / "archive-remote")], proj, b.env)
+    if subprocess.run(HENRYVC + ["archive", "--help"], cwd=proj, env=b.env, capture_output=True).returncode != 0:
+        b.notes.append("archive: not measured, this henryvc has no `archive` command")
         say(b.notes[-1])
         return
-    b.notes.append("archive: command present but its benchmark is not written yet")
+    say(f"archive of {b.args.archive_runs} run folders")
+    runs = proj / "training_runs"
+
+    def fresh(rep: int, side: int) -> dict[str, list[str]]:
+        for place in ("archive/failed", "archive/incomplete"):
+            shutil.rmtree(runs / place)
+            (runs / place).mkdir()
+        return run_folders(runs, b.args.archive_runs, datetime(2026, 3, 1) + timedelta(days=2 * rep + side))
+
+    def ours(rep: int) -> float:
+        fresh(rep, 0)
+        return timed(b, [(HENRYVC + ["archive"], proj)])
+
+    def raw(rep: int) -> float:
+        names = fresh(rep, 1)
+        return timed(b, [(["mv", *names["failed"], "archive/failed/"], runs),
+                         (["mv", *names["incomplete"], "archive/incomplete/"], runs)])
+
+    t_ours, t_raw = alternate(b.args.reps, [ours, raw])
+    left = [p.name for p in runs.glob("henry_v*")]
+    if left:
+        raise SystemExit(f"archive left {len(left)} run folders in training_runs/")
+    b.rows.append(Row(f"archive of {b.args.archive_runs} run folders", "henryvc archive",
+                      "mv into archive/failed + mv into archive/incomplete", t_ours, t_raw, "<= 2x"))
 
 
 def startup(b: Bench) -> None:
@@ -497,7 +549,7 @@ def load() -> str:
 def report(b: Bench, command: str, before: str, started: float) -> str:
     a = b.args
     return "\n".join([
-        MARK_BEGIN,
+        MARKS[0].format(a.block),
         f"Run {datetime.now():%Y-%m-%d %H:%M}, {(time.time() - started) / 60:.0f} min in all, {a.reps} repetitions "
         f"per side, sides alternating.",
         "",
@@ -513,16 +565,17 @@ def report(b: Bench, command: str, before: str, started: float) -> str:
         table(b),
         "",
         *(f"- {note}" for note in b.notes),
-        MARK_END,
+        MARKS[1].format(a.block),
     ])
 
 
-def write_markdown(path: Path, block: str) -> None:
-    """Replace the generated block of PATH (between the markers), or append one; the rest is kept."""
+def write_markdown(path: Path, block: str, name: str) -> None:
+    """Replace block NAME of PATH (between its markers), or append it; the rest of the file is kept."""
+    begin, end = (mark.format(name) for mark in MARKS)
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if MARK_BEGIN in text and MARK_END in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + block + rest.split(MARK_END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text)
@@ -535,12 +588,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoints", type=int, default=5, help="checkpoint files per run (5)")
     parser.add_argument("--checkpoint-mb", type=int, default=340, help="size of each checkpoint in MB (340)")
     parser.add_argument("--tags", type=int, default=2000, help="tagged runs for list (2000)")
+    parser.add_argument("--archive-runs", type=int, default=200, help="run folders for archive (200)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per side (3)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the temporary folder goes (system temp)")
     parser.add_argument("--only", default="tag-run,restore,restore-pull,verify,list,archive,startup",
                         help="comma-separated operations to run")
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
     parser.add_argument("--write", type=Path, help="put the results into this markdown file (BENCHMARKS.md)")
+    parser.add_argument("--block", default="results", help="name of the generated block in that file (results)")
     return parser.parse_args(argv)
 
 
@@ -577,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     block = report(b, command, before, started)
     print(block)
     if args.write:
-        write_markdown(args.write, block)
+        write_markdown(args.write, block, args.block)
     return 0
 
 
