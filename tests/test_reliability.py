@@ -23,6 +23,7 @@ import pytest
 from cli import dvcrepo
 from cli.project import Project
 from tests.conftest import sh
+from tests.reliability_fixtures import tmpfs  # noqa: F401  (fixture)
 from tests.reliability_fixtures import (big_project, git_consistency, git_locks, henryvc, kill_when, md5, record_problems,
                                         rehash_store, remote_tags, spawn, train)
 
@@ -216,3 +217,170 @@ def rehash_count(cache: Path) -> int:
     """Objects (not temp files) in a DVC cache, without hashing them: cheap enough to poll."""
     base = cache / "files" / "md5"
     return sum(1 for p in base.rglob("*") if p.is_file() and not p.name.endswith(".tmp")) if base.is_dir() else 0
+
+
+def lock_holders(project: Project) -> set[int]:
+    """PIDs holding the project lock now, read from the kernel's lock table (/proc/locks)."""
+    path = project.state / "lock"
+    if not path.exists():
+        return set()
+    inode = path.stat().st_ino
+    holders = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" not in fields and len(fields) >= 6 and fields[5].rsplit(":", 1)[-1] == str(inode):
+            holders.add(int(fields[4]))
+    return holders
+
+
+def test_a_held_lock_makes_a_writing_command_wait_then_refuse_clearly(project):
+    params = project.params.read_text()
+    with project.lock():
+        started = time.monotonic()
+        done = henryvc(project.root, "new-run", "--major", "2", "--variant", "debug",
+                       env={"HENRYVC_LOCK_TIMEOUT": "1"})
+        waited = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("henryvc: error: another henryvc command holds") and len(done.stderr.splitlines()) == 1
+    assert not [p for p in project.runs.iterdir() if p.name.startswith("henry_v")]
+    assert project.params.read_text() == params
+    figure("lock", case="held by another process, HENRYVC_LOCK_TIMEOUT=1", refused_after_s=round(waited, 2))
+
+
+def test_commands_at_once_are_serialised_by_the_lock(pushed_setup):
+    project, name, remote, origin = pushed_setup
+    first = spawn(project.root, "tag-run", name, "--push")
+    started = time.monotonic()
+    while first.pid not in lock_holders(project):
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() - started < 60
+        time.sleep(0.005)
+    # While the first holds the lock: the same tag-run again and three new-runs (two of the same variant).
+    others = {args: (spawn(project.root, *args), time.monotonic()) for args in [
+        ("tag-run", name, "--push"),
+        ("new-run", "--major", "2", "--variant", "debug"),
+        ("new-run", "--major", "2", "--variant", "debug", "--description", "twin"),
+        ("new-run", "--major", "2", "--variant", "stable"),
+    ]}
+    seen_holders: list[int] = []
+    finished: dict[tuple, float] = {}
+    while any(p.poll() is None for p, _ in others.values()) or first.poll() is None:
+        finished.update({args: time.monotonic() - begun for args, (p, begun) in others.items()
+                         if args not in finished and p.poll() is not None})
+        holders = lock_holders(project)
+        assert len(holders) <= 1
+        seen_holders += [pid for pid in holders if not seen_holders or seen_holders[-1] != pid]
+        time.sleep(0.002)
+    out, err = first.communicate()
+    held_s = time.monotonic() - started
+    assert first.returncode == 0, err
+    results = {}
+    for args, (process, begun) in others.items():
+        out, err = process.communicate()
+        assert process.returncode == 0, f"{args}: {err}"
+        results[args] = out.strip()
+    new_names = [results[a] for a in results if a[0] == "new-run"]
+    assert len(set(new_names)) == 3  # the twin got its own second, nobody overwrote anybody
+    assert first.pid in seen_holders and len(seen_holders) >= 2  # the others took the lock after it, in turn
+    for run in new_names:
+        record = json.loads((project.run_dir(run) / "run.json").read_text())
+        assert record["name"] == run and record["status"] == "created"
+        assert json.loads((project.run_dir(run) / "config.json").read_text())["run_name"] == run
+    assert remote_tags(origin) == [name]
+    assert_consistent(project, remote, origin, name)
+    shown = json.loads(henryvc(project.root, "show", name, "--json").stdout)
+    assert shown["tagged"] and shown["status"] == "success"
+    assert henryvc(project.root, "verify", name).returncode == 0
+    figure("lock", case="tag-run --push (256 MB) holding the lock, 4 commands queued", first_held_s=round(held_s, 2),
+           holders_in_order=len(seen_holders), queued_max_wait_s=round(max(finished.values(), default=0), 2))
+
+
+def test_disk_full_on_the_dvc_remote_fails_clearly_then_completes(tmp_path, tmpfs):
+    remote, origin = tmp_path / "dvc-remote", tmp_path / "origin.git"
+    project = big_project(tmp_path / "project", remote)
+    tmpfs(remote, 20)  # 20 MB for 32 MB of checkpoints
+    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    sh(project.root, "git", "remote", "add", "origin", str(origin))
+    name = train(project, seed=21, mb=8, files=4)
+    done = henryvc(project.root, "tag-run", "--push")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("henryvc: error: dvc push failed") and len(done.stderr.splitlines()) == 1
+    assert "No space left on device" in done.stderr
+    assert remote_tags(origin) == []  # no tag reached the git remote without its data
+    litter = assert_consistent(project, remote, origin, name)  # partial uploads are DVC temp files, not objects
+    figure("disk full", where="DVC remote (tmpfs 20 MB, 32 MB to push)", message=done.stderr.strip()[:200],
+           **litter)
+
+    sh(tmp_path, "mount", "-o", "remount,size=64m", str(remote))  # space freed
+    started = time.monotonic()
+    done = henryvc(project.root, "tag-run", "--push")
+    assert done.returncode == 0, done.stderr
+    assert remote_tags(origin) == [name]
+    assert rehash_store(remote).good >= expected_objects(project, name)
+    assert_consistent(project, remote, origin, name)
+    assert henryvc(project.root, "verify", name).returncode == 0
+    figure("disk full", where="DVC remote, after space was freed", recovery_s=round(time.monotonic() - started, 2),
+           remote_litter_files_left=len(rehash_store(remote).litter))
+
+
+def test_disk_full_while_writing_a_checkpoint_marks_nothing_success(tmp_path, tmpfs):
+    project = big_project(tmp_path / "project", tmp_path / "dvc-remote")
+    from cli import api
+
+    name = api.new_run(project, 2, "debug").name
+    folder = project.run_dir(name)  # the run folder on a 20 MB disk (DVC deletes outputs before a stage runs)
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    tmpfs(folder, 20)
+    for file, content in files.items():
+        (folder / file).write_bytes(content)
+    from tests.reliability_fixtures import set_fake
+
+    set_fake(project, seed=31, mb=8, files=4)
+    repro = sh(project.root, "dvc", "repro", check=False)
+    assert repro.returncode != 0 and "No space left on device" in repro.stderr + repro.stdout
+    # The stage could not even write "failed" on the full disk; the atomic write kept the record whole.
+    assert json.loads((project.run_dir(name) / "run.json").read_text())["status"] in ("training", "failed")
+    assert listed(project, name)["status"] != "success"
+    done = henryvc(project.root, "tag-run", name)
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "dvc repro" in done.stderr  # says what to do next
+    assert sh(project.root, "git", "tag", "--list").stdout == ""
+    assert_consistent(project)
+    figure("disk full", where="checkpoint folder (tmpfs 20 MB, 32 MB to write)", message=done.stderr.strip()[:200])
+
+    sh(tmp_path, "mount", "-o", "remount,size=64m", str(folder))  # space freed
+    sh(project.root, "dvc", "repro", "-q")
+    assert henryvc(project.root, "tag-run", name).returncode == 0
+    assert henryvc(project.root, "verify", name).returncode == 0
+    assert_consistent(project)
+
+
+def test_disk_full_in_the_dvc_cache_accepts_no_partial_object(tmp_path, tmpfs):
+    project = big_project(tmp_path / "project", tmp_path / "dvc-remote")
+    cache = tmpfs(tmp_path / "small-cache", 20)
+    sh(project.root, "dvc", "cache", "dir", "--local", str(cache))
+    sh(project.root, "dvc", "commit", "-q", "-f", "voice_data.dvc")  # voice_data into the new cache
+    from cli import api
+    from tests.reliability_fixtures import set_fake
+
+    name = api.new_run(project, 2, "debug").name
+    set_fake(project, seed=41, mb=8, files=4)
+    # DVC 3.67 logs "failed to transfer ... No space left on device" yet exits 0 and writes dvc.lock:
+    # the objects are simply not in the cache. henryvc must be the one that notices.
+    repro = sh(project.root, "dvc", "repro", check=False)
+    assert "No space left on device" in repro.stderr + repro.stdout
+    store = rehash_store(cache)
+    assert store.corrupt == []  # nothing half-written was accepted as an object
+    done = henryvc(project.root, "tag-run", name)
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "not in cache" in done.stderr and "dvc commit" in done.stderr
+    assert sh(project.root, "git", "tag", "--list").stdout == ""
+    assert_consistent(project)
+    figure("disk full", where="DVC cache (tmpfs 20 MB, 32 MB to commit)", dvc_repro_rc=repro.returncode,
+           message=done.stderr.strip()[:200], cache_litter_bytes=store.litter_bytes)
+
+    sh(tmp_path, "mount", "-o", "remount,size=64m", str(cache))
+    sh(project.root, "dvc", "commit", "-q", "-f")  # what the message said to do
+    assert henryvc(project.root, "tag-run", name).returncode == 0
+    assert henryvc(project.root, "verify", name).returncode == 0
+    assert_consistent(project)
