@@ -142,6 +142,25 @@ def checkpoint_state(path: Path) -> dict[str, Any]:
     return {"checkpoint": path.name, "step": int(state["step"]), "epoch": int(state["epoch"]), "lr": lrs}
 
 
+def drop_unreadable_checkpoints(checkpoints: Path) -> list[str]:
+    """Rename checkpoints a kill cut off mid-write to *.pth.partial, newest first, until one loads.
+
+    Coqui's continue_path takes the newest checkpoint by its step number; torch.save writes in place,
+    so a SIGKILL during a save leaves a truncated newest file that would make every resume crash.
+    """
+    dropped = []
+    while (last := last_checkpoint(checkpoints)) is not None:
+        try:
+            checkpoint_state(last)
+            break
+        except Exception as exc:  # truncated zip, EOF, unpickling errors: all mean "unreadable"
+            last.rename(last.with_name(last.name + ".partial"))
+            log.warning("checkpoint %s is unreadable (%s: %s); set aside as %s.partial",
+                        last.name, type(exc).__name__, exc, last.name)
+            dropped.append(last.name)
+    return dropped
+
+
 def should_continue(rec: record.RunRecord, paths: RunPaths) -> bool:
     """True when the run was cut short (killed, interrupted, crashed) and a checkpoint exists."""
     training = rec.extra.get("training") or {}
@@ -317,6 +336,19 @@ def trainer_class() -> type:
     return HenryTrainer
 
 
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch before the model exists: Coqui seeds only inside Trainer(), after
+    the model's initial weights were drawn, which would make two runs of one config differ from step 0."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def _detach_trainer_file_log(output_path: Path) -> None:
     """Drop the plain-text log file Coqui opened in OUTPUT_PATH: training_v2.log already has its lines."""
     logger = logging.getLogger("trainer")
@@ -327,7 +359,8 @@ def _detach_trainer_file_log(output_path: Path) -> None:
             Path(handler.baseFilename).unlink(missing_ok=True)
 
 
-def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Path, continuing: bool) -> Any:
+def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Path, continuing: bool,
+                  callbacks: dict[str, Any] | None = None) -> Any:
     """Model, data and a HenryTrainer whose checkpoints land in PATHS.checkpoints."""
     from trainer import TrainerArgs
     from trainer.logging.tensorboard_logger import TensorboardLogger
@@ -341,6 +374,7 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     config.datasets = [dataset]
     # prepare made the split; an explicit meta_file_val makes Coqui use it instead of splitting again.
     train_samples, eval_samples = load_tts_samples(config, eval_split=True)
+    seed_everything(int(config.training_seed))
     # Tacotron2 builds its AudioProcessor(config.audio) and tokenizer from the config itself (passing
     # them is deprecated in coqui-tts 0.28); the tokenizer completes config.characters in place.
     model = Tacotron2(config)
@@ -359,7 +393,7 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
         train_samples=train_samples, eval_samples=eval_samples,
         parse_command_line_args=False,  # the stage's argv is henryvc's, not Coqui's
         dashboard_logger=TensorboardLogger(str(paths.tensorboard), model_name="tacotron2"),
-        callbacks={"on_epoch_end": hooks.on_epoch_end},
+        callbacks={**(callbacks or {}), "on_epoch_end": _chain(hooks.on_epoch_end, (callbacks or {}).get("on_epoch_end"))},
     )
     trainer.hooks = hooks
     invented = trainer.output_path
@@ -371,6 +405,18 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     # continue_path reads the config from the checkpoint folder: keep it there, as Coqui resolved it.
     trainer.config.save_json(str(paths.checkpoints / "config.json"))
     return trainer
+
+
+def _chain(first: Any, second: Any) -> Any:
+    """One Coqui callback calling FIRST then SECOND (Coqui takes a single function per event)."""
+    if second is None:
+        return first
+
+    def both(trainer: Any) -> None:
+        first(trainer)
+        second(trainer)
+
+    return both
 
 
 def check_restored(trainer: Any, expected: dict[str, Any]) -> dict[str, Any]:
@@ -405,7 +451,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Path, continuing: bool) -> TrainResult:
+def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Path, continuing: bool,
+                 callbacks: dict[str, Any] | None = None) -> TrainResult:
     """Train (or continue) and report how it ended; exceptions become a TrainResult, never a deleted folder."""
     trainer = None
     continued_from = None
@@ -415,7 +462,7 @@ def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Pat
                 continued_from = checkpoint_state(last_checkpoint(paths.checkpoints))
                 log.info("continuing %s from %s (step %d, epoch %d)", paths.name, continued_from["checkpoint"],
                          continued_from["step"], continued_from["epoch"])
-            trainer = build_trainer(paths, config, settings, data_dir, continuing)
+            trainer = build_trainer(paths, config, settings, data_dir, continuing, callbacks)
             if continued_from:
                 restored = check_restored(trainer, continued_from)
                 log.info("restored step %d and learning rate %s from %s", restored["step"], restored["lr"],
@@ -458,8 +505,11 @@ def _epochs(trainer: Any) -> int:
     return int(trainer.epochs_done) if trainer is not None else 0
 
 
-def train(root: Path) -> TrainResult:
-    """Run the train stage in project ROOT, holding the run's training lock the whole time."""
+def train(root: Path, callbacks: dict[str, Any] | None = None) -> TrainResult:
+    """Run the train stage in project ROOT, holding the run's training lock the whole time.
+
+    CALLBACKS are extra Coqui Trainer callbacks (the overhead benchmark times steps with one).
+    """
     from filelock import Timeout
 
     params = common.load_params(root)
@@ -472,13 +522,14 @@ def train(root: Path) -> TrainResult:
         raise NotReady(f"{paths.name} is being trained by another process; wait for it or stop it") from None
     handler = common.open_run_log(paths)
     try:
-        return _train_locked(root, params, paths, settings)
+        return _train_locked(root, params, paths, settings, callbacks)
     finally:
         common.close_run_log(handler)
         lock.release()
 
 
-def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings: Settings) -> TrainResult:
+def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings: Settings,
+                  callbacks: dict[str, Any] | None) -> TrainResult:
     raw = common.read_config(paths)
     config = common.coqui_config(raw)
     if settings.keep_checkpoints is not None:
@@ -490,6 +541,9 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
         config.scheduler_after_epoch = False
     rec = record.load(paths.run_dir)
     continuing = should_continue(rec, paths)
+    if continuing:
+        drop_unreadable_checkpoints(paths.checkpoints)
+        continuing = last_checkpoint(paths.checkpoints) is not None
     if not continuing:
         clear_outputs(paths)
     from cli import environment
@@ -499,7 +553,7 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
     record.update(paths.run_dir, status="training", seed=int(config.training_seed), environment=env,
                   history=history, training={"started": True, "finished": False})
     data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
-    result = run_training(paths, config, settings, data_dir, continuing)
+    result = run_training(paths, config, settings, data_dir, continuing, callbacks)
     _record_result(paths, result)
     return result
 

@@ -1,0 +1,66 @@
+"""Click glue for `henryvc run` and `henryvc resume` (logic in cli.pipeline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.commands._common import emit_json, json_option, run_name_argument
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(f"{result.name}: {result.status}")
+    for reason in result.verdict.get("reasons", []):
+        click.echo(f"  - {reason}")
+    if result.continued_from:
+        restored = result.continued_from.get("restored", {})
+        click.echo(f"continued from {result.continued_from['checkpoint']} (step {restored.get('step')}, "
+                   f"learning rate {restored.get('lr')})")
+    if result.tag_commit:
+        click.echo(f"tagged {result.name} at {result.tag_commit[:10]}")
+
+
+def _stream(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@click.command("run")
+@click.option("--major", type=int, required=True, help="Major version of the voice (e.g. 2).")
+@click.option("--variant", required=True, help="stable, experimental, production or debug.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Config template to use instead of configs/henry_voice_v<MAJOR>_<VARIANT>.json.")
+@click.option("--description", default="", help="One line saying what this run tries.")
+@click.option("--no-tag", is_flag=True, help="Train and evaluate, but leave tagging to `henryvc tag-run`.")
+@json_option
+def run_command(major: int, variant: str, config_path: Path | None, description: str, no_tag: bool,
+                as_json: bool) -> None:
+    """Create a run, train and evaluate it with `dvc repro`, and tag it.
+
+    Example: henryvc run --major 2 --variant debug --description "CPU smoke test"
+    """
+    from cli import api, pipeline
+
+    project = api.require_project()
+    result = pipeline.run(project, major, variant, config_path, description, tag=not no_tag, output=_stream)
+    _print_result(result, as_json)
+
+
+@click.command("resume")
+@run_name_argument()
+@json_option
+def resume_command(name: str, as_json: bool) -> None:
+    """Continue an incomplete run from its last checkpoint, then evaluate it.
+
+    Example: henryvc resume henry_v2_debug_20250101_120000
+    """
+    from cli import api, pipeline
+
+    project = api.require_project()
+    _print_result(pipeline.resume(project, name, output=_stream), as_json)
+
+
+COMMANDS = [run_command, resume_command]

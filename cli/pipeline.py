@@ -1,0 +1,135 @@
+"""`henryvc run` and `henryvc resume`: the training pipeline driven through the real `dvc repro`.
+
+No torch here: training happens in the stage processes DVC starts (python -m training.<stage>).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cli import record as records
+from cli import runname
+from cli.errors import HenryvcError, NotReady, RunNotFound
+
+Output = Callable[[str], None]
+TAIL_LINES = 15
+
+
+@dataclass
+class PipelineResult:
+    """What `henryvc run`/`resume` did: the run, its final status and verdict, the tag when one was made."""
+
+    name: str
+    status: str
+    verdict: dict[str, Any] = field(default_factory=dict)
+    tag_commit: str | None = None
+    continued_from: dict[str, Any] | None = None
+    switched_active_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_status(run_dir: Path) -> str:
+    """The run's status, with a stale "training" (no process holds its lock: killed) read as incomplete."""
+    record = records.load(run_dir)
+    if record.status == "training" and not records.is_training(run_dir):
+        return "incomplete"
+    return record.status
+
+
+def _has_checkpoint(run_dir: Path) -> bool:
+    return any((run_dir / "checkpoints").glob("*.pth"))
+
+
+def dvc_repro(root: Path, output: Output | None = None) -> tuple[int, list[str]]:
+    """Run the real `dvc repro` in ROOT; stream its lines to OUTPUT; return (exit code, last lines)."""
+    env = dict(os.environ)
+    # dvc.yaml says `python -m training.<stage>`: it must be this interpreter, the one with henryvc.
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    process = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=root, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    tail: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        line = line.rstrip("\n")
+        tail = (tail + [line])[-TAIL_LINES:]
+        if output is not None:
+            output(line)
+    return process.wait(), tail
+
+
+def _repro_or_raise(project: Any, name: str, output: Output | None) -> None:
+    code, tail = dvc_repro(project.root, output)
+    if code != 0:
+        status = run_status(project.run_dir(name))
+        hint = f"continue it with `henryvc resume {name}`" if status == "incomplete" else "see its training_v2.log"
+        raise HenryvcError(f"`dvc repro` failed (exit {code}) for {name}, now {status}; {hint}. Last lines:\n"
+                           + "\n".join(tail))
+
+
+def _result(project: Any, name: str, **extra: Any) -> PipelineResult:
+    record = records.load(project.run_dir(name))
+    return PipelineResult(name, record.status, record.verdict, **extra)
+
+
+def resume(project: Any, name: str, output: Output | None = None) -> PipelineResult:
+    """Continue incomplete run NAME from its last checkpoint (Coqui continue_path) and evaluate it.
+
+    The train stage checks that the checkpoint's step and learning rate were restored and refuses to
+    go on otherwise; this reads that check back from the run record.
+    """
+    from cli import api
+
+    name = str(runname.parse(name))
+    run_dir = project.run_dir(name)
+    if not run_dir.is_dir():
+        raise RunNotFound(f"no run folder {run_dir}: see `henryvc list`")
+    if records.is_training(run_dir):
+        raise NotReady(f"run {name} is training right now; wait for it or stop it before resuming")
+    status = run_status(run_dir)
+    if status != "incomplete":
+        raise NotReady(f"run {name} is {status}, not incomplete: there is nothing to resume")
+    training = records.load(run_dir).extra.get("training") or {}
+    if not training.get("finished") and not _has_checkpoint(run_dir):
+        raise NotReady(f"run {name} stopped before its first checkpoint: start it again with `dvc repro`")
+    switched = False
+    with project.lock():
+        if api.active_run(project) != name:
+            api.set_active_run(project, name)  # dvc repro trains the run params.yaml names
+            switched = True
+    _repro_or_raise(project, name, output)
+    continued = None
+    for event in reversed(records.load(run_dir).history):
+        if event.get("event") == "train-finished" and event.get("continued_from"):
+            continued = event["continued_from"]
+            break
+    if not training.get("finished"):
+        _check_restored(name, continued)
+    return _result(project, name, continued_from=continued, switched_active_run=switched)
+
+
+def _check_restored(name: str, continued: dict[str, Any] | None) -> None:
+    """The record must show that the step and learning rate of the checkpoint came back."""
+    if not continued or "restored" not in continued:
+        raise HenryvcError(f"run {name} trained again but its record shows no continuation from a checkpoint")
+    restored = continued["restored"]
+    if restored["step"] != continued["step"] + 1 or restored["lr"] != continued["lr"]:
+        raise HenryvcError(f"run {name} did not restore step/learning rate: checkpoint {continued}, got {restored}")
+
+
+def run(project: Any, major: int, variant: str, config_path: Path | None = None, description: str = "",
+        tag: bool = True, output: Output | None = None) -> PipelineResult:
+    """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run."""
+    from cli import api
+
+    record = api.new_run(project, major, variant, config_path=config_path, description=description)
+    name = record.name
+    _repro_or_raise(project, name, output)
+    commit = api.tag_run(project, name).commit if tag else None
+    return _result(project, name, tag_commit=commit)
