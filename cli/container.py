@@ -335,9 +335,11 @@ def _read_metrics(path: Path) -> dict[str, Any]:
     from cli.snapshot import flatten
 
     try:
-        return flatten(json.loads(path.read_text(encoding="utf-8")))
+        metrics = flatten(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return {}
+    # The tag keeps scalar metrics only (snapshot.build_summary); lists cannot be compared with it.
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
 
 
 def recreate(project, name: str, image: str = DEFAULT_TAG, gpus: str = "none",
