@@ -12,23 +12,30 @@ from training import prepare, train
 pytestmark = pytest.mark.slow
 
 
-def _train(tmp_path, name, data, config):
-    project = tf.make_project(tmp_path / name, data, config=config, params={"evaluation": {"every_epochs": 0}})
+def _train(base, name, data, config):
+    project = tf.make_project(base / name, data, config=config, params={"evaluation": {"every_epochs": 0}})
     assert prepare.main(["--root", str(project)]) == 0
     assert train.main(["--root", str(project)]) == 0
     return project / "training_runs" / tf.RUN
 
 
-def test_same_seed_same_losses_and_tensors(tmp_path):
+def _losses(run):
+    return [json.loads(line) for line in (run / "logs" / "step_losses.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("determinism")
+    data = tf.sample_data(base / "voice", clips=10)
+    return base, data, _train(base, "a", data, tf.make_config(**tf.TINY))
+
+
+def test_same_seed_same_losses_and_tensors(first_run):
     import torch
 
-    data = tf.sample_data(tmp_path / "voice", clips=10)
-    config = tf.make_config(**tf.TINY)
-    first = _train(tmp_path, "a", data, config)
-    second = _train(tmp_path, "b", data, config)
-
-    rows = [[json.loads(l) for l in (run / "logs" / "step_losses.jsonl").read_text().splitlines()]
-            for run in (first, second)]
+    base, data, first = first_run
+    second = _train(base, "b", data, tf.make_config(**tf.TINY))
+    rows = [_losses(first), _losses(second)]
     assert len(rows[0]) == len(rows[1]) == 6
     for a, b in zip(*rows):
         losses = [k for k in a if k.endswith(("loss", "error"))]
@@ -45,11 +52,9 @@ def test_same_seed_same_losses_and_tensors(tmp_path):
     assert seeds == [54321, 54321]
 
 
-def test_a_different_seed_gives_different_losses(tmp_path):
+def test_a_different_seed_gives_different_losses(first_run):
     # guards the test above against passing because nothing depends on the seed at all
-    data = tf.sample_data(tmp_path / "voice", clips=10)
-    first = _train(tmp_path, "a", data, tf.make_config(**{**tf.TINY, "epochs": 1}))
-    second = _train(tmp_path, "b", data, tf.make_config(**{**tf.TINY, "epochs": 1, "seed": 7}))
-    losses = [json.loads((run / "logs" / "step_losses.jsonl").read_text().splitlines()[0])["loss"]
-              for run in (first, second)]
-    assert losses[0] != losses[1]
+    base, data, first = first_run
+    other = _train(base, "c", data, tf.make_config(**{**tf.TINY, "epochs": 1, "seed": 7}))
+    assert _losses(first)[0]["loss"] != _losses(other)[0]["loss"]
+    assert json.loads((other / "run.json").read_text())["seed"] == 7
