@@ -1,0 +1,96 @@
+"""Helpers for the lifecycle and monitor tests: runs in a chosen state, a real process holding a run's
+training lock, and a picture of everything on disk and in git to prove that a command wrote nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from cli import api, record as records
+from cli.project import Project
+from tests.conftest import dvc, sh
+
+HENRYVC = (sys.executable, "-m", "cli.main")
+HOLD_LOCK = ("import sys, time\nfrom cli.record import training_lock\nlock = training_lock(sys.argv[1])\n"
+             "lock.acquire()\nprint('locked', flush=True)\ntime.sleep(600)\n")
+
+
+def train(project: Project, seed: int, variant: str = "debug") -> str:
+    """new-run + a real `dvc repro` of conftest's fake stage with SEED (its checkpoints differ per seed)."""
+    name = api.new_run(project, 2, variant, description=f"seed {seed}").name
+    project.params.write_text(re.sub(r"(?m)^(\s+seed:) .*$", rf"\g<1> {seed}", project.params.read_text()))
+    dvc(project.root, "repro", "-q")
+    return name
+
+
+def run_with_status(project: Project, status: str, seed: int, tag: bool = False, variant: str = "debug") -> str:
+    """A trained run whose record then says STATUS; tagged afterwards when TAG."""
+    name = train(project, seed, variant)
+    if status != "success":
+        records.update(project.run_dir(name), status=status)
+    if tag:
+        api.tag_run(project, name)
+    time.sleep(1.0 - (time.time() % 1.0))  # the next run gets the next second's name
+    return name
+
+
+@contextmanager
+def training(run_dir: Path) -> Iterator[subprocess.Popen]:
+    """A real child process holding RUN_DIR's training lock, as the train stage does, until the block ends."""
+    child = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def henryvc(cwd: Path, *args: str, stdin: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The real henryvc command line as a subprocess (stdin not a terminal)."""
+    return subprocess.run([*HENRYVC, *args], cwd=cwd, input=stdin if stdin is not None else "",
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def picture(root: Path) -> dict[str, tuple]:
+    """relpath → (kind, size, mtime, content hash or link target) of everything under ROOT except .git and
+    DVC's own tmp folder, plus git's refs, HEAD and status: what `--dry-run` must leave exactly as it was."""
+    found: dict[str, tuple] = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = Path(dirpath).relative_to(root)
+        dirnames[:] = [d for d in dirnames if (rel_dir / d).as_posix() not in (".git", ".dvc/tmp")]
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            rel = (rel_dir / name).as_posix()
+            info = path.lstat()
+            if path.is_symlink():
+                found[rel] = ("link", os.readlink(path))
+            elif path.is_dir():
+                found[rel] = ("dir",)
+            else:
+                found[rel] = ("file", info.st_size, info.st_mtime_ns, hashlib.md5(path.read_bytes()).hexdigest())
+    for args in (("show-ref",), ("rev-parse", "HEAD"), ("status", "--porcelain", "--ignored", "--untracked-files=all")):
+        found["git " + " ".join(args)] = (sh(root, "git", *args, check=False).stdout,)
+    return found
+
+
+def tree(folder: Path) -> list[str]:
+    """Every file under FOLDER, relative, sorted."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def remote_objects(remote: Path) -> list[Path]:
+    """The object files of a local DVC remote."""
+    return sorted(p for p in (remote / "files" / "md5").rglob("*") if p.is_file())
+
+
+def relink(project: Project) -> None:
+    """Make the work tree's DVC outputs links into the cache (what `dvc checkout` does after a restore)."""
+    dvc(project.root, "checkout", "--relink", "-q")

@@ -1,0 +1,386 @@
+"""The run lifecycle on real git + DVC projects: archive, cleanup-failed, reset, backup (+ verify),
+snapshot, schedule and the seed's scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli import api, gitrepo, lifecycle, record as records, runname
+from cli.errors import NotReady
+from cli.project import Project
+from tests.conftest import dvc, gen, sh
+from tests.lifecycle_fixtures import (HENRYVC, henryvc, picture, relink, remote_objects, run_with_status, train,
+                                      training, tree)
+
+REPO = Path(__file__).resolve().parents[1]
+KEPT = ["README.md", "config.json", "logs/trainer.txt", "metrics.json", "run.json"]
+
+
+def tag_commit(project: Project, name: str) -> str:
+    return sh(project.root, "git", "rev-parse", f"{name}^{{commit}}").stdout.strip()
+
+
+def checkpoint_files(project: Project, name: str) -> dict[str, str]:
+    """relpath → md5 of the checkpoints recorded at tag NAME (the listing read from the cache)."""
+    [out] = [o for o in lifecycle.cached_outs_at(gitrepo.open_repo(project.root), name) if o.path.endswith("checkpoints")]
+    return lifecycle.out_files(project.root / ".dvc" / "cache", None, out)
+
+
+def restores(project: Project, name: str) -> bool:
+    """The tag restores into a worktree (pulling what the cache lacks) and every hash matches."""
+    result = api.restore(project, name)
+    return api.verify(project, name, Path(result.path)).ok and result.checked_files > 0
+
+
+# --- archive -------------------------------------------------------------------------------------------
+
+def test_archive_moves_by_verdict_is_idempotent_and_recorded(project, invoke):
+    failed = run_with_status(project, "failed", seed=1, tag=True)
+    incomplete = run_with_status(project, "incomplete", seed=2)
+    success = run_with_status(project, "success", seed=3, tag=True)
+    tagged_at = tag_commit(project, failed)
+
+    before = picture(project.root)
+    result = invoke(["archive", "--dry-run", "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    planned = {a["run"]: (a["action"], a["target"]) for a in json.loads(result.output)["actions"]}
+    assert planned == {failed: ("move", f"training_runs/archive/failed/{failed}"),
+                       incomplete: ("move", f"training_runs/archive/incomplete/{incomplete}"),
+                       success: ("keep", None)}
+    assert picture(project.root) == before  # a dry run writes nothing at all
+
+    result = invoke(["archive"], project.root)
+    assert result.exit_code == 0, result.output
+    assert (project.runs / "archive" / "failed" / failed / "run.json").is_file()
+    assert (project.runs / "archive" / "incomplete" / incomplete / "checkpoints" / "checkpoint_500.pth").is_file()
+    assert not project.run_dir(failed).exists() and not project.run_dir(incomplete).exists()
+    assert (project.run_dir(success) / "SUCCESS").is_file()
+    # The tag stays the source of truth: not moved; the move of the tracked run is a new commit of its own.
+    assert tag_commit(project, failed) == tagged_at
+    assert sh(project.root, "git", "log", "-1", "--format=%s").stdout.strip() == f"henryvc: archive {failed}"
+    assert not [line for line in sh(project.root, "git", "status", "--porcelain").stdout.splitlines()
+                if not line.startswith("??")]  # nothing tracked is left modified or deleted
+    moves = [e for e in lifecycle.read_journal(project) if e["action"] == "archive"]
+    assert {(e["run"], e["to"]) for e in moves} == {
+        (failed, f"training_runs/archive/failed/{failed}"), (incomplete, f"training_runs/archive/incomplete/{incomplete}")}
+
+    head, journal = sh(project.root, "git", "rev-parse", "HEAD").stdout, lifecycle.read_journal(project)
+    again = lifecycle.archive(project)
+    assert [(a.run, a.action, a.done) for a in again.actions] == [(success, "keep", False)]
+    assert sh(project.root, "git", "rev-parse", "HEAD").stdout == head and lifecycle.read_journal(project) == journal
+    # The registry still knows every run, and the archived tagged run still restores.
+    assert {r["name"] for r in json.loads(invoke(["list", "--json"], project.root).output)["runs"]} == {
+        failed, incomplete, success}
+    assert restores(project, failed)
+
+
+def test_archive_never_moves_a_run_that_is_training(project):
+    name = run_with_status(project, "training", seed=1)
+    with training(project.run_dir(name)):
+        result = lifecycle.archive(project)
+        [action] = result.actions
+        assert action.action == "skip" and "training now" in action.reason
+        assert project.run_dir(name).is_dir()
+    # The lock died with the process: status "training" with nobody training is incomplete.
+    [action] = lifecycle.archive(project).actions
+    assert action.done and action.target == f"training_runs/archive/incomplete/{name}"
+
+
+def test_archive_skips_a_record_that_disagrees_with_its_tag(project):
+    name = run_with_status(project, "success", seed=1, tag=True)
+    records.update(project.run_dir(name), status="failed")
+    [action] = lifecycle.archive(project).actions
+    assert action.action == "skip" and "its tag says success" in action.reason
+    assert project.run_dir(name).is_dir()
+
+
+def test_archive_never_acts_through_symlinks(project, tmp_path):
+    outside = tmp_path / "outside"
+    shutil.copytree(project.root / "configs", outside / "henry_v2_debug_20200101_000000")
+    records.save(outside / "henry_v2_debug_20200101_000000", records.RunRecord(
+        name="henry_v2_debug_20200101_000000", major=2, variant="debug", created="2020-01-01T00:00:00",
+        config_hash="x", source_commit=None, status="failed"))
+    link = project.runs / "henry_v2_debug_20200101_000000"
+    link.symlink_to(outside / "henry_v2_debug_20200101_000000")
+    before = sorted(p.name for p in (outside / "henry_v2_debug_20200101_000000").iterdir())
+    [action] = lifecycle.archive(project).actions
+    assert action.action == "skip" and "symlink" in action.reason
+    assert link.is_symlink() and sorted(p.name for p in link.resolve().iterdir()) == before
+
+    # An archive folder leading out of the project: refuse before moving anything.
+    link.unlink()
+    name = run_with_status(project, "failed", seed=1)
+    shutil.rmtree(project.runs / "archive" / "failed")
+    (tmp_path / "elsewhere").mkdir()
+    (project.runs / "archive" / "failed").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(NotReady, match="outside the project"):
+        lifecycle.archive(project)
+    assert project.run_dir(name).is_dir() and not any((tmp_path / "elsewhere").iterdir())
+
+
+def test_archive_refuses_a_detached_head_before_moving(project):
+    name = run_with_status(project, "failed", seed=1, tag=True)
+    sh(project.root, "git", "checkout", "-q", "--detach", "HEAD")
+    with pytest.raises(NotReady, match="detached"):
+        lifecycle.archive(project)
+    assert project.run_dir(name).is_dir()
+
+
+# --- cleanup-failed ------------------------------------------------------------------------------------
+
+def test_cleanup_failed_frees_recoverable_checkpoints_and_every_tag_still_restores(project, invoke, tmp_path):
+    failed = run_with_status(project, "failed", seed=2, tag=True)
+    kept = run_with_status(project, "success", seed=1, tag=True)  # the branch's dvc.lock moves on from FAILED
+    untagged = run_with_status(project, "failed", seed=3)
+    assert invoke(["backup"], project.root).exit_code == 0
+    assert invoke(["archive"], project.root).exit_code == 0
+    failed_dir = project.runs / "archive" / "failed" / failed
+    untagged_dir = project.runs / "archive" / "failed" / untagged
+    cache = project.root / ".dvc" / "cache" / "files" / "md5"
+    ckpt_md5 = checkpoint_files(project, failed)
+
+    before = picture(project.root)
+    result = invoke(["cleanup-failed", "--dry-run", "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert picture(project.root) == before
+    items = {i["run"]: i for i in plan["items"]}
+    assert items[failed]["action"] == "delete" and items[failed]["recoverable"]
+    assert items[failed]["bytes"] == 2 * 131072 and "dropped" in items[failed]["cache"]
+    assert items[untagged]["action"] == "skip" and "not tagged" in items[untagged]["reason"]
+    assert plan["will_free"] >= 4 * 131072  # the work tree's copies and the cache's
+
+    result = henryvc(project.root, "cleanup-failed")  # not a terminal and no --yes: refuses, frees nothing
+    assert result.returncode == 2 and "--yes" in result.stderr
+    assert (failed_dir / "checkpoints").is_dir()
+
+    result = invoke(["cleanup-failed", "--yes"], project.root)
+    assert result.exit_code == 0, result.output
+    assert result.output.index("will free") < result.output.index("freed")  # said before it did
+    assert not (failed_dir / "checkpoints").exists()
+    assert [f for f in tree(failed_dir) if not f.startswith("tensorboard/")] == sorted(KEPT + [".gitignore"])
+    assert (untagged_dir / "checkpoints" / "checkpoint_500.pth").is_file()  # not recoverable: kept
+    assert not any((cache / md5[:2] / md5[2:]).exists() for md5 in ckpt_md5.values())  # left the cache
+    assert all(restores(project, name) for name in (kept, failed))  # from the cache, or pulled from the remote
+
+    result = invoke(["cleanup-failed", "--force", "--yes"], project.root)
+    assert result.exit_code == 0, result.output
+    assert not (untagged_dir / "checkpoints").exists() and (untagged_dir / "run.json").is_file()
+
+
+def test_cleanup_counts_each_inode_once_and_keeps_what_the_remote_lacks(project):
+    failed = run_with_status(project, "failed", seed=2, tag=True)
+    run_with_status(project, "success", seed=4, tag=True)  # the work tree and branch move on from FAILED
+    sh(project.root, "git", "checkout", "-q", failed, "--", "dvc.lock", "params.yaml")
+    relink(project)  # FAILED's checkpoints are now hard links of the cache objects
+    sh(project.root, "git", "checkout", "-q", "HEAD", "--", "dvc.lock", "params.yaml")
+    ckpt = project.run_dir(failed) / "checkpoints" / "checkpoint_500.pth"
+    assert ckpt.stat().st_nlink == 2
+    plan = lifecycle.cleanup_failed(project, dry_run=True)
+    [item] = plan.items
+    # Nothing is on the remote yet, so the cache keeps its copy and deleting the links frees nothing.
+    assert item.action == "delete" and item.bytes == 0 and "kept" in item.cache and plan.will_free < 131072
+    lifecycle.backup(project)
+    plan = lifecycle.cleanup_failed(project, dry_run=True)
+    assert "dropped" in plan.items[0].cache
+    assert 2 * 131072 <= plan.will_free < 3 * 131072  # each checkpoint's bytes once, not once per link
+    lifecycle.cleanup_failed(project)
+    assert restores(project, failed)
+
+
+def test_cleanup_never_follows_a_symlink_out_and_never_touches_a_training_run(project, tmp_path):
+    failed = run_with_status(project, "failed", seed=2, tag=True)
+    outside = tmp_path / "precious.pth"
+    outside.write_bytes(b"not henryvc's" * 1000)
+    (project.run_dir(failed) / "checkpoints" / "stray.pth").symlink_to(outside)
+    [item] = lifecycle.cleanup_failed(project).items
+    assert item.action == "skip" and "not recoverable" in item.reason
+    assert (project.run_dir(failed) / "checkpoints" / "checkpoint_500.pth").exists()
+
+    with training(project.run_dir(failed)):
+        [item] = lifecycle.cleanup_failed(project, force=True).items
+        assert item.action == "skip" and "training now" in item.reason
+        assert (project.run_dir(failed) / "checkpoints").is_dir()
+
+    [item] = lifecycle.cleanup_failed(project, force=True).items
+    assert item.action == "delete" and not (project.run_dir(failed) / "checkpoints").exists()
+    assert outside.read_bytes() == b"not henryvc's" * 1000  # the link went, never its target
+
+
+def test_cleanup_older_than_filters_by_the_run_name_date(project, invoke):
+    failed = run_with_status(project, "failed", seed=2, tag=True)
+    lifecycle.backup(project)
+    assert lifecycle.cleanup_failed(project, older_than=30, dry_run=True).items == []
+    result = invoke(["cleanup-failed", "--older-than", "-1"], project.root)
+    assert result.exit_code == 2
+    assert [i.run for i in lifecycle.cleanup_failed(project, older_than=0, dry_run=True).items] == [failed]
+
+
+# --- reset ---------------------------------------------------------------------------------------------
+
+def test_reset_refuses_what_cannot_be_backed_up_and_writes_nothing(project, invoke):
+    run_with_status(project, "success", seed=1, tag=True)
+    stray = run_with_status(project, "incomplete", seed=2)  # untagged, and dvc.lock moves on to the next run
+    run_with_status(project, "success", seed=3, tag=True)
+    before = picture(project.root)
+    result = invoke(["reset", "--yes"], project.root)
+    assert result.exit_code == 1, result.output
+    assert stray in result.output and "checkpoints/checkpoint_500.pth" in result.output
+    assert picture(project.root) == before
+    assert "snapshot_" not in sh(project.root, "git", "tag").stdout
+
+
+def test_reset_snapshots_pushes_then_clears(project, invoke, tmp_path):
+    tagged = run_with_status(project, "failed", seed=1, tag=True)
+    lifecycle.archive(project)
+    active = run_with_status(project, "success", seed=2)  # untagged: a snapshot must hold it
+    remote = tmp_path / "dvc-remote"
+    assert remote_objects(remote) == []
+
+    result = henryvc(project.root, "reset")
+    assert result.returncode == 2 and "--yes" in result.stderr  # scripts must say --yes
+    result = invoke(["reset", "--dry-run", "--json"], project.root)
+    states = {i["run"]: i["state"] for i in json.loads(result.output)["items"]}
+    assert states == {tagged: "push", active: "snapshot"}
+
+    result = invoke(["reset", "--yes", "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.output)
+    snap = done["snapshot"]
+    assert lifecycle.is_snapshot_name(snap) and not runname.is_run_name(snap)
+    assert lifecycle.run_folders(project) == []
+    assert not [line for line in sh(project.root, "git", "status", "--porcelain").stdout.splitlines()
+                if not line.startswith("??")]
+    # Everything is on the remote: even with the cache gone, both come back.
+    check = lifecycle.verify_backup(project)
+    assert check.ok and check.tags == 2
+    shutil.rmtree(project.root / ".dvc" / "cache")
+    assert restores(project, tagged)
+    where = project.state / "snap"
+    sh(project.root, "git", "worktree", "add", "-q", "--detach", str(where), snap)
+    from cli import dvcrepo
+
+    dvcrepo.share_cache(where, project.root)
+    dvcrepo.pull(where)
+    assert (where / "training_runs" / active / "checkpoints" / "checkpoint_500.pth").is_file()
+
+
+def test_reset_asks_for_typed_confirmation_on_a_terminal(project):
+    name = run_with_status(project, "success", seed=1, tag=True)
+    lifecycle.backup(project)
+    leader, follower = pty.openpty()
+    child = subprocess.Popen([*HENRYVC, "reset"], cwd=project.root, stdin=follower, stdout=follower,
+                             stderr=follower, close_fds=True)
+    os.close(follower)
+    output = b""
+    while b"Type reset" not in output:
+        output += os.read(leader, 4096)
+    os.write(leader, b"no\n")
+    assert child.wait(timeout=60) == 1
+    os.close(leader)
+    assert project.run_dir(name).is_dir()
+
+
+# --- backup, snapshot, schedule ------------------------------------------------------------------------
+
+def test_backup_verify_finds_a_missing_object_and_backup_mends_it(project, invoke, tmp_path):
+    name = run_with_status(project, "success", seed=1, tag=True)
+    result = invoke(["backup", "--verify"], project.root)
+    assert result.exit_code == 1 and "missing:" in result.output  # nothing pushed yet
+    result = invoke(["backup", "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["pushed_objects"] > 0
+    assert invoke(["backup", "--verify"], project.root).exit_code == 0
+
+    victim = next(p for p in remote_objects(tmp_path / "dvc-remote") if p.stat().st_size == 131072)
+    victim.unlink()
+    result = invoke(["backup", "--verify", "--json"], project.root)
+    assert result.exit_code == 1
+    [missing] = json.loads(result.output)["missing"]
+    assert missing["tag"] == name and missing["path"].startswith(f"training_runs/{name}/checkpoints/")
+    assert missing["oid"] == victim.parent.name + victim.name
+    assert invoke(["backup"], project.root).exit_code == 0  # DVC's remote index does not hide the hole
+    assert victim.is_file() and invoke(["backup", "--verify"], project.root).exit_code == 0
+
+
+def test_backup_best_only_to_a_second_remote(project, invoke, tmp_path):
+    name = train(project, seed=1)
+    gen(project, {f"training_runs/{name}/checkpoints/best_model.pth": b"best weights" * 1000})
+    dvc(project.root, "commit", "-f", "-q")
+    api.tag_run(project, name)
+    second = tmp_path / "backup-remote"
+    dvc(project.root, "remote", "add", "backup", str(second))
+    result = invoke(["backup", "--best-only", "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["remote"] == "backup"
+    held = {p.parent.name + p.name for p in remote_objects(second)}
+    files = checkpoint_files(project, name)
+    assert files["best_model.pth"] in held and files["checkpoint_500.pth"] not in held
+    result = invoke(["backup", "--verify", "--remote", "backup", "--json"], project.root)
+    assert result.exit_code == 1
+    assert {m["path"].rsplit("/", 1)[1] for m in json.loads(result.output)["missing"]} >= {"checkpoint_500.pth"}
+    assert invoke(["backup", "--remote", "nope"], project.root).exit_code == 2
+
+
+def test_snapshot_tags_the_state_outside_the_run_grammar(project, invoke):
+    name = train(project, seed=1)
+    result = invoke(["snapshot", "-m", "before switching to v3", "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    snap = json.loads(result.output)
+    assert lifecycle.SNAPSHOT_PATTERN.match(snap["name"]) and not runname.is_run_name(snap["name"])
+    assert sh(project.root, "git", "cat-file", "-t", snap["name"]).stdout.strip() == "tag"
+    body = sh(project.root, "git", "tag", "-l", "--format=%(contents)", snap["name"]).stdout
+    assert "before switching to v3" in body.splitlines()[0]
+    summary = json.loads(body[body.index("{"):])
+    assert summary["format"] == "henryvc-snapshot/1" and f"training_runs/{name}/checkpoints" in summary["data"]
+    assert sh(project.root, "git", "show", f"{snap['name']}:training_runs/{name}/run.json").returncode == 0
+    assert snap["pushed_objects"] > 0
+    assert json.loads(invoke(["list", "--json"], project.root).output)["unreadable"] == []
+
+    (project.run_dir(name) / "checkpoints" / "checkpoint_500.pth").chmod(0o644)
+    (project.run_dir(name) / "checkpoints" / "checkpoint_500.pth").write_bytes(b"changed after dvc repro")
+    result = invoke(["snapshot"], project.root)
+    assert result.exit_code == 1 and "dvc commit" in result.output
+    dvc(project.root, "checkout", "-f", "-q")
+    (project.root / "huge.bin").write_bytes(b"\0" * (6 * 1024 * 1024))
+    result = invoke(["snapshot", "--no-push"], project.root)
+    assert result.exit_code == 1 and "huge.bin" in result.output and "dvc add" in result.output
+
+
+def test_schedule_prints_cron_and_systemd_lines(project, invoke):
+    result = invoke(["schedule"], project.root)
+    assert result.exit_code == 0
+    jobs = [line for line in result.output.splitlines() if line and not line.startswith("#")]
+    assert len(jobs) == 2
+    weekly, monthly = (line.split(None, 5) for line in jobs)
+    assert weekly[:5] == ["0", "3", "*", "*", "0"] and "backup --best-only" in weekly[5]
+    assert monthly[:5] == ["0", "4", "1", "*", "*"] and "backup --verify" in monthly[5]
+    assert str(project.root) in weekly[5]
+    result = invoke(["schedule", "--systemd"], project.root)
+    assert result.output.count("[Timer]") == 2 and "OnCalendar=Sun *-*-* 03:00:00" in result.output
+    assert "ExecStart=" in result.output and "backup --verify" in result.output
+    assert f"WorkingDirectory={project.root}" in result.output
+
+
+@pytest.mark.parametrize("script,args,expect", [
+    ("archive_training_runs.sh", ["--dry-run"], "would move"),
+    ("cleanup_failed_runs.sh", ["--dry-run"], "will free"),
+    ("reset_all_training.sh", ["--dry-run"], "run folder(s)"),
+])
+def test_seed_scripts_call_the_commands(project, script, args, expect):
+    run_with_status(project, "failed", seed=1, tag=True)
+    before = picture(project.root)
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
+    result = subprocess.run(["bash", str(REPO / "scripts" / script), *args], cwd=project.root, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert expect in result.stdout + result.stderr
+    assert picture(project.root) == before
