@@ -10,18 +10,20 @@ from cli.commands._common import emit_json, json_option, run_name_argument
 
 
 def _print_result(result, as_json: bool) -> None:
+    """JSON, or the summary on stderr and the run name alone as the last stdout line (for scripts)."""
     if as_json:
         emit_json(result.to_dict())
         return
-    click.echo(f"{result.name}: {result.status}")
+    click.echo(f"{result.name}: {result.status}", err=True)
     for reason in result.verdict.get("reasons", []):
-        click.echo(f"  - {reason}")
+        click.echo(f"  - {reason}", err=True)
     if result.continued_from:
         restored = result.continued_from.get("restored", {})
         click.echo(f"continued from {result.continued_from['checkpoint']} (step {restored.get('step')}, "
-                   f"learning rate {restored.get('lr')})")
+                   f"learning rate {restored.get('lr')})", err=True)
     if result.tag_commit:
-        click.echo(f"tagged {result.name} at {result.tag_commit[:10]}")
+        click.echo(f"tagged {result.name} at {result.tag_commit[:10]}", err=True)
+    click.echo(result.name)
 
 
 def _stream(line: str) -> None:
