@@ -68,7 +68,7 @@ if ping_ok; then
     log "podman service already answers on $SOCK"
 else
     rm -f "$SOCK"
-    setsid podman_ system service --time=0 "unix://$SOCK" >"$DIR/service.log" 2>&1 < /dev/null &
+    setsid podman ${STORAGE_DRIVER:+--storage-driver "$STORAGE_DRIVER"} system service --time=0 "unix://$SOCK" >"$DIR/service.log" 2>&1 < /dev/null &
     echo $! > "$DIR/service.pid"
     for _ in $(seq 1 60); do ping_ok && break; sleep 0.5; done
     ping_ok || die "podman system service did not answer on $SOCK; see $DIR/service.log"
