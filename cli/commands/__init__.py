@@ -3,4 +3,4 @@
 Each module listed here exposes COMMANDS, a list of click commands or groups.
 """
 
-COMMAND_MODULES = ("registry", "docker", "lifecycle")
+COMMAND_MODULES = ("registry", "pipeline", "lifecycle", "docker")
