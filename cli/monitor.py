@@ -104,24 +104,29 @@ def read_log(project: Project, name: str, follow: bool = False, lines: int | Non
             if not follow or stop():
                 return
             time.sleep(poll_s)
-            handle = _reopen_if_replaced(project, path, handle)
+            change = _change(path, handle)
+            if change == "replaced":  # rotated: finish the old file, then read the new one from its start
+                rest = handle.read()
+                if rest:
+                    yield rest.decode("utf-8", errors="replace")
+                handle.close()
+                handle = _open_inside(project, path)
+            elif change == "truncated":
+                handle.seek(0)
     finally:
         handle.close()
 
 
-def _reopen_if_replaced(project: Project, path: Path, handle):
-    """HANDLE, rewound when its file was truncated, or a new handle when the file was replaced (rotated)."""
+def _change(path: Path, handle) -> str | None:
+    """"replaced" when PATH is now another file than HANDLE's, "truncated" when it shrank, else None."""
     try:
         current = path.stat()
     except FileNotFoundError:
-        return handle  # being replaced: keep reading the old one until the new one is there
+        return None  # being replaced: keep reading the old one until the new one is there
     opened = os.fstat(handle.fileno())
     if (current.st_ino, current.st_dev) != (opened.st_ino, opened.st_dev):
-        handle.close()
-        return _open_inside(project, path)
-    if current.st_size < handle.tell():
-        handle.seek(0)
-    return handle
+        return "replaced"
+    return "truncated" if current.st_size < handle.tell() else None
 
 
 # --- tensorboard ---------------------------------------------------------------------------------------
@@ -463,8 +468,12 @@ def check_remotes(project: Project) -> list[Check]:
 def _remote_fix(conf: dict[str, Any]) -> str:
     url = str(conf.get("url", ""))
     if url.startswith("ssh://"):
-        host = url.split("://", 1)[1].split("/", 1)[0]
-        return (f"check the server and your key: `ssh -o BatchMode=yes {host} true`; then "
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        target = f"{parts.username}@{parts.hostname}" if parts.username else parts.hostname
+        port = f"-p {parts.port} " if parts.port else ""
+        return (f"check the server and your key: `ssh -o BatchMode=yes {port}{target} true`; then "
                 "`dvc remote modify NAME url ...` if the address changed")
     if "://" not in url:
         return f"mount or create the folder ({url}), or point the remote elsewhere: `dvc remote modify NAME url PATH`"

@@ -1,0 +1,175 @@
+"""Watching runs on real projects: logs (and -f against a real writer process), tensorboard, status, doctor."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cli import api, lifecycle, monitor
+from tests.conftest import dvc
+from tests.lifecycle_fixtures import HENRYVC, run_with_status, training
+
+WRITER = """\
+import os, sys, time
+log = sys.argv[1]
+for i in range(20):
+    with open(log, "a") as handle:
+        handle.write(f"line {i}\\n")
+    time.sleep(0.05)
+with open(log + ".new", "w") as handle:  # rotation: a new file replaces the old one
+    handle.write("rotated 0\\n")
+os.replace(log + ".new", log)
+for i in range(1, 20):
+    with open(log, "a") as handle:
+        handle.write(f"rotated {i}\\n")
+    time.sleep(0.05)
+"""
+
+
+def new_run(project) -> str:
+    return api.new_run(project, 2, "debug").name
+
+
+def read_until(stream, needle: str, timeout: float) -> str:
+    """Read STREAM (a pipe) until NEEDLE appears or TIMEOUT seconds pass."""
+    seen, deadline = "", time.monotonic() + timeout
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 0.2)
+        if ready:
+            chunk = os.read(stream.fileno(), 65536).decode()
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_logs_prints_tails_and_explains(project, invoke):
+    name = new_run(project)
+    log = project.run_dir(name) / "training_v2.log"
+    result = invoke(["logs", name], project.root)
+    assert result.exit_code == 1 and "does not exist yet" in result.output
+    log.write_text("".join(f"2026-11-24 10:00:0{i} INFO     henryvc.training: step {i}\n" for i in range(6)))
+    assert invoke(["logs", name], project.root).output == log.read_text()
+    tail = invoke(["logs", name, "-n", "2"], project.root).output.splitlines()
+    assert [line.rsplit(" ", 1)[1] for line in tail] == ["4", "5"]
+    assert invoke(["logs", "henry_v2_debug_20200101_000000"], project.root).exit_code == 2
+    assert invoke(["logs", "../../etc/passwd"], project.root).exit_code == 2
+
+
+def test_logs_follow_a_file_another_process_appends(project):
+    name = new_run(project)
+    log = project.run_dir(name) / "training_v2.log"
+    follower = subprocess.Popen([*HENRYVC, "logs", name, "-f"], cwd=project.root, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)  # the follower waits for a log that does not exist yet
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log)])
+        seen = read_until(follower.stdout, "rotated 19", timeout=60)
+        writer.wait(timeout=30)
+    finally:
+        follower.send_signal(signal.SIGINT)
+        code = follower.wait(timeout=30)
+    lines = seen.splitlines()
+    assert lines[:20] == [f"line {i}" for i in range(20)]
+    assert lines[20:] == [f"rotated {i}" for i in range(20)]
+    assert code == 130  # Ctrl-C is how -f ends
+
+
+def test_read_log_follow_stops_when_asked(project):
+    name = new_run(project)
+    log = project.run_dir(name) / "training_v2.log"
+    log.write_text("first\n")
+    chunks = []
+    for chunk in monitor.read_log(project, name, follow=True, stop=lambda: len(chunks) >= 2, poll_s=0.01):
+        chunks.append(chunk)
+        if len(chunks) == 1:
+            with log.open("a") as handle:
+                handle.write("second\n")
+    assert "".join(chunks) == "first\nsecond\n"
+
+
+def test_logs_never_read_through_a_symlink_out(project, invoke, tmp_path):
+    name = new_run(project)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not print me\n")
+    (project.run_dir(name) / "training_v2.log").symlink_to(secret)
+    result = invoke(["logs", name], project.root)
+    assert result.exit_code == 1 and "outside the project" in result.output
+    assert "do not print me" not in result.output
+
+
+def test_tensorboard_serves_the_chosen_runs(project, invoke):
+    pytest.importorskip("tensorboard")
+    a = run_with_status(project, "success", seed=1)
+    b = run_with_status(project, "failed", seed=2)
+    result = invoke(["tensorboard", "--print"], project.root)
+    assert result.exit_code == 0, result.output
+    assert f"{a}:training_runs/{a}/tensorboard,{b}:training_runs/{b}/tensorboard" in result.output
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([*HENRYVC, "tensorboard", a, "--port", str(port)], cwd=project.root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline, answer = time.monotonic() + 120, None
+        while answer is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                answer = urllib.request.urlopen(f"http://localhost:{port}/data/runs", timeout=5).read()
+            except OSError:
+                time.sleep(0.5)
+        assert answer is not None, "TensorBoard did not answer"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_status_lists_a_training_run(project, invoke):
+    done = run_with_status(project, "success", seed=1)
+    busy = run_with_status(project, "training", seed=2)
+    (project.run_dir(busy) / "training_v2.log").write_text("INFO step 1\nINFO step 2: loss 1.23\n")
+    with training(project.run_dir(busy)):
+        result = invoke(["status", "--json"], project.root)
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        assert data["training"] == [busy]
+        runs = {r["name"]: r for r in data["runs"]}
+        assert runs[busy]["last_log_line"] == "INFO step 2: loss 1.23" and not runs[done]["training"]
+        assert runs[done]["bytes"] > 2 * 131072 and runs[done]["files"] >= 7
+        assert data["cache_bytes"] > 0 and data["disk"]["project"]["free"] > 0 and data["cpu"]["cpus"] >= 1
+        human = invoke(["status"], project.root).output
+        assert f"training now: {busy}" in human and "DVC cache:" in human
+    assert json.loads(invoke(["status", "--json"], project.root).output)["training"] == []
+
+
+def test_doctor_reports_a_broken_config_and_an_unreachable_remote_with_fixes(project, invoke, tmp_path):
+    result = invoke(["doctor", "--json"], project.root)
+    report = json.loads(result.output)
+    assert {c["name"]: c["level"] for c in report["checks"] if c["name"] in ("remote", "config")} == {
+        "remote": "ok", "config": "ok"}
+
+    name = run_with_status(project, "training", seed=1)  # killed mid-training: nothing holds its lock
+    (project.root / "configs" / "henry_voice_v2_debug.json").write_text('{"model": "tacotron2",,}')
+    dvc(project.root, "remote", "modify", "storage", "url", str(tmp_path / "unplugged-disk" / "henry"))
+    dvc(project.root, "remote", "add", "far", "ssh://127.0.0.1:1/srv/henry")
+    result = invoke(["doctor", "--json"], project.root)
+    assert result.exit_code == 1
+    checks = json.loads(result.output)["checks"]
+    [config] = [c for c in checks if c["name"] == "config" and c["level"] == "error"]
+    assert "henry_voice_v2_debug.json" in config["detail"] and "JSON syntax" in config["detail"] and config["fix"]
+    remotes = {c["detail"].split()[2]: c for c in checks if c["name"] == "remote"}
+    assert remotes["storage"]["level"] == "error" and "does not exist" in remotes["storage"]["detail"]
+    assert "mount" in remotes["storage"]["fix"]
+    assert remotes["far"]["level"] == "error" and "ssh -o BatchMode=yes -p 1 127.0.0.1 true" in remotes["far"]["fix"]
+    assert any(c["name"] == "runs" and name in c["detail"] for c in checks)
+    human = invoke(["doctor"], project.root).output
+    assert "fix:" in human and "error" in human
