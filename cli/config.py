@@ -62,6 +62,8 @@ def read_json(path: Path) -> tuple[dict[str, Any] | None, list[Finding]]:
     path = Path(path)
     name = str(path)
     try:
+        if path.exists() and not path.is_file():  # a FIFO blocks, /dev/zero never ends: read regular files only
+            return None, [Finding(name, "-", "is not a regular file", "point at a Tacotron2 config JSON file")]
         if path.stat().st_size > MAX_CONFIG_BYTES:
             return None, [Finding(name, "-", f"file is {path.stat().st_size} bytes, over the "
                                   f"{MAX_CONFIG_BYTES} byte limit for a config", "point at a Tacotron2 config JSON")]
@@ -190,7 +192,8 @@ def load_template(path: Path, major: int, variant: str) -> dict[str, Any]:
     data, findings = read_json(path)
     if data is not None:
         findings = [f for f in lint(data, str(path), Path(path).name) if f.severity == "error"]
-        findings += _agrees(data, str(path), major, variant)
+        if not findings:  # _agrees reads version and variant, so only once lint found them well-typed
+            findings += _agrees(data, str(path), major, variant)
     if findings:
         more = f" (and {len(findings) - 1} more; run `henryvc validate {path}`)" if len(findings) > 1 else ""
         raise BadInput(f"{findings[0]}{more}")
