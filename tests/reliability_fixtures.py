@@ -248,6 +248,8 @@ def snapshot_tree(root: Path, skip: tuple[str, ...] = (".git", ".dvc/tmp")) -> d
                 found[rel] = ("link", os.readlink(path))
             elif path.is_dir():
                 found[rel] = ("dir", info.st_mode)
+            elif not path.is_file():  # a FIFO or device: never open it (reading a FIFO blocks)
+                found[rel] = ("special", info.st_mode)
             else:
                 found[rel] = ("file", info.st_size, info.st_mode, info.st_mtime_ns, md5(path))
     return found

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import subprocess
 import time
 from pathlib import Path
 
@@ -24,8 +26,9 @@ from cli import dvcrepo
 from cli.project import Project
 from tests.conftest import sh
 from tests.reliability_fixtures import tmpfs  # noqa: F401  (fixture)
-from tests.reliability_fixtures import (big_project, git_consistency, git_locks, henryvc, kill_when, md5, record_problems,
-                                        rehash_store, remote_tags, spawn, train)
+from tests.reliability_fixtures import (HENRYVC, big_project, git_consistency, git_locks, git_state, henryvc,
+                                        kill_when, md5, record_problems, rehash_store, remote_tags, snapshot_tree,
+                                        spawn, train)
 
 CKPT_MB, CKPT_FILES = 32, 8  # 256 MB of checkpoints: a push takes long enough to be killed half-way
 
@@ -384,3 +387,124 @@ def test_disk_full_in_the_dvc_cache_accepts_no_partial_object(tmp_path, tmpfs):
     assert henryvc(project.root, "tag-run", name).returncode == 0
     assert henryvc(project.root, "verify", name).returncode == 0
     assert_consistent(project)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hostile input: exit 2, one clear line, nothing written in the project, nothing touched outside it.
+
+RUN = "henry_v2_debug_20261124_101500"  # well-formed, but no such run
+LONG = "henry_v2_debug_20261124_101500" * 10  # 300 characters
+
+
+@pytest.fixture(scope="module")
+def hostile_project(tmp_path_factory):
+    """One project with a tagged run, hostile files in it and a sentinel folder outside it (shared: read-only)."""
+    base = tmp_path_factory.mktemp("hostile")
+    home = base / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Henry Tester\n\temail = tester@henryvc.invalid\n")
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in {"HOME": str(home), "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+                           "GIT_CONFIG_NOSYSTEM": "1", "DVC_NO_ANALYTICS": "1",
+                           "DVC_SITE_CACHE_DIR": str(home / "dvc-site")}.items():
+            env.setenv(key, value)
+        project = big_project(base / "project", base / "dvc-remote")
+        name = train(project, seed=3)
+        assert henryvc(project.root, "tag-run", name).returncode == 0
+        sentinel = base / "sentinel"
+        (sentinel / "keep").mkdir(parents=True)
+        (sentinel / "keep" / "precious.pth").write_bytes(b"do not touch" * 1000)
+        (sentinel / "config.json").write_text(json.dumps({"model": "tacotron2"}))
+        root = project.root
+        (root / "broken.json").write_text('{"model": "tacotron2",,}')
+        (root / "huge.json").write_text('{"pad": "' + "x" * (5 * 1024 * 1024) + '"}')
+        (root / "deep.json").write_text("[" * 100000 + "]" * 100000)
+        (root / "list.json").write_text("[1, 2, 3]")
+        (root / "types.json").write_text(json.dumps({"model": 5, "run_name": ["x"], "run_description": None,
+                                                     "version": 2, "variant": {}, "output_path": 7}))
+        (root / "latin1.json").write_bytes(b'{"model": "tacotr\xe9"}')
+        (root / "escape").symlink_to(sentinel)  # a symlink in the project pointing out of it
+        (project.run_dir(name) / "plots").mkdir(exist_ok=True)
+        (project.run_dir(name) / "plots" / "outside").symlink_to(sentinel / "keep")
+        os.mkfifo(root / "pipe.json")
+        yield project, name, sentinel, dict(os.environ)
+
+
+HOSTILE = [
+    ["new-run", "--major", "-1", "--variant", "debug"],
+    ["new-run", "--major", "1000", "--variant", "debug"],
+    ["new-run", "--major", "two", "--variant", "debug"],
+    ["new-run", "--major", "2", "--variant", "../debug"],
+    ["new-run", "--major", "2", "--variant", "nightly"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "broken.json"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "huge.json"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "deep.json"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "list.json"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "types.json"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "latin1.json"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "missing.json"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "configs"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "pipe.json"],
+    ["new-run", "--major", "2", "--variant", "debug", "--config", "/dev/zero"],
+    ["tag-run", f"../{RUN}"],
+    ["tag-run", f"{RUN}/x"],
+    ["tag-run", "-x"],
+    ["tag-run", "henry v2 debug 20261124 101500"],
+    ["tag-run", "henry_v2_débug_20261124_101500"],
+    ["tag-run", LONG],
+    ["tag-run", RUN],
+    ["show", "HEAD"],
+    ["show", ""],
+    ["show", "henry_v2_debug_20261124_101500\n"],
+    ["diff", RUN, ".."],
+    ["restore", "{run}", "--into", "../outside"],
+    ["restore", "{run}", "--into", "/tmp/henryvc-hostile-outside"],
+    ["restore", "{run}", "--into", "escape/restored"],
+    ["restore", "{run}", "--into", "x", "--in-place"],
+    ["restore", f"{RUN}/../../x"],
+    ["verify", "{run}", "--path", ".."],
+    ["verify", "{run}", "--path", "escape"],
+    ["verify", "HEAD"],
+    ["list", "--status", "exploded"],
+    ["list", "--variant", "../x"],
+    ["logs", "../../etc/passwd"],
+    ["logs", "{run}", "-n", "-1"],
+    ["archive", "--bogus"],
+    ["cleanup-failed", "--older-than", "-1"],
+    ["cleanup-failed", "--older-than", "soon"],
+    ["backup", "--remote", "../x"],
+    ["backup", "--remote", "no-such-remote"],
+    ["reset", "--remote", "-x"],
+    ["snapshot", "--remote", "no-such-remote", "--no-push", "--bogus"],
+]
+
+
+def lifecycle_landed(command: str) -> bool:
+    from cli.main import cli
+
+    return command in cli.commands
+
+
+@pytest.mark.parametrize("args", HOSTILE, ids=lambda a: " ".join(a)[:60])
+def test_hostile_input_exits_2_writes_nothing_touches_nothing_outside(hostile_project, args):
+    project, name, sentinel, env = hostile_project
+    if not lifecycle_landed(args[0]):
+        pytest.skip(f"`henryvc {args[0]}` has not landed yet")
+    args = [a.replace("{run}", name) for a in args]
+    outside = Path("/tmp/henryvc-hostile-outside")
+    before = (snapshot_tree(project.root), git_state(project.root), snapshot_tree(sentinel),
+              sorted(p.name for p in project.root.parent.iterdir()))
+    done = subprocess.run([*HENRYVC, *args], cwd=project.root, capture_output=True, text=True, timeout=120,
+                          env=env, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)))
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert lines and (len(lines) == 1 or "Usage:" in done.stderr), done.stderr
+    assert "Traceback" not in done.stderr
+    after = (snapshot_tree(project.root), git_state(project.root), snapshot_tree(sentinel),
+             sorted(p.name for p in project.root.parent.iterdir()))
+    assert after == before
+    assert not outside.exists()
+
+
+def test_at_least_30_hostile_inputs():
+    assert len(HOSTILE) >= 30
