@@ -95,6 +95,8 @@ MAX_GIT_FILE_BYTES = 5 * 1024 * 1024  # the most a snapshot lets git take in one
 PLACES = ("", *ARCHIVE_DIRS)
 FAILED_PLACE, INCOMPLETE_PLACE = ARCHIVE_DIRS
 MARKER = "SUCCESS"
+MAX_DAYS = 100 * 366
+MAX_MESSAGE = 10_000
 JOURNAL = "journal.jsonl"
 BACKUP_REMOTE = "backup"
 GIT_REMOTE = "origin"
@@ -201,12 +203,16 @@ def journal(project: Project, entry: dict[str, Any]) -> None:
     """Append ENTRY to .henryvc/journal.jsonl: one write, fsynced, so a kill leaves whole lines."""
     project.state.mkdir(exist_ok=True)
     line = json.dumps({"at": _now(), **entry}, sort_keys=True) + "\n"
-    fd = os.open(project.state / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(project.state / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise HenryvcError(f"could not write {project.state / JOURNAL} ({exc.strerror}) after: {entry}; "
+                           "free space, then run the command again (it carries on)") from None
 
 
 def read_journal(project: Project) -> list[dict[str, Any]]:
@@ -231,10 +237,13 @@ def tag_summaries(git_repo, pattern: str = runname.TAG_GLOB) -> dict[str, dict[s
 
 
 def _tracked(git_repo, paths: list[str]) -> list[str]:
-    """The files under PATHS that git's index tracks (one git call)."""
+    """The files under PATHS that git tracks, in its index or at HEAD (after a kill they can differ)."""
     if not paths:
         return []
-    return [p for p in git_repo.git.ls_files("-z", "--", *paths).split("\0") if p]
+    found = set(git_repo.git.ls_files("-z", "--", *paths).split("\0"))
+    if gitrepo.head(git_repo):
+        found |= set(git_repo.git.ls_tree("-r", "-z", "--name-only", "HEAD", "--", *paths).split("\0"))
+    return sorted(p for p in found if p)
 
 
 def _require_branch(git_repo, what: str) -> None:
@@ -247,8 +256,19 @@ def _commit_only(git_repo, paths: list[str], message: str) -> str | None:
     """Commit what is staged for PATHS only (other staged changes stay staged); None when nothing changed."""
     if not paths or not git_repo.git.status("--porcelain", "--", *paths):
         return None
-    git_repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *paths)
+    git_write(git_repo, "commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
     return gitrepo.head(git_repo)
+
+
+def git_write(git_repo, command: str, *args: str) -> str:
+    """Run a git command that writes (after clearing locks a killed git left); failures are HenryvcError."""
+    import git
+
+    gitrepo.clear_stale_locks(git_repo)
+    try:
+        return getattr(git_repo.git, command.replace("-", "_"))(*args)
+    except git.GitCommandError as exc:
+        raise HenryvcError(f"git {command} failed: {(exc.stderr or str(exc)).strip()}") from None
 
 
 # --- archive -------------------------------------------------------------------------------------------
@@ -283,7 +303,19 @@ def verdict_of(status: str) -> str:
     return status if status in ("success", "failed") else "incomplete"
 
 
-def _judge(project: Project, folder: RunFolder, tags: dict[str, dict[str, Any]]) -> ArchiveAction:
+def active_run(project: Project) -> str | None:
+    """The run params.yaml points at (what `dvc repro` trains), or None."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(project.params.read_text(encoding="utf-8")) if project.params.is_file() else None
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        return None
+    return str(data.get("run")) if isinstance(data, dict) and data.get("run") else None
+
+
+def _judge(project: Project, folder: RunFolder, tags: dict[str, dict[str, Any]],
+           active: str | None = None) -> ArchiveAction:
     action = ArchiveAction(folder.name, None, "skip", folder.rel)
     action.reason = escape_reason(project, folder.path) or ""
     if action.reason:
@@ -300,6 +332,9 @@ def _judge(project: Project, folder: RunFolder, tags: dict[str, dict[str, Any]])
     if tagged is not None and verdict_of(str(tagged.get("status"))) != verdict_of(status):
         action.reason = (f"run.json says {status} but its tag says {tagged.get('status')}: see `henryvc show "
                          f"{folder.name}`, then correct run.json")
+        return action
+    if status == "created" and folder.name == active:
+        action.reason = "params.yaml points at it and it has not trained yet (`dvc repro` trains it)"
         return action
     action.verdict = verdict_of(status)
     if action.verdict == "success":
@@ -324,31 +359,53 @@ def _mark_success(folder: RunFolder) -> bool:
     return True
 
 
-def _move(folder: RunFolder, target: Path) -> str | None:
-    """Rename FOLDER to TARGET holding its training lock, so training cannot start meanwhile; why not, or None."""
+@contextmanager
+def holding_training_lock(folder: Path) -> Iterator[list[Path]]:
+    """Hold FOLDER's training lock so training cannot start while henryvc moves or deletes it.
+
+    Yields a list: empty when a process trains it (act on nothing), else [FOLDER]; a caller that moves
+    the folder replaces that entry with where it went, so a lock file made here is removed from there.
+    """
     from filelock import Timeout
 
-    created = not (folder.path / records.LOCK_FILE).exists()
-    lock = records.training_lock(folder.path)
+    lock_file = folder / records.LOCK_FILE
+    if lock_file.is_symlink():  # never opened through a symlink: treated as held
+        yield []
+        return
+    created = not lock_file.exists()
+    lock = records.training_lock(folder)
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        return "training started meanwhile: never moved"
+        yield []
+        return
+    where = [folder]
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(folder.path, target)
-    except OSError as exc:
-        return f"rename failed ({exc.strerror}): nothing moved"
+        yield where
     finally:
         lock.release()
-    if created:
-        (target / records.LOCK_FILE).unlink(missing_ok=True)
+        if created and where and where[0].is_dir():
+            (where[0] / records.LOCK_FILE).unlink(missing_ok=True)
+
+
+def _move(folder: RunFolder, target: Path) -> str | None:
+    """Rename FOLDER to TARGET holding its training lock; why it did not, or None."""
+    with holding_training_lock(folder.path) as held:
+        if not held:
+            return "training started meanwhile: never moved"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(folder.path, target)
+        except OSError as exc:
+            return f"rename failed ({exc.strerror}): nothing moved"
+        held[0] = target
     return None
 
 
 def _git_moves(project: Project, git_repo) -> list[tuple[str, str]]:
     """(old, new) of archived runs git still tracks at their old place: this archive's moves and a killed one's."""
-    tracked_top = {Path(p).parts[1] for p in _tracked(git_repo, ["training_runs"]) if len(Path(p).parts) > 2}
+    tracked_top = {Path(f).name for f in map(run_folder_of, _tracked(git_repo, ["training_runs"]))
+                   if f and f.count("/") == 1}
     return [(f"training_runs/{f.name}", f.rel) for f in run_folders(project, ARCHIVE_DIRS)
             if f.name in tracked_top and not (project.root / "training_runs" / f.name).exists()]
 
@@ -358,10 +415,10 @@ def _commit_moves(project: Project, git_repo, moves: list[tuple[str, str]]) -> s
     paths = []
     for old, new in moves:
         files = _tracked(git_repo, [old])
-        git_repo.git.rm("-r", "-q", "--cached", "--ignore-unmatch", "--", old)
+        git_write(git_repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", old)
         present = [new + f[len(old):] for f in files if (project.root / (new + f[len(old):])).exists()]
         if present:
-            git_repo.git.add("-f", "--", *present)
+            git_write(git_repo, "add", "-f", "--", *present)
         paths += [old, *present]
     names = ", ".join(Path(new).name for _, new in moves)
     return _commit_only(git_repo, paths, f"henryvc: archive {names}")
@@ -371,16 +428,16 @@ def archive(project: Project, dry_run: bool = False) -> ArchiveResult:
     """`henryvc archive`: move failed and incomplete runs into the archive, mark successful ones."""
     check_layout(project)
     if dry_run:  # reads only: no lock file, no marker, no journal
-        tags = tag_summaries(gitrepo.open_repo(project.root))
-        return ArchiveResult(True, [_judge(project, f, tags) for f in run_folders(project, ("",))])
+        tags, active = tag_summaries(gitrepo.open_repo(project.root)), active_run(project)
+        return ArchiveResult(True, [_judge(project, f, tags, active) for f in run_folders(project, ("",))])
     with project.lock():
         return _archive_locked(project)
 
 
 def _archive_locked(project: Project) -> ArchiveResult:
     git_repo = gitrepo.open_repo(project.root)
-    tags = tag_summaries(git_repo)
-    plans = [(f, _judge(project, f, tags)) for f in run_folders(project, ("",))]
+    tags, active = tag_summaries(git_repo), active_run(project)
+    plans = [(f, _judge(project, f, tags, active)) for f in run_folders(project, ("",))]
     if _git_moves(project, git_repo) or _tracked(git_repo, [a.source for _, a in plans if a.action == "move"]):
         _require_branch(git_repo, "recording the moves")
     result = ArchiveResult(False)
@@ -396,9 +453,18 @@ def _archive_locked(project: Project) -> ArchiveResult:
                 journal(project, {"action": "archive", "run": folder.name, "verdict": action.verdict,
                                   "from": action.source, "to": action.target})
         result.actions.append(action)
+    _journal_unrecorded(project)
     moves = _git_moves(project, git_repo)
     result.commit = _commit_moves(project, git_repo, moves) if moves else None
     return result
+
+
+def _journal_unrecorded(project: Project) -> None:
+    """Record archived runs the journal lacks (an archive killed between its rename and its journal line)."""
+    known = {e.get("run") for e in read_journal(project) if e.get("action") == "archive"}
+    for folder in run_folders(project, ARCHIVE_DIRS):
+        if folder.name not in known:
+            journal(project, {"action": "archive", "run": folder.name, "to": folder.rel, "found": True})
 
 
 # --- DVC: remotes, listings, the repo lock -------------------------------------------------------------
@@ -547,9 +613,13 @@ def _in_git(source: Source, path: Path, rel: str) -> bool:
     if entry is None:
         return False
     mode, sha, size = entry
-    if path.is_symlink() != (mode == "120000"):
+    link = path.is_symlink()
+    if link != (mode == "120000") or not (link or path.is_file()):  # a FIFO or device is never read
         return False
-    return (path.is_symlink() or path.lstat().st_size == size) and _git_blob(path) == sha
+    try:
+        return (link or path.lstat().st_size == size) and _git_blob(path) == sha
+    except OSError:
+        return False
 
 
 def same_content(path: Path, md5: str, cache: Path) -> bool:
@@ -561,12 +631,15 @@ def same_content(path: Path, md5: str, cache: Path) -> bool:
         return os.path.realpath(path) == os.path.realpath(obj)  # link targets only: nothing is read through
     if not path.is_file():
         return False
-    if obj.is_file():
-        if os.path.samefile(obj, path):
-            return True
-        if obj.stat().st_size != path.stat().st_size:
-            return False
-    return md5_file(path) == md5
+    try:
+        if obj.is_file():
+            if os.path.samefile(obj, path):
+                return True
+            if obj.stat().st_size != path.stat().st_size:
+                return False
+        return md5_file(path) == md5
+    except OSError:  # unreadable: cannot be shown to match
+        return False
 
 
 @dataclass
@@ -656,17 +729,20 @@ class _Candidate:
 
 
 def _failed_runs(project: Project, older_than: float | None, now: datetime) -> list[RunFolder]:
-    """Every run whose record says failed (wherever its folder is), created more than OLDER_THAN days ago."""
+    """Every run whose record says failed (wherever its folder is), created more than OLDER_THAN days ago,
+    and every run-named symlink (to be refused by name)."""
     found = []
     for folder in run_folders(project):
         if older_than is not None and runname.parse(folder.name).stamp > now - timedelta(days=older_than):
             continue
+        if escape_reason(project, folder.path):
+            found.append(folder)  # reported as refused, never followed
+            continue
         try:
-            failed = load_record(project, folder).status == "failed"
+            if load_record(project, folder).status == "failed":
+                found.append(folder)
         except HenryvcError:
-            failed = folder.place == FAILED_PLACE and folder.path.is_symlink()  # reported as unsafe, below
-        if failed:
-            found.append(folder)
+            continue
     return found
 
 
@@ -770,8 +846,8 @@ def cleanup_failed(project: Project, older_than: float | None = None, dry_run: b
                    force: bool = False, only: set[str] | None = None,
                    now: Callable[[], datetime] = datetime.now) -> CleanupPlan:
     """`henryvc cleanup-failed`: free failed runs' checkpoints that can be brought back, then DVC's gc."""
-    if older_than is not None and older_than < 0:
-        raise BadInput(f"--older-than takes a number of days >= 0, got {older_than}")
+    if older_than is not None and not 0 <= older_than <= MAX_DAYS:  # also refuses nan and inf
+        raise BadInput(f"--older-than takes a number of days from 0 to {MAX_DAYS}, got {older_than}")
     check_layout(project)
     if dry_run:
         return _cleanup(project, older_than, force, only, now(), execute=False)
@@ -803,16 +879,25 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
         plan.will_free = _unique_bytes([*deletions, *doomed])
         if not execute:
             return plan
-        for item in plan.items:
-            if item.action == "delete":
-                _remove(project.root / item.path)
-                journal(project, {"action": "cleanup-failed", "run": item.run, "deleted": item.path,
-                                  "files": item.files, "recoverable": item.recoverable, "forced": force})
+        for cand in cands:
+            if cand.item.action == "delete":
+                _delete_checkpoints(project, cand, force)
         for gc_odb, used, _ in scopes:
             dvc_gc(gc_odb, used)
         journal(project, {"action": "gc", "kept_tags": len(keep), "objects": plan.gc_objects, "bytes": plan.gc_bytes})
     plan.done = True
     return plan
+
+
+def _delete_checkpoints(project: Project, cand: _Candidate, force: bool) -> None:
+    item = cand.item
+    with holding_training_lock(cand.folder.path) as held:
+        if not held:
+            item.action, item.reason = "skip", "training started meanwhile: never deleted"
+            return
+        _remove(project.root / item.path)
+    journal(project, {"action": "cleanup-failed", "run": item.run, "deleted": item.path, "files": item.files,
+                      "recoverable": item.recoverable, "forced": force})
 
 
 def _default_odb(dvc_repo):
@@ -901,6 +986,8 @@ def _free_snapshot_name(git_repo, now: Callable[[], datetime]) -> str:
 def snapshot(project: Project, message: str = "", push: bool = True, remote: str | None = None,
              now: Callable[[], datetime] = datetime.now) -> SnapshotResult:
     """`henryvc snapshot`: commit the work tree, tag it snapshot_YYYYMMDD_HHMMSS, push its data."""
+    if "\0" in message or len(message) > MAX_MESSAGE:
+        raise BadInput(f"the snapshot message must be text of at most {MAX_MESSAGE} characters without NUL")
     with project.lock():
         return _snapshot_locked(project, message, push, remote, now)
 
@@ -921,9 +1008,9 @@ def _snapshot_locked(project: Project, message: str, push: bool, remote: str | N
         outs = dvcrepo.workspace_outs(project.root)
         missing = dvcrepo.missing_objects(cache_of(dvc_repo), outs)
     name = _free_snapshot_name(git_repo, now)
-    git_repo.git.add("-A")
+    git_write(git_repo, "add", "-A")
     if gitrepo.head(git_repo) is None or git_repo.index.diff("HEAD"):
-        git_repo.git.commit("--quiet", "--no-verify", "-m", f"henryvc: snapshot {name}")
+        git_write(git_repo, "commit", "--quiet", "--no-verify", "-m", f"henryvc: snapshot {name}")
     commit = gitrepo.head(git_repo)
     summary = {"format": SNAPSHOT_FORMAT, "snapshot": name, "message": message, "created": _now(),
                "runs": [f.rel for f in run_folders(project)], "data": {o.path: o.to_dict() for o in outs},
@@ -1093,9 +1180,12 @@ def reset(project: Project, remote: str | None = None, only: set[str] | None = N
             shown = "; ".join(f"{i.run}: {i.reason or ', '.join(i.uncovered[:3])}" for i in unheld[:5])
             raise IntegrityError(f"after pushing and snapshotting, not everything is held ({shown}); nothing was deleted")
         for item in final.items:
-            _remove(project.root / item.path)
+            with holding_training_lock(project.root / item.path) as held:
+                if not held:
+                    raise NotReady(f"{item.run} started training meanwhile; it and the runs after it were kept")
+                _remove(project.root / item.path)
             journal(project, {"action": "reset", "run": item.run, "deleted": item.path, "snapshot": snap})
-        final.commit = _commit_deletions(git_repo, [i.path for i in final.items])
+        final.commit = _commit_deletions(project, git_repo)
         final.done = True
         return final
 
@@ -1108,14 +1198,24 @@ def _refuse(plan: ResetPlan, only: set[str] | None) -> None:
         raise NotReady("the runs changed since you confirmed; run `henryvc reset` again")
 
 
-def _commit_deletions(git_repo, paths: list[str]) -> str | None:
-    """Commit the removal of the git-tracked files under PATHS (which are gone from the work tree)."""
-    tracked = _tracked(git_repo, paths)
-    owners = [p for p in paths if any(t.startswith(p + "/") for t in tracked)]
-    if not owners:
+def _commit_deletions(project: Project, git_repo) -> str | None:
+    """Commit the removal of git-tracked run folders gone from the work tree (this reset's, and a killed one's)."""
+    gone = sorted({f for f in map(run_folder_of, _tracked(git_repo, ["training_runs"]))
+                   if f and not (project.root / f).exists()})
+    if not gone:
         return None
-    git_repo.git.rm("-r", "-q", "--cached", "--ignore-unmatch", "--", *owners)
-    return _commit_only(git_repo, owners, "henryvc: reset workspace runs")
+    git_write(git_repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *gone)
+    return _commit_only(git_repo, gone, "henryvc: reset workspace runs")
+
+
+def run_folder_of(path: str) -> str | None:
+    """The run folder (training_runs/NAME or training_runs/archive/X/NAME) that PATH lies in, or None."""
+    parts = Path(path).parts
+    if len(parts) > 2 and runname.is_run_name(parts[1]):
+        return "/".join(parts[:2])
+    if len(parts) > 4 and "/".join(parts[1:3]) in ARCHIVE_DIRS and runname.is_run_name(parts[3]):
+        return "/".join(parts[:4])
+    return None
 
 
 # --- backup --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cli import api, gitrepo, lifecycle, record as records, runname
-from cli.errors import NotReady
+from cli.errors import BadInput, NotReady
 from cli.project import Project
 from tests.conftest import dvc, gen, sh
 from tests.lifecycle_fixtures import (HENRYVC, henryvc, picture, relink, remote_objects, run_with_status, train,
@@ -80,6 +80,29 @@ def test_archive_moves_by_verdict_is_idempotent_and_recorded(project, invoke):
     assert {r["name"] for r in json.loads(invoke(["list", "--json"], project.root).output)["runs"]} == {
         failed, incomplete, success}
     assert restores(project, failed)
+
+
+def test_archive_finishes_what_a_killed_archive_left(project):
+    a = run_with_status(project, "failed", seed=1, tag=True)
+    b = run_with_status(project, "failed", seed=2, tag=True)
+    for name in (a, b):  # as if killed after the rename: one before `git rm --cached`, one after it
+        os.rename(project.run_dir(name), project.runs / "archive" / "failed" / name)
+    sh(project.root, "git", "rm", "-r", "-q", "--cached", f"training_runs/{b}")
+    result = lifecycle.archive(project)
+    assert result.actions == [] and result.commit
+    assert not [line for line in sh(project.root, "git", "status", "--porcelain").stdout.splitlines()
+                if not line.startswith("??")]
+    assert sh(project.root, "git", "ls-files", "training_runs/archive/failed").stdout.count("run.json") == 2
+    assert {e["run"] for e in lifecycle.read_journal(project) if e["action"] == "archive"} == {a, b}
+
+
+def test_archive_leaves_the_run_about_to_be_trained(project):
+    done = run_with_status(project, "failed", seed=1)
+    fresh = api.new_run(project, 2, "debug").name  # params.yaml points at it; not trained yet
+    actions = {a.run: a for a in lifecycle.archive(project).actions}
+    assert actions[done].done and actions[fresh].action == "skip" and "not trained yet" in actions[fresh].reason
+    api.new_run(project, 2, "stable")  # now another run is next: the abandoned one is incomplete
+    assert lifecycle.archive(project).actions[0].target == f"training_runs/archive/incomplete/{fresh}"
 
 
 def test_archive_never_moves_a_run_that_is_training(project):
@@ -219,8 +242,8 @@ def test_cleanup_older_than_filters_by_the_run_name_date(project, invoke):
     failed = run_with_status(project, "failed", seed=2, tag=True)
     lifecycle.backup(project)
     assert lifecycle.cleanup_failed(project, older_than=30, dry_run=True).items == []
-    result = invoke(["cleanup-failed", "--older-than", "-1"], project.root)
-    assert result.exit_code == 2
+    for days in ("-1", "nan", "inf", "1e300"):
+        assert invoke(["cleanup-failed", "--older-than", days], project.root).exit_code == 2
     assert [i.run for i in lifecycle.cleanup_failed(project, older_than=0, dry_run=True).items] == [failed]
 
 
@@ -344,6 +367,8 @@ def test_snapshot_tags_the_state_outside_the_run_grammar(project, invoke):
     assert sh(project.root, "git", "show", f"{snap['name']}:training_runs/{name}/run.json").returncode == 0
     assert snap["pushed_objects"] > 0
     assert json.loads(invoke(["list", "--json"], project.root).output)["unreadable"] == []
+    with pytest.raises(BadInput):
+        lifecycle.snapshot(project, "a\0b")
 
     (project.run_dir(name) / "checkpoints" / "checkpoint_500.pth").chmod(0o644)
     (project.run_dir(name) / "checkpoints" / "checkpoint_500.pth").write_bytes(b"changed after dvc repro")
