@@ -111,7 +111,9 @@ def _git_processes_and_open_files(repo) -> tuple[list[int], set[str]] | None:
     gits, held = [], set()
     for pid in (p for p in proc.iterdir() if p.name.isdigit()):
         try:
-            if (pid / "comm").read_text().strip().startswith("git"):
+            # GitPython keeps `git cat-file --batch` readers alive for the life of a Repo: they lock nothing.
+            if (pid / "comm").read_text().strip().startswith("git") and \
+                    (pid / "cmdline").read_bytes().split(b"\0")[1:2] != [b"cat-file"]:
                 cwd = os.readlink(pid / "cwd")
                 if any(cwd == place or cwd.startswith(place + "/") for place in places):
                     gits.append(int(pid.name))
@@ -136,7 +138,7 @@ def clear_stale_locks(repo) -> list[str]:
     """
     common = Path(repo.common_dir)
     candidates = {d / name for d in (Path(repo.git_dir), common) for name in GIT_LOCK_FILES}
-    candidates |= set((common / "refs").rglob("*.lock"))
+    candidates |= set((common / "refs").rglob("*.lock")) | set(Path(repo.git_dir).glob("next-index-*.lock"))
     present = sorted(p for p in candidates if p.exists())
     for attempt in range(2):
         if not present:
