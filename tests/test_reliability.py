@@ -508,3 +508,103 @@ def test_hostile_input_exits_2_writes_nothing_touches_nothing_outside(hostile_pr
 
 def test_at_least_30_hostile_inputs():
     assert len(HOSTILE) >= 30
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Lifecycle commands (cli/lifecycle.py): kills mid-backup and mid-archive, and deleting commands vs symlinks.
+
+def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
+    project, name, remote, origin = pushed_setup
+    if not lifecycle_landed("backup"):
+        pytest.skip("`henryvc backup` has not landed yet")
+    assert henryvc(project.root, "tag-run", name).returncode == 0  # tagged, nothing pushed yet
+    objects = lambda: sum(1 for p in (remote / "files" / "md5").rglob("*") if p.is_file()) \
+        if (remote / "files").is_dir() else 0  # noqa: E731
+    for label, marker in [("mid-backup (remote partly filled)", lambda: objects() >= 3),
+                          ("mid-backup again (more of the remote filled)", lambda: objects() >= 9)]:
+        kill = kill_when(spawn(project.root, "backup"), marker)
+        assert kill.fired, f"{label}: the backup finished first (rc {kill.returncode}): {kill.stderr}"
+        litter = assert_consistent(project, remote)
+        checked = henryvc(project.root, "backup", "--verify")
+        assert checked.returncode == 1, checked.stderr  # honest: the remote does not hold everything yet
+        figure("backup", kill_point=label, killed_after_s=round(kill.after_s, 2), **litter)
+    started = time.monotonic()
+    done = henryvc(project.root, "backup")
+    recovery = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert henryvc(project.root, "backup", "--verify").returncode == 0
+    assert_consistent(project, remote)
+    assert rehash_store(remote).good >= expected_objects(project, name)
+    figure("backup", kill_point="re-run after 2 kills", recovery_s=round(recovery, 2), bytes_lost=0)
+
+
+def failed_tagged_run(project: Project, seed: int) -> str:
+    """A trained run recorded as failed, tagged (so archive commits its move)."""
+    from cli import record as records
+
+    name = train(project, seed=seed)
+    records.update(project.run_dir(name), status="failed")
+    assert henryvc(project.root, "tag-run", name).returncode == 0
+    return name
+
+
+def test_sigkill_mid_archive_then_rerun_completes(project_with_remote, tmp_path):
+    project = project_with_remote
+    if not lifecycle_landed("archive"):
+        pytest.skip("`henryvc archive` has not landed yet")
+    name = failed_tagged_run(project, seed=5)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    installed = hook(project.root, "prepare-commit-msg", stall(marks / "commit"))
+    kill = kill_when(spawn(project.root, "archive"), lambda: (marks / "commit").exists())
+    installed.unlink()
+    if not kill.fired:
+        pytest.fail(f"archive finished (rc {kill.returncode}) without committing the move: {kill.stderr}")
+    locks = git_locks(project.root)
+    litter = assert_consistent(project)
+    places = [p for p in (project.run_dir(name), project.runs / "archive" / "failed" / name) if p.is_dir()]
+    assert len(places) == 1  # the run is in exactly one place, whole
+    assert json.loads((places[0] / "run.json").read_text())["name"] == name
+    figure("archive", kill_point="mid-commit of the move (prepare-commit-msg hook)",
+           killed_after_s=round(kill.after_s, 2), git_locks_left=locks, **litter)
+    started = time.monotonic()
+    done = henryvc(project.root, "archive")
+    recovery = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    moved = project.runs / "archive" / "failed" / name
+    assert moved.is_dir() and not project.run_dir(name).exists()
+    assert json.loads((moved / "run.json").read_text())["status"] == "failed"
+    assert git_locks(project.root) == [] and assert_consistent(project) is not None
+    assert sh(project.root, "git", "status", "--porcelain", "training_runs").stdout == ""  # the move is committed
+    assert henryvc(project.root, "archive").returncode == 0  # again: moves nothing more
+    figure("archive", kill_point="re-run", recovery_s=round(recovery, 2), bytes_lost=0)
+
+
+@pytest.fixture
+def project_with_remote(tmp_path):
+    return big_project(tmp_path / "project", tmp_path / "dvc-remote")
+
+
+@pytest.mark.parametrize("args", [["cleanup-failed", "--yes", "--force"], ["archive"], ["reset", "--yes"]],
+                         ids=lambda a: a[0])
+def test_deleting_commands_never_follow_symlinks_out_of_the_project(project_with_remote, tmp_path, args):
+    project = project_with_remote
+    if not lifecycle_landed(args[0]):
+        pytest.skip(f"`henryvc {args[0]}` has not landed yet")
+    sentinel = tmp_path / "sentinel"
+    (sentinel / "ckpts").mkdir(parents=True)
+    (sentinel / "ckpts" / "best_model.pth").write_bytes(b"precious" * 4096)
+    (sentinel / "notes.txt").write_text("outside the project")
+    name = failed_tagged_run(project, seed=9)
+    folder = project.run_dir(name)
+    (folder / "plots").mkdir(exist_ok=True)
+    (folder / "plots" / "elsewhere").symlink_to(sentinel)  # a folder link pointing out
+    (folder / "logs").mkdir(exist_ok=True)
+    (folder / "logs" / "notes.txt").symlink_to(sentinel / "notes.txt")  # a file link pointing out
+    before = snapshot_tree(sentinel)
+    done = henryvc(project.root, *args)
+    assert done.returncode in (0, 1, 2), done.stderr  # refusing is fine; crashing or escaping is not
+    assert "unexpected error" not in done.stderr
+    assert snapshot_tree(sentinel) == before
+    assert (sentinel / "ckpts" / "best_model.pth").read_bytes() == b"precious" * 4096
+    figure("symlinks out", command=" ".join(args), rc=done.returncode, message=done.stderr.strip()[:200])
