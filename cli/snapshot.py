@@ -221,8 +221,9 @@ def restore(project, name: str, into: Path | None = None, in_place: bool = False
         dvcrepo.share_cache(target, project.root)
     missing = dvcrepo.missing_objects(cache, outs)
     if pull or missing:
-        dvcrepo.pull(target)
-    dvcrepo.checkout(target)
+        dvcrepo.pull(target)  # DVC's pull is fetch + checkout: a second checkout would only re-stat every file
+    else:
+        dvcrepo.checkout(target)
     checked = check_outs(target, outs, cache, progress)
     if not checked.ok:
         raise IntegrityError(_mismatch_text(name, checked))
