@@ -122,6 +122,40 @@ def henryvc_stage(root: Path) -> list[float]:
     return timer.step_seconds()
 
 
+def hook_cost(repeats: int = 2000) -> float:
+    """Seconds per step of what henryvc adds inside a step: the NaN check and the loss line, measured alone.
+
+    This does not suffer from other processes' load the way the A/B step times do on a shared machine.
+    """
+    import torch
+
+    from training import common, train
+
+    keys = ("decoder_loss", "postnet_loss", "stopnet_loss", "ga_loss", "decoder_diff_spec_loss",
+            "postnet_diff_spec_loss", "loss", "align_error", "decoder_b_loss", "decoder_c_loss")
+    tensors = {k: torch.rand(()) for k in keys}
+    floats = {k: float(v) for k, v in tensors.items()} | {"current_lr": 1e-3, "grad_norm": 1.0}
+    base = Path(tempfile.mkdtemp(prefix="henryvc-hooks-"))
+    try:
+        paths = common.RunPaths(base, RUN)
+        paths.run_dir.mkdir(parents=True)
+
+        class Progress:  # the two counters record_step reads from the Trainer
+            total_steps_done = 1
+            epochs_done = 0
+
+        hooks = train.Hooks(paths, train.Settings(), None)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            train.non_finite_losses(tensors)
+            hooks.record_step(Progress, floats)
+        elapsed = time.perf_counter() - start
+        hooks.close()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return elapsed / repeats
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds (each trains both once)")
@@ -149,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         "median_s_per_step": {"bare": round(statistics.median(bare), 4), "henryvc": round(statistics.median(henry), 4)},
         "mean_s_per_step": {"bare": round(statistics.mean(bare), 4), "henryvc": round(statistics.mean(henry), 4)},
     }
+    per_step = hook_cost()
+    result["henryvc_in_step_cost_s"] = round(per_step, 7)
+    result["henryvc_in_step_cost_percent_of_bare_median"] = round(100 * per_step / result["median_s_per_step"]["bare"], 4)
     result["overhead_percent_median"] = round(100 * (result["median_s_per_step"]["henryvc"] /
                                                      result["median_s_per_step"]["bare"] - 1), 2)
     result["overhead_percent_mean"] = round(100 * (result["mean_s_per_step"]["henryvc"] /
@@ -158,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"bare Coqui: {result['median_s_per_step']['bare']} s/step (median of {len(bare)}), "
               f"henryvc stage: {result['median_s_per_step']['henryvc']} s/step (median of {len(henry)}), "
-              f"overhead {result['overhead_percent_median']} % (median), {result['overhead_percent_mean']} % (mean)")
+              f"overhead {result['overhead_percent_median']} % (median), {result['overhead_percent_mean']} % (mean); "
+              f"henryvc's in-step work alone: {per_step * 1e6:.0f} us/step = "
+              f"{result['henryvc_in_step_cost_percent_of_bare_median']} % of a bare step")
     return 0
 
 

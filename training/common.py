@@ -175,11 +175,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def append_readme(paths: RunPaths, title: str, lines: list[str]) -> None:
-    """Append a dated section to the run's README.md (new-run wrote its head)."""
+    """Append a dated section (under new-run's "## Evaluations" heading) to the run's README.md."""
     from datetime import datetime, timezone
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    text = f"\n## {title} ({stamp})\n\n" + "\n".join(lines) + "\n"
+    text = f"\n### {title} ({stamp})\n\n" + "\n".join(lines) + "\n"
     with (paths.run_dir / "README.md").open("a", encoding="utf-8") as handle:
         handle.write(text)
 
