@@ -30,7 +30,7 @@ from tests.reliability_fixtures import (HENRYVC, big_project, git_consistency, g
                                         kill_when, md5, record_problems, rehash_store, remote_tags, snapshot_tree,
                                         spawn, train)
 
-CKPT_MB, CKPT_FILES = 32, 8  # 256 MB of checkpoints: a push takes long enough to be killed half-way
+CKPT_MB, CKPT_FILES = 32, 6  # 192 MB of checkpoints: a push takes long enough to be killed half-way
 
 
 def figure(scenario: str, **numbers) -> None:
@@ -97,7 +97,7 @@ def listed(project: Project, name: str) -> dict:
 
 @pytest.fixture
 def pushed_setup(tmp_path):
-    """A project with a 256 MB trained run, a DVC remote folder and a bare git remote."""
+    """A project with a 192 MB trained run, a DVC remote folder and a bare git remote."""
     remote, origin = tmp_path / "dvc-remote", tmp_path / "origin.git"
     project = big_project(tmp_path / "project", remote)
     sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
@@ -244,7 +244,8 @@ def test_a_held_lock_makes_a_writing_command_wait_then_refuse_clearly(project):
                        env={"HENRYVC_LOCK_TIMEOUT": "1"})
         waited = time.monotonic() - started
     assert done.returncode == 1, done.stderr
-    assert done.stderr.startswith("henryvc: error: another henryvc command holds") and len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("henryvc: error: another henryvc command holds")
+    assert len(done.stderr.splitlines()) == 1
     assert not [p for p in project.runs.iterdir() if p.name.startswith("henry_v")]
     assert project.params.read_text() == params
     figure("lock", case="held by another process, HENRYVC_LOCK_TIMEOUT=1", refused_after_s=round(waited, 2))
@@ -294,7 +295,8 @@ def test_commands_at_once_are_serialised_by_the_lock(pushed_setup):
     shown = json.loads(henryvc(project.root, "show", name, "--json").stdout)
     assert shown["tagged"] and shown["status"] == "success"
     assert henryvc(project.root, "verify", name).returncode == 0
-    figure("lock", case="tag-run --push (256 MB) holding the lock, 4 commands queued", first_held_s=round(held_s, 2),
+    figure("lock", case=f"tag-run --push ({CKPT_MB * CKPT_FILES} MB) holding the lock, 4 commands queued",
+           first_held_s=round(held_s, 2),
            holders_in_order=len(seen_holders), queued_max_wait_s=round(max(finished.values(), default=0), 2))
 
 
