@@ -26,12 +26,14 @@ decided where the issue was silent:
   the DVC cache or on the remote. Logs, config, metrics, README, tensorboard and samples stay.
   `--force` also deletes what is not recoverable (never a run that is training). Then DVC's own
   garbage collector (`dvc_data`'s gc, under DVC's repo lock) runs over what the work tree, every
-  branch, every experiment and every tag use, except the tags of cleaned failed runs whose every object
-  (all their outputs, not only checkpoints) is on the default remote, the one `henryvc restore` pulls
-  from: every tagged run keeps its data, in the cache or there. The remote is never trimmed. Cache
+  branch, every experiment and every tag use, except the tags of those failed runs (not training)
+  whose every object (all outputs, not only checkpoints) is on the default remote, the one `henryvc
+  restore` pulls from: every tagged run keeps its data, in the cache or there. The remote is never trimmed. Cache
   objects that a symlink among the runs or in a restore worktree points at are kept too. "Will free"
   counts each inode once, and only when every one of its links goes. A dry run and the confirmation
   prompt show that plan; the real run plans again under the locks and acts only on the runs confirmed.
+  While another DVC process holds DVC's lock (a `dvc repro` that trains for hours), checkpoints are
+  still freed and the gc is skipped, saying so: a full disk mid-training is when this is needed.
 - **reset** clears every run folder (archive included) only when each file in it is covered, i.e. the
   same content is in git at the run's tag (or a snapshot made now) or in DVC data recorded there, and
   that data is on the backup remote. Tagged data missing from the remote is pushed first; anything
@@ -81,7 +83,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from cli import dvcrepo, gitrepo, record as records, runname
 from cli.dvcrepo import Out
-from cli.errors import BadInput, Busy, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
+from cli.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
 from cli.project import ARCHIVE_DIRS, Project
 
 # The snapshot tag grammar, in this one place. It can never be a run name (runname.TAG_GLOB is henry_v*).
@@ -470,16 +472,17 @@ def _journal_unrecorded(project: Project) -> None:
 # --- DVC: remotes, listings, the repo lock -------------------------------------------------------------
 
 @contextmanager
-def dvc_locked(dvc_repo) -> Iterator[None]:
-    """Hold DVC's own repo lock (what `dvc gc`, `dvc repro` and `dvc push` take), as Busy when it is held."""
+def dvc_lock_if_free(dvc_repo) -> Iterator[bool]:
+    """Hold DVC's own repo lock (what `dvc gc` and `dvc repro` take) and yield True; False when another DVC
+    process (a `dvc repro` training for hours, say) holds it."""
     from dvc.lock import LockError
     from dvc.repo import lock_repo
 
     try:
         with lock_repo(dvc_repo):
-            yield
-    except LockError as exc:
-        raise Busy(f"another DVC process holds the repository lock ({exc}); try again when it has finished") from None
+            yield True
+    except LockError:
+        yield False
 
 
 def cache_of(dvc_repo) -> Path:
@@ -711,6 +714,7 @@ class CleanupPlan:
     gc_bytes: int = 0
     will_free: int = 0
     kept_tags: int = 0
+    gc_skipped: str = ""
     forced: bool = False
     done: bool = False
 
@@ -769,6 +773,10 @@ def _candidate(project: Project, git_repo, folder: RunFolder, tags, cache: Path,
     if live_training(folder):
         cand.item.reason = "training now: never deleted"
         return cand
+    if folder.name in tags:  # whatever the work tree holds, the cache may give back what the remote has
+        outs = cached_outs_at(git_repo, folder.name)
+        if all(out_files(cache, odb, out) is not None for out in outs):
+            cand.tag_oids = set().union(*(out_oids(cache, odb, out) for out in outs))
     if not ckpt.is_dir() and not ckpt.is_symlink():
         cand.item.reason = f"no {CHECKPOINTS}/ left"
         return cand
@@ -790,26 +798,23 @@ def _candidate(project: Project, git_repo, folder: RunFolder, tags, cache: Path,
             (" ..." if len(found.uncovered) > 3 else "")
         return cand
     cand.oids = found.oids
-    outs = cached_outs_at(git_repo, folder.name)
-    if all(out_files(cache, odb, out) is not None for out in outs):
-        cand.tag_oids = set().union(*(out_oids(cache, odb, out) for out in outs))
     return cand
 
 
 def _decide(cand: _Candidate, present: set[str], cache: Path, force: bool) -> bool:
     """Fill CAND's item in from what the remote holds; True when its tag's objects may leave the cache."""
     item = cand.item
+    droppable = cand.tag_oids is not None and cand.tag_oids <= present
+    item.cache = CACHE_DROPPED if droppable else CACHE_KEPT if cand.tag_oids is not None else ""
     if cand.problem is None and cand.oids and not all(o in present or in_cache(cache, o) for o in cand.oids):
         cand.problem = "some of its objects are neither in the DVC cache nor on the default remote"
     item.recoverable = bool(cand.files) and cand.problem is None
     if not cand.files or (cand.problem and not force) or item.reason:
         item.reason = item.reason or (f"not recoverable: {cand.problem} (--force deletes it anyway)"
                                       if cand.problem else f"{CHECKPOINTS}/ is empty")
-        return False
+        return droppable
     item.action, item.reason = "delete", cand.problem or ""
     item.bytes = _unique_bytes(cand.files)
-    droppable = item.recoverable and cand.tag_oids is not None and cand.tag_oids <= present
-    item.cache = CACHE_DROPPED if droppable else CACHE_KEPT if item.recoverable else ""
     return droppable
 
 
@@ -862,7 +867,7 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
     git_repo = gitrepo.open_repo(project.root)
     tags = tag_summaries(git_repo)
     plan = CleanupPlan(forced=force)
-    with dvcrepo.open_repo(project.root) as dvc_repo, dvc_locked(dvc_repo):
+    with dvcrepo.open_repo(project.root) as dvc_repo, dvc_lock_if_free(dvc_repo) as gc_allowed:
         cache, odb = cache_of(dvc_repo), _default_odb(dvc_repo)
         cands = [_candidate(project, git_repo, f, tags, cache, odb)
                  for f in _failed_runs(project, older_than, now) if only is None or f.name in only]
@@ -873,7 +878,10 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
         deletions = [p for c in cands if c.item.action == "delete" for p in c.files]
         keep = sorted((set(tags) - dropped) | set(tag_summaries(git_repo, SNAPSHOT_GLOB)))
         plan.kept_tags = len(keep)
-        scopes = _gc_scope(dvc_repo, keep, _protected_oids(project, cache, set(deletions)))
+        scopes = _gc_scope(dvc_repo, keep, _protected_oids(project, cache, set(deletions))) if gc_allowed else []
+        if not gc_allowed:
+            plan.gc_skipped = ("another DVC process (a `dvc repro`?) holds DVC's repository lock: the cache is "
+                               "left alone; run cleanup-failed again when it has finished")
         doomed = [p for _, _, paths in scopes for p in paths]
         plan.gc_objects, plan.gc_bytes = len(doomed), _unique_bytes(doomed)
         plan.will_free = _unique_bytes([*deletions, *doomed])
@@ -884,7 +892,9 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
                 _delete_checkpoints(project, cand, force)
         for gc_odb, used, _ in scopes:
             dvc_gc(gc_odb, used)
-        journal(project, {"action": "gc", "kept_tags": len(keep), "objects": plan.gc_objects, "bytes": plan.gc_bytes})
+        if scopes:
+            journal(project, {"action": "gc", "kept_tags": len(keep), "objects": plan.gc_objects,
+                              "bytes": plan.gc_bytes})
     plan.done = True
     return plan
 

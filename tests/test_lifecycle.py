@@ -238,6 +238,29 @@ def test_cleanup_never_follows_a_symlink_out_and_never_touches_a_training_run(pr
     assert outside.read_bytes() == b"not henryvc's" * 1000  # the link went, never its target
 
 
+def test_cleanup_frees_checkpoints_while_dvc_repro_holds_the_dvc_lock(project, invoke):
+    failed = run_with_status(project, "failed", seed=2, tag=True)
+    run_with_status(project, "success", seed=4, tag=True)
+    lifecycle.backup(project)
+    hold = ("import sys, time\nfrom dvc.repo import Repo, lock_repo\nwith lock_repo(Repo('.')):\n"
+            "    print('locked', flush=True)\n    time.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold], cwd=project.root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = invoke(["cleanup-failed", "--yes"], project.root)
+        assert result.exit_code == 0, result.output
+        assert "DVC gc: skipped" in result.output and not (project.run_dir(failed) / "checkpoints").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    [item] = lifecycle.cleanup_failed(project, dry_run=True).items  # the skipped gc is not forgotten:
+    assert item.action == "skip" and "dropped" in item.cache  # the tag's objects can still leave the cache
+    [ckpt] = [o for o in lifecycle.cached_outs_at(gitrepo.open_repo(project.root), failed) if o.path.endswith("checkpoints")]
+    lifecycle.cleanup_failed(project)
+    assert not (project.root / ".dvc" / "cache" / "files" / "md5" / ckpt.md5[:2] / (ckpt.md5[2:] + ".dir")).exists()
+    assert restores(project, failed)
+
+
 def test_cleanup_older_than_filters_by_the_run_name_date(project, invoke):
     failed = run_with_status(project, "failed", seed=2, tag=True)
     lifecycle.backup(project)

@@ -83,12 +83,15 @@ def archive_cmd(dry_run: bool, as_json: bool) -> None:
 def _print_cleanup(plan) -> None:
     for item in plan.items:
         if item.action == "delete":
-            note = f"; {item.cache}" if item.cache else f"; forced: {item.reason}"
+            note = f"; its tag's data is {item.cache}" if item.recoverable else f"; forced: {item.reason}"
             click.echo(f"delete  {item.path}  {item.files} file(s), {size(item.bytes)}{note}")
         else:
-            click.echo(f"skip    {item.path}: {item.reason}")
-    click.echo(f"DVC gc: {plan.gc_objects} cache object(s), {size(plan.gc_bytes)} (keeps the data of "
-               f"{plan.kept_tags} tag(s), the work tree and branches; the remote is never trimmed)")
+            click.echo(f"skip    {item.path}: {item.reason}" + (f"; its tag's data is {item.cache}" if item.cache else ""))
+    if plan.gc_skipped:
+        click.echo(f"DVC gc: skipped: {plan.gc_skipped}")
+    else:
+        click.echo(f"DVC gc: {plan.gc_objects} cache object(s), {size(plan.gc_bytes)} (keeps the data of "
+                   f"{plan.kept_tags} tag(s), the work tree and branches; the remote is never trimmed)")
     click.echo(f"will free: {size(plan.will_free)}")
 
 
