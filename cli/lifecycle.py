@@ -974,12 +974,12 @@ def _unsaved(dvc_status: dict[str, Any]) -> list[str]:
 
 
 def _too_big_for_git(project: Project, git_repo) -> list[str]:
-    """Files `git add -A` would take that are over MAX_GIT_FILE_BYTES."""
+    """Files `git add -A` would take (untracked and not ignored, or modified) that are over MAX_GIT_FILE_BYTES."""
+    listed = git_repo.git.ls_files("-z", "--others", "--modified", "--exclude-standard").split("\0")
     found = []
-    for line in git_repo.git.add("-A", "--dry-run").splitlines():
-        rel = line[5:-1] if line.startswith("add '") and line.endswith("'") else None
-        path = project.root / rel if rel else None
-        if path and path.is_file() and not path.is_symlink() and path.stat().st_size > MAX_GIT_FILE_BYTES:
+    for rel in sorted({r for r in listed if r}):
+        path = project.root / rel
+        if path.is_file() and not path.is_symlink() and path.stat().st_size > MAX_GIT_FILE_BYTES:
             found.append(f"{rel} ({path.stat().st_size} bytes)")
     return found
 

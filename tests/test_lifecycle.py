@@ -398,9 +398,9 @@ def test_snapshot_tags_the_state_outside_the_run_grammar(project, invoke):
     result = invoke(["snapshot"], project.root)
     assert result.exit_code == 1 and "dvc commit" in result.output
     dvc(project.root, "checkout", "-f", "-q")
-    (project.root / "huge.bin").write_bytes(b"\0" * (6 * 1024 * 1024))
+    (project.root / "hüge file.bin").write_bytes(b"\0" * (6 * 1024 * 1024))
     result = invoke(["snapshot", "--no-push"], project.root)
-    assert result.exit_code == 1 and "huge.bin" in result.output and "dvc add" in result.output
+    assert result.exit_code == 1 and "hüge file.bin" in result.output and "dvc add" in result.output
 
 
 def test_schedule_prints_cron_and_systemd_lines(project, invoke):
