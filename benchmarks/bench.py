@@ -532,18 +532,16 @@ def table(b: Bench) -> str:
     return "\n".join(lines)
 
 
-def machine(before: str) -> str:
+def machine(before: str, commit: str) -> str:
     def version(argv: list[str]) -> str:
         try:
             return subprocess.run(argv, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         except (OSError, IndexError):
             return "?"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                            text=True).stdout.strip()
     mem_kb = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
     return (f"{platform.machine()}, {os.cpu_count()} cores, {mem_kb / 2**20:.0f} GiB RAM, Python "
             f"{platform.python_version()}, {version(['git', '--version'])}, dvc {version(DVC + ['--version'])}, "
-            f"gto {version(GTO + ['--version']) if GTO else 'absent'}, henryvc at commit {commit}; "
+            f"gto {version(GTO + ['--version']).split()[-1] if GTO else 'absent'}, henryvc at commit {commit}; "
             f"load average before: {before}, after: {load()}")
 
 
@@ -551,7 +549,7 @@ def load() -> str:
     return " ".join(open("/proc/loadavg").read().split()[:3])
 
 
-def report(b: Bench, command: str, before: str, started: float) -> str:
+def report(b: Bench, command: str, before: str, started: float, commit: str) -> str:
     a = b.args
     return "\n".join([
         MARKS[0].format(a.block),
@@ -561,7 +559,7 @@ def report(b: Bench, command: str, before: str, started: float) -> str:
         f"Data: {a.wavs} wav files of {a.wav_kb} KB ({a.wavs * a.wav_kb / 2**20:.2f} GiB), {a.checkpoints} "
         f"checkpoints of {a.checkpoint_mb} MB per run, {a.tags} tagged runs.",
         "",
-        f"Machine: {machine(before)}.",
+        f"Machine: {machine(before, commit)}.",
         "",
         "```",
         command,
@@ -609,6 +607,10 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "benchmarks/bench.py", *(sys.argv[1:] if argv is None else argv)])
     only = set(args.only.split(","))
     before, started = load(), time.time()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip() + (" + uncommitted changes" if subprocess.run(
+                                ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                                capture_output=True, text=True).stdout.strip() else "")
     work = Path(tempfile.mkdtemp(prefix="henryvc-bench-", dir=args.workdir))
     b = Bench(work, args, environment(work))
     say(f"working in {work}")
@@ -634,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    block = report(b, command, before, started)
+    block = report(b, command, before, started, commit)
     print(block)
     if args.write:
         write_markdown(args.write, block, args.block)
