@@ -117,9 +117,9 @@ def init(root: Path, remote: str | None) -> dict[str, object]:
     _append_lines(root / ".gitignore", GITIGNORE_LINES)
     _append_lines(root / ".dvcignore", DVCIGNORE_LINES)
     written = _copy_templates(root)
-    remote_url = dvcrepo.configure(root, remote, default=root / STATE_DIR / "storage")
+    remote_url, cache_types = dvcrepo.configure(root, remote, default=root / STATE_DIR / "storage")
     committed = gitrepo.commit_paths(
         repo, [".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", *TEMPLATE_FILES, "configs"],
         "henryvc: init project")
     return {"root": str(root), "remote": remote_url, "templates": written, "commit": committed,
-            "cache_types": dvcrepo.CACHE_TYPES}
+            "cache_types": cache_types}
