@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from cli import dvcrepo, gitrepo
 from cli.dvcrepo import Out
+from cli.ledger import Ledger
 from cli.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
 
 SUMMARY_FORMAT = "henryvc-tag/1"
@@ -91,23 +92,29 @@ def _expected_files(cache: Path, out: Out) -> tuple[dict[str, str], list[Mismatc
     return {e["relpath"]: e["md5"] for e in json.loads(listing.read_text())}, []
 
 
-def _check_file(path: Path, want: str, cache: Path, label: str) -> tuple[int, list[Mismatch]]:
+def _check_file(path: Path, want: str, cache: Path, label: str) -> tuple[int, list[Mismatch], bool]:
+    """Hash one file (and its cache object when that is another inode); True when it matched unchanged."""
     if not path.is_file():
-        return 0, [Mismatch(label, "missing")]
+        return 0, [Mismatch(label, "missing")], False
+    before = path.stat()
     got = md5_file(path)
     problems = [] if got == want else [Mismatch(label, f"content hash {got} != {want} recorded at the tag")]
     cached = dvcrepo.object_path(cache, Out("", want, False))
     if cached.exists() and not os.path.samefile(cached, path) and md5_file(cached) != want:
         problems.append(Mismatch(label, f"the DVC cache's copy ({cached.name}) is corrupt"))
-    return path.stat().st_size, problems
+    after = path.stat()
+    unchanged = (before.st_ino, before.st_size, before.st_mtime_ns) == (after.st_ino, after.st_size, after.st_mtime_ns)
+    return after.st_size, problems, unchanged and not problems
 
 
 def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress | None = None,
-               known: Callable[[list[Path]], dict[Path, str]] | None = None) -> CheckResult:
+               known: Callable[[list[Path]], dict[Path, str]] | None = None,
+               remember: Callable[[list[tuple[Path, str]]], None] | None = None) -> CheckResult:
     """Re-hash every file of OUTS under WORKDIR (and its cache object) against the recorded hashes.
 
-    With KNOWN (paths -> the hash DVC's state db holds for those unchanged since DVC hashed them), a file
-    whose known hash is the recorded one is not read again: what `dvc status` trusts, no more.
+    With KNOWN (paths -> a hash already established for those files while unchanged: DVC's state db, or
+    henryvc's own ledger), a file whose known hash is the recorded one is not read again. REMEMBER is
+    told every file that was read and matched.
     """
     result = CheckResult()
     jobs: list[tuple[Path, str, str]] = []
@@ -126,13 +133,18 @@ def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress |
     result.trusted_files = result.checked_files = len(taken)
     result.checked_bytes = sum(path.stat().st_size for path, _, _ in taken)
     jobs = [job for job in jobs if trusted.get(job[0]) != job[1]]
+    matched: list[tuple[Path, str]] = []
     with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
-        for size, problems in pool.map(lambda job: _check_file(job[0], job[1], cache, job[2]), jobs):
+        for job, (size, problems, ok) in zip(jobs, pool.map(lambda j: _check_file(j[0], j[1], cache, j[2]), jobs)):
             result.checked_files += 1
             result.checked_bytes += size
             result.mismatches += problems
+            if ok:
+                matched.append((job[0], job[1]))
             if progress:
                 progress(1)
+    if remember and matched:
+        remember(matched)
     return result
 
 
@@ -175,6 +187,7 @@ class RestoreResult:
     checked_files: int
     checked_bytes: int
     recreate: str
+    known_files: int = 0  # of checked_files: unchanged since henryvc last read them (its hash ledger)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -224,11 +237,12 @@ def restore(project, name: str, into: Path | None = None, in_place: bool = False
         dvcrepo.pull(target)  # DVC's pull is fetch + checkout: a second checkout would only re-stat every file
     else:
         dvcrepo.checkout(target)
-    checked = check_outs(target, outs, cache, progress)
+    hashes = Ledger(project.state)
+    checked = check_outs(target, outs, cache, progress, known=hashes.known, remember=hashes.remember)
     if not checked.ok:
         raise IntegrityError(_mismatch_text(name, checked))
     return RestoreResult(name, commit, str(target), in_place, bool(pull or missing), checked.checked_files,
-                         checked.checked_bytes, f"cd {target} && dvc repro --force")
+                         checked.checked_bytes, f"cd {target} && dvc repro --force", checked.trusted_files)
 
 
 def verify(project, name: str, path: Path | None = None, progress: Progress | None = None,
@@ -246,7 +260,9 @@ def verify(project, name: str, path: Path | None = None, progress: Progress | No
         raise HenryvcError(f"tag {name} records no DVC data")
     state_root = target if (target / ".dvc").is_dir() else project.root
     known = (lambda paths: dvcrepo.known_hashes(state_root, paths)) if fast else None
-    return check_outs(target, outs, dvcrepo.cache_dir(project.root), progress, known)
+    # The full check re-reads everything and tells the ledger, so later restores need not re-read it.
+    return check_outs(target, outs, dvcrepo.cache_dir(project.root), progress, known,
+                      remember=None if fast else Ledger(project.state).remember)
 
 
 def _mismatch_text(name: str, result: CheckResult) -> str:

@@ -4,6 +4,7 @@ restore (worktree, in place, cold cache, second clone) → verify."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -238,3 +239,30 @@ def test_hostile_input_exits_2_and_writes_nothing(project, invoke, args):
 def test_outside_a_project(tmp_path, invoke):
     result = invoke(["list"], tmp_path)
     assert result.exit_code == 1 and "henryvc init" in result.output
+
+
+def test_restore_reads_each_inode_once_and_rereads_what_changed(project, invoke):
+    name = trained_run(project)
+    api.tag_run(project, name)
+    first = api.restore(project, name)
+    assert first.known_files == 0 and first.checked_files == 7
+    again = api.restore(project, name, into=Path(".henryvc/second"))
+    # The second worktree's DVC files are the same cache inodes, read and matched a moment ago; only
+    # metrics.json (cache: false, so git wrote a new file) is read again.
+    assert again.checked_files == 7 and again.known_files == 6
+    ckpt = Path(again.path) / "training_runs" / name / "checkpoints" / "checkpoint_500.pth"
+    ckpt.chmod(0o644)
+    data = bytearray(ckpt.read_bytes())
+    data[7] ^= 0x01
+    ckpt.write_bytes(bytes(data))  # the cache object too: it is the same inode
+    result = invoke(["restore", name, "--into", ".henryvc/third"], project.root)
+    assert result.exit_code == 1 and "checkpoint_500.pth" in result.output
+    # The trust boundary: a write that puts the old mtime back fools the ledger, not `verify`.
+    data[7] ^= 0x01
+    stat = ckpt.stat()
+    ckpt.write_bytes(bytes(data))
+    assert api.restore(project, name, into=Path(".henryvc/fourth")).checked_files == 7
+    data[9] ^= 0x01
+    ckpt.write_bytes(bytes(data))
+    os.utime(ckpt, ns=(stat.st_atime_ns, ckpt.stat().st_mtime_ns))
+    assert invoke(["verify", name, "--path", ".henryvc/fourth"], project.root).exit_code == 1

@@ -1,0 +1,58 @@
+"""The hash ledger: what henryvc itself has hashed, keyed by file identity, so a restore does not re-read
+4 GB that it read before and that has not changed since.
+
+A file counts as known only while its device, inode, size and mtime are those it had when henryvc read
+it and found the hash. Writing into a file changes its mtime, so a flipped byte written by any program
+is read again; `henryvc verify` (full) ignores the ledger and re-reads everything. Hard links make the
+ledger pay off: a restored worktree's files are the cache's inodes, read once for all restores.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+LEDGER_FILE = "hashes.sqlite"
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS hashes (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER, "
+           "md5 TEXT, PRIMARY KEY (dev, ino))")
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class Ledger:
+    """A small SQLite table in the project's .henryvc/ folder."""
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / LEDGER_FILE
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute(_SCHEMA)
+        return db
+
+    def known(self, paths: list[Path]) -> dict[Path, str]:
+        """Path → md5 for the PATHS whose identity is unchanged since henryvc hashed them."""
+        identities = {path: _identity(path) for path in paths}
+        with closing(self._connect()) as db:
+            rows = {(dev, ino): (size, mtime, md5) for dev, ino, size, mtime, md5 in db.execute(
+                "SELECT dev, ino, size, mtime_ns, md5 FROM hashes")}
+        found = {}
+        for path, ident in identities.items():
+            if ident is not None and rows.get(ident[:2], (None, None, None))[:2] == ident[2:]:
+                found[path] = rows[ident[:2]][2]
+        return found
+
+    def remember(self, hashed: list[tuple[Path, str]]) -> None:
+        """Record that each path had this md5 when read (with its identity taken now)."""
+        rows = [(*ident, md5) for path, md5 in hashed if (ident := _identity(path)) is not None]
+        with closing(self._connect()) as db, db:
+            db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", rows)
