@@ -39,7 +39,7 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks --help
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench.py --workdir /var/tmp
 
 clean:
 	rm -rf $(DEMO) .pytest_cache
