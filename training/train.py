@@ -544,6 +544,12 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
     if continuing:
         drop_unreadable_checkpoints(paths.checkpoints)
         continuing = last_checkpoint(paths.checkpoints) is not None
+    if continuing:
+        from cli import dvcrepo
+
+        # Committed outputs are links to the DVC cache's objects; Coqui rewrites best_model.pth in place,
+        # which would write into the cache. Private copies first (`dvc unprotect`).
+        dvcrepo.unprotect(root, [str(paths.checkpoints), str(paths.tensorboard)])
     if not continuing:
         clear_outputs(paths)
     from cli import environment
