@@ -54,7 +54,11 @@ decided where the issue was silent:
   pushed there too (configs and records live in git). `--verify` reads only: for every run and snapshot
   tag, every object its dvc.lock/.dvc files name (and the files each directory listing names, the
   listing read from the cache or the remote), asked of the remote directly; what is missing is listed
-  (exit 1).
+  (exit 1). "On the remote" always means a file of the right size there (the cache copy's size, or
+  at least not empty): a push killed mid-transfer can leave an empty file under an object's name
+  (DVC tries a reflink at the final path first) that DVC then takes as present forever; `verify`
+  reports it as damaged, `backup` replaces it with the cache's copy, `cleanup-failed` and `reset`
+  do not count it as backed up.
 - **snapshot** commits the whole work tree as git would add it (`git add -A`, .gitignore honoured;
   a file over 5 MB refuses: it belongs in DVC) and tags it `snapshot_YYYYMMDD_HHMMSS` (local time;
   never a run name, see SNAPSHOT_* below), annotated with a JSON summary (`format:
@@ -107,6 +111,7 @@ BEST_MODEL = re.compile(r"(\A|/)best_model[^/]*\Z")
 # Files henryvc itself puts in a run folder: derivable, not part of the run's data.
 HENRYVC_FILES = (records.LOCK_FILE, MARKER)
 UNSAVED_STATES = ("modified", "new", "not in cache")
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 CACHE_DROPPED = "dropped from the cache: every object of its tag is on the default remote"
 CACHE_KEPT = "kept in the cache: its tag's objects are not all on the default remote (`henryvc backup` first)"
 
@@ -521,15 +526,49 @@ def remote_odb(dvc_repo, name: str):
     return dvc_repo.cloud.get_remote_odb(name, "status")
 
 
-def on_remote(odb, oids: Iterable[str]) -> set[str]:
-    """Those of OIDS the remote holds, asked of the remote itself (DVC's remote index is not trusted)."""
+def remote_sizes(odb, oids: Iterable[str]) -> dict[str, int]:
+    """oid → size of those of OIDS the remote has a file for, asked of the remote itself (DVC's remote
+    index is not trusted)."""
     oids = sorted(set(oids))
     if not oids:
-        return set()
+        return {}
     try:
-        return set(odb.list_oids_exists(oids))
+        infos = odb.fs.info([odb.oid_to_path(oid) for oid in oids], return_exceptions=True)
     except Exception as exc:  # ssh, permissions, network: all mean "cannot tell"
         raise HenryvcError(f"cannot reach the DVC remote at {odb.path}: {type(exc).__name__}: {exc}") from None
+    found = {}
+    for oid, info in zip(oids, infos):
+        if isinstance(info, FileNotFoundError):
+            continue
+        if isinstance(info, Exception):
+            raise HenryvcError(f"cannot read the DVC remote at {odb.path}: {type(info).__name__}: {info}")
+        found[oid] = int(info.get("size") or 0)
+    return found
+
+
+def remote_problems(odb, oids: Iterable[str], cache: Path) -> dict[str, str]:
+    """oid → what is wrong with it on the remote (missing, or not the size of the good copy); the rest are fine.
+
+    Sizes matter: a push killed at the wrong moment can leave an empty file under an object's name (DVC
+    tries a reflink at the final path first), which DVC then takes as present forever.
+    """
+    oids = set(oids)
+    sizes = remote_sizes(odb, oids)
+    problems = {}
+    for oid in oids:
+        local = dvcrepo.object_path(cache, Out("", oid.removesuffix(".dir"), oid.endswith(".dir")))
+        want = local.stat().st_size if local.is_file() else None
+        if oid not in sizes:
+            problems[oid] = "missing"
+        elif (want is not None and sizes[oid] != want) or (want is None and sizes[oid] == 0 and oid != EMPTY_MD5):
+            problems[oid] = f"damaged: {sizes[oid]} bytes on the remote" + (f", {want} in the cache" if want else "")
+    return problems
+
+
+def on_remote(odb, oids: Iterable[str], cache: Path) -> set[str]:
+    """Those of OIDS the remote holds whole."""
+    oids = set(oids)
+    return oids - set(remote_problems(odb, oids, cache))
 
 
 def cached_outs_at(git_repo, rev: str) -> list[Out]:
@@ -872,7 +911,7 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
         cands = [_candidate(project, git_repo, f, tags, cache, odb)
                  for f in _failed_runs(project, older_than, now) if only is None or f.name in only]
         asked = set().union(*(c.oids | (c.tag_oids or set()) for c in cands))
-        present = _remote_subset(odb, asked)
+        present = _remote_subset(odb, asked, cache)
         dropped = {c.folder.name for c in cands if _decide(c, present, cache, force)}
         plan.items = [c.item for c in cands]
         deletions = [p for c in cands if c.item.action == "delete" for p in c.files]
@@ -918,11 +957,11 @@ def _default_odb(dvc_repo):
         return None
 
 
-def _remote_subset(odb, oids: set[str]) -> set[str]:
+def _remote_subset(odb, oids: set[str], cache: Path) -> set[str]:
     if odb is None:
         return set()
     try:
-        return on_remote(odb, oids)
+        return on_remote(odb, oids, cache)
     except HenryvcError:
         return set()  # unreachable: nothing counts as backed up, so nothing leaves the cache
 
@@ -1108,7 +1147,7 @@ def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) 
             if cover is not None:
                 found[folder.name] = cover
         wanted = set().union(*(c.oids for c in found.values()))
-        present = on_remote(odb, wanted)
+        present = on_remote(odb, wanted, cache)
     plan.to_push = len(wanted - present)
     for item in plan.items:
         cover = found.get(item.run)
@@ -1232,11 +1271,12 @@ def run_folder_of(path: str) -> str | None:
 
 @dataclass
 class MissingObject:
-    """One object a tag needs that the remote lacks."""
+    """One object a tag needs that the remote lacks (or holds damaged)."""
 
     tag: str
     path: str
     oid: str
+    problem: str = "missing"
 
 
 @dataclass
@@ -1313,15 +1353,18 @@ def _fill_holes(dvc_repo, name: str, odb, wanted: dict[str, tuple[str, str]], ca
     from dvc_data.hashfile.db import get_index
     from dvc_data.hashfile.hash_info import HashInfo
 
-    holes = set(wanted) - on_remote(odb, wanted.keys())
+    holes = remote_problems(odb, wanted.keys(), cache)
     sendable = sorted(oid for oid in holes if in_cache(cache, oid))
     if sendable:
+        damaged = [odb.oid_to_path(oid) for oid in sendable if holes[oid] != "missing"]
+        if damaged:  # DVC never overwrites an object it sees: the good copy replaces the damaged one
+            odb.fs.remove(damaged)
         with closing(get_index(odb)) as index:
             index.clear()
         result = dvc_repo.cloud.push([HashInfo("md5", oid) for oid in sendable], remote=name)
         if result.failed:
             raise HenryvcError(f"{len(result.failed)} object(s) could not be pushed to {name}; run the backup again")
-    lost = [MissingObject(*wanted[oid], oid) for oid in sorted(holes - set(sendable), key=wanted.get)]
+    lost = [MissingObject(*wanted[oid], oid, holes[oid]) for oid in sorted(set(holes) - set(sendable), key=wanted.get)]
     return len(sendable), lost
 
 
@@ -1349,9 +1392,9 @@ def verify_backup(project: Project, remote: str | None = None) -> BackupCheck:
         name = backup_remote(dvc_repo, remote)
         cache, odb = cache_of(dvc_repo), remote_odb(dvc_repo, name)
         wanted = tag_objects(git_repo, tags, cache, odb)
-        present = on_remote(odb, wanted.keys())
+        problems = remote_problems(odb, wanted.keys(), cache)
         check = BackupCheck(name, remote_url(dvc_repo, name), len(tags), len(wanted))
-    check.missing = [MissingObject(*wanted[oid], oid) for oid in sorted(set(wanted) - present, key=wanted.get)]
+    check.missing = [MissingObject(*wanted[oid], oid, problems[oid]) for oid in sorted(problems, key=wanted.get)]
     return check
 
 

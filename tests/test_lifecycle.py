@@ -177,9 +177,9 @@ def test_cleanup_failed_frees_recoverable_checkpoints_and_every_tag_still_restor
     assert picture(project.root) == before
     items = {i["run"]: i for i in plan["items"]}
     assert items[failed]["action"] == "delete" and items[failed]["recoverable"]
-    assert items[failed]["bytes"] == 2 * 131072 and "dropped" in items[failed]["cache"]
+    assert items[failed]["files"] == 2 and "dropped" in items[failed]["cache"]
     assert items[untagged]["action"] == "skip" and "not tagged" in items[untagged]["reason"]
-    assert plan["will_free"] >= 4 * 131072  # the work tree's copies and the cache's
+    assert plan["will_free"] >= 2 * 131072  # the checkpoints' bytes, once per inode (links or copies)
 
     result = henryvc(project.root, "cleanup-failed")  # not a terminal and no --yes: refuses, frees nothing
     assert result.returncode == 2 and "--yes" in result.stderr
@@ -258,6 +258,20 @@ def test_cleanup_frees_checkpoints_while_dvc_repro_holds_the_dvc_lock(project, i
     [ckpt] = [o for o in lifecycle.cached_outs_at(gitrepo.open_repo(project.root), failed) if o.path.endswith("checkpoints")]
     lifecycle.cleanup_failed(project)
     assert not (project.root / ".dvc" / "cache" / "files" / "md5" / ckpt.md5[:2] / (ckpt.md5[2:] + ".dir")).exists()
+    assert restores(project, failed)
+
+
+def test_cleanup_keeps_the_cache_copy_of_an_object_damaged_on_the_remote(project, tmp_path):
+    failed = run_with_status(project, "failed", seed=2, tag=True)
+    run_with_status(project, "success", seed=4, tag=True)
+    lifecycle.backup(project)
+    md5 = checkpoint_files(project, failed)["checkpoint_500.pth"]
+    damaged = tmp_path / "dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]
+    damaged.unlink()
+    damaged.write_bytes(b"")  # what a push killed mid-reflink leaves behind
+    [item] = lifecycle.cleanup_failed(project).items
+    assert item.action == "delete" and "kept in the cache" in item.cache
+    assert (project.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).is_file()  # the only good copy
     assert restores(project, failed)
 
 
@@ -356,6 +370,15 @@ def test_backup_verify_finds_a_missing_object_and_backup_mends_it(project, invok
     assert invoke(["backup"], project.root).exit_code == 0  # DVC's remote index does not hide the hole
     assert victim.is_file() and invoke(["backup", "--verify"], project.root).exit_code == 0
 
+    # What a push killed mid-reflink leaves: an empty file under the object's name, which DVC takes as there.
+    good = victim.read_bytes()
+    victim.unlink()
+    victim.write_bytes(b"")
+    result = invoke(["backup", "--verify"], project.root)
+    assert result.exit_code == 1 and "damaged: 0 bytes on the remote" in result.output
+    assert invoke(["backup"], project.root).exit_code == 0
+    assert victim.read_bytes() == good and invoke(["backup", "--verify"], project.root).exit_code == 0
+
 
 def test_backup_best_only_to_a_second_remote(project, invoke, tmp_path):
     name = train(project, seed=1)
@@ -393,8 +416,9 @@ def test_snapshot_tags_the_state_outside_the_run_grammar(project, invoke):
     with pytest.raises(BadInput):
         lifecycle.snapshot(project, "a\0b")
 
-    (project.run_dir(name) / "checkpoints" / "checkpoint_500.pth").chmod(0o644)
-    (project.run_dir(name) / "checkpoints" / "checkpoint_500.pth").write_bytes(b"changed after dvc repro")
+    edited = project.run_dir(name) / "checkpoints" / "checkpoint_500.pth"
+    edited.unlink()  # a link into the cache: edit a copy, as `dvc unprotect` would
+    edited.write_bytes(b"changed after dvc repro")
     result = invoke(["snapshot"], project.root)
     assert result.exit_code == 1 and "dvc commit" in result.output
     dvc(project.root, "checkout", "-f", "-q")

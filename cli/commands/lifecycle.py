@@ -199,7 +199,7 @@ def backup_cmd(remote: str | None, verify: bool, best_only: bool, as_json: bool)
             emit_json(check.to_dict())
         else:
             for m in check.missing:
-                click.echo(f"missing: {m.tag}: {m.path} ({m.oid})")
+                click.echo(f"{m.problem}: {m.tag}: {m.path} ({m.oid})")
             click.echo(f"{check.remote} ({check.url}): {check.tags} tag(s), {check.objects} object(s) checked: "
                        + ("all there" if check.ok else f"{len(check.missing)} missing; run `henryvc backup`"))
         if not check.ok:
@@ -210,7 +210,7 @@ def backup_cmd(remote: str | None, verify: bool, best_only: bool, as_json: bool)
         emit_json(result.to_dict())
     else:
         for m in result.lost:
-            click.echo(f"lost: {m.tag}: {m.path} ({m.oid}) is neither in the DVC cache nor on {result.remote}")
+            click.echo(f"lost: {m.tag}: {m.path} ({m.oid}) is in no DVC cache and {m.problem} on {result.remote}")
         click.echo(f"{'best models' if best_only else 'backup'} of {len(result.tags)} tag(s) to {result.remote} "
                    f"({result.url}): {result.pushed_objects} object(s) pushed"
                    + ("; tags pushed to origin" if result.git_pushed else ""))
