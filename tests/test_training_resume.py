@@ -81,3 +81,26 @@ def test_resume_refuses_a_finished_run(tmp_path):
     record.update(run_dir, status="failed")
     with pytest.raises(NotReady, match="is failed, not incomplete"):
         pipeline.resume(Project(project), tf.RUN)
+
+
+def test_sigterm_saves_a_checkpoint_and_leaves_the_run_incomplete(tmp_path):
+    data = tf.sample_data(tmp_path / "voice", clips=10)
+    config = tf.make_config(**{**tf.TINY, "epochs": 3, "save_step": 500})  # no periodic checkpoint
+    project = tf.make_project(tmp_path / "proj", data, config=config, params={"evaluation": tf.TINY_PARAMS})
+    run_dir = project / "training_runs" / tf.RUN
+    tf.dvc("repro", "prepare", cwd=project)
+    proc = subprocess.Popen([sys.executable, "-m", "training.train"], cwd=project, env=tf.env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_steps(proc, run_dir / "logs" / "step_losses.jsonl", 2)
+        os.kill(proc.pid, signal.SIGTERM)  # docker stop, a scheduler's pre-emption
+        assert proc.wait(timeout=300) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rec = record.load(run_dir)
+    assert rec.status == "incomplete" and rec.extra["training"]["ended"] == "interrupted"
+    checkpoints = [p.name for p in (run_dir / "checkpoints").glob("checkpoint_*.pth")]
+    assert len(checkpoints) == 1  # written on the way out (save_on_interrupt), not by save_step
+    critical = [l for l in (run_dir / "training_v2.log").read_text().splitlines() if " CRITICAL " in l]
+    assert len(critical) == 1 and f"henryvc resume {tf.RUN}" in critical[0]
