@@ -25,10 +25,13 @@ decided where the issue was silent:
   tag with the same content (same inode as the cache object, else re-hashed), and every object is in
   the DVC cache or on the remote. Logs, config, metrics, README, tensorboard and samples stay.
   `--force` also deletes what is not recoverable (never a run that is training). Then DVC's own
-  garbage collector (`dvc_data`'s gc, under DVC's repo lock) runs over what the work tree, every
-  branch, every experiment and every tag use, except the tags of those failed runs (not training)
-  whose every object (all outputs, not only checkpoints) is on the default remote, the one `henryvc
-  restore` pulls from: every tagged run keeps its data, in the cache or there. The remote is never trimmed. Cache
+  garbage collector (`dvc_data`'s gc, under DVC's repo lock) keeps what the work tree, every branch,
+  every experiment and every tag use, except the tags of those failed runs (not training) whose every
+  object (all outputs, not only checkpoints) is on the default remote, the one `henryvc restore` pulls
+  from: every tagged run keeps its data, in the cache or there. What a commit uses is read from its
+  dvc.lock and .dvc files in git, not through DVC's revision collection, which fails on every old
+  revision once a remote is added with a local-only keyfile; a directory listing found nowhere stops
+  the gc (what it keeps cannot be known). The remote is never trimmed. Cache
   objects that a symlink among the runs or in a restore worktree points at are kept too. "Will free"
   counts each inode once, and only when every one of its links goes. A dry run and the confirmation
   prompt show that plan; the real run plans again under the locks and acts only on the runs confirmed.
@@ -870,19 +873,43 @@ def _protected_oids(project: Project, cache: Path, skip: set[Path]) -> set[str]:
     return found
 
 
-def _gc_scope(dvc_repo, keep_tags: list[str], protected: set[str]) -> list[tuple[Any, set, list[Path]]]:
-    """(cache ODB, used objects, paths gc would remove) per cache ODB, scoped as `dvc gc -w -a -T` but on KEEP_TAGS."""
+def kept_commits(git_repo, keep_tags: set[str]) -> list[str]:
+    """The commits of KEEP_TAGS, of every branch and of every DVC experiment (one git call)."""
+    out = git_repo.git.for_each_ref("--format=%(refname)%00%(objectname)%00%(*objectname)",
+                                    "refs/heads", "refs/exps", "refs/tags")
+    commits = set()
+    for line in out.splitlines():
+        ref, obj, peeled = line.split("\0")
+        if not ref.startswith("refs/tags/") or ref[len("refs/tags/"):] in keep_tags:
+            commits.add(peeled or obj)
+    return sorted(commits)
+
+
+def used_oids(project: Project, git_repo, commits: list[str], cache: Path, odb) -> set[str]:
+    """Every object the DVC outputs of COMMITS and of the work tree need, read from git itself (not through
+    DVC, whose view of an old revision breaks when a remote was added later with a local keyfile)."""
+    outs = [out for out in dvcrepo.workspace_outs(project.root) if out.cached]
+    outs += [out for commit in commits for out in cached_outs_at(git_repo, commit)]
+    used = set()
+    for out in set(outs):
+        if out_files(cache, odb, out) is None:
+            raise NotReady(f"the listing of {out.path} ({out.md5}.dir) is neither in the cache nor on the remote, "
+                           "so what it keeps cannot be known: the cache is left alone")
+        used |= out_oids(cache, odb, out)
+    return used
+
+
+def _gc_scope(dvc_repo, used_values: set[str]) -> list[tuple[Any, set, list[Path]]]:
+    """(cache ODB, used hash infos, paths gc would remove) per cache ODB; USED_VALUES are kept under either
+    hash name (md5 and DVC 2's md5-dos2unix), so nothing is dropped for a naming difference."""
     from dvc_data.hashfile.hash_info import HashInfo
 
-    used: set = {HashInfo("md5", oid) for oid in protected}
-    for objs in dvc_repo.used_objs(revs=keep_tags or None, all_branches=True, all_experiments=True).values():
-        used |= objs
+    used = {HashInfo(name, value) for value in used_values for name in ("md5", "md5-dos2unix")}
     scopes, seen = [], set()
     for _scheme, odb in dvc_repo.cache.by_scheme():
         if odb and odb.path not in seen:
             seen.add(odb.path)
-            names = {h.value for h in used if h.name == odb.hash_name}
-            scopes.append((odb, used, [Path(odb.oid_to_path(oid)) for oid in odb.all() if oid not in names]))
+            scopes.append((odb, used, [Path(odb.oid_to_path(oid)) for oid in odb.all() if oid not in used_values]))
     return scopes
 
 
@@ -917,10 +944,16 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
         deletions = [p for c in cands if c.item.action == "delete" for p in c.files]
         keep = sorted((set(tags) - dropped) | set(tag_summaries(git_repo, SNAPSHOT_GLOB)))
         plan.kept_tags = len(keep)
-        scopes = _gc_scope(dvc_repo, keep, _protected_oids(project, cache, set(deletions))) if gc_allowed else []
+        scopes = []
         if not gc_allowed:
             plan.gc_skipped = ("another DVC process (a `dvc repro`?) holds DVC's repository lock: the cache is "
                                "left alone; run cleanup-failed again when it has finished")
+        else:
+            try:
+                used = used_oids(project, git_repo, kept_commits(git_repo, set(keep)), cache, odb)
+                scopes = _gc_scope(dvc_repo, used | _protected_oids(project, cache, set(deletions)))
+            except NotReady as exc:
+                plan.gc_skipped = str(exc)
         doomed = [p for _, _, paths in scopes for p in paths]
         plan.gc_objects, plan.gc_bytes = len(doomed), _unique_bytes(doomed)
         plan.will_free = _unique_bytes([*deletions, *doomed])
