@@ -275,6 +275,21 @@ def test_cleanup_keeps_the_cache_copy_of_an_object_damaged_on_the_remote(project
     assert restores(project, failed)
 
 
+def test_cleanup_and_backup_after_a_remote_with_local_only_settings_was_added(project, invoke, tmp_path):
+    failed = run_with_status(project, "failed", seed=2, tag=True)
+    run_with_status(project, "success", seed=4, tag=True)
+    # A backup remote added later, its settings partly in config.local (as an ssh keyfile would be):
+    # DVC itself can no longer collect the older tags' data (their .dvc/config lacks the remote's url).
+    dvc(project.root, "remote", "add", "backup", str(tmp_path / "backup-remote"))
+    dvc(project.root, "remote", "modify", "--local", "backup", "jobs", "2")
+    assert invoke(["backup"], project.root).exit_code == 0
+    assert invoke(["backup", "--verify"], project.root).exit_code == 0
+    lifecycle.backup(project, remote="storage")
+    result = invoke(["cleanup-failed", "--yes"], project.root)
+    assert result.exit_code == 0, result.output
+    assert not (project.run_dir(failed) / "checkpoints").exists() and restores(project, failed)
+
+
 def test_cleanup_older_than_filters_by_the_run_name_date(project, invoke):
     failed = run_with_status(project, "failed", seed=2, tag=True)
     lifecycle.backup(project)
