@@ -134,7 +134,8 @@ class RunFolder:
         return "/".join(p for p in ("training_runs", self.place, self.name) if p)
 
 
-def _rel(project: Project, path: Path) -> str:
+def relative(project: Project, path: Path) -> str:
+    """PATH relative to the project root, for messages (as is when outside)."""
     try:
         return Path(path).relative_to(project.root).as_posix()
     except ValueError:
@@ -144,10 +145,10 @@ def _rel(project: Project, path: Path) -> str:
 def escape_reason(project: Project, path: Path) -> str | None:
     """Why PATH must not be moved, deleted or read through (a symlink, or outside the project); None if fine."""
     if path.is_symlink():
-        return f"{_rel(project, path)} is a symlink (to {os.readlink(path)}); henryvc never acts through one"
+        return f"{relative(project, path)} is a symlink (to {os.readlink(path)}); henryvc never acts through one"
     resolved = path.resolve()
     if resolved != project.root and project.root not in resolved.parents:
-        return f"{_rel(project, path)} resolves outside the project ({resolved})"
+        return f"{relative(project, path)} resolves outside the project ({resolved})"
     return None
 
 
@@ -155,7 +156,7 @@ def check_layout(project: Project) -> None:
     """Refuse when training_runs/ or an archive folder leads out of the project."""
     for folder in (project.runs, *(project.runs / place for place in ARCHIVE_DIRS)):
         if (folder.exists() or folder.is_symlink()) and project.root not in folder.resolve().parents:
-            raise NotReady(f"{_rel(project, folder)} resolves outside the project ({folder.resolve()}); "
+            raise NotReady(f"{relative(project, folder)} resolves outside the project ({folder.resolve()}); "
                            "henryvc moves and deletes nothing there: make it a folder inside the project")
 
 
@@ -185,7 +186,7 @@ def inside_file(project: Project, path: Path) -> Path:
     """PATH, when reading it reads a file inside the project; NotReady when it leads out (no reading through)."""
     resolved = path.resolve()
     if project.root not in resolved.parents:
-        raise NotReady(f"{_rel(project, path)} leads outside the project ({resolved}); henryvc will not read it")
+        raise NotReady(f"{relative(project, path)} leads outside the project ({resolved}); henryvc will not read it")
     return path
 
 

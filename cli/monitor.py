@@ -88,7 +88,7 @@ def read_log(project: Project, name: str, follow: bool = False, lines: int | Non
     stop = stop or (lambda: False)
     while not path.exists():
         if not follow:
-            raise NotReady(f"{lifecycle._rel(project, path)} does not exist yet: the train stage writes it "
+            raise NotReady(f"{lifecycle.relative(project, path)} does not exist yet: the train stage writes it "
                            "(`dvc repro`); `henryvc logs NAME -f` waits for it")
         if stop():
             return
@@ -501,7 +501,7 @@ def check_configs(project: Project) -> list[Check]:
 
 
 def _short(project: Project, path: str) -> str:
-    return lifecycle._rel(project, Path(path))
+    return lifecycle.relative(project, Path(path))
 
 
 def _yaml_checks(project: Project) -> list[Check]:
@@ -561,9 +561,9 @@ def check_runs(project: Project) -> list[Check]:
     """Runs whose record says training while nothing holds their training lock (killed)."""
     checks = []
     for folder in lifecycle.run_folders(project, ("",)):
-        if lifecycle.escape_reason(project, folder.path):
-            checks.append(Check("runs", "warning", lifecycle.escape_reason(project, folder.path) or "",
-                                "make it a plain folder inside the project"))
+        unsafe = lifecycle.escape_reason(project, folder.path)
+        if unsafe:
+            checks.append(Check("runs", "warning", unsafe, "make it a plain folder inside the project"))
             continue
         try:
             rec = lifecycle.load_record(project, folder)
