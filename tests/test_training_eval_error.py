@@ -1,0 +1,29 @@
+"""A failed periodic evaluation is an ERROR line, and training goes on to finish."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cli import record
+from tests import training_fixtures as tf
+from training import prepare, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_failed_evaluation_is_logged_as_error_and_training_finishes(tmp_path):
+    data = tf.sample_data(tmp_path / "voice", clips=10)
+    # Every character of this test sentence is one the alphabet drops: Coqui gets an empty input and fails.
+    config = tf.make_config(**{**tf.TINY, "epochs": 1, "test_sentences": ["☃☃☃"]})
+    project = tf.make_project(tmp_path / "proj", data, config=config,
+                              params={"evaluation": {"every_epochs": 1, "max_decoder_steps": 40}})
+    run_dir = project / "training_runs" / tf.RUN
+    assert prepare.main(["--root", str(project)]) == 0
+    assert train.main(["--root", str(project)]) == 0
+    errors = [l for l in (run_dir / "training_v2.log").read_text().splitlines() if " ERROR " in l]
+    assert errors and "evaluation at epoch 1 failed, training goes on" in errors[0]
+    assert record.load(run_dir).extra["training"]["finished"] is True
+    assert not (run_dir / "logs" / "evaluations.jsonl").exists()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "incomplete"  # awaits evaluate
