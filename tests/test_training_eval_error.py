@@ -22,6 +22,8 @@ def test_failed_evaluation_is_logged_as_error_and_training_finishes(tmp_path):
     run_dir = project / "training_runs" / tf.RUN
     assert prepare.main(["--root", str(project)]) == 0
     assert train.main(["--root", str(project)]) == 0
+    log = (run_dir / "training_v2.log").read_text()
+    assert "WARNING  henryvc.training.prepare: evaluation text '☃☃☃' has characters" in log  # told early
     errors = [l for l in (run_dir / "training_v2.log").read_text().splitlines() if " ERROR " in l]
     assert errors and "evaluation at epoch 1 failed, training goes on" in errors[0]
     assert record.load(run_dir).extra["training"]["finished"] is True

@@ -180,6 +180,16 @@ def _write_split(path: Path, clips: list[Clip]) -> None:
     path.write_text("".join(f"{c.clip_id}|{c.text}|{c.normalized}\n" for c in clips), encoding="utf-8")
 
 
+def _warn_about_test_texts(config: Any, short_text: str) -> None:
+    """WARNING for evaluation texts the alphabet drops: their evaluation would fail or mislead later."""
+    tokenizer = _tokenizer(config)
+    for text in [*config.test_sentences, short_text]:
+        dropped = dropped_characters(tokenizer, text) if text else []
+        if dropped:
+            log.warning("evaluation text %r has characters the model's alphabet drops: %s",
+                        text, " ".join(repr(c) for c in dropped))
+
+
 def prepare(root: Path) -> dict[str, Any]:
     """Run the stage in project ROOT; return the manifest. BadVoiceData lists every problem."""
     params = common.load_params(root)
@@ -190,6 +200,7 @@ def prepare(root: Path) -> dict[str, Any]:
     report = validate(data_dir, config)
     if report.problems:
         raise BadVoiceData(data_dir, report.problems)
+    _warn_about_test_texts(config, str((params.get("evaluation") or {}).get("short_text", "")))
     result = manifest(report.clips, int(config.audio.sample_rate))
     train, held = split(report.clips, float(params.get("data", {}).get("eval_split_size", 2)),
                         int(raw.get("seed", config.training_seed)))
