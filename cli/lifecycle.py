@@ -1375,7 +1375,7 @@ def _best_objects(project: Project, git_repo, tags: list[str], cache: Path) -> d
     return wanted
 
 
-def _fill_holes(dvc_repo, name: str, odb, wanted: dict[str, tuple[str, str]], cache: Path) -> tuple[int, list[MissingObject]]:
+def fill_holes(dvc_repo, name: str, odb, wanted: dict[str, tuple[str, str]], cache: Path) -> tuple[int, list[MissingObject]]:
     """Push those WANTED objects the remote lacks (asked of it directly) from the cache.
 
     DVC's own push takes a directory whose listing is on the remote as complete, and trusts its remote
@@ -1413,7 +1413,7 @@ def backup(project: Project, remote: str | None = None, best_only: bool = False)
             pushed, wanted = 0, _best_objects(project, git_repo, tags, cache)
         else:
             pushed, wanted = _push_all(dvc_repo, name), tag_objects(git_repo, tags, cache, odb)
-        filled, lost = _fill_holes(dvc_repo, name, odb, wanted, cache)
+        filled, lost = fill_holes(dvc_repo, name, odb, wanted, cache)
         url = remote_url(dvc_repo, name)
     return BackupResult(name, url, best_only, tags, pushed + filled, _push_tags(git_repo, tags), lost)
 

@@ -340,5 +340,25 @@ def _push(project, git_repo, name: str, summary: dict[str, Any]) -> TagResult:
     if git_repo.commit(name).hexsha != gitrepo.head(git_repo):
         raise NotReady(f"the work tree is not at {name}: `henryvc restore {name} --in-place` first, then push")
     dvcrepo.push(project.root)
+    _fill_remote_holes(project, git_repo, name)
     gitrepo.push_tag(git_repo, name)
     return TagResult(name, git_repo.commit(name).hexsha, summary.get("status", "?"), True, summary)
+
+
+def _fill_remote_holes(project, git_repo, name: str) -> None:
+    """Make sure the default remote holds every object of tag NAME whole, sending what it lacks.
+
+    `dvc push` skips an object whose name exists on the remote, and a push killed at the wrong moment
+    leaves an empty file under an object's final name (DVC tries a reflink there first): without this
+    check a re-run of tag-run --push would push the tag with damaged data behind it.
+    """
+    from cli import lifecycle
+
+    with dvcrepo.open_repo(project.root) as dvc_repo:
+        remote = lifecycle.default_remote(dvc_repo)  # where dvcrepo.push sent it
+        cache, odb = lifecycle.cache_of(dvc_repo), lifecycle.remote_odb(dvc_repo, remote)
+        wanted = lifecycle.tag_objects(git_repo, [name], cache, odb)
+        _, lost = lifecycle.fill_holes(dvc_repo, remote, odb, wanted, cache)
+    if lost:
+        raise IntegrityError(f"{len(lost)} object(s) of {name} are neither in the DVC cache nor whole on "
+                             f"{remote} (first: {lost[0].path}); the tag was not pushed")

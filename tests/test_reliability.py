@@ -370,15 +370,17 @@ def test_disk_full_in_the_dvc_cache_accepts_no_partial_object(tmp_path, tmpfs):
 
     name = api.new_run(project, 2, "debug").name
     set_fake(project, seed=41, mb=8, files=4)
-    # DVC 3.67 logs "failed to transfer ... No space left on device" yet exits 0 and writes dvc.lock:
-    # the objects are simply not in the cache. henryvc must be the one that notices.
+    # With a copying cache type DVC 3.67 logs "failed to transfer ... No space left on device" yet exits
+    # 0 and writes dvc.lock (objects simply absent: henryvc must notice); with the link types henryvc
+    # sets, the move into the cache fails and dvc.lock is not written. Either way: refused, next step named.
     repro = sh(project.root, "dvc", "repro", check=False)
     assert "No space left on device" in repro.stderr + repro.stdout
     store = rehash_store(cache)
     assert store.corrupt == []  # nothing half-written was accepted as an object
     done = henryvc(project.root, "tag-run", name)
     assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
-    assert "not in cache" in done.stderr and "dvc commit" in done.stderr
+    assert ("not in the DVC cache" in done.stderr and "dvc commit" in done.stderr) or (
+        "records no outputs" in done.stderr and "dvc repro" in done.stderr), done.stderr
     assert sh(project.root, "git", "tag", "--list").stdout == ""
     assert_consistent(project)
     figure("disk full", where="DVC cache (tmpfs 20 MB, 32 MB to commit)", dvc_repro_rc=repro.returncode,
@@ -526,10 +528,15 @@ def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
                           ("mid-backup again (more of the remote filled)", lambda: objects() >= 9)]:
         kill = kill_when(spawn(project.root, "backup"), marker)
         assert kill.fired, f"{label}: the backup finished first (rc {kill.returncode}): {kill.stderr}"
-        litter = assert_consistent(project, remote)
+        litter = assert_consistent(project)  # git, records and the cache; the remote is judged below
+        store = rehash_store(remote)
+        whole = not store.corrupt and store.good >= expected_objects(project, name)
         checked = henryvc(project.root, "backup", "--verify")
-        assert checked.returncode == 1, checked.stderr  # honest: the remote does not hold everything yet
-        figure("backup", kill_point=label, killed_after_s=round(kill.after_s, 2), **litter)
+        # Honest either way: a kill can land after the last object, and DVC can leave an empty file under
+        # an object's name (it tries a reflink at the final path first); --verify must call that damaged.
+        assert checked.returncode == (0 if whole else 1), (store.corrupt, checked.stdout, checked.stderr)
+        figure("backup", kill_point=label, killed_after_s=round(kill.after_s, 2),
+               damaged_remote_objects=len(store.corrupt), **litter)
     started = time.monotonic()
     done = henryvc(project.root, "backup")
     recovery = time.monotonic() - started
