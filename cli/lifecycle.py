@@ -94,9 +94,9 @@ from cli.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExis
 from cli.project import ARCHIVE_DIRS, Project
 
 # The snapshot tag grammar, in this one place. It can never be a run name (runname.TAG_GLOB is henry_v*).
-SNAPSHOT_TEMPLATE = "snapshot_{stamp:%Y%m%d_%H%M%S}"
-SNAPSHOT_GLOB = "snapshot_*"
-SNAPSHOT_PATTERN = re.compile(r"\Asnapshot_[0-9]{8}_[0-9]{6}\Z")
+# The snapshot tag grammar lives with the run-name grammar (all tag patterns in one module).
+SNAPSHOT_GLOB, SNAPSHOT_PATTERN = runname.SNAPSHOT_GLOB, runname.SNAPSHOT_PATTERN
+snapshot_name, is_snapshot_name = runname.snapshot_name, runname.is_snapshot_name
 SNAPSHOT_FORMAT = "henryvc-snapshot/1"
 SNAPSHOT_RETRIES = 3
 MAX_GIT_FILE_BYTES = 5 * 1024 * 1024  # the most a snapshot lets git take in one file; bigger belongs in DVC
@@ -1024,16 +1024,6 @@ class SnapshotResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def snapshot_name(stamp: datetime) -> str:
-    """The snapshot tag for STAMP (seconds precision)."""
-    return SNAPSHOT_TEMPLATE.format(stamp=stamp.replace(microsecond=0))
-
-
-def is_snapshot_name(text: str) -> bool:
-    """True when TEXT is a snapshot tag name."""
-    return bool(SNAPSHOT_PATTERN.match(text))
 
 
 def _unsaved(dvc_status: dict[str, Any]) -> list[str]:

@@ -16,6 +16,10 @@ _PATTERN = re.compile(
     r"_(?P<date>[0-9]{8})_(?P<time>[0-9]{6})\Z"
 )
 _TEMPLATE = "henry_v{major}_{variant}_{stamp:%Y%m%d_%H%M%S}"
+# Snapshot tags (`henryvc snapshot`): never a run name, so the two grammars cannot collide.
+SNAPSHOT_GLOB = "snapshot_*"
+SNAPSHOT_PATTERN = re.compile(r"\Asnapshot_[0-9]{8}_[0-9]{6}\Z")
+_SNAPSHOT_TEMPLATE = "snapshot_{stamp:%Y%m%d_%H%M%S}"
 # Longest legal name; anything longer is refused before the regex runs.
 MAX_LENGTH = len("henry_v999_experimental_20000101_000000")
 
@@ -86,3 +90,13 @@ def is_run_name(text: str) -> bool:
 def generate(major: int, variant: str, now: datetime | None = None) -> RunName:
     """A new run name stamped with NOW (local time, the team's convention)."""
     return build(major, variant, now or datetime.now())
+
+
+def snapshot_name(stamp: datetime) -> str:
+    """The snapshot tag for STAMP (seconds precision)."""
+    return _SNAPSHOT_TEMPLATE.format(stamp=stamp.replace(microsecond=0))
+
+
+def is_snapshot_name(text: str) -> bool:
+    """True when TEXT is a snapshot tag name."""
+    return bool(SNAPSHOT_PATTERN.match(text))

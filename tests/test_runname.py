@@ -60,3 +60,9 @@ def test_hostile_or_malformed_names_are_refused(text):
 def test_build_refuses_bad_parts(major, variant):
     with pytest.raises(BadInput):
         runname.build(major, variant, datetime(2026, 1, 1))
+
+
+@given(stamps)
+def test_snapshot_names_never_parse_as_run_names(stamp):
+    name = runname.snapshot_name(stamp)
+    assert runname.is_snapshot_name(name) and not runname.is_run_name(name)
