@@ -37,10 +37,7 @@ class PipelineResult:
 
 def run_status(run_dir: Path) -> str:
     """The run's status, with a stale "training" (no process holds its lock: killed) read as incomplete."""
-    record = records.load(run_dir)
-    if record.status == "training" and not records.is_training(run_dir):
-        return "incomplete"
-    return record.status
+    return records.live_status(run_dir)
 
 
 def _has_checkpoint(run_dir: Path) -> bool:

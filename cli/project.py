@@ -17,7 +17,7 @@ STATE_DIR = ".henryvc"
 DEFAULT_REMOTE_NAME = "storage"
 TEMPLATE_FILES = ("dvc.yaml", "params.yaml")
 FOLDERS = (RUNS_DIR, *(f"{RUNS_DIR}/{d}" for d in ARCHIVE_DIRS), "configs", "scripts")
-GITIGNORE_LINES = (f"/{STATE_DIR}/",)
+GITIGNORE_LINES = (f"/{STATE_DIR}/", ".training.lock")  # the trainer's OS lock file: never history
 DVCIGNORE_LINES = (f"/{STATE_DIR}/", f"/{RUNS_DIR}/archive/")
 LOCK_TIMEOUT_S = float(os.environ.get("HENRYVC_LOCK_TIMEOUT", "600"))
 # The henryvc source tree ships the default pipeline and config templates (editable install).

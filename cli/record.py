@@ -122,3 +122,11 @@ def is_training(run_dir: Path) -> bool:
         return True
     lock.release()
     return False
+
+
+def live_status(run_dir: Path, rec: RunRecord | None = None) -> str:
+    """The run's status, with a stale "training" (nobody holds its lock: the trainer was killed) read as incomplete."""
+    rec = rec or load(run_dir)
+    if rec.status == "training" and not is_training(run_dir):
+        return "incomplete"
+    return rec.status

@@ -67,7 +67,7 @@ def _workspace_runs(project, tagged: set[str]) -> list[RunInfo]:
                 rec = records.load(run_dir)
             except Exception:
                 continue
-            found.append(RunInfo(rec.name, rec.major, rec.variant, rec.status, False,
+            found.append(RunInfo(rec.name, rec.major, rec.variant, records.live_status(run_dir, rec), False,
                                  metrics=flatten(rec.metrics), summary=rec.to_dict()))
     return found
 

@@ -327,6 +327,8 @@ def tag_run(project, name: str, environment: dict[str, Any], push: bool = False)
         raise NotReady(f"not in the DVC cache: {', '.join(missing[:5])}: run `dvc commit` first")
     metrics_file = run_dir / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    if records.live_status(run_dir, record) != record.status:  # a killed trainer's "training" is incomplete
+        record = records.update(run_dir, status="incomplete")
     summary = build_summary(name, record.to_dict(), metrics, outs, environment)
     commit = _run_commit(project, git_repo, name, record.status)
     gitrepo.create_tag(git_repo, name, commit, message(summary))

@@ -266,3 +266,13 @@ def test_restore_reads_each_inode_once_and_rereads_what_changed(project, invoke)
     ckpt.write_bytes(bytes(data))
     os.utime(ckpt, ns=(stat.st_atime_ns, ckpt.stat().st_mtime_ns))
     assert invoke(["verify", name, "--path", ".henryvc/fourth"], project.root).exit_code == 1
+
+
+def test_a_killed_trainers_training_status_reads_incomplete(project, invoke):
+    name = trained_run(project)
+    records.update(project.run_dir(name), status="training")  # as a SIGKILLed trainer leaves it
+    listing = json.loads(invoke(["list", "--json"], project.root).output)
+    assert listing["runs"][0]["status"] == "incomplete"
+    assert api.tag_run(project, name).status == "incomplete"
+    assert records.load(project.run_dir(name)).status == "incomplete"
+    assert json.loads(sh(project.root, "git", "show", f"{name}:training_runs/{name}/run.json").stdout)["status"] == "incomplete"
