@@ -31,7 +31,7 @@ engine: system-deps $(BIN)/henryvc
 # The README's test command. The container tier needs the engine the previous line starts.
 test: setup engine
 	set -a; . ./$(VENV)/engine.env; set +a; \
-	HENRYVC_REQUIRE_ENGINE=$${CI:+1} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -ra -p no:cacheprovider tests
+	HENRYVC_REQUIRE_ENGINE=$$([ "$$CI" = true ] && echo 1) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -ra -p no:cacheprovider tests
 
 # Developers' inner loop: no training, no container engine.
 test-fast: setup

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ids = make_dataset(args.out, args.clips)
     except HenryvcError as exc:
-        print(f"sample_data: error: {exc}")
+        print(f"sample_data: error: {exc}", file=sys.stderr)
         return exc.exit_code
     print(f"sample_data: wrote {len(ids)} clips to {args.out}")
     return 0

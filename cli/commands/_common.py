@@ -18,7 +18,8 @@ def _run_name(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 def run_name_argument(name: str = "name", required: bool = True):
     """A RUN-NAME argument validated by the run-name grammar."""
-    return click.argument(name, required=required, callback=_run_name, metavar=name.upper())
+    metavar = name.upper() if required else f"[{name.upper()}]"
+    return click.argument(name, required=required, callback=_run_name, metavar=metavar)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
