@@ -161,17 +161,25 @@ def clear_stale_locks(repo) -> list[str]:
 
 
 def commit_paths(repo, paths: list[str], message: str) -> str | None:
-    """Stage the existing PATHS and commit them; None when nothing changed."""
+    """Stage the existing PATHS and commit them and nothing else; None when they did not change.
+
+    Only these paths: whatever else the user has staged stays staged, out of henryvc's commit.
+    """
+    import git
+
     clear_stale_locks(repo)
     root = Path(repo.working_tree_dir)
     present = [p for p in paths if (root / p).exists()]
-    if present:
-        repo.git.add("--", *present)
-    if head(repo) is not None and not repo.index.diff("HEAD"):
+    if not present:
         return None
-    if head(repo) is None and not present:
-        return None
-    repo.git.commit("-m", message, "--no-verify", "--quiet")
+    repo.git.add("--", *present)
+    if head(repo) is not None:
+        try:
+            repo.git.diff("--cached", "--quiet", "HEAD", "--", *present)
+            return None  # exit 0: nothing of these paths differs from HEAD
+        except git.GitCommandError:
+            pass
+    repo.git.commit("-m", message, "--no-verify", "--quiet", "--", *present)
     return head(repo)
 
 

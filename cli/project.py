@@ -114,12 +114,13 @@ def init(root: Path, remote: str | None) -> dict[str, object]:
     for folder in FOLDERS:
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / STATE_DIR).mkdir(exist_ok=True)
-    _append_lines(root / ".gitignore", GITIGNORE_LINES)
-    _append_lines(root / ".dvcignore", DVCIGNORE_LINES)
-    written = _copy_templates(root)
-    remote_url, cache_types = dvcrepo.configure(root, remote, default=root / STATE_DIR / "storage")
-    committed = gitrepo.commit_paths(
-        repo, [".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", *TEMPLATE_FILES, "configs"],
-        "henryvc: init project")
+    with Project(root).lock():
+        _append_lines(root / ".gitignore", GITIGNORE_LINES)
+        _append_lines(root / ".dvcignore", DVCIGNORE_LINES)
+        written = _copy_templates(root)
+        remote_url, cache_types = dvcrepo.configure(root, remote, default=root / STATE_DIR / "storage")
+        # Only what init itself set up: a re-run must not sweep the user's edits into "init project".
+        committed = gitrepo.commit_paths(
+            repo, [".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", *written], "henryvc: init project")
     return {"root": str(root), "remote": remote_url, "templates": written, "commit": committed,
             "cache_types": cache_types}

@@ -276,3 +276,16 @@ def test_a_killed_trainers_training_status_reads_incomplete(project, invoke):
     assert api.tag_run(project, name).status == "incomplete"
     assert records.load(project.run_dir(name)).status == "incomplete"
     assert json.loads(sh(project.root, "git", "show", f"{name}:training_runs/{name}/run.json").stdout)["status"] == "incomplete"
+
+
+def test_init_again_and_tag_run_commit_only_their_own_files(project, invoke):
+    name = api.new_run(project, 2, "debug").name  # params.yaml now names the run: the user's change
+    (project.root / "notes.txt").write_text("work in progress\n")
+    sh(project.root, "git", "add", "notes.txt")  # staged by the user, not for henryvc's commits
+    head = sh(project.root, "git", "rev-parse", "HEAD").stdout
+    assert invoke(["init"], project.root).exit_code == 0
+    assert sh(project.root, "git", "rev-parse", "HEAD").stdout == head
+    dvc(project.root, "repro", "-q")
+    api.tag_run(project, name)
+    assert "notes.txt" not in sh(project.root, "git", "show", "--name-only", "--format=", name).stdout
+    assert sh(project.root, "git", "diff", "--cached", "--name-only").stdout.split() == ["notes.txt"]
