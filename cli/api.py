@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from cli import config as configs
 from cli import gitrepo, project as projects, record as records, registry, runname, snapshot
-from cli.errors import BadInput, HenryvcError, RunExists
+from cli.errors import BadInput, Busy, HenryvcError, RunExists
 from cli.project import Project
 
 COLLISION_RETRIES = 3
@@ -76,6 +76,21 @@ def _reserve_name(project: Project, major: int, variant: str, now: Callable[[], 
     raise RunExists(f"run {name} already exists and no free name came up in {COLLISION_RETRIES} s")
 
 
+def _refuse_while_pipeline_runs(project: Project) -> None:
+    """A `dvc repro` reads params.yaml's run at each stage: re-pointing it mid-pipeline would mix two runs."""
+    from cli import dvcrepo
+
+    if dvcrepo.is_busy(project.root):
+        raise Busy("a DVC command (`dvc repro`?) is running in this project and params.yaml must keep naming "
+                   "its run until it ends: try again then, or create the run in another clone")
+    try:
+        current = active_run(project)
+    except BadInput:
+        return
+    if records.is_training(project.run_dir(current)):
+        raise Busy(f"run {current} is training and params.yaml names it: try again when it has finished")
+
+
 def new_run(project: Project, major: int, variant: str, config_path: Path | None = None,
             description: str = "", now: Callable[[], datetime] = datetime.now) -> records.RunRecord:
     """`henryvc new-run`: name, validate, create the run folder (atomically) and point params.yaml at it."""
@@ -84,6 +99,7 @@ def new_run(project: Project, major: int, variant: str, config_path: Path | None
     source = Path(config_path) if config_path else configs.template_path(project.root, major, variant)
     template = configs.load_template(source, major, variant)
     with project.lock():
+        _refuse_while_pipeline_runs(project)
         name = _reserve_name(project, major, variant, now)
         config_text = configs.dumps(configs.render(template, str(name), description))
         repo = gitrepo.open_repo(project.root)

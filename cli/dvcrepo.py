@@ -35,6 +35,21 @@ class Out:
         return data
 
 
+def is_busy(root: Path) -> bool:
+    """True while a DVC process (`dvc repro`, push, ...) holds the repository's lock (.dvc/tmp/lock)."""
+    import zc.lockfile
+
+    path = Path(root) / ".dvc" / "tmp" / "lock"
+    if not path.exists():
+        return False
+    try:
+        lock = zc.lockfile.LockFile(str(path))
+    except zc.lockfile.LockError:
+        return True
+    lock.close()
+    return False
+
+
 def open_repo(root: Path):
     """DVC's Repo at ROOT (imports DVC only when called)."""
     from dvc.repo import Repo

@@ -289,3 +289,32 @@ def test_init_again_and_tag_run_commit_only_their_own_files(project, invoke):
     api.tag_run(project, name)
     assert "notes.txt" not in sh(project.root, "git", "show", "--name-only", "--format=", name).stdout
     assert sh(project.root, "git", "diff", "--cached", "--name-only").stdout.split() == ["notes.txt"]
+
+
+def test_new_run_refuses_while_dvc_or_training_holds_the_pipeline(project):
+    import subprocess
+    import sys
+
+    from cli.errors import Busy
+
+    first = api.new_run(project, 2, "debug").name
+    holders = {
+        "dvc": "import sys, time, zc.lockfile; l = zc.lockfile.LockFile(sys.argv[1] + '/.dvc/tmp/lock'); "
+               "print('held', flush=True); time.sleep(60)",
+        "training": "import sys, time; from cli import record; l = record.training_lock(sys.argv[2]); "
+                    "l.acquire(); print('held', flush=True); time.sleep(60)",
+    }
+    (project.root / ".dvc" / "tmp").mkdir(exist_ok=True)
+    for code in holders.values():
+        holder = subprocess.Popen([sys.executable, "-c", code, str(project.root), str(project.run_dir(first))],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            params = project.params.read_text()
+            with pytest.raises(Busy):
+                api.new_run(project, 2, "debug")
+            assert project.params.read_text() == params
+        finally:
+            holder.kill()
+            holder.wait()
+    assert api.new_run(project, 2, "stable").name != first
