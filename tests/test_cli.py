@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 
+from cli import api
 from cli.main import cli
 
-HEAVY = ("torch", "TTS", "trainer", "dvc", "docker", "git")
 
 
 def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()):
@@ -36,16 +38,39 @@ def test_registry_commands_are_listed(invoke, tmp_path):
         assert f"  {name} " in output
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list", "--json"], ["show", "henry_v2_debug_20261124_101500"],
-                                  ["validate", "x.json"]])
-def test_read_commands_do_not_import_heavy_packages(args, tmp_path):
-    probe = ("import sys, runpy\nsys.argv = ['henryvc', *sys.argv[1:]]\n"
-             "try:\n    from cli.main import entry; entry()\nexcept SystemExit:\n    pass\n"
-             "import json; print(json.dumps(sorted(m for m in sys.modules)), file=sys.stderr)")
-    result = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, capture_output=True, text=True)
-    modules = set(json.loads(result.stderr.strip().splitlines()[-1]))
-    loaded = {m for m in modules if m.split(".")[0] in HEAVY and m.split(".")[0] != "git" or m in ("torch", "TTS")}
-    assert not {m for m in loaded if m.split(".")[0] in ("torch", "TTS", "trainer", "dvc", "docker")}, sorted(loaded)[:10]
+@pytest.fixture(scope="module")
+def tagged_project(tmp_path_factory):
+    """A real project with one tagged run, shared by the start-up probes below (read-only for them)."""
+    from tests.conftest import make_project, trained_run
+
+    base = tmp_path_factory.mktemp("startup")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HOME", str(base))
+    mp.setenv("GIT_CONFIG_GLOBAL", str(base / ".gitconfig"))
+    (base / ".gitconfig").write_text("[user]\n\tname = T\n\temail = t@henryvc.invalid\n")
+    mp.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    try:
+        project = make_project(base / "project", base / "remote")
+        name = trained_run(project)
+        api.tag_run(project, name)
+        yield project, name
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list", "--json"], ["show", "{run}"], ["diff", "{run}", "{run}"],
+                                  ["validate", "configs/henry_voice_v2_debug.json"], ["list", "--variant", "debug"]])
+def test_read_commands_do_not_import_heavy_packages(args, tagged_project):
+    project, name = tagged_project
+    probe = ("import sys\nsys.argv = ['henryvc', *sys.argv[1:]]\ncode = 0\n"
+             "try:\n    from cli.main import entry; entry()\nexcept SystemExit as exc:\n    code = exc.code or 0\n"
+             "import json; print(json.dumps([code, sorted(sys.modules)]), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", probe, *(a.replace("{run}", name) for a in args)],
+                            cwd=project.root, capture_output=True, text=True)
+    code, modules = json.loads(result.stderr.strip().splitlines()[-1])
+    assert code == 0, result.stderr  # the real read path ran, not an early error
+    heavy = sorted(m for m in modules if m.split(".")[0] in ("torch", "TTS", "trainer", "dvc", "docker"))
+    assert not heavy, heavy[:10]
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path):
