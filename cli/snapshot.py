@@ -125,7 +125,7 @@ def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress |
         jobs += [(base / rel if rel else base, md5, f"{out.path}/{rel}" if rel else out.path)
                  for rel, md5 in expected.items()]
         if out.is_dir and base.is_dir() and expected:
-            present = {p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() or p.is_symlink()}
+            present = {os.path.relpath(os.path.join(top, f), base) for top, _, files in os.walk(base) for f in files}
             result.mismatches += [Mismatch(f"{out.path}/{rel}", "not recorded at the tag")
                                   for rel in sorted(present - expected.keys())]
     trusted = known([path for path, _, _ in jobs]) if known else {}
@@ -232,16 +232,19 @@ def restore(project, name: str, into: Path | None = None, in_place: bool = False
     else:
         target = _prepare_worktree(project, git_repo, name, commit, into)
         dvcrepo.share_cache(target, project.root)
-    missing = dvcrepo.missing_objects(cache, outs)
-    if pull or missing:
+    pulled = pull
+    if not pull:
+        try:
+            dvcrepo.checkout(target)
+        except NotReady:  # the cache lacks objects: fetch them from the remote
+            pulled = True
+    if pulled:
         dvcrepo.pull(target)  # DVC's pull is fetch + checkout: a second checkout would only re-stat every file
-    else:
-        dvcrepo.checkout(target)
     hashes = Ledger(project.state)
     checked = check_outs(target, outs, cache, progress, known=hashes.known, remember=hashes.remember)
     if not checked.ok:
         raise IntegrityError(_mismatch_text(name, checked))
-    return RestoreResult(name, commit, str(target), in_place, bool(pull or missing), checked.checked_files,
+    return RestoreResult(name, commit, str(target), in_place, pulled, checked.checked_files,
                          checked.checked_bytes, f"cd {target} && dvc repro --force", checked.trusted_files)
 
 
