@@ -6,11 +6,12 @@ import json
 import logging
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from cli.errors import BadInput
+from cli.errors import BadInput, HenryvcError
 
 PARAMS_FILE = "params.yaml"
 RUNS_DIR = "training_runs"
@@ -159,6 +160,25 @@ def close_run_log(handler: logging.Handler) -> None:
     for name in ("", "trainer"):
         logging.getLogger(name).removeHandler(handler)
     handler.close()
+
+
+@contextmanager
+def stage_log(root: Path, stage: str, require_run: bool = True) -> Iterator[RunPaths]:
+    """The run params.yaml names, its training_v2.log attached while the stage runs (if its folder exists).
+
+    A HenryvcError raised inside becomes an ERROR line of the run log before it propagates.
+    """
+    params = load_params(root)
+    paths = run_paths(root, params) if require_run else RunPaths(root, params["run"])
+    handler = open_run_log(paths) if paths.run_dir.is_dir() else None
+    try:
+        yield paths
+    except HenryvcError as exc:
+        logging.getLogger(f"henryvc.training.{stage}").error("%s failed: %s", stage, exc)
+        raise
+    finally:
+        if handler is not None:
+            close_run_log(handler)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

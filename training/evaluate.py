@@ -178,18 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path("."), help="project root (where dvc.yaml is)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    handler = None
     try:
-        paths = common.run_paths(root, common.load_params(root))
-        handler = common.open_run_log(paths)
-        verdict = evaluate(root)
+        with common.stage_log(root, "evaluate"):
+            verdict = evaluate(root)
     except HenryvcError as exc:
-        log.error("evaluate failed: %s", exc)
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    finally:
-        if handler is not None:
-            common.close_run_log(handler)
     print(f"evaluate: {verdict.status}: " + "; ".join(verdict.reasons))
     for item in verdict.criteria:
         shown = "not measured" if item.value is None else f"{item.value:.4g}"

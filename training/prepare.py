@@ -218,20 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path("."), help="project root (where dvc.yaml is)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    handler = None
     try:
-        params = common.load_params(root)
-        paths = common.RunPaths(root, params["run"])
-        if paths.run_dir.is_dir():
-            handler = common.open_run_log(paths)
-        result = prepare(root)
+        with common.stage_log(root, "prepare", require_run=False):
+            result = prepare(root)
     except HenryvcError as exc:
-        log.error("prepare failed: %s", exc)
         print(f"prepare: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    finally:
-        if handler is not None:
-            common.close_run_log(handler)
     print(f"prepare: {result['clips']} clips, {result['hours'] * 3600:.1f} s of audio, "
           f"{result['train_clips']} train / {result['eval_clips']} eval")
     return 0
