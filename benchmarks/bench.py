@@ -33,7 +33,7 @@ from typing import Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli import snapshot  # noqa: E402  (the tag message format, built exactly as tag-run builds it)
+from cli import summary as summaries  # noqa: E402  (the tag message format, built exactly as tag-run builds it)
 from cli.dvcrepo import Out  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -374,11 +374,11 @@ def tag_stream(count: int, kind: str, start: datetime) -> tuple[bytes, list[str]
                     Out(f"training_runs/{name}/tensorboard", f"{i + 1:032x}", True, 65536, 1)]
             metrics = {"loss": 1.0 + i / count, "align_error": 0.05, "stopnet_loss": 0.2,
                        "eval": {"loss": 1.1, "short_text_seconds": 2.5}}
-            summary = snapshot.build_summary(name, {**record, "created": f"{start + timedelta(minutes=i):%Y-%m-%dT%H:%M:%S}",
+            summary = summaries.build(name, {**record, "created": f"{start + timedelta(minutes=i):%Y-%m-%dT%H:%M:%S}",
                                                     "config_hash": f"{i:064x}", "seed": 54321,
                                                     "description": "bench run"},
                                              metrics, outs, {"python": "3.11", "dvc": "3.67.1", "host": "bench"})
-            tag_name, message = name, snapshot.message(summary).encode()
+            tag_name, message = name, summaries.message(summary).encode()
         else:
             tag_name = f"{name}@v0.0.1"
             message = f"Registering artifact {name} version v0.0.1".encode()

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from cli import config as configs
-from cli import gitrepo, project as projects, record as records, registry, runname, snapshot
+from cli import gitrepo, project as projects, record as records, registry, runname
 from cli.errors import BadInput, Busy, HenryvcError, RunExists
 from cli.project import Project
+
+if TYPE_CHECKING:
+    from cli import config as configs, snapshot
+
+# cli.config (the config lints), cli.snapshot (hashing, DVC) and tempfile are imported by the commands
+# that use them: `henryvc list` and `show` must not pay for them at start-up.
 
 COLLISION_RETRIES = 3
 
@@ -24,6 +28,8 @@ def init(root: Path, remote: str | None = None) -> dict[str, Any]:
 
 def validate(paths: list[Path]) -> list[configs.Finding]:
     """`henryvc validate`: every finding in every config file."""
+    from cli import config as configs
+
     return [finding for path in paths for finding in configs.validate_file(Path(path))]
 
 
@@ -47,6 +53,8 @@ def set_active_run(project: Project, name: str) -> None:
     data = yaml.load(project.params.read_text()) if project.params.exists() else None
     data = data if data is not None else {}
     data["run"] = name
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".params.", dir=project.root)
     try:
         with os.fdopen(fd, "w") as handle:
@@ -94,6 +102,8 @@ def _refuse_while_pipeline_runs(project: Project) -> None:
 def new_run(project: Project, major: int, variant: str, config_path: Path | None = None,
             description: str = "", now: Callable[[], datetime] = datetime.now) -> records.RunRecord:
     """`henryvc new-run`: name, validate, create the run folder (atomically) and point params.yaml at it."""
+    from cli import config as configs
+
     runname.check_major(major)
     runname.check_variant(variant)
     source = Path(config_path) if config_path else configs.template_path(project.root, major, variant)
@@ -111,6 +121,8 @@ def new_run(project: Project, major: int, variant: str, config_path: Path | None
             extra={"config_source": str(source.resolve().relative_to(project.root))
                    if project.root in source.resolve().parents else source.name})
         project.runs.mkdir(exist_ok=True)
+        import tempfile
+
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=project.runs))
         try:
             (staging / "config.json").write_text(config_text)
@@ -128,7 +140,7 @@ def new_run(project: Project, major: int, variant: str, config_path: Path | None
 
 def tag_run(project: Project, name: str | None = None, push: bool = False) -> snapshot.TagResult:
     """`henryvc tag-run`: one commit and one annotated tag for the run (default: params.yaml's run)."""
-    from cli import environment  # importlib.metadata, platform, socket: only tag-run needs them
+    from cli import environment, snapshot  # importlib.metadata, platform, socket: only tag-run needs them
 
     name = str(runname.parse(name)) if name else active_run(project)
     with project.lock():
@@ -158,6 +170,8 @@ def diff(project: Project, a: str, b: str) -> dict[str, Any]:
 def restore(project: Project, name: str, into: Path | None = None, in_place: bool = False,
             pull: bool = False, progress: snapshot.Progress | None = None) -> snapshot.RestoreResult:
     """`henryvc restore`."""
+    from cli import snapshot
+
     name = str(runname.parse(name))
     if into is not None and in_place:
         raise BadInput("--into and --in-place exclude each other")
@@ -168,6 +182,8 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
 def verify(project: Project, name: str, path: Path | None = None,
            progress: snapshot.Progress | None = None, fast: bool = False) -> snapshot.CheckResult:
     """`henryvc verify`."""
+    from cli import snapshot
+
     return snapshot.verify(project, str(runname.parse(name)), path, progress, fast)
 
 

@@ -332,13 +332,13 @@ def compare_metrics(tagged: dict[str, Any], recreated: dict[str, Any]) -> list[M
 def _read_metrics(path: Path) -> dict[str, Any]:
     import json
 
-    from cli.snapshot import flatten
+    from cli.summary import flatten
 
     try:
         metrics = flatten(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return {}
-    # The tag keeps scalar metrics only (snapshot.build_summary); lists cannot be compared with it.
+    # The tag keeps scalar metrics only (cli.summary.build); lists cannot be compared with it.
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from cli.errors import HenryvcError, NotReady, RunExists
 
 _FIELD, _RECORD = "\x00", "\x01"
 GIT_LOCK_FILES = ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock")
 LOCK_RECHECK_S = 0.2
+_READ_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class TagInfo:
     commit: str
     date: str
     body: str
+    oid: str = ""  # the ref's own object: the tag object (annotated) or the commit (lightweight)
 
 
 def open_repo(root: Path):
@@ -67,26 +71,61 @@ def read_tags(repo, pattern: str) -> list[TagInfo]:
 
     REPO is a GitPython Repo or the path of a work tree (read commands pass the path: no GitPython import).
     """
+    return list(iter_tags(repo, pattern))
+
+
+def iter_tags(repo, *patterns: str) -> Iterator[TagInfo]:
+    """read_tags, streamed (tags matching any of PATTERNS): each tag is yielded as git's output is read."""
     import subprocess
 
-    root = getattr(repo, "working_tree_dir", None) or getattr(repo, "git_dir", None) or repo
+    root = _root(repo)
     # %00 and %01 are git's own escapes; NUL cannot travel in an argument.
     fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
                        "%(creatordate:iso-strict)", "%(contents:body)"]) + "%01"
     # A plain subprocess, not GitPython: importing GitPython costs `henryvc list` more than git itself.
-    proc = subprocess.run(["git", "for-each-ref", f"--format={fmt}", f"refs/tags/{pattern}"], cwd=root,
-                          capture_output=True, text=True, encoding="utf-8", errors="replace")
+    proc = subprocess.Popen(["git", "for-each-ref", f"--format={fmt}", *(f"refs/tags/{p}" for p in patterns)],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    rest = ""
+    try:
+        while chunk := proc.stdout.read1(_READ_SIZE):
+            records = (rest + decoder.decode(chunk)).split(_RECORD)
+            rest = records.pop()
+            for record in records:
+                yield _tag_info(record)
+        rest += decoder.decode(b"", final=True)
+        # for-each-ref's errors are one line ("not a git repository"): reading them last cannot deadlock.
+        stderr = proc.stderr.read().decode("utf-8", "replace")
+        if proc.wait() != 0:
+            raise HenryvcError(f"git for-each-ref failed in {root}: {stderr.strip()}")
+    finally:  # also when the caller stops early: git then ends on a closed pipe
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.wait()
+    if rest.strip("\n"):
+        yield _tag_info(rest)
+
+
+def _tag_info(record: str) -> TagInfo:
+    name, kind, peeled, obj, date, body = record.lstrip("\n").split(_FIELD, 5)
+    return TagInfo(name, kind, peeled or obj, date, body, obj)
+
+
+def tag_oids(repo, pattern: str) -> dict[str, str]:
+    """Tag name -> the object id its ref holds, for tags matching PATTERN: git reads refs only, no objects."""
+    import subprocess
+
+    proc = subprocess.run(["git", "for-each-ref", "--format=%(objectname) %(refname:strip=2)", f"refs/tags/{pattern}"],
+                          cwd=_root(repo), capture_output=True, text=True, encoding="utf-8", errors="replace")
     if proc.returncode != 0:
-        raise HenryvcError(f"git for-each-ref failed in {root}: {proc.stderr.strip()}")
-    out = proc.stdout
-    tags = []
-    for record in out.split(_RECORD):
-        record = record.lstrip("\n")
-        if not record:
-            continue
-        name, kind, peeled, obj, date, body = record.split(_FIELD, 5)
-        tags.append(TagInfo(name, kind, peeled or obj, date, body))
-    return tags
+        raise HenryvcError(f"git for-each-ref failed in {_root(repo)}: {proc.stderr.strip()}")
+    # A ref name cannot contain a space (git check-ref-format).
+    return {name: oid for oid, name in (line.split(" ", 1) for line in proc.stdout.splitlines())}
+
+
+def _root(repo):
+    """The folder to run git in: REPO is a GitPython Repo or a path."""
+    return getattr(repo, "working_tree_dir", None) or getattr(repo, "git_dir", None) or repo
 
 
 def show(repo, rev: str, path: str) -> str | None:

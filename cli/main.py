@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -15,7 +16,18 @@ EXIT_UNEXPECTED = 3
 
 
 class HenryvcGroup(click.Group):
-    """Root group: maps HenryvcError to its exit code, Ctrl-C to 130, anything else to 3."""
+    """Root group: imports a command's module only when that command runs (or help lists it); maps
+    HenryvcError to its exit code, Ctrl-C to 130, anything else to 3."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"cli.commands.{module_name}")
+        return next((c for c in module.COMMANDS if c.name == cmd_name), None)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -46,18 +58,6 @@ def cli(ctx: click.Context, traceback: bool) -> None:
     Example: henryvc new-run --major 2 --variant debug && dvc repro && henryvc tag-run
     """
     ctx.obj = {"traceback": traceback}
-
-
-def _register() -> None:
-    import importlib
-
-    for module_name in COMMAND_MODULES:
-        module = importlib.import_module(f"cli.commands.{module_name}")
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def entry() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +90,8 @@ def _append_lines(path: Path, lines: tuple[str, ...]) -> None:
 
 
 def _copy_templates(root: Path) -> list[str]:
+    import shutil
+
     written = []
     sources = [SOURCE_ROOT / f for f in TEMPLATE_FILES] + sorted((SOURCE_ROOT / "configs").glob("henry_voice_v*.json"))
     for source in sources:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,8 @@ class RunRecord:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write DATA as JSON to PATH through a temporary file and a rename (no half-written file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # only writers need it; `henryvc list` imports this module
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -1,16 +1,27 @@
-"""The registry of runs: tags read in one git call, plus run folders not tagged yet."""
+"""The registry of runs: the run tags, plus run folders not tagged yet.
+
+`list` reads the tags through an index in .henryvc/ keyed by each tag's *object id*: a tag object never
+changes, so a row derived from it cannot go stale. A list asks git only for the refs (name -> object id,
+no object reads) and reads in full only the tags the index has not seen; tags deleted or moved fall out
+of the index when it is written back. Losing the file only costs one full read.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cli import gitrepo, runname
 from cli.errors import RunNotFound
-from cli.snapshot import flatten, parse_message
+from cli.summary import flatten, parse_message
 
 ARCHIVE_PLACES = ("archive/failed", "archive/incomplete")
+INDEX_FILE = "registry-index.json"
+INDEX_FORMAT = "henryvc-registry-index/1"  # change it whenever a row's layout or meaning changes
+LIST_OMITS = ("data", "environment")  # the bulk of a summary: `show` has them, `list` does not carry them
+FULL_READ_ABOVE = 64  # more unseen tags than this: one for-each-ref over all of them, not one pattern each
 
 
 @dataclass
@@ -42,11 +53,12 @@ class Listing:
         return {"runs": [r.to_dict() for r in self.runs], "unreadable": self.unreadable}
 
 
-def _from_tag(tag: gitrepo.TagInfo) -> RunInfo | None:
-    try:
-        name = runname.parse(tag.name)
-    except Exception:
-        return None
+def _from_tag(tag: gitrepo.TagInfo, name: runname.RunName | None = None) -> RunInfo | None:
+    if name is None:
+        try:
+            name = runname.parse(tag.name)
+        except Exception:
+            return None
     summary = parse_message(tag.body) if tag.kind == "tag" else None
     if summary is None:
         return None
@@ -54,39 +66,104 @@ def _from_tag(tag: gitrepo.TagInfo) -> RunInfo | None:
                    tag.date, summary.get("metrics") or {}, summary)
 
 
-def _workspace_runs(project, tagged: set[str]) -> list[RunInfo]:
+def _workspace_runs(project, tagged: set[str]) -> list[tuple[runname.RunName, RunInfo]]:
     from cli import record as records
 
     found = []
     for place in ("", *ARCHIVE_PLACES):
         folder = project.runs / place
-        for run_dir in sorted(folder.glob("henry_v*")) if folder.is_dir() else []:
-            if run_dir.name in tagged or not runname.is_run_name(run_dir.name) or run_dir.is_symlink():
+        try:
+            # Names first: 2,000 tagged run folders are skipped without building a Path for each.
+            names = sorted(n for n in os.listdir(folder) if n.startswith("henry_v") and n not in tagged)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for run_dir in (folder / n for n in names):
+            if not runname.is_run_name(run_dir.name) or run_dir.is_symlink():
                 continue
             try:
                 rec = records.load(run_dir)
             except Exception:
                 continue
-            found.append(RunInfo(rec.name, rec.major, rec.variant, records.live_status(run_dir, rec), False,
-                                 metrics=flatten(rec.metrics), summary=rec.to_dict()))
+            found.append((runname.parse(rec.name), RunInfo(
+                rec.name, rec.major, rec.variant, records.live_status(run_dir, rec), False,
+                metrics=flatten(rec.metrics), summary=rec.to_dict())))
     return found
 
 
 def list_runs(project, major: int | None = None, variant: str | None = None,
               status: str | None = None) -> Listing:
-    """Tagged runs (one for-each-ref) and untagged run folders, newest first, filtered."""
-    runs, unreadable = [], []
-    for tag in gitrepo.read_tags(project.root, runname.TAG_GLOB):
-        info = _from_tag(tag)
-        if info is None:
-            unreadable.append(tag.name)
-        else:
-            runs.append(info)
-    runs += _workspace_runs(project, {r.name for r in runs} | set(unreadable))
-    keep = [r for r in runs if (major is None or r.major == major) and (variant is None or r.variant == variant)
-            and (status is None or r.status == status)]
-    keep.sort(key=lambda r: runname.parse(r.name), reverse=True)
-    return Listing(keep, unreadable)
+    """Tagged runs (through the tag index) and untagged run folders, newest first, filtered."""
+    runs: list[tuple[runname.RunName, RunInfo]] = []
+    rows = _tag_rows(project)
+    unreadable = []
+    for tag_name, row in rows.items():
+        try:
+            name = runname.parse(tag_name)
+        except Exception:
+            unreadable.append(tag_name)
+            continue
+        if row[3] is None:
+            unreadable.append(tag_name)
+            continue
+        commit, date, head = row[1], row[2], row[3]
+        runs.append((name, RunInfo(tag_name, name.major, name.variant, head.get("status") or "unknown", True,
+                                   commit, date, head.get("metrics") or {}, head)))
+    runs += _workspace_runs(project, set(rows))
+    keep = [(key, r) for key, r in runs if (major is None or r.major == major)
+            and (variant is None or r.variant == variant) and (status is None or r.status == status)]
+    keep.sort(key=lambda pair: pair[0], reverse=True)
+    return Listing([r for _, r in keep], unreadable)
+
+
+def _row(tag: gitrepo.TagInfo) -> list[Any]:
+    """What list needs of one tag: [kind, commit, date, summary without LIST_OMITS, or None if not henryvc's]."""
+    summary = parse_message(tag.body) if tag.kind == "tag" else None
+    head = None if summary is None else {k: v for k, v in summary.items() if k not in LIST_OMITS}
+    return [tag.kind, tag.commit, tag.date, head]
+
+
+def _tag_rows(project) -> dict[str, list[Any]]:
+    """Tag name -> row for every run-looking tag: refs from git, rows from the index or read for new tags."""
+    refs = gitrepo.tag_oids(project.root, runname.TAG_GLOB)
+    index = _load_index(project)
+    unseen = [name for name, oid in refs.items() if oid not in index]
+    if unseen:
+        patterns = [runname.TAG_GLOB] if len(unseen) > FULL_READ_ABOVE else unseen
+        for tag in gitrepo.iter_tags(project.root, *patterns):
+            index[tag.oid] = _row(tag)
+            refs[tag.name] = tag.oid  # made or moved between the two git calls: the newer read wins
+    rows = {name: index[oid] for name, oid in refs.items() if oid in index}
+    if unseen or len(index) > len(rows):  # new tags read, or rows of deleted/moved tags to drop
+        _save_index(project, {oid: index[oid] for oid in refs.values() if oid in index})
+    return rows
+
+
+def _index_path(project):
+    return project.state / INDEX_FILE
+
+
+def _load_index(project) -> dict[str, list[Any]]:
+    try:
+        data = json.loads(_index_path(project).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data["rows"] if isinstance(data, dict) and data.get("format") == INDEX_FORMAT else {}
+
+
+def _save_index(project, rows: dict[str, list[Any]]) -> None:
+    """Write the index atomically; a project whose state folder cannot be written just goes without one."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{INDEX_FILE}.", dir=project.state)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"format": INDEX_FORMAT, "rows": rows}, handle, separators=(",", ":"))
+        os.replace(tmp, _index_path(project))
+    except OSError:
+        os.unlink(tmp)
 
 
 def show(project, name: str) -> RunInfo:
@@ -95,7 +172,7 @@ def show(project, name: str) -> RunInfo:
         info = _from_tag(tag)
         if info is not None:
             return info
-    for info in _workspace_runs(project, set()):
+    for _, info in _workspace_runs(project, set()):
         if info.name == name:
             return info
     raise RunNotFound(f"no run {name}: see `henryvc list`")

@@ -73,7 +73,7 @@ def parse(text: str) -> RunName:
     except ValueError:
         raise BadInput(f"not a run name: {text!r} has no valid date and time") from None
     name = RunName(stamp, int(match["major"]), match["variant"])
-    if str(name) != text:  # e.g. a leap second or other non-canonical spelling
+    if stamp.year < 1000:  # the regex and datetime() fixed the rest; strftime writes year 999 unpadded
         raise BadInput(f"not a run name: {text!r} is not in canonical form ({name})")
     return name
 

@@ -17,7 +17,10 @@ from cli.main import cli
 
 
 def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()):
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, f"{' '.join(prefix + (name,))} is listed but does not load"
         yield prefix + (name,), command
         if isinstance(command, click.Group):
             yield from all_commands(command, prefix + (name,))
@@ -30,6 +33,16 @@ def test_every_command_has_help_with_an_example(path, command, invoke, tmp_path)
         assert "Example: henryvc " in command.help, f"{' '.join(path)} lacks an example"
     result = invoke([*path, "--help"], tmp_path)
     assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_the_lazy_command_map_is_exactly_what_the_modules_declare():
+    import importlib
+
+    from cli.commands import COMMAND_MODULES
+
+    declared = {command.name: module for module in set(COMMAND_MODULES.values())
+                for command in importlib.import_module(f"cli.commands.{module}").COMMANDS}
+    assert declared == COMMAND_MODULES
 
 
 def test_registry_commands_are_listed(invoke, tmp_path):

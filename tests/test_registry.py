@@ -318,3 +318,56 @@ def test_new_run_refuses_while_dvc_or_training_holds_the_pipeline(project):
             holder.kill()
             holder.wait()
     assert api.new_run(project, 2, "stable").name != first
+
+
+def _tag(project: Project, name: str, status: str, loss: float) -> None:
+    """An annotated run tag with tag-run's message format, made with plain git."""
+    from cli import summary as summaries
+
+    record = {"status": status, "major": 2, "variant": "debug", "created": "2026-11-24T10:00:00"}
+    message = summaries.message(summaries.build(name, record, {"loss": loss}, [], {}))
+    sh(project.root, "git", "tag", "-a", name, "-m", message)
+
+
+def _listed(project: Project, invoke) -> dict[str, tuple[str, float]]:
+    result = invoke(["list", "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    return {r["name"]: (r["status"], r["metrics"].get("loss")) for r in json.loads(result.output)["runs"]}
+
+
+def test_list_index_follows_tags_created_deleted_and_moved(project, invoke):
+    gen(project, {"notes.txt": "x"}, commit="base")
+    a, b = "henry_v2_debug_20261124_100000", "henry_v2_debug_20261124_110000"
+    _tag(project, a, "success", 1.5)
+    assert _listed(project, invoke) == {a: ("success", 1.5)}
+    index = project.state / "registry-index.json"
+    assert index.exists()  # written by the first list
+    _tag(project, b, "failed", 9.0)
+    assert _listed(project, invoke) == {a: ("success", 1.5), b: ("failed", 9.0)}
+    sh(project.root, "git", "tag", "-d", a)
+    assert _listed(project, invoke) == {b: ("failed", 9.0)}
+    assert a not in index.read_text()  # its row is dropped
+    sh(project.root, "git", "tag", "-d", b)
+    _tag(project, b, "success", 1.2)  # the same name, another tag object
+    assert _listed(project, invoke) == {b: ("success", 1.2)}
+    # A foreign tag that only looks like a run is reported, never dropped silently, and never cached wrong.
+    sh(project.root, "git", "tag", "-a", a, "-m", "hand-made")
+    result = invoke(["list"], project.root)
+    assert f"tag {a} looks like a run" in result.output and b in result.output
+
+
+def test_list_is_the_same_with_a_lost_or_corrupt_or_unwritable_index(project, invoke):
+    gen(project, {"notes.txt": "x"}, commit="base")
+    for i in range(5):
+        _tag(project, f"henry_v2_debug_20261124_10000{i}", "success" if i % 2 else "failed", float(i))
+    index = project.state / "registry-index.json"
+    truth = _listed(project, invoke)
+    assert len(truth) == 5
+    assert _listed(project, invoke) == truth  # from the index
+    index.write_text('{"format": "henryvc-registry-index/1", "rows": {"deadbeef": ')  # torn write
+    assert _listed(project, invoke) == truth
+    index.write_text(json.dumps({"format": "some-older-layout", "rows": {}}))
+    assert _listed(project, invoke) == truth
+    index.unlink()
+    index.mkdir()  # cannot be read or replaced: list goes without it
+    assert _listed(project, invoke) == truth

@@ -38,6 +38,16 @@ def test_parse_accepts_only_what_build_makes(text):
     assert str(name) == text
 
 
+@given(st.from_regex(runname._PATTERN))
+def test_parse_accepts_exactly_the_canonical_spellings_of_the_shape(text):
+    # Every string of the right shape: parse either refuses it or gives back a name that prints as TEXT.
+    try:
+        name = runname.parse(text)
+    except BadInput:
+        return
+    assert str(name) == text
+
+
 def test_example():
     name = runname.parse("henry_v2_stable_20261124_101500")
     assert (name.major, name.variant, name.stamp) == (2, "stable", datetime(2026, 11, 24, 10, 15))
@@ -50,6 +60,7 @@ def test_example():
     "henry_v2_stable_20261324_101500", "henry_v2_stable_20261124_246000", "henry_v2_stable_2026112_101500",
     "henry_v2_stable_20261124_101500" + "x" * 270, "", "henry_v1000_stable_20261124_101500",
     "HENRY_V2_STABLE_20261124_101500", "henry_v2_stable_20260230_101500",
+    "henry_v2_stable_09991124_101500", "henry_v2_stable_00001124_101500",
 ])
 def test_hostile_or_malformed_names_are_refused(text):
     with pytest.raises(BadInput):

@@ -33,8 +33,9 @@ def emit_json(data: Any) -> None:
 def table(rows: list[list[str]], header: list[str]) -> None:
     """Print ROWS as a plain aligned table."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    for row in [header, *rows]:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    # One write: 2,000 rows echoed one by one cost `henryvc list` more than parsing them.
+    click.echo("\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+                         for row in [header, *rows]))
 
 
 @contextmanager
