@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from cli import dvcrepo, gitrepo
+from cli import summary as summaries
 from cli.dvcrepo import Out
 from cli.ledger import Ledger
 from cli.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
 
-SUMMARY_FORMAT = "henryvc-tag/1"
 HASH_CHUNK = 4 * 1024 * 1024
 Progress = Callable[[int], None]
 
@@ -40,33 +41,6 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return not self.mismatches
-
-
-def message(summary: dict[str, Any]) -> str:
-    """The annotated tag's message: a subject line, then the machine-readable summary as JSON."""
-    return f"henryvc run {summary['run']}: {summary['status']}\n\n{json.dumps(summary, indent=2, sort_keys=True)}\n"
-
-
-def parse_message(body: str) -> dict[str, Any] | None:
-    """The summary in a tag message body (None when the tag was not made by henryvc)."""
-    start = body.find("{")
-    if start < 0:
-        return None
-    try:
-        data = json.loads(body[start:body.rfind("}") + 1])
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) and data.get("format") == SUMMARY_FORMAT else None
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as one level of dotted keys."""
-    if not isinstance(data, dict):
-        return {prefix: data} if prefix else {}
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
 
 
 def md5_file(path: Path) -> str:
@@ -154,27 +128,6 @@ def run_outs(outs: list[Out], name: str) -> list[Out]:
     return [out for out in outs if out.path.startswith(prefix)]
 
 
-def build_summary(name: str, record: dict[str, Any], metrics: dict[str, Any], outs: list[Out],
-                  environment: dict[str, Any]) -> dict[str, Any]:
-    """The machine-readable summary carried by the run's annotated tag."""
-    return {
-        "format": SUMMARY_FORMAT,
-        "run": name,
-        "status": record.get("status"),
-        "major": record.get("major"),
-        "variant": record.get("variant"),
-        "created": record.get("created"),
-        "description": record.get("description", ""),
-        "config_hash": record.get("config_hash"),
-        "source_commit": record.get("source_commit"),
-        "seed": record.get("seed"),
-        "verdict": record.get("verdict") or {},
-        "metrics": {k: v for k, v in flatten(metrics).items() if isinstance(v, (int, float, str, bool)) or v is None},
-        "data": {out.path: out.to_dict() for out in outs},
-        "environment": {"tagged_with": environment, "trained_with": record.get("environment") or {}},
-    }
-
-
 @dataclass
 class RestoreResult:
     """Where a run was restored and what was checked."""
@@ -238,14 +191,103 @@ def restore(project, name: str, into: Path | None = None, in_place: bool = False
             dvcrepo.checkout(target)
         except NotReady:  # the cache lacks objects: fetch them from the remote
             pulled = True
-    if pulled:
-        dvcrepo.pull(target)  # DVC's pull is fetch + checkout: a second checkout would only re-stat every file
     hashes = Ledger(project.state)
+    if pulled:
+        with HashWhilePulling(cache, outs, hashes):
+            dvcrepo.pull(target)  # DVC's pull is fetch + checkout: a second checkout would only re-stat every file
     checked = check_outs(target, outs, cache, progress, known=hashes.known, remember=hashes.remember)
     if not checked.ok:
         raise IntegrityError(_mismatch_text(name, checked))
     return RestoreResult(name, commit, str(target), in_place, pulled, checked.checked_files,
                          checked.checked_bytes, f"cd {target} && dvc repro --force", checked.trusted_files)
+
+
+class HashWhilePulling:
+    """While DVC pulls, hash each object the tag needs as it lands in the cache, and tell the ledger.
+
+    A pull is bound by the disk or the network, and the check after it by md5 on the CPU: hashing each
+    object while the next ones are copied hides most of that check. DVC writes an object to a temporary
+    name and renames it, so an object visible under its name is whole (and if it were not, its hash
+    would not match). Only matches are recorded, by the identity the file had before it was read; the
+    checked-out files are hard links to these objects, so the check after the pull finds them known.
+    A mismatch, or an object not reached in time, is simply left to that check, which re-reads it.
+    New objects are found by watching the mtime of the cache's 256 prefix folders.
+    """
+
+    POLL_S = 0.1
+
+    def __init__(self, cache: Path, outs: list[Out], ledger: Ledger):
+        self.base = cache / "files" / "md5"
+        self.wanted = {out.md5 for out in outs if not out.is_dir}
+        self.listings = {out.md5 for out in outs if out.is_dir and out.cached}
+        self.ledger, self.matched = ledger, []
+        self.known = ledger.identities()  # read before: a warm cache's objects need no second read
+        self.seen: dict[str, int] = {}  # prefix folder -> its mtime when last listed
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="henryvc-hash-while-pulling", daemon=True)
+
+    def __enter__(self) -> "HashWhilePulling":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        if self.matched:
+            self.ledger.remember_identities(self.matched)
+
+    def _run(self) -> None:
+        while not self.stop.is_set() and (self.wanted or self.listings):
+            if not self._scan():
+                self.stop.wait(self.POLL_S)
+
+    def _scan(self) -> bool:
+        found = False
+        try:
+            prefixes = list(os.scandir(self.base))
+        except OSError:
+            return False
+        for prefix in prefixes:
+            try:
+                mtime = prefix.stat().st_mtime_ns
+                if self.seen.get(prefix.name) == mtime:
+                    continue
+                self.seen[prefix.name] = mtime  # before listing: a rename during the listing shows next time
+                names = [e.name for e in os.scandir(prefix.path)]
+            except OSError:
+                continue
+            for name in names:
+                oid = prefix.name + name
+                if self.stop.is_set():
+                    return True
+                if oid in self.wanted:
+                    self.wanted.discard(oid)
+                    self._hash(Path(prefix.path, name), oid)
+                    found = True
+                elif oid.endswith(".dir") and oid[:-4] in self.listings:
+                    self.listings.discard(oid[:-4])
+                    self._add_listing(Path(prefix.path, name), oid[:-4])
+                    found = True
+        return found
+
+    def _hash(self, path: Path, oid: str) -> None:
+        try:
+            before = os.stat(path)
+            if (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) in self.known:
+                return
+            if md5_file(path) != oid or os.stat(path).st_mtime_ns != before.st_mtime_ns:
+                return
+        except OSError:
+            return
+        self.matched.append(((before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns), oid))
+
+    def _add_listing(self, path: Path, oid: str) -> None:
+        try:
+            if md5_file(path) == oid:
+                self.wanted |= {entry["md5"] for entry in json.loads(path.read_text())}
+                self.seen.clear()  # objects of this listing may have landed before it: look everywhere again
+        except (OSError, ValueError, KeyError, TypeError):
+            return
 
 
 def verify(project, name: str, path: Path | None = None, progress: Progress | None = None,
@@ -314,7 +356,7 @@ def tag_run(project, name: str, environment: dict[str, Any], push: bool = False)
         if not push:
             raise RunExists(f"run {name} is already tagged at {git_repo.commit(name).hexsha[:10]}; "
                             "tags are never moved (use --push to push it)")
-        return _push(project, git_repo, name, parse_message(git_repo.tag(name).tag.message) or {})
+        return _push(project, git_repo, name, summaries.parse_message(git_repo.tag(name).tag.message) or {})
     run_dir = project.run_dir(name)
     if not run_dir.is_dir():
         raise RunNotFound(f"no run folder {run_dir.relative_to(project.root)}: see `henryvc list`")
@@ -332,9 +374,9 @@ def tag_run(project, name: str, environment: dict[str, Any], push: bool = False)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     if records.live_status(run_dir, record) != record.status:  # a killed trainer's "training" is incomplete
         record = records.update(run_dir, status="incomplete")
-    summary = build_summary(name, record.to_dict(), metrics, outs, environment)
+    summary = summaries.build(name, record.to_dict(), metrics, outs, environment)
     commit = _run_commit(project, git_repo, name, record.status)
-    gitrepo.create_tag(git_repo, name, commit, message(summary))
+    gitrepo.create_tag(git_repo, name, commit, summaries.message(summary))
     if push:
         return _push(project, git_repo, name, summary)
     return TagResult(name, commit, record.status, False, summary)
