@@ -407,6 +407,8 @@ def bench_list(b: Bench) -> None:
     reg.mkdir()
     run(HENRYVC + ["init", "--remote", str(b.work / "registry-remote")], reg, b.env)
     import_tags(b, reg, "henryvc")
+    if b.args.packed_refs:  # as `git gc` leaves them; fast-import and `git tag` write loose refs
+        run(["git", "pack-refs", "--all"], reg, b.env)
     gto_repo = b.work / "gto-registry"
     gto_repo.mkdir()
     run(["git", "init", "-q"], gto_repo, b.env)
@@ -568,7 +570,8 @@ def report(b: Bench, command: str, before: str, started: float, commit: str) -> 
         f"per side, sides alternating.",
         "",
         f"Data: {a.wavs} wav files of {a.wav_kb} KB ({a.wavs * a.wav_kb / 2**20:.2f} GiB), {a.checkpoints} "
-        f"checkpoints of {a.checkpoint_mb} MB per run, {a.tags} tagged runs.",
+        f"checkpoints of {a.checkpoint_mb} MB per run, {a.tags} tagged runs "
+        f"({'packed refs, as after git gc' if a.packed_refs else 'loose refs, as git tag leaves them'}).",
         "",
         f"Machine: {machine(before, commit)}.",
         "",
@@ -603,6 +606,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-mb", type=int, default=340, help="size of each checkpoint in MB (340)")
     parser.add_argument("--tags", type=int, default=2000, help="tagged runs for list (2000)")
     parser.add_argument("--archive-runs", type=int, default=200, help="run folders for archive (200)")
+    parser.add_argument("--packed-refs", action="store_true",
+                        help="pack the registry's refs (as git gc does) before timing list (default: loose refs)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per side (3)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the temporary folder goes (system temp)")
     parser.add_argument("--only", default="tag-run,restore,restore-pull,verify,list,archive,startup",
