@@ -283,3 +283,41 @@ def worktrees(repo) -> dict[str, str]:
         elif line.startswith("HEAD ") and current:
             found[current] = line[len("HEAD "):]
     return found
+
+
+# --- writes of henryvc's own paths (archive, cleanup, reset) -------------------------------------------
+
+def tracked(git_repo, paths: list[str]) -> list[str]:
+    """The files under PATHS that git tracks, in its index or at HEAD (after a kill they can differ)."""
+    if not paths:
+        return []
+    found = set(git_repo.git.ls_files("-z", "--", *paths).split("\0"))
+    if head(git_repo):
+        found |= set(git_repo.git.ls_tree("-r", "-z", "--name-only", "HEAD", "--", *paths).split("\0"))
+    return sorted(p for p in found if p)
+
+
+def require_branch(git_repo, what: str) -> None:
+    """NotReady when HEAD is detached: a commit made there (WHAT it records) would be lost."""
+    if git_repo.head.is_detached:
+        raise NotReady(f"HEAD is detached (after `henryvc restore --in-place`?), so the commit {what} would "
+                       "be lost: `git checkout main` first")
+
+
+def commit_only(git_repo, paths: list[str], message: str) -> str | None:
+    """Commit what is staged for PATHS only (other staged changes stay staged); None when nothing changed."""
+    if not paths or not git_repo.git.status("--porcelain", "--", *paths):
+        return None
+    write(git_repo, "commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
+    return head(git_repo)
+
+
+def write(git_repo, command: str, *args: str) -> str:
+    """Run a git command that writes (after clearing locks a killed git left); failures are HenryvcError."""
+    import git
+
+    clear_stale_locks(git_repo)
+    try:
+        return getattr(git_repo.git, command.replace("-", "_"))(*args)
+    except git.GitCommandError as exc:
+        raise HenryvcError(f"git {command} failed: {(exc.stderr or str(exc)).strip()}") from None

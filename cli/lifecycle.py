@@ -114,7 +114,6 @@ BEST_MODEL = re.compile(r"(\A|/)best_model[^/]*\Z")
 # Files henryvc itself puts in a run folder: derivable, not part of the run's data.
 HENRYVC_FILES = (records.LOCK_FILE, MARKER)
 UNSAVED_STATES = ("modified", "new", "not in cache")
-EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 CACHE_DROPPED = "dropped from the cache: every object of its tag is on the default remote"
 CACHE_KEPT = "kept in the cache: its tag's objects are not all on the default remote (`henryvc backup` first)"
 
@@ -255,48 +254,13 @@ def read_journal(project: Project) -> list[dict[str, Any]]:
     return entries
 
 
-# --- git: tags, and commits of moved or deleted run files ---------------------------------------------
+# --- git: tags (commits of moved or deleted run files go through cli.gitrepo) ---------------------------
 
 def tag_summaries(git_repo, pattern: str = runname.TAG_GLOB) -> dict[str, dict[str, Any]]:
     """Tag name → its henryvc summary ({} for a tag without one), in one git call."""
     from cli.summary import parse_message
 
     return {tag.name: (parse_message(tag.body) or {}) for tag in gitrepo.read_tags(git_repo, pattern)}
-
-
-def _tracked(git_repo, paths: list[str]) -> list[str]:
-    """The files under PATHS that git tracks, in its index or at HEAD (after a kill they can differ)."""
-    if not paths:
-        return []
-    found = set(git_repo.git.ls_files("-z", "--", *paths).split("\0"))
-    if gitrepo.head(git_repo):
-        found |= set(git_repo.git.ls_tree("-r", "-z", "--name-only", "HEAD", "--", *paths).split("\0"))
-    return sorted(p for p in found if p)
-
-
-def _require_branch(git_repo, what: str) -> None:
-    if git_repo.head.is_detached:
-        raise NotReady(f"HEAD is detached (after `henryvc restore --in-place`?), so the commit {what} would "
-                       "be lost: `git checkout main` first")
-
-
-def _commit_only(git_repo, paths: list[str], message: str) -> str | None:
-    """Commit what is staged for PATHS only (other staged changes stay staged); None when nothing changed."""
-    if not paths or not git_repo.git.status("--porcelain", "--", *paths):
-        return None
-    git_write(git_repo, "commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
-    return gitrepo.head(git_repo)
-
-
-def git_write(git_repo, command: str, *args: str) -> str:
-    """Run a git command that writes (after clearing locks a killed git left); failures are HenryvcError."""
-    import git
-
-    gitrepo.clear_stale_locks(git_repo)
-    try:
-        return getattr(git_repo.git, command.replace("-", "_"))(*args)
-    except git.GitCommandError as exc:
-        raise HenryvcError(f"git {command} failed: {(exc.stderr or str(exc)).strip()}") from None
 
 
 # --- archive -------------------------------------------------------------------------------------------
@@ -432,7 +396,7 @@ def _move(folder: RunFolder, target: Path) -> str | None:
 
 def _git_moves(project: Project, git_repo) -> list[tuple[str, str]]:
     """(old, new) of archived runs git still tracks at their old place: this archive's moves and a killed one's."""
-    tracked_top = {Path(f).name for f in map(run_folder_of, _tracked(git_repo, ["training_runs"]))
+    tracked_top = {Path(f).name for f in map(run_folder_of, gitrepo.tracked(git_repo, ["training_runs"]))
                    if f and f.count("/") == 1}
     return [(f"training_runs/{f.name}", f.rel) for f in run_folders(project, ARCHIVE_DIRS)
             if f.name in tracked_top and not (project.root / "training_runs" / f.name).exists()]
@@ -442,14 +406,14 @@ def _commit_moves(project: Project, git_repo, moves: list[tuple[str, str]]) -> s
     """Stage the moves of git-tracked run files (old paths out, new paths in) and commit just those."""
     paths = []
     for old, new in moves:
-        files = _tracked(git_repo, [old])
-        git_write(git_repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", old)
+        files = gitrepo.tracked(git_repo, [old])
+        gitrepo.write(git_repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", old)
         present = [new + f[len(old):] for f in files if (project.root / (new + f[len(old):])).exists()]
         if present:
-            git_write(git_repo, "add", "-f", "--", *present)
+            gitrepo.write(git_repo, "add", "-f", "--", *present)
         paths += [old, *present]
     names = ", ".join(Path(new).name for _, new in moves)
-    return _commit_only(git_repo, paths, f"henryvc: archive {names}")
+    return gitrepo.commit_only(git_repo, paths, f"henryvc: archive {names}")
 
 
 def archive(project: Project, dry_run: bool = False) -> ArchiveResult:
@@ -466,8 +430,8 @@ def _archive_locked(project: Project) -> ArchiveResult:
     git_repo = gitrepo.open_repo(project.root)
     tags, active = tag_summaries(git_repo), active_run(project)
     plans = [(f, _judge(project, f, tags, active)) for f in run_folders(project, ("",))]
-    if _git_moves(project, git_repo) or _tracked(git_repo, [a.source for _, a in plans if a.action == "move"]):
-        _require_branch(git_repo, "recording the moves")
+    if _git_moves(project, git_repo) or gitrepo.tracked(git_repo, [a.source for _, a in plans if a.action == "move"]):
+        gitrepo.require_branch(git_repo, "recording the moves")
     result = ArchiveResult(False)
     for folder, action in plans:
         if action.action == "keep":
@@ -499,26 +463,7 @@ def _journal_unrecorded(project: Project) -> None:
                     sync=False)
 
 
-# --- DVC: remotes, listings, the repo lock -------------------------------------------------------------
-
-@contextmanager
-def dvc_lock_if_free(dvc_repo) -> Iterator[bool]:
-    """Hold DVC's own repo lock (what `dvc gc` and `dvc repro` take) and yield True; False when another DVC
-    process (a `dvc repro` training for hours, say) holds it."""
-    from dvc.lock import LockError
-    from dvc.repo import lock_repo
-
-    try:
-        with lock_repo(dvc_repo):
-            yield True
-    except LockError:
-        yield False
-
-
-def cache_of(dvc_repo) -> Path:
-    """The cache directory (the folder holding files/md5) of an open DVC repo."""
-    return Path(dvc_repo.cache.local.path).parent.parent
-
+# --- DVC: which remote a backup goes to (the remote, listing and lock helpers are in cli.dvcrepo) --------
 
 def backup_remote(dvc_repo, name: str | None = None) -> str:
     """NAME, else the remote called "backup" when configured, else the default remote."""
@@ -530,109 +475,10 @@ def backup_remote(dvc_repo, name: str | None = None) -> str:
         return name
     if BACKUP_REMOTE in remotes:
         return BACKUP_REMOTE
-    default = default_remote(dvc_repo)
+    default = dvcrepo.default_remote(dvc_repo)
     if not default:
         raise NotReady("no DVC remote is configured: `dvc remote add -d storage URL` (or `henryvc init --remote`)")
     return default
-
-
-def default_remote(dvc_repo) -> str | None:
-    """The default DVC remote: the one `henryvc restore` pulls from."""
-    return dvc_repo.config.get("core", {}).get("remote")
-
-
-def remote_url(dvc_repo, name: str) -> str:
-    """The URL of DVC remote NAME."""
-    return str(dvc_repo.config["remote"][name].get("url", ""))
-
-
-def remote_odb(dvc_repo, name: str):
-    """The object database of DVC remote NAME."""
-    return dvc_repo.cloud.get_remote_odb(name, "status")
-
-
-def remote_sizes(odb, oids: Iterable[str]) -> dict[str, int]:
-    """oid → size of those of OIDS the remote has a file for, asked of the remote itself (DVC's remote
-    index is not trusted)."""
-    oids = sorted(set(oids))
-    if not oids:
-        return {}
-    try:
-        infos = odb.fs.info([odb.oid_to_path(oid) for oid in oids], return_exceptions=True)
-    except Exception as exc:  # ssh, permissions, network: all mean "cannot tell"
-        raise HenryvcError(f"cannot reach the DVC remote at {odb.path}: {type(exc).__name__}: {exc}") from None
-    found = {}
-    for oid, info in zip(oids, infos):
-        if isinstance(info, FileNotFoundError):
-            continue
-        if isinstance(info, Exception):
-            raise HenryvcError(f"cannot read the DVC remote at {odb.path}: {type(info).__name__}: {info}")
-        found[oid] = int(info.get("size") or 0)
-    return found
-
-
-def remote_problems(odb, oids: Iterable[str], cache: Path) -> dict[str, str]:
-    """oid → what is wrong with it on the remote (missing, or not the size of the good copy); the rest are fine.
-
-    Sizes matter: a push killed at the wrong moment can leave an empty file under an object's name (DVC
-    tries a reflink at the final path first), which DVC then takes as present forever.
-    """
-    oids = set(oids)
-    sizes = remote_sizes(odb, oids)
-    problems = {}
-    for oid in oids:
-        local = dvcrepo.object_path(cache, Out("", oid.removesuffix(".dir"), oid.endswith(".dir")))
-        want = local.stat().st_size if local.is_file() else None
-        if oid not in sizes:
-            problems[oid] = "missing"
-        elif (want is not None and sizes[oid] != want) or (want is None and sizes[oid] == 0 and oid != EMPTY_MD5):
-            problems[oid] = f"damaged: {sizes[oid]} bytes on the remote" + (f", {want} in the cache" if want else "")
-    return problems
-
-
-def on_remote(odb, oids: Iterable[str], cache: Path) -> set[str]:
-    """Those of OIDS the remote holds whole."""
-    oids = set(oids)
-    return oids - set(remote_problems(odb, oids, cache))
-
-
-def cached_outs_at(git_repo, rev: str) -> list[Out]:
-    """The DVC outputs at REV whose data is in DVC's cache (`cache: false` ones are git's)."""
-    return [out for out in dvcrepo.outs_at(git_repo, rev) if out.cached]
-
-
-def in_cache(cache: Path, oid: str) -> bool:
-    """True when object OID (a file md5, or md5.dir) is in CACHE."""
-    return dvcrepo.object_path(cache, Out("", oid.removesuffix(".dir"), oid.endswith(".dir"))).is_file()
-
-
-def _read_listing(cache: Path, odb, out: Out) -> list[dict[str, str]] | None:
-    """The entries of directory output OUT, from the cache, else from the remote ODB; None if neither has it."""
-    local = dvcrepo.object_path(cache, out)
-    try:
-        if local.is_file():
-            data = local.read_bytes()
-        elif odb is not None:
-            data = odb.fs.cat_file(odb.oid_to_path(out.md5 + ".dir"))
-        else:
-            return None
-    except Exception:  # absent or unreachable: both mean "cannot read it"
-        return None
-    return json.loads(data) if hashlib.md5(data).hexdigest() == out.md5 else None
-
-
-def out_files(cache: Path, odb, out: Out) -> dict[str, str] | None:
-    """relpath → md5 of OUT's files ({"": md5} for a file output); None when its listing cannot be read."""
-    if not out.is_dir:
-        return {"": out.md5}
-    entries = _read_listing(cache, odb, out)
-    return None if entries is None else {e["relpath"]: e["md5"] for e in entries}
-
-
-def out_oids(cache: Path, odb, out: Out) -> set[str]:
-    """Every object OUT needs: its files, and its listing for a directory (only the listing if unreadable)."""
-    files = out_files(cache, odb, out) or {}
-    return set(files.values()) | ({out.md5 + ".dir"} if out.is_dir else set())
 
 
 # --- coverage: is every file of a run folder held by some tag, in git or as DVC data? -----------------
@@ -722,7 +568,7 @@ def coverage(folder: Path, sources: list[Source], cache: Path, odb=None, subdir:
     outs = []  # (out, its path inside the run folder, relpath → md5)
     for source in sources:
         for out in source.outs:
-            files = out_files(cache, odb, out)
+            files = dvcrepo.out_files(cache, odb, out)
             if files is not None:
                 outs.append((out, out.path[len(source.prefix) + 1:], files))
     result = Coverage()
@@ -838,9 +684,9 @@ def _candidate(project: Project, git_repo, folder: RunFolder, tags, cache: Path,
         cand.item.reason = "training now: never deleted"
         return cand
     if folder.name in tags:  # whatever the work tree holds, the cache may give back what the remote has
-        outs = cached_outs_at(git_repo, folder.name)
-        if all(out_files(cache, odb, out) is not None for out in outs):
-            cand.tag_oids = set().union(*(out_oids(cache, odb, out) for out in outs))
+        outs = dvcrepo.cached_outs_at(git_repo, folder.name)
+        if all(dvcrepo.out_files(cache, odb, out) is not None for out in outs):
+            cand.tag_oids = set().union(*(dvcrepo.out_oids(cache, odb, out) for out in outs))
     if not ckpt.is_dir() and not ckpt.is_symlink():
         cand.item.reason = f"no {CHECKPOINTS}/ left"
         return cand
@@ -870,7 +716,7 @@ def _decide(cand: _Candidate, present: set[str], cache: Path, force: bool) -> bo
     item = cand.item
     droppable = cand.tag_oids is not None and cand.tag_oids <= present
     item.cache = CACHE_DROPPED if droppable else CACHE_KEPT if cand.tag_oids is not None else ""
-    if cand.problem is None and cand.oids and not all(o in present or in_cache(cache, o) for o in cand.oids):
+    if cand.problem is None and cand.oids and not all(o in present or dvcrepo.in_cache(cache, o) for o in cand.oids):
         cand.problem = "some of its objects are neither in the DVC cache nor on the default remote"
     item.recoverable = bool(cand.files) and cand.problem is None
     if not cand.files or (cand.problem and not force) or item.reason:
@@ -911,13 +757,13 @@ def used_oids(project: Project, git_repo, commits: list[str], cache: Path, odb) 
     """Every object the DVC outputs of COMMITS and of the work tree need, read from git itself (not through
     DVC, whose view of an old revision breaks when a remote was added later with a local keyfile)."""
     outs = [out for out in dvcrepo.workspace_outs(project.root) if out.cached]
-    outs += [out for commit in commits for out in cached_outs_at(git_repo, commit)]
+    outs += [out for commit in commits for out in dvcrepo.cached_outs_at(git_repo, commit)]
     used = set()
     for out in set(outs):
-        if out_files(cache, odb, out) is None:
+        if dvcrepo.out_files(cache, odb, out) is None:
             raise NotReady(f"the listing of {out.path} ({out.md5}.dir) is neither in the cache nor on the remote, "
                            "so what it keeps cannot be known: the cache is left alone")
-        used |= out_oids(cache, odb, out)
+        used |= dvcrepo.out_oids(cache, odb, out)
     return used
 
 
@@ -955,8 +801,8 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
     git_repo = gitrepo.open_repo(project.root)
     tags = tag_summaries(git_repo)
     plan = CleanupPlan(forced=force)
-    with dvcrepo.open_repo(project.root) as dvc_repo, dvc_lock_if_free(dvc_repo) as gc_allowed:
-        cache, odb = cache_of(dvc_repo), _default_odb(dvc_repo)
+    with dvcrepo.open_repo(project.root) as dvc_repo, dvcrepo.lock_if_free(dvc_repo) as gc_allowed:
+        cache, odb = dvcrepo.cache_of(dvc_repo), _default_odb(dvc_repo)
         cands = [_candidate(project, git_repo, f, tags, cache, odb)
                  for f in _failed_runs(project, older_than, now) if only is None or f.name in only]
         asked = set().union(*(c.oids | (c.tag_oids or set()) for c in cands))
@@ -1005,9 +851,9 @@ def _delete_checkpoints(project: Project, cand: _Candidate, force: bool) -> None
 
 
 def _default_odb(dvc_repo):
-    name = default_remote(dvc_repo)
+    name = dvcrepo.default_remote(dvc_repo)
     try:
-        return remote_odb(dvc_repo, name) if name else None
+        return dvcrepo.remote_odb(dvc_repo, name) if name else None
     except Exception:  # a remote that cannot even be configured holds nothing we can count on
         return None
 
@@ -1016,7 +862,7 @@ def _remote_subset(odb, oids: set[str], cache: Path) -> set[str]:
     if odb is None:
         return set()
     try:
-        return on_remote(odb, oids, cache)
+        return dvcrepo.on_remote(odb, oids, cache)
     except HenryvcError:
         return set()  # unreachable: nothing counts as backed up, so nothing leaves the cache
 
@@ -1100,11 +946,11 @@ def _snapshot_locked(project: Project, message: str, push: bool, remote: str | N
     with dvcrepo.open_repo(project.root) as dvc_repo:
         remote = backup_remote(dvc_repo, remote) if push else None
         outs = dvcrepo.workspace_outs(project.root)
-        missing = dvcrepo.missing_objects(cache_of(dvc_repo), outs)
+        missing = dvcrepo.missing_objects(dvcrepo.cache_of(dvc_repo), outs)
     name = _free_snapshot_name(git_repo, now)
-    git_write(git_repo, "add", "-A")
+    gitrepo.write(git_repo, "add", "-A")
     if gitrepo.head(git_repo) is None or git_repo.index.diff("HEAD"):
-        git_write(git_repo, "commit", "--quiet", "--no-verify", "-m", f"henryvc: snapshot {name}")
+        gitrepo.write(git_repo, "commit", "--quiet", "--no-verify", "-m", f"henryvc: snapshot {name}")
     commit = gitrepo.head(git_repo)
     summary = {"format": SNAPSHOT_FORMAT, "snapshot": name, "message": message, "created": _now(),
                "runs": [f.rel for f in run_folders(project)], "data": {o.path: o.to_dict() for o in outs},
@@ -1184,7 +1030,7 @@ def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) 
     tags = tag_summaries(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         plan = ResetPlan(backup_remote(dvc_repo, remote))
-        cache, odb = cache_of(dvc_repo), remote_odb(dvc_repo, plan.remote)
+        cache, odb = dvcrepo.cache_of(dvc_repo), dvcrepo.remote_odb(dvc_repo, plan.remote)
         found: dict[str, Coverage] = {}
         for folder in run_folders(project):
             item, cover = _judge_reset(project, git_repo, folder, tags, cache, odb, snapshot_tag)
@@ -1192,11 +1038,11 @@ def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) 
             if cover is not None:
                 found[folder.name] = cover
         wanted = set().union(*(c.oids for c in found.values()))
-        present = on_remote(odb, wanted, cache)
+        present = dvcrepo.on_remote(odb, wanted, cache)
     plan.to_push = len(wanted - present)
     for item in plan.items:
         cover = found.get(item.run)
-        lost = sorted(o for o in cover.oids - present if not in_cache(cache, o)) if cover else []
+        lost = sorted(o for o in cover.oids - present if not dvcrepo.in_cache(cache, o)) if cover else []
         if lost:
             item.state, item.reason = "refused", f"{len(lost)} DVC object(s) are neither in the cache nor on the remote"
         elif item.state == "backed-up" and cover and not cover.oids <= present:
@@ -1259,8 +1105,8 @@ def reset(project: Project, remote: str | None = None, only: set[str] | None = N
         plan = _plan_reset(project, remote, snapshot_tag=None)
         _refuse(plan, only)
         git_repo = gitrepo.open_repo(project.root)
-        if _tracked(git_repo, [i.path for i in plan.items]):
-            _require_branch(git_repo, "recording the reset")
+        if gitrepo.tracked(git_repo, [i.path for i in plan.items]):
+            gitrepo.require_branch(git_repo, "recording the reset")
         snap = None
         if any(i.state == "snapshot" for i in plan.items):
             snap = _snapshot_locked(project, message, True, plan.remote, datetime.now).name
@@ -1294,12 +1140,12 @@ def _refuse(plan: ResetPlan, only: set[str] | None) -> None:
 
 def _commit_deletions(project: Project, git_repo) -> str | None:
     """Commit the removal of git-tracked run folders gone from the work tree (this reset's, and a killed one's)."""
-    gone = sorted({f for f in map(run_folder_of, _tracked(git_repo, ["training_runs"]))
+    gone = sorted({f for f in map(run_folder_of, gitrepo.tracked(git_repo, ["training_runs"]))
                    if f and not (project.root / f).exists()})
     if not gone:
         return None
-    git_write(git_repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *gone)
-    return _commit_only(git_repo, gone, "henryvc: reset workspace runs")
+    gitrepo.write(git_repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *gone)
+    return gitrepo.commit_only(git_repo, gone, "henryvc: reset workspace runs")
 
 
 def run_folder_of(path: str) -> str | None:
@@ -1368,10 +1214,10 @@ def tag_objects(git_repo, tags: list[str], cache: Path, odb) -> dict[str, tuple[
     """oid → (tag, path) of its first user, for every object the DVC outputs of TAGS need."""
     wanted: dict[str, tuple[str, str]] = {}
     for tag in tags:
-        for out in cached_outs_at(git_repo, tag):
+        for out in dvcrepo.cached_outs_at(git_repo, tag):
             if out.is_dir:
                 wanted.setdefault(out.md5 + ".dir", (tag, out.path))
-            for rel, md5 in (out_files(cache, odb, out) or {}).items():
+            for rel, md5 in (dvcrepo.out_files(cache, odb, out) or {}).items():
                 wanted.setdefault(md5, (tag, f"{out.path}/{rel}" if rel else out.path))
     return wanted
 
@@ -1379,38 +1225,11 @@ def tag_objects(git_repo, tags: list[str], cache: Path, odb) -> dict[str, tuple[
 def _best_objects(project: Project, git_repo, tags: list[str], cache: Path) -> dict[str, tuple[str, str]]:
     """The work tree's voice data (outputs outside training_runs/) and each tag's best_model* files."""
     wanted = {oid: ("workspace", out.path) for out in dvcrepo.workspace_outs(project.root)
-              if out.cached and not out.path.startswith("training_runs/") for oid in out_oids(cache, None, out)}
+              if out.cached and not out.path.startswith("training_runs/") for oid in dvcrepo.out_oids(cache, None, out)}
     for oid, (tag, path) in tag_objects(git_repo, tags, cache, None).items():
         if BEST_MODEL.search(path):
             wanted.setdefault(oid, (tag, path))
     return wanted
-
-
-def fill_holes(dvc_repo, name: str, odb, wanted: dict[str, tuple[str, str]], cache: Path) -> tuple[int, list[MissingObject]]:
-    """Push those WANTED objects the remote lacks (asked of it directly) from the cache.
-
-    DVC's own push takes a directory whose listing is on the remote as complete, and trusts its remote
-    index; so holes (a file deleted there, a half-finished transfer) are sent one object at a time,
-    with that index cleared. Returns how many went, and what neither the cache nor the remote has.
-    """
-    from contextlib import closing
-
-    from dvc_data.hashfile.db import get_index
-    from dvc_data.hashfile.hash_info import HashInfo
-
-    holes = remote_problems(odb, wanted.keys(), cache)
-    sendable = sorted(oid for oid in holes if in_cache(cache, oid))
-    if sendable:
-        damaged = [odb.oid_to_path(oid) for oid in sendable if holes[oid] != "missing"]
-        if damaged:  # DVC never overwrites an object it sees: the good copy replaces the damaged one
-            odb.fs.remove(damaged)
-        with closing(get_index(odb)) as index:
-            index.clear()
-        result = dvc_repo.cloud.push([HashInfo("md5", oid) for oid in sendable], remote=name)
-        if result.failed:
-            raise HenryvcError(f"{len(result.failed)} object(s) could not be pushed to {name}; run the backup again")
-    lost = [MissingObject(*wanted[oid], oid, holes[oid]) for oid in sorted(set(holes) - set(sendable), key=wanted.get)]
-    return len(sendable), lost
 
 
 def backup(project: Project, remote: str | None = None, best_only: bool = False) -> BackupResult:
@@ -1419,13 +1238,14 @@ def backup(project: Project, remote: str | None = None, best_only: bool = False)
     tags = all_tags(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         name = backup_remote(dvc_repo, remote)
-        cache, odb = cache_of(dvc_repo), remote_odb(dvc_repo, name)
+        cache, odb = dvcrepo.cache_of(dvc_repo), dvcrepo.remote_odb(dvc_repo, name)
         if best_only:
             pushed, wanted = 0, _best_objects(project, git_repo, tags, cache)
         else:
             pushed, wanted = _push_all(dvc_repo, name), tag_objects(git_repo, tags, cache, odb)
-        filled, lost = fill_holes(dvc_repo, name, odb, wanted, cache)
-        url = remote_url(dvc_repo, name)
+        filled, holes = dvcrepo.fill_holes(dvc_repo, name, odb, wanted.keys(), cache)
+        url = dvcrepo.remote_url(dvc_repo, name)
+    lost = _missing(wanted, holes)
     return BackupResult(name, url, best_only, tags, pushed + filled, _push_tags(git_repo, tags), lost)
 
 
@@ -1435,12 +1255,17 @@ def verify_backup(project: Project, remote: str | None = None) -> BackupCheck:
     tags = all_tags(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         name = backup_remote(dvc_repo, remote)
-        cache, odb = cache_of(dvc_repo), remote_odb(dvc_repo, name)
+        cache, odb = dvcrepo.cache_of(dvc_repo), dvcrepo.remote_odb(dvc_repo, name)
         wanted = tag_objects(git_repo, tags, cache, odb)
-        problems = remote_problems(odb, wanted.keys(), cache)
-        check = BackupCheck(name, remote_url(dvc_repo, name), len(tags), len(wanted))
-    check.missing = [MissingObject(*wanted[oid], oid, problems[oid]) for oid in sorted(problems, key=wanted.get)]
+        problems = dvcrepo.remote_problems(odb, wanted.keys(), cache)
+        check = BackupCheck(name, dvcrepo.remote_url(dvc_repo, name), len(tags), len(wanted))
+    check.missing = _missing(wanted, problems)
     return check
+
+
+def _missing(wanted: dict[str, tuple[str, str]], problems: dict[str, str]) -> list[MissingObject]:
+    """The objects with PROBLEMS, named by the (tag, path) WANTED records for each, in that order."""
+    return [MissingObject(*wanted[oid], oid, problems[oid]) for oid in sorted(problems, key=wanted.get)]
 
 
 # --- schedule ------------------------------------------------------------------------------------------

@@ -449,7 +449,7 @@ def check_remotes(project: Project) -> list[Check]:
     try:
         with dvcrepo.open_repo(project.root) as dvc_repo:
             remotes = dict(dvc_repo.config.get("remote", {}))
-            default = lifecycle.default_remote(dvc_repo)
+            default = dvcrepo.default_remote(dvc_repo)
             if not remotes:
                 return [Check("remote", "error", "no DVC remote is configured: nothing is backed up",
                               "`dvc remote add -d storage /mnt/henry-storage` (or an ssh:// URL)")]

@@ -402,10 +402,11 @@ def _fill_remote_holes(project, git_repo, name: str) -> None:
     from cli import lifecycle
 
     with dvcrepo.open_repo(project.root) as dvc_repo:
-        remote = lifecycle.default_remote(dvc_repo)  # where dvcrepo.push sent it
-        cache, odb = lifecycle.cache_of(dvc_repo), lifecycle.remote_odb(dvc_repo, remote)
+        remote = dvcrepo.default_remote(dvc_repo)  # where dvcrepo.push sent it
+        cache, odb = dvcrepo.cache_of(dvc_repo), dvcrepo.remote_odb(dvc_repo, remote)
         wanted = lifecycle.tag_objects(git_repo, [name], cache, odb)
-        _, lost = lifecycle.fill_holes(dvc_repo, remote, odb, wanted, cache)
+        _, lost = dvcrepo.fill_holes(dvc_repo, remote, odb, wanted.keys(), cache)
     if lost:
+        first = min(lost, key=wanted.get)
         raise IntegrityError(f"{len(lost)} object(s) of {name} are neither in the DVC cache nor whole on "
-                             f"{remote} (first: {lost[0].path}); the tag was not pushed")
+                             f"{remote} (first: {wanted[first][1]}); the tag was not pushed")
