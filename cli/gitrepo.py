@@ -11,7 +11,7 @@ from typing import Iterator
 
 from cli.errors import HenryvcError, NotReady, RunExists
 
-_FIELD, _RECORD = "\x00", "\x01"
+_FIELD, _RECORD = "\x00", "\x00\x01"
 GIT_LOCK_FILES = ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock")
 LOCK_RECHECK_S = 0.2
 _READ_SIZE = 1 << 20
@@ -79,35 +79,43 @@ def iter_tags(repo, *patterns: str) -> Iterator[TagInfo]:
     import subprocess
 
     root = _root(repo)
-    # %00 and %01 are git's own escapes; NUL cannot travel in an argument.
+    import tempfile
+
+    root = _root(repo)
+    # %00 and %01 are git's own escapes (NUL cannot travel in an argument); a record ends with NUL SOH,
+    # which no tag message made with git's tools contains.
     fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
-                       "%(creatordate:iso-strict)", "%(contents:body)"]) + "%01"
+                       "%(creatordate:iso-strict)", "%(contents:body)"]) + "%00%01"
     # A plain subprocess, not GitPython: importing GitPython costs `henryvc list` more than git itself.
-    proc = subprocess.Popen(["git", "for-each-ref", f"--format={fmt}", *(f"refs/tags/{p}" for p in patterns)],
-                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    rest = ""
-    try:
-        while chunk := proc.stdout.read1(_READ_SIZE):
-            records = (rest + decoder.decode(chunk)).split(_RECORD)
-            rest = records.pop()
-            for record in records:
-                yield _tag_info(record)
-        rest += decoder.decode(b"", final=True)
-        # for-each-ref's errors are one line ("not a git repository"): reading them last cannot deadlock.
-        stderr = proc.stderr.read().decode("utf-8", "replace")
-        if proc.wait() != 0:
-            raise HenryvcError(f"git for-each-ref failed in {root}: {stderr.strip()}")
-    finally:  # also when the caller stops early: git then ends on a closed pipe
-        proc.stdout.close()
-        proc.stderr.close()
-        proc.wait()
-    if rest.strip("\n"):
-        yield _tag_info(rest)
+    # Errors go to a file: a repository with many broken refs could fill a stderr pipe nobody reads yet.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(["git", "for-each-ref", f"--format={fmt}", *(f"refs/tags/{p}" for p in patterns)],
+                                cwd=root, stdout=subprocess.PIPE, stderr=errors)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        rest = ""
+        try:
+            while chunk := proc.stdout.read1(_READ_SIZE):
+                records = (rest + decoder.decode(chunk)).split(_RECORD)
+                rest = records.pop()
+                yield from filter(None, map(_tag_info, records))
+            rest += decoder.decode(b"", final=True)
+            if proc.wait() != 0:
+                errors.seek(0)
+                raise HenryvcError(f"git for-each-ref failed in {root}: "
+                                   f"{errors.read().decode('utf-8', 'replace').strip()}")
+        finally:  # also when the caller stops early: git then ends on a closed pipe
+            proc.stdout.close()
+            proc.wait()
+    if rest.strip("\n") and (info := _tag_info(rest)):
+        yield info
 
 
-def _tag_info(record: str) -> TagInfo:
-    name, kind, peeled, obj, date, body = record.lstrip("\n").split(_FIELD, 5)
+def _tag_info(record: str) -> TagInfo | None:
+    """One for-each-ref record; None for one that does not split into its six fields (never a crash)."""
+    fields = record.lstrip("\n").split(_FIELD, 5)
+    if len(fields) != 6:
+        return None
+    name, kind, peeled, obj, date, body = fields
     return TagInfo(name, kind, peeled or obj, date, body, obj)
 
 

@@ -56,10 +56,6 @@ class Ledger:
         with closing(self._connect()) as db:
             return set(db.execute("SELECT dev, ino, size, mtime_ns FROM hashes"))
 
-    def remember(self, hashed: list[tuple[Path, str]]) -> None:
-        """Record that each path had this md5 when read (with its identity taken now)."""
-        self.remember_identities([(ident, md5) for path, md5 in hashed if (ident := _identity(path)) is not None])
-
     def remember_identities(self, hashed: list[tuple[tuple[int, int, int, int], str]]) -> None:
         """Record that the file of each identity (dev, inode, size, mtime_ns), taken before reading it, had this md5."""
         with closing(self._connect()) as db, db:

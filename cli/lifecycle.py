@@ -236,8 +236,13 @@ def sync_journal(project: Project) -> None:
         fd = os.open(project.state / JOURNAL, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return
+    except OSError as exc:
+        raise HenryvcError(f"could not open {project.state / JOURNAL} ({exc.strerror}) to sync it") from None
     try:
         os.fsync(fd)
+    except OSError as exc:
+        raise HenryvcError(f"could not sync {project.state / JOURNAL} ({exc.strerror}): free space or check the "
+                           "disk, then run the command again (it carries on)") from None
     finally:
         os.close(fd)
 

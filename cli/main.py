@@ -20,9 +20,11 @@ class HenryvcGroup(click.Group):
     HenryvcError to its exit code, Ctrl-C to 130, anything else to 3."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, without importing any command module."""
         return sorted(COMMAND_MODULES)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command CMD_NAME, importing only the module that declares it."""
         module_name = COMMAND_MODULES.get(cmd_name)
         if module_name is None:
             return None

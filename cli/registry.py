@@ -11,16 +11,21 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cli import gitrepo, runname
 from cli.errors import RunNotFound
 from cli.summary import flatten, parse_message
 
+if TYPE_CHECKING:
+    from cli.project import Project
+
 ARCHIVE_PLACES = ("archive/failed", "archive/incomplete")
 INDEX_FILE = "registry-index.json"
-INDEX_FORMAT = "henryvc-registry-index/1"  # change it whenever a row's layout or meaning changes
-LIST_OMITS = ("data", "environment")  # the bulk of a summary: `show` has them, `list` does not carry them
+INDEX_FORMAT = "henryvc-registry-index/2"  # change it whenever a row's layout or meaning changes
+# What `list` carries of a tag's summary; `show` has the rest (data hashes, environment, config hash...).
+LIST_FIELDS = ("status", "verdict", "metrics", "created", "description")
 FULL_READ_ABOVE = 64  # more unseen tags than this: one for-each-ref over all of them, not one pattern each
 
 
@@ -53,20 +58,12 @@ class Listing:
         return {"runs": [r.to_dict() for r in self.runs], "unreadable": self.unreadable}
 
 
-def _from_tag(tag: gitrepo.TagInfo, name: runname.RunName | None = None) -> RunInfo | None:
-    if name is None:
-        try:
-            name = runname.parse(tag.name)
-        except Exception:
-            return None
-    summary = parse_message(tag.body) if tag.kind == "tag" else None
-    if summary is None:
-        return None
-    return RunInfo(tag.name, name.major, name.variant, summary.get("status") or "unknown", True, tag.commit,
-                   tag.date, summary.get("metrics") or {}, summary)
+def _info(tag_name: str, name: runname.RunName, commit: str, date: str, summary: dict[str, Any]) -> RunInfo:
+    return RunInfo(tag_name, name.major, name.variant, summary.get("status") or "unknown", True, commit, date,
+                   summary.get("metrics") or {}, summary)
 
 
-def _workspace_runs(project, tagged: set[str]) -> list[tuple[runname.RunName, RunInfo]]:
+def _workspace_runs(project: Project, tagged: set[str]) -> list[tuple[runname.RunName, RunInfo]]:
     from cli import record as records
 
     found = []
@@ -82,15 +79,15 @@ def _workspace_runs(project, tagged: set[str]) -> list[tuple[runname.RunName, Ru
                 continue
             try:
                 rec = records.load(run_dir)
-            except Exception:
+                key = runname.parse(rec.name)
+            except Exception:  # an unreadable record, or one naming no run: not a run folder of ours
                 continue
-            found.append((runname.parse(rec.name), RunInfo(
-                rec.name, rec.major, rec.variant, records.live_status(run_dir, rec), False,
-                metrics=flatten(rec.metrics), summary=rec.to_dict())))
+            found.append((key, RunInfo(rec.name, rec.major, rec.variant, records.live_status(run_dir, rec), False,
+                                       metrics=flatten(rec.metrics), summary=rec.to_dict())))
     return found
 
 
-def list_runs(project, major: int | None = None, variant: str | None = None,
+def list_runs(project: Project, major: int | None = None, variant: str | None = None,
               status: str | None = None) -> Listing:
     """Tagged runs (through the tag index) and untagged run folders, newest first, filtered."""
     runs: list[tuple[runname.RunName, RunInfo]] = []
@@ -100,14 +97,11 @@ def list_runs(project, major: int | None = None, variant: str | None = None,
         try:
             name = runname.parse(tag_name)
         except Exception:
+            name = None
+        if name is None or row.head is None:
             unreadable.append(tag_name)
-            continue
-        if row[3] is None:
-            unreadable.append(tag_name)
-            continue
-        commit, date, head = row[1], row[2], row[3]
-        runs.append((name, RunInfo(tag_name, name.major, name.variant, head.get("status") or "unknown", True,
-                                   commit, date, head.get("metrics") or {}, head)))
+        else:
+            runs.append((name, _info(tag_name, name, row.commit, row.date, row.head)))
     runs += _workspace_runs(project, set(rows))
     keep = [(key, r) for key, r in runs if (major is None or r.major == major)
             and (variant is None or r.variant == variant) and (status is None or r.status == status)]
@@ -115,14 +109,22 @@ def list_runs(project, major: int | None = None, variant: str | None = None,
     return Listing([r for _, r in keep], unreadable)
 
 
-def _row(tag: gitrepo.TagInfo) -> list[Any]:
-    """What list needs of one tag: [kind, commit, date, summary without LIST_OMITS, or None if not henryvc's]."""
+class _Row(NamedTuple):
+    """What list keeps of one tag (index row): HEAD is LIST_FIELDS of its summary, None if not henryvc's."""
+
+    kind: str
+    commit: str
+    date: str
+    head: dict[str, Any] | None
+
+
+def _row(tag: gitrepo.TagInfo) -> _Row:
     summary = parse_message(tag.body) if tag.kind == "tag" else None
-    head = None if summary is None else {k: v for k, v in summary.items() if k not in LIST_OMITS}
-    return [tag.kind, tag.commit, tag.date, head]
+    head = None if summary is None else {k: summary.get(k) for k in LIST_FIELDS}
+    return _Row(tag.kind, tag.commit, tag.date, head)
 
 
-def _tag_rows(project) -> dict[str, list[Any]]:
+def _tag_rows(project: Project) -> dict[str, _Row]:
     """Tag name -> row for every run-looking tag: refs from git, rows from the index or read for new tags."""
     refs = gitrepo.tag_oids(project.root, runname.TAG_GLOB)
     index = _load_index(project)
@@ -132,46 +134,57 @@ def _tag_rows(project) -> dict[str, list[Any]]:
         for tag in gitrepo.iter_tags(project.root, *patterns):
             index[tag.oid] = _row(tag)
             refs[tag.name] = tag.oid  # made or moved between the two git calls: the newer read wins
-    rows = {name: index[oid] for name, oid in refs.items() if oid in index}
-    if unseen or len(index) > len(rows):  # new tags read, or rows of deleted/moved tags to drop
-        _save_index(project, {oid: index[oid] for oid in refs.values() if oid in index})
-    return rows
+    used = set(refs.values())
+    if unseen or not used.issuperset(index):  # new tags read, or rows of deleted/moved tags to drop
+        _save_index(project, {oid: row for oid, row in index.items() if oid in used})
+    return {name: index[oid] for name, oid in refs.items() if oid in index}
 
 
-def _index_path(project):
+def _index_path(project: Project) -> Path:
     return project.state / INDEX_FILE
 
 
-def _load_index(project) -> dict[str, list[Any]]:
+def _load_index(project: Project) -> dict[str, _Row]:
+    """The index's rows; {} for a missing, torn, foreign or other-format file (a full read rebuilds it)."""
     try:
         data = json.loads(_index_path(project).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if data.get("format") != INDEX_FORMAT:
+            return {}
+        rows = {oid: _Row(*row) for oid, row in data["rows"].items()}
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return {}
-    return data["rows"] if isinstance(data, dict) and data.get("format") == INDEX_FORMAT else {}
+    good = all(isinstance(r.commit, str) and isinstance(r.date, str) and isinstance(r.head, (dict, type(None)))
+               for r in rows.values())
+    return rows if good else {}
 
 
-def _save_index(project, rows: dict[str, list[Any]]) -> None:
+def _save_index(project: Project, rows: dict[str, _Row]) -> None:
     """Write the index atomically; a project whose state folder cannot be written just goes without one."""
     import tempfile
 
     try:
+        project.state.mkdir(exist_ok=True)  # git-ignored: a fresh clone has none yet
         fd, tmp = tempfile.mkstemp(prefix=f".{INDEX_FILE}.", dir=project.state)
     except OSError:
         return
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes it 0600: others sharing the project may read it too
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"format": INDEX_FORMAT, "rows": rows}, handle, separators=(",", ":"))
         os.replace(tmp, _index_path(project))
-    except OSError:
-        os.unlink(tmp)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if not isinstance(exc, OSError):
+            raise
 
 
-def show(project, name: str) -> RunInfo:
-    """Everything known about run NAME (its tag, else its run folder)."""
+def show(project: Project, name: str) -> RunInfo:
+    """Everything known about run NAME (its tag with its whole summary, else its run folder)."""
+    parsed = runname.parse(name)
     for tag in gitrepo.read_tags(project.root, name):
-        info = _from_tag(tag)
-        if info is not None:
-            return info
+        summary = parse_message(tag.body) if tag.kind == "tag" else None
+        if summary is not None:
+            return _info(tag.name, parsed, tag.commit, tag.date, summary)
     for _, info in _workspace_runs(project, set()):
         if info.name == name:
             return info

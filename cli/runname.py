@@ -73,7 +73,9 @@ def parse(text: str) -> RunName:
     except ValueError:
         raise BadInput(f"not a run name: {text!r} has no valid date and time") from None
     name = RunName(stamp, int(match["major"]), match["variant"])
-    if stamp.year < 1000:  # the regex and datetime() fixed the rest; strftime writes year 999 unpadded
+    # The regex and datetime() fixed the rest. Years below 1000 are refused: strftime's %Y does not
+    # zero-pad them on every platform, so such a name would not print back as itself everywhere.
+    if stamp.year < 1000:
         raise BadInput(f"not a run name: {text!r} is not in canonical form ({name})")
     return name
 

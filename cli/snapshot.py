@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -43,13 +44,26 @@ class CheckResult:
         return not self.mismatches
 
 
+Identity = tuple[int, int, int, int]  # (device, inode, size, mtime_ns): what the hash ledger keys on
+
+
 def md5_file(path: Path) -> str:
     """MD5 of a file's bytes, the hash DVC 3 records."""
+    return hash_unchanged(path)[0]
+
+
+def hash_unchanged(path: Path) -> tuple[str, Identity | None]:
+    """MD5 of PATH and the identity its file had before it was read; None for the identity when the file
+    changed while it was read. One open: both stats are of the very inode whose bytes were hashed."""
     digest = hashlib.md5()
     with open(path, "rb") as handle:
+        before = os.fstat(handle.fileno())
         while chunk := handle.read(HASH_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+        after = os.fstat(handle.fileno())
+    ident = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
+    same = ident == (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns)
+    return digest.hexdigest(), ident if same else None
 
 
 def _expected_files(cache: Path, out: Out) -> tuple[dict[str, str], list[Mismatch]]:
@@ -66,29 +80,27 @@ def _expected_files(cache: Path, out: Out) -> tuple[dict[str, str], list[Mismatc
     return {e["relpath"]: e["md5"] for e in json.loads(listing.read_text())}, []
 
 
-def _check_file(path: Path, want: str, cache: Path, label: str) -> tuple[int, list[Mismatch], bool]:
-    """Hash one file (and its cache object when that is another inode); True when it matched unchanged."""
+def _check_file(path: Path, want: str, cache: Path, label: str) -> tuple[int, list[Mismatch], Identity | None]:
+    """Hash one file (and its cache object when that is another inode); its identity before the read
+    when it matched and did not change while read (what the ledger may record), else None."""
     if not path.is_file():
-        return 0, [Mismatch(label, "missing")], False
-    before = path.stat()
-    got = md5_file(path)
+        return 0, [Mismatch(label, "missing")], None
+    got, ident = hash_unchanged(path)
     problems = [] if got == want else [Mismatch(label, f"content hash {got} != {want} recorded at the tag")]
     cached = dvcrepo.object_path(cache, Out("", want, False))
     if cached.exists() and not os.path.samefile(cached, path) and md5_file(cached) != want:
         problems.append(Mismatch(label, f"the DVC cache's copy ({cached.name}) is corrupt"))
-    after = path.stat()
-    unchanged = (before.st_ino, before.st_size, before.st_mtime_ns) == (after.st_ino, after.st_size, after.st_mtime_ns)
-    return after.st_size, problems, unchanged and not problems
+    return path.stat().st_size, problems, None if problems else ident
 
 
 def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress | None = None,
                known: Callable[[list[Path]], dict[Path, str]] | None = None,
-               remember: Callable[[list[tuple[Path, str]]], None] | None = None) -> CheckResult:
+               remember: Callable[[list[tuple[Identity, str]]], None] | None = None) -> CheckResult:
     """Re-hash every file of OUTS under WORKDIR (and its cache object) against the recorded hashes.
 
     With KNOWN (paths -> a hash already established for those files while unchanged: DVC's state db, or
     henryvc's own ledger), a file whose known hash is the recorded one is not read again. REMEMBER is
-    told every file that was read and matched.
+    told the identity (taken before reading) of every file that was read, matched and did not change.
     """
     result = CheckResult()
     jobs: list[tuple[Path, str, str]] = []
@@ -107,14 +119,14 @@ def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress |
     result.trusted_files = result.checked_files = len(taken)
     result.checked_bytes = sum(path.stat().st_size for path, _, _ in taken)
     jobs = [job for job in jobs if trusted.get(job[0]) != job[1]]
-    matched: list[tuple[Path, str]] = []
+    matched: list[tuple[Identity, str]] = []
     with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
-        for job, (size, problems, ok) in zip(jobs, pool.map(lambda j: _check_file(j[0], j[1], cache, j[2]), jobs)):
+        for job, (size, problems, ident) in zip(jobs, pool.map(lambda j: _check_file(j[0], j[1], cache, j[2]), jobs)):
             result.checked_files += 1
             result.checked_bytes += size
             result.mismatches += problems
-            if ok:
-                matched.append((job[0], job[1]))
+            if ident is not None:
+                matched.append((ident, job[1]))
             if progress:
                 progress(1)
     if remember and matched:
@@ -195,7 +207,7 @@ def restore(project, name: str, into: Path | None = None, in_place: bool = False
     if pulled:
         with HashWhilePulling(cache, outs, hashes):
             dvcrepo.pull(target)  # DVC's pull is fetch + checkout: a second checkout would only re-stat every file
-    checked = check_outs(target, outs, cache, progress, known=hashes.known, remember=hashes.remember)
+    checked = check_outs(target, outs, cache, progress, known=hashes.known, remember=hashes.remember_identities)
     if not checked.ok:
         raise IntegrityError(_mismatch_text(name, checked))
     return RestoreResult(name, commit, str(target), in_place, pulled, checked.checked_files,
@@ -218,7 +230,7 @@ class HashWhilePulling:
 
     def __init__(self, cache: Path, outs: list[Out], ledger: Ledger):
         self.base = cache / "files" / "md5"
-        self.wanted = {out.md5 for out in outs if not out.is_dir}
+        self.wanted = {out.md5 for out in outs if out.cached and not out.is_dir}
         self.listings = {out.md5 for out in outs if out.is_dir and out.cached}
         self.ledger, self.matched = ledger, []
         self.known = ledger.identities()  # read before: a warm cache's objects need no second read
@@ -233,8 +245,11 @@ class HashWhilePulling:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
-        if self.matched:
-            self.ledger.remember_identities(self.matched)
+        try:
+            if self.matched:
+                self.ledger.remember_identities(self.matched)
+        except (sqlite3.Error, OSError):
+            pass  # only a saving: the check after the pull reads whatever the ledger lacks
 
     def _run(self) -> None:
         while not self.stop.is_set() and (self.wanted or self.listings):
@@ -272,14 +287,14 @@ class HashWhilePulling:
 
     def _hash(self, path: Path, oid: str) -> None:
         try:
-            before = os.stat(path)
-            if (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) in self.known:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) in self.known:
                 return
-            if md5_file(path) != oid or os.stat(path).st_mtime_ns != before.st_mtime_ns:
-                return
+            got, ident = hash_unchanged(path)
         except OSError:
             return
-        self.matched.append(((before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns), oid))
+        if got == oid and ident is not None:
+            self.matched.append((ident, oid))
 
     def _add_listing(self, path: Path, oid: str) -> None:
         try:
@@ -307,7 +322,7 @@ def verify(project, name: str, path: Path | None = None, progress: Progress | No
     known = (lambda paths: dvcrepo.known_hashes(state_root, paths)) if fast else None
     # The full check re-reads everything and tells the ledger, so later restores need not re-read it.
     return check_outs(target, outs, dvcrepo.cache_dir(project.root), progress, known,
-                      remember=None if fast else Ledger(project.state).remember)
+                      remember=None if fast else Ledger(project.state).remember_identities)
 
 
 def _mismatch_text(name: str, result: CheckResult) -> str:

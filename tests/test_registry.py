@@ -368,6 +368,27 @@ def test_list_is_the_same_with_a_lost_or_corrupt_or_unwritable_index(project, in
     assert _listed(project, invoke) == truth
     index.write_text(json.dumps({"format": "some-older-layout", "rows": {}}))
     assert _listed(project, invoke) == truth
+    for damaged in ({"format": "henryvc-registry-index/2"}, {"format": "henryvc-registry-index/2", "rows": []},
+                    {"format": "henryvc-registry-index/2", "rows": {"ab": ["tag", "c"]}}, [1, 2]):
+        index.write_text(json.dumps(damaged))  # valid JSON of the wrong shape
+        assert _listed(project, invoke) == truth
+    shutil.rmtree(project.state)  # a fresh clone has no .henryvc/ (git-ignored): list makes it
+    assert _listed(project, invoke) == truth and index.is_file()
     index.unlink()
     index.mkdir()  # cannot be read or replaced: list goes without it
     assert _listed(project, invoke) == truth
+
+
+def test_list_json_carries_the_summary_head_and_skips_records_naming_no_run(project, invoke):
+    gen(project, {"notes.txt": "x"}, commit="base")
+    name = "henry_v2_debug_20261124_100000"
+    _tag(project, name, "success", 1.5)
+    odd = project.runs / "henry_v2_debug_20261124_090000"
+    odd.mkdir(parents=True)
+    (odd / "run.json").write_text(json.dumps({"name": "not-a-run", "major": 2, "variant": "debug",
+                                              "created": "x", "status": "created"}))
+    result = invoke(["list", "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(result.output)["runs"]
+    assert set(run["summary"]) == {"status", "verdict", "metrics", "created", "description"}
+    assert "data" in json.loads(invoke(["show", name, "--json"], project.root).output)["summary"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cli.dvcrepo import Out
 from cli.ledger import Ledger
-from cli.snapshot import HashWhilePulling
+from cli.snapshot import HashWhilePulling, hash_unchanged
 
 
 def _land(cache: Path, oid: str, data: bytes) -> Path:
@@ -62,3 +62,10 @@ def test_nothing_is_recorded_when_the_pull_ends_before_anything_lands(tmp_path):
     with HashWhilePulling(tmp_path / "no-cache", [Out("x", "0" * 32, False)], ledger):
         pass
     assert ledger.identities() == set()
+
+
+def test_hash_unchanged_gives_the_identity_of_the_inode_it_read(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"henry" * 1000)
+    st = os.stat(path)
+    assert hash_unchanged(path) == (_md5(b"henry" * 1000), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
