@@ -11,11 +11,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from cli import api, lifecycle, monitor
+from cli import api, monitor
 from tests.conftest import dvc
 from tests.lifecycle_fixtures import HENRYVC, run_with_status, training
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli import api, gitrepo, record as records, runname
+from cli import api, record as records, runname
 from cli.errors import NotReady, RunExists
 from cli.project import Project
-from tests.conftest import dvc, gen, make_project, sh, trained_run
+from tests.conftest import dvc, gen, sh, trained_run
 
 
 def tags(project: Project) -> list[str]:
