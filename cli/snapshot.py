@@ -111,7 +111,7 @@ def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress |
         jobs += [(base / rel if rel else base, md5, f"{out.path}/{rel}" if rel else out.path)
                  for rel, md5 in expected.items()]
         if out.is_dir and base.is_dir() and expected:
-            present = {os.path.relpath(os.path.join(top, f), base) for top, _, files in os.walk(base) for f in files}
+            present = _files_under(base)
             result.mismatches += [Mismatch(f"{out.path}/{rel}", "not recorded at the tag")
                                   for rel in sorted(present - expected.keys())]
     trusted = known([path for path, _, _ in jobs]) if known else {}
@@ -132,6 +132,14 @@ def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress |
     if remember and matched:
         remember(matched)
     return result
+
+
+def _files_under(base: Path) -> set[str]:
+    """Every file below BASE, relative to it with "/" (string slicing: relpath on 13,000 files cost 0.1 s)."""
+    root = str(base)
+    cut = len(root) + 1
+    return {f"{top[cut:]}/{name}" if len(top) > len(root) else name
+            for top, _, files in os.walk(root) for name in files}
 
 
 def run_outs(outs: list[Out], name: str) -> list[Out]:
@@ -188,15 +196,14 @@ def restore(project, name: str, into: Path | None = None, in_place: bool = False
     git_repo = gitrepo.open_repo(project.root)
     commit = tag_commit(git_repo, name)
     outs = dvcrepo.outs_at(git_repo, commit)
-    cache = dvcrepo.cache_dir(project.root)
     if in_place:
         if gitrepo.is_dirty(git_repo):
             raise NotReady("the work tree has uncommitted changes: commit or stash them, or restore into a worktree")
         git_repo.git.checkout("--detach", "--quiet", commit)
-        target = project.root
+        target, cache = project.root, dvcrepo.cache_dir(project.root)
     else:
         target = _prepare_worktree(project, git_repo, name, commit, into)
-        dvcrepo.share_cache(target, project.root)
+        cache = dvcrepo.share_cache(target, project.root)
     pulled = pull
     if not pull:
         try:
