@@ -42,6 +42,7 @@ class RunInfo:
     tag_date: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    folder: str | None = None  # its run folder in this work tree (training_runs/..., archive too), if any
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,27 +64,39 @@ def _info(tag_name: str, name: runname.RunName, commit: str, date: str, summary:
                    summary.get("metrics") or {}, summary)
 
 
-def _workspace_runs(project: Project, tagged: set[str]) -> list[tuple[runname.RunName, RunInfo]]:
+def _run_folders(project: Project) -> dict[str, str]:
+    """Run-named entry -> its folder relative to the project, for training_runs/ and its archive.
+
+    Names only (one listdir per place): 2,000 tagged runs cost no Path and no stat each.
+    """
+    found: dict[str, str] = {}
+    for place in ("", *ARCHIVE_PLACES):
+        prefix = "/".join(p for p in (project.runs.name, place) if p)
+        try:
+            names = os.listdir(project.runs / place)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        found.update((n, f"{prefix}/{n}") for n in names if n.startswith("henry_v") and n not in found)
+    return found
+
+
+def _workspace_runs(project: Project, folders: dict[str, str],
+                    tagged: set[str]) -> list[tuple[runname.RunName, RunInfo]]:
+    """Run folders whose run has no tag yet, read from their run.json."""
     from cli import record as records
 
     found = []
-    for place in ("", *ARCHIVE_PLACES):
-        folder = project.runs / place
-        try:
-            # Names first: 2,000 tagged run folders are skipped without building a Path for each.
-            names = sorted(n for n in os.listdir(folder) if n.startswith("henry_v") and n not in tagged)
-        except (FileNotFoundError, NotADirectoryError):
+    for rel in sorted(rel for name, rel in folders.items() if name not in tagged):
+        run_dir = project.root / rel
+        if not runname.is_run_name(run_dir.name) or run_dir.is_symlink():
             continue
-        for run_dir in (folder / n for n in names):
-            if not runname.is_run_name(run_dir.name) or run_dir.is_symlink():
-                continue
-            try:
-                rec = records.load(run_dir)
-                key = runname.parse(rec.name)
-            except Exception:  # an unreadable record, or one naming no run: not a run folder of ours
-                continue
-            found.append((key, RunInfo(rec.name, rec.major, rec.variant, records.live_status(run_dir, rec), False,
-                                       metrics=flatten(rec.metrics), summary=rec.to_dict())))
+        try:
+            rec = records.load(run_dir)
+            key = runname.parse(rec.name)
+        except Exception:  # an unreadable record, or one naming no run: not a run folder of ours
+            continue
+        found.append((key, RunInfo(rec.name, rec.major, rec.variant, records.live_status(run_dir, rec), False,
+                                   metrics=flatten(rec.metrics), summary=rec.to_dict(), folder=rel)))
     return found
 
 
@@ -102,7 +115,10 @@ def list_runs(project: Project, major: int | None = None, variant: str | None = 
             unreadable.append(tag_name)
         else:
             runs.append((name, _info(tag_name, name, row.commit, row.date, row.head)))
-    runs += _workspace_runs(project, set(rows))
+    folders = _run_folders(project)
+    for _, info in runs:
+        info.folder = folders.get(info.name)
+    runs += _workspace_runs(project, folders, set(rows))
     keep = [(key, r) for key, r in runs if (major is None or r.major == major)
             and (variant is None or r.variant == variant) and (status is None or r.status == status)]
     keep.sort(key=lambda pair: pair[0], reverse=True)
@@ -184,8 +200,10 @@ def show(project: Project, name: str) -> RunInfo:
     for tag in gitrepo.read_tags(project.root, name):
         summary = parse_message(tag.body) if tag.kind == "tag" else None
         if summary is not None:
-            return _info(tag.name, parsed, tag.commit, tag.date, summary)
-    for _, info in _workspace_runs(project, set()):
+            info = _info(tag.name, parsed, tag.commit, tag.date, summary)
+            info.folder = _run_folders(project).get(name)
+            return info
+    for _, info in _workspace_runs(project, _run_folders(project), set()):
         if info.name == name:
             return info
     raise RunNotFound(f"no run {name}: see `henryvc list`")

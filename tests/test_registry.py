@@ -392,3 +392,22 @@ def test_list_json_carries_the_summary_head_and_skips_records_naming_no_run(proj
     [run] = json.loads(result.output)["runs"]
     assert set(run["summary"]) == {"status", "verdict", "metrics", "created", "description"}
     assert "data" in json.loads(invoke(["show", name, "--json"], project.root).output)["summary"]
+
+
+def test_list_and_show_say_where_each_run_folder_is_archived_or_not(project, invoke):
+    a = trained_run(project, seed=1)
+    assert invoke(["tag-run", a], project.root).exit_code == 0
+    b = trained_run(project, variant="stable", seed=2)  # untagged
+    failed = project.runs / "archive" / "failed"
+    failed.mkdir(parents=True, exist_ok=True)
+    os.rename(project.run_dir(a), failed / a)  # as `henryvc archive` moves it
+    runs = {r["name"]: r for r in json.loads(invoke(["list", "--json"], project.root).output)["runs"]}
+    assert runs[a]["folder"] == f"training_runs/archive/failed/{a}" and runs[a]["tagged"]
+    assert runs[b]["folder"] == f"training_runs/{b}"
+    table = invoke(["list"], project.root).output
+    assert "FOLDER" in table.splitlines()[0]
+    assert [line.split()[-1] for line in table.splitlines()[1:]] == ["training_runs", "archive/failed"]
+    assert f"folder:  training_runs/archive/failed/{a}" in invoke(["show", a], project.root).output
+    shutil.rmtree(failed / a)  # tagged, no folder here any more: restore brings it back
+    assert "none in this work tree" in invoke(["show", a], project.root).output
+    assert json.loads(invoke(["list", "--json"], project.root).output)["runs"][1]["folder"] is None

@@ -78,7 +78,7 @@ def tag_run_cmd(name: str | None, push: bool) -> None:
 @click.option("--status", help="Only this status (created, training, success, failed, incomplete).")
 @json_option
 def list_cmd(major: int | None, variant: str | None, status: str | None, as_json: bool) -> None:
-    """List runs, newest first: every tagged run plus run folders not tagged yet.
+    """List runs, newest first: every tagged run plus run folders not tagged yet, and where each folder is.
 
     Example: henryvc list --variant stable --status success
     """
@@ -86,10 +86,18 @@ def list_cmd(major: int | None, variant: str | None, status: str | None, as_json
     if as_json:
         emit_json(listing.to_dict())
     else:
-        table([[r.name, r.status, "yes" if r.tagged else "no", *(fmt_number(r.metrics.get(k)) for k in KEY_METRICS)]
-               for r in listing.runs], ["RUN", "STATUS", "TAGGED", *KEY_METRICS])
+        table([[r.name, r.status, "yes" if r.tagged else "no", *(fmt_number(r.metrics.get(k)) for k in KEY_METRICS),
+                _where(r.folder)] for r in listing.runs], ["RUN", "STATUS", "TAGGED", *KEY_METRICS, "FOLDER"])
     for name in listing.unreadable:
         click.secho(f"warning: tag {name} looks like a run but has no henryvc summary", fg="yellow", err=True)
+
+
+def _where(folder: str | None) -> str:
+    """A run folder's place, short: `training_runs`, `archive/failed`, ...; `-` when there is none here."""
+    if folder is None:
+        return "-"
+    place = folder.rsplit("/", 1)[0]
+    return place.removeprefix("training_runs/")
 
 
 @click.command("show")
@@ -105,7 +113,8 @@ def show_cmd(name: str, as_json: bool) -> None:
         emit_json(info.to_dict())
         return
     click.echo(f"run:     {info.name}\nstatus:  {info.status}\ntagged:  "
-               + (f"yes, commit {info.commit} ({info.tag_date})" if info.tagged else "no"))
+               + (f"yes, commit {info.commit} ({info.tag_date})" if info.tagged else "no")
+               + f"\nfolder:  {info.folder or '- (none in this work tree: henryvc restore ' + info.name + ')'}")
     for key, value in sorted(info.metrics.items()):
         click.echo(f"metric:  {key} = {fmt_number(value)}")
     for path, data in sorted((info.summary.get("data") or {}).items()):
