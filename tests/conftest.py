@@ -41,12 +41,14 @@ record = json.loads((folder / "run.json").read_text())
 record["status"] = "success"
 (folder / "run.json").write_text(json.dumps(record, indent=2))
 '''
-FAKE_DVC_YAML = '''\
+
+
+_DVC_YAML = '''\
 stages:
   train:
-    cmd: python fake_train.py
+    cmd: python SCRIPT
     deps:
-      - fake_train.py
+      - SCRIPT
       - voice_data
       - training_runs/${run}/config.json
     params:
@@ -61,6 +63,16 @@ stages:
       - training_runs/${run}/metrics.json:
           cache: false
 '''
+_LOGS_OUT = "      - training_runs/${run}/logs:\n          cache: false\n"
+
+
+def fake_dvc_yaml(script: str, logs: bool = True) -> str:
+    """A one-stage dvc.yaml running SCRIPT for the run params.yaml names (LOGS: a git-tracked logs/ output)."""
+    text = _DVC_YAML.replace("SCRIPT", script)
+    return text if logs else text.replace(_LOGS_OUT, "")
+
+
+FAKE_DVC_YAML = fake_dvc_yaml("fake_train.py")
 
 
 def minimal_config(variant: str = "debug", major: int = 2) -> dict:

@@ -3,8 +3,6 @@ training lock, and a picture of everything on disk and in git to prove that a co
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -60,22 +58,11 @@ def henryvc(cwd: Path, *args: str, stdin: str | None = None, timeout: float = 30
 
 
 def picture(root: Path) -> dict[str, tuple]:
-    """relpath → (kind, size, mtime, content hash or link target) of everything under ROOT except .git and
-    DVC's own tmp folder, plus git's refs, HEAD and status: what `--dry-run` must leave exactly as it was."""
-    found: dict[str, tuple] = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = Path(dirpath).relative_to(root)
-        dirnames[:] = [d for d in dirnames if (rel_dir / d).as_posix() not in (".git", ".dvc/tmp")]
-        for name in [*dirnames, *filenames]:
-            path = Path(dirpath) / name
-            rel = (rel_dir / name).as_posix()
-            info = path.lstat()
-            if path.is_symlink():
-                found[rel] = ("link", os.readlink(path))
-            elif path.is_dir():
-                found[rel] = ("dir",)
-            else:
-                found[rel] = ("file", info.st_size, info.st_mtime_ns, hashlib.md5(path.read_bytes()).hexdigest())
+    """snapshot_tree of ROOT (every file's kind, size, mode, mtime, content) plus git's refs, HEAD and status:
+    what `--dry-run` must leave exactly as it was."""
+    from tests.reliability_fixtures import snapshot_tree
+
+    found = snapshot_tree(root)
     for args in (("show-ref",), ("rev-parse", "HEAD"), ("status", "--porcelain", "--ignored", "--untracked-files=all")):
         found["git " + " ".join(args)] = (sh(root, "git", *args, check=False).stdout,)
     return found

@@ -21,7 +21,7 @@ import pytest
 
 from cli import api
 from cli.project import Project
-from tests.conftest import dvc, gen, make_project, sh
+from tests.conftest import dvc, fake_dvc_yaml, gen, make_project, sh
 
 # The real command line, exactly as installed (python -m cli.main is what the console script runs).
 HENRYVC = (sys.executable, "-m", "cli.main")
@@ -60,24 +60,7 @@ except OSError as exc:
                                                 "stopnet_loss": 0.2}))
 record("success")
 '''
-BIG_DVC_YAML = '''\
-stages:
-  train:
-    cmd: python big_train.py
-    deps:
-      - big_train.py
-      - voice_data
-      - training_runs/${run}/config.json
-    params:
-      - run
-      - fake
-    outs:
-      - training_runs/${run}/checkpoints
-      - training_runs/${run}/tensorboard
-    metrics:
-      - training_runs/${run}/metrics.json:
-          cache: false
-'''
+BIG_DVC_YAML = fake_dvc_yaml("big_train.py", logs=False)
 OBJECT_NAME = re.compile(r"\A[0-9a-f]{30}(\.dir)?\Z")
 
 

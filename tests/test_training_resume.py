@@ -29,14 +29,19 @@ def _wait_for_steps(proc: subprocess.Popen, losses, count: int, timeout: float =
     raise AssertionError(f"no {count} training steps within {timeout} s")
 
 
-def test_sigkill_then_resume(tmp_path):
+def _start_training(tmp_path, **config) -> tuple:
+    """A prepared project with a 3-epoch tiny run, and the train stage started on it as its own process."""
     data = tf.sample_data(tmp_path / "voice", clips=10)
-    config = tf.make_config(**{**tf.TINY, "epochs": 3})
+    config = tf.make_config(**{**tf.TINY, "epochs": 3, **config})
     project = tf.make_project(tmp_path / "proj", data, config=config, params={"evaluation": tf.TINY_PARAMS})
-    run_dir = project / "training_runs" / tf.RUN
     tf.dvc("repro", "prepare", cwd=project)
     proc = subprocess.Popen([sys.executable, "-m", "training.train"], cwd=project, env=tf.env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return project, project / "training_runs" / tf.RUN, proc
+
+
+def test_sigkill_then_resume(tmp_path):
+    project, run_dir, proc = _start_training(tmp_path)
     try:
         # step 5 has run, so checkpoint_4.pth (written at step 4) is complete on disk
         _wait_for_steps(proc, run_dir / "logs" / "step_losses.jsonl", 6)
@@ -84,13 +89,7 @@ def test_resume_refuses_a_finished_run(tmp_path):
 
 
 def test_sigterm_saves_a_checkpoint_and_leaves_the_run_incomplete(tmp_path):
-    data = tf.sample_data(tmp_path / "voice", clips=10)
-    config = tf.make_config(**{**tf.TINY, "epochs": 3, "save_step": 500})  # no periodic checkpoint
-    project = tf.make_project(tmp_path / "proj", data, config=config, params={"evaluation": tf.TINY_PARAMS})
-    run_dir = project / "training_runs" / tf.RUN
-    tf.dvc("repro", "prepare", cwd=project)
-    proc = subprocess.Popen([sys.executable, "-m", "training.train"], cwd=project, env=tf.env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, run_dir, proc = _start_training(tmp_path, save_step=500)  # no periodic checkpoint
     try:
         _wait_for_steps(proc, run_dir / "logs" / "step_losses.jsonl", 2)
         os.kill(proc.pid, signal.SIGTERM)  # docker stop, a scheduler's pre-emption
