@@ -411,3 +411,14 @@ def test_list_and_show_say_where_each_run_folder_is_archived_or_not(project, inv
     shutil.rmtree(failed / a)  # tagged, no folder here any more: restore brings it back
     assert "none in this work tree" in invoke(["show", a], project.root).output
     assert json.loads(invoke(["list", "--json"], project.root).output)["runs"][1]["folder"] is None
+
+
+def test_a_symlink_in_training_runs_never_hides_the_real_archived_folder(project, invoke, tmp_path):
+    b = trained_run(project, variant="stable", seed=2)  # untagged
+    failed = project.runs / "archive" / "failed"
+    failed.mkdir(parents=True, exist_ok=True)
+    os.rename(project.run_dir(b), failed / b)
+    (project.runs / b).symlink_to(tmp_path)  # something else took the name in training_runs/
+    runs = {r["name"]: r for r in json.loads(invoke(["list", "--json"], project.root).output)["runs"]}
+    assert runs[b]["folder"] == f"training_runs/archive/failed/{b}"
+    assert invoke(["show", b], project.root).exit_code == 0
