@@ -63,12 +63,22 @@ if [ ! -f "$CONTAINERS_CONF" ] || [ "$(cat "$CONTAINERS_CONF")" != "$conf" ]; th
     log "wrote $CONTAINERS_CONF"
 fi
 
-# 3. The Docker-API service, unless one already answers on the socket.
+# 3. The Docker-API service, unless one already answers on the socket. One left running from a folder
+#    that is gone since (an older clone) is stopped first: it cannot start containers any more.
+if [ -f "$DIR/service.pid" ] && pid=$(cat "$DIR/service.pid") && [ -e "/proc/$pid" ] \
+        && [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == *" (deleted)" ]]; then
+    log "stopping podman service $pid: its working directory was deleted"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do [ -e "/proc/$pid" ] || break; sleep 0.25; done
+fi
 if ping_ok; then
     log "podman service already answers on $SOCK"
 else
     rm -f "$SOCK"
-    setsid podman ${STORAGE_DRIVER:+--storage-driver "$STORAGE_DRIVER"} system service --time=0 "unix://$SOCK" >"$DIR/service.log" 2>&1 < /dev/null &
+    # From /: the service outlives this checkout, and conmon/runc started from a deleted working
+    # directory fail every container start ("write child: broken pipe"), seen when a CI clone was replaced.
+    (cd / && exec setsid podman ${STORAGE_DRIVER:+--storage-driver "$STORAGE_DRIVER"} system service --time=0 \
+        "unix://$SOCK" >"$DIR/service.log" 2>&1 < /dev/null) &
     echo $! > "$DIR/service.pid"
     for _ in $(seq 1 60); do ping_ok && break; sleep 0.5; done
     ping_ok || die "podman system service did not answer on $SOCK; see $DIR/service.log"
