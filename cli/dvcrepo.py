@@ -99,7 +99,7 @@ def configure(root: Path, remote: str | None, default: Path) -> tuple[str, str]:
     Returns the remote URL and the cache types.
     """
     repo = open_repo(root)
-    types = cache_types(Path(repo.cache.local.path).parent.parent)
+    types = cache_types(cache_of(repo))
     with repo.config.edit("repo") as conf:
         conf["cache"]["type"] = types
         current = conf["core"].get("remote")
@@ -140,7 +140,7 @@ def share_cache(worktree: Path, main_root: Path) -> Path:
     from dvc.config import Config
 
     main = open_repo(main_root)
-    cache = Path(main.cache.local.path).parent.parent
+    cache = cache_of(main)
     remote = main.config["core"].get("remote")
     # DVC's Config of the worktree alone: a whole Repo there (git, index) costs a restore ~60 ms more.
     with Config(dvc_dir=str(worktree / ".dvc")).edit("local") as conf:
@@ -151,9 +151,14 @@ def share_cache(worktree: Path, main_root: Path) -> Path:
     return cache
 
 
+def cache_of(dvc_repo) -> Path:
+    """The cache directory (the folder holding files/md5) of an open DVC repo."""
+    return Path(dvc_repo.cache.local.path).parent.parent
+
+
 def cache_dir(root: Path) -> Path:
     """The cache directory DVC uses for ROOT (the folder holding files/md5)."""
-    return Path(open_repo(root).cache.local.path).parent.parent
+    return cache_of(open_repo(root))
 
 
 def object_path(cache: Path, out: Out) -> Path:
@@ -361,11 +366,6 @@ def lock_if_free(dvc_repo) -> Iterator[bool]:
             yield True
     except LockError:
         yield False
-
-
-def cache_of(dvc_repo) -> Path:
-    """The cache directory (the folder holding files/md5) of an open DVC repo."""
-    return Path(dvc_repo.cache.local.path).parent.parent
 
 
 def default_remote(dvc_repo) -> str | None:

@@ -19,12 +19,19 @@ _SCHEMA = ("CREATE TABLE IF NOT EXISTS hashes (dev INTEGER, ino INTEGER, size IN
            "md5 TEXT, PRIMARY KEY (dev, ino))")
 
 
-def _identity(path: Path) -> tuple[int, int, int, int] | None:
+Identity = tuple[int, int, int, int]  # (device, inode, size, mtime_ns): what a hash is recorded against
+
+
+def identity(st: os.stat_result) -> Identity:
+    """The identity of a file from its stat."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _identity(path: Path) -> Identity | None:
     try:
-        st = os.stat(path)
+        return identity(os.stat(path))
     except OSError:
         return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 class Ledger:
@@ -51,13 +58,13 @@ class Ledger:
                 found[path] = rows[ident[:2]][2]
         return found
 
-    def identities(self) -> set[tuple[int, int, int, int]]:
+    def identities(self) -> set[Identity]:
         """Every (dev, inode, size, mtime_ns) henryvc has a hash for."""
         with closing(self._connect()) as db:
             return set(db.execute("SELECT dev, ino, size, mtime_ns FROM hashes"))
 
-    def remember_identities(self, hashed: list[tuple[tuple[int, int, int, int], str]]) -> None:
-        """Record that the file of each identity (dev, inode, size, mtime_ns), taken before reading it, had this md5."""
+    def remember_identities(self, hashed: list[tuple[Identity, str]]) -> None:
+        """Record that the file of each identity, taken before reading it, had this md5."""
         with closing(self._connect()) as db, db:
             db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)",
                            [(*ident, md5) for ident, md5 in hashed])

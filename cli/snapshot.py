@@ -15,7 +15,7 @@ from typing import Any, Callable
 from cli import dvcrepo, gitrepo
 from cli import summary as summaries
 from cli.dvcrepo import Out
-from cli.ledger import Ledger
+from cli.ledger import Identity, Ledger, identity
 from cli.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
 
 HASH_CHUNK = 4 * 1024 * 1024
@@ -44,9 +44,6 @@ class CheckResult:
         return not self.mismatches
 
 
-Identity = tuple[int, int, int, int]  # (device, inode, size, mtime_ns): what the hash ledger keys on
-
-
 def md5_file(path: Path) -> str:
     """MD5 of a file's bytes, the hash DVC 3 records."""
     return hash_unchanged(path)[0]
@@ -61,9 +58,8 @@ def hash_unchanged(path: Path) -> tuple[str, Identity | None]:
         while chunk := handle.read(HASH_CHUNK):
             digest.update(chunk)
         after = os.fstat(handle.fileno())
-    ident = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
-    same = ident == (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns)
-    return digest.hexdigest(), ident if same else None
+    ident = identity(before)
+    return digest.hexdigest(), ident if ident == identity(after) else None
 
 
 def _expected_files(cache: Path, out: Out) -> tuple[dict[str, str], list[Mismatch]]:
@@ -294,8 +290,7 @@ class HashWhilePulling:
 
     def _hash(self, path: Path, oid: str) -> None:
         try:
-            st = os.stat(path)
-            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) in self.known:
+            if identity(os.stat(path)) in self.known:
                 return
             got, ident = hash_unchanged(path)
         except OSError:
