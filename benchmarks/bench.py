@@ -33,11 +33,11 @@ from typing import Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli import summary as summaries  # noqa: E402  (the tag message format, built exactly as tag-run builds it)
-from cli.dvcrepo import Out  # noqa: E402
+from henryvc import summary as summaries  # noqa: E402  (the tag message format, built exactly as tag-run builds it)
+from henryvc.dvcrepo import Out  # noqa: E402
 
 BIN = Path(sys.executable).parent
-HENRYVC = [str(BIN / "henryvc")] if (BIN / "henryvc").exists() else [sys.executable, "-m", "cli.main"]
+HENRYVC = [str(BIN / "henryvc")] if (BIN / "henryvc").exists() else [sys.executable, "-m", "henryvc.main"]
 DVC = [str(BIN / "dvc")] if (BIN / "dvc").exists() else [sys.executable, "-m", "dvc"]
 GTO = [str(BIN / "gto")] if (BIN / "gto").exists() else None
 BLOCK = 8 << 20
@@ -508,7 +508,7 @@ def startup(b: Bench) -> None:
         lambda _: timed(b, [(HENRYVC + ["list"], p)]),
     ])
     for label, argv in (("--help", ["--help"]), ("list", ["list"])):
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cli.main", *argv], cwd=p, env=b.env,
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "henryvc.main", *argv], cwd=p, env=b.env,
                               capture_output=True, text=True)
         modules = [line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
         modules = [m for m in modules if m != "package"]

@@ -48,8 +48,8 @@ def make_project(base: Path, clips: int, epochs: int) -> Path:
     """A project shaped like `henryvc new-run` makes one (no git/DVC: the stage does not need them)."""
     import yaml
 
-    from cli import record
-    from training.sample_data import make_dataset
+    from henryvc import record
+    from henryvc_training.sample_data import make_dataset
 
     root = base / "project"
     root.mkdir(parents=True)
@@ -66,7 +66,7 @@ def make_project(base: Path, clips: int, epochs: int) -> Path:
     (run_dir / "README.md").write_text(f"# {RUN}\n")
     record.save(run_dir, record.RunRecord(name=RUN, major=2, variant="debug", created="2025-01-01T00:00:00",
                                           config_hash="bench", source_commit=None, seed=config["seed"]))
-    from training import prepare
+    from henryvc_training import prepare
 
     prepare.prepare(root)
     return root
@@ -79,7 +79,7 @@ def bare_coqui(root: Path, out: Path) -> list[float]:
     from TTS.tts.datasets import load_tts_samples
     from TTS.tts.models.tacotron2 import Tacotron2
 
-    from training import common
+    from henryvc_training import common
 
     paths = common.RunPaths(root, RUN)
     config = common.coqui_config(common.read_config(paths))
@@ -87,7 +87,7 @@ def bare_coqui(root: Path, out: Path) -> list[float]:
                                          meta_file_train=str(paths.data / "train.csv"),
                                          meta_file_val=str(paths.data / "eval.csv"), language="en")]
     train_samples, eval_samples = load_tts_samples(config, eval_split=True)
-    from training.train import seed_everything
+    from henryvc_training.train import seed_everything
 
     seed_everything(int(config.training_seed))
     model = Tacotron2(config)
@@ -110,8 +110,8 @@ def bare_coqui(root: Path, out: Path) -> list[float]:
 
 def henryvc_stage(root: Path) -> list[float]:
     """The henryvc train stage on the same project (lock, run log, hooks, NaN guard, loss lines)."""
-    from cli import record
-    from training import train
+    from henryvc import record
+    from henryvc_training import train
 
     run_dir = root / "training_runs" / RUN
     record.update(run_dir, status="created", training={})  # fresh start each round
@@ -129,7 +129,7 @@ def hook_cost(repeats: int = 2000) -> float:
     """
     import torch
 
-    from training import common, train
+    from henryvc_training import common, train
 
     keys = ("decoder_loss", "postnet_loss", "stopnet_loss", "ga_loss", "decoder_diff_spec_loss",
             "postnet_diff_spec_loss", "loss", "align_error", "decoder_b_loss", "decoder_c_loss")

@@ -8,14 +8,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from cli import gitrepo, project as projects, record as records, registry, runname
-from cli.errors import BadInput, Busy, HenryvcError, RunExists
-from cli.project import Project
+from henryvc import gitrepo, project as projects, record as records, registry, runname
+from henryvc.errors import BadInput, Busy, HenryvcError, RunExists
+from henryvc.project import Project
 
 if TYPE_CHECKING:
-    from cli import config as configs, snapshot
+    from henryvc import config as configs, snapshot
 
-# cli.config (the config lints), cli.snapshot (hashing, DVC) and tempfile are imported by the commands
+# cli.config (the config lints), henryvc.snapshot (hashing, DVC) and tempfile are imported by the commands
 # that use them: `henryvc list` and `show` must not pay for them at start-up.
 
 COLLISION_RETRIES = 3
@@ -28,7 +28,7 @@ def init(root: Path, remote: str | None = None) -> dict[str, Any]:
 
 def validate(paths: list[Path]) -> list[configs.Finding]:
     """`henryvc validate`: every finding in every config file."""
-    from cli import config as configs
+    from henryvc import config as configs
 
     return [finding for path in paths for finding in configs.validate_file(Path(path))]
 
@@ -53,16 +53,9 @@ def set_active_run(project: Project, name: str) -> None:
     data = yaml.load(project.params.read_text()) if project.params.exists() else None
     data = data if data is not None else {}
     data["run"] = name
-    import tempfile
+    from henryvc.atomic import write_atomic
 
-    fd, tmp = tempfile.mkstemp(prefix=".params.", dir=project.root)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            yaml.dump(data, handle)
-        os.replace(tmp, project.params)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(project.params, lambda handle: yaml.dump(data, handle))
 
 
 def _readme(name: str, major: int, variant: str, description: str, created: str) -> str:
@@ -86,7 +79,7 @@ def _reserve_name(project: Project, major: int, variant: str, now: Callable[[], 
 
 def _refuse_while_pipeline_runs(project: Project) -> None:
     """A `dvc repro` reads params.yaml's run at each stage: re-pointing it mid-pipeline would mix two runs."""
-    from cli import dvcrepo
+    from henryvc import dvcrepo
 
     if dvcrepo.is_busy(project.root):
         raise Busy("a DVC command (`dvc repro`?) is running in this project and params.yaml must keep naming "
@@ -102,7 +95,7 @@ def _refuse_while_pipeline_runs(project: Project) -> None:
 def new_run(project: Project, major: int, variant: str, config_path: Path | None = None,
             description: str = "", now: Callable[[], datetime] = datetime.now) -> records.RunRecord:
     """`henryvc new-run`: name, validate, create the run folder (atomically) and point params.yaml at it."""
-    from cli import config as configs
+    from henryvc import config as configs
 
     runname.check_major(major)
     runname.check_variant(variant)
@@ -140,7 +133,7 @@ def new_run(project: Project, major: int, variant: str, config_path: Path | None
 
 def tag_run(project: Project, name: str | None = None, push: bool = False) -> snapshot.TagResult:
     """`henryvc tag-run`: one commit and one annotated tag for the run (default: params.yaml's run)."""
-    from cli import environment, snapshot  # importlib.metadata, platform, socket: only tag-run needs them
+    from henryvc import environment, snapshot  # importlib.metadata, platform, socket: only tag-run needs them
 
     name = str(runname.parse(name)) if name else active_run(project)
     with project.lock():
@@ -170,7 +163,7 @@ def diff(project: Project, a: str, b: str) -> dict[str, Any]:
 def restore(project: Project, name: str, into: Path | None = None, in_place: bool = False,
             pull: bool = False, progress: snapshot.Progress | None = None) -> snapshot.RestoreResult:
     """`henryvc restore`."""
-    from cli import snapshot
+    from henryvc import snapshot
 
     name = str(runname.parse(name))
     if into is not None and in_place:
@@ -182,7 +175,7 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
 def verify(project: Project, name: str, path: Path | None = None,
            progress: snapshot.Progress | None = None, fast: bool = False) -> snapshot.CheckResult:
     """`henryvc verify`."""
-    from cli import snapshot
+    from henryvc import snapshot
 
     return snapshot.verify(project, str(runname.parse(name)), path, progress, fast)
 

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cli import runname
-from cli.errors import BadInput
+from henryvc import runname
+from henryvc.errors import BadInput
 
 RUN_PLACEHOLDER = "{RUN_NAME}"
 TEMPLATE_FILE = re.compile(r"\Ahenry_voice_v(?P<major>[0-9]+)_(?P<variant>[a-z]+)\.json\Z")

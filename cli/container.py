@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from cli.errors import BadInput, EngineUnavailable, HenryvcError
+from henryvc.errors import BadInput, EngineUnavailable, HenryvcError
 
 OutputCallback = Callable[[str], None]
 
@@ -85,7 +85,7 @@ def git_commit(root: Path) -> str:
 def context_root(project_root: Path) -> Path:
     """Where the Dockerfile is: the project itself when it has one (the henryvc repository as a
     project), else the henryvc source tree this henryvc runs from (projects made by `henryvc init`)."""
-    from cli.project import SOURCE_ROOT
+    from henryvc.project import SOURCE_ROOT
 
     for candidate in (Path(project_root), SOURCE_ROOT):
         if (candidate / "Dockerfile").is_file():
@@ -179,7 +179,7 @@ def _git_common_dir(root: Path) -> Path | None:
 def _dvc_cache_dir(root: Path) -> Path | None:
     if not (root / ".dvc").is_dir():
         return None
-    from cli import dvcrepo
+    from henryvc import dvcrepo
 
     try:
         return dvcrepo.cache_dir(root)
@@ -332,13 +332,13 @@ def compare_metrics(tagged: dict[str, Any], recreated: dict[str, Any]) -> list[M
 def _read_metrics(path: Path) -> dict[str, Any]:
     import json
 
-    from cli.summary import flatten
+    from henryvc.summary import flatten
 
     try:
         metrics = flatten(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return {}
-    # The tag keeps scalar metrics only (cli.summary.build); lists cannot be compared with it.
+    # The tag keeps scalar metrics only (henryvc.summary.build); lists cannot be compared with it.
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
 
 
@@ -346,7 +346,7 @@ def recreate(project, name: str, image: str = DEFAULT_TAG, gpus: str = "none",
              command: list[str] | None = None, on_output: OutputCallback | None = None,
              client=None) -> Recreation:
     """Restore tag NAME into a worktree, re-run its stages in IMAGE, compare the metrics with the tag's."""
-    from cli import registry, runname, snapshot
+    from henryvc import registry, runname, snapshot
 
     name = str(runname.parse(name))
     client = client or connect()  # before restoring: no engine, nothing written

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from cli.errors import HenryvcError, NotReady
+from henryvc.errors import HenryvcError, NotReady
 
 # Links only, so nothing copies gigabytes when a link works; no "copy" fallback. Reflink only where the
 # filesystem has it: DVC's add/commit copies instead of trying the next type when the first is an
@@ -200,7 +200,7 @@ def _mark_git_tracked(outs: list[Out], files: set[str]) -> list[Out]:
 
 def outs_at(git_repo, rev: str) -> list[Out]:
     """Every DVC-tracked output at git revision REV (dvc.lock and .dvc files)."""
-    from cli import gitrepo
+    from henryvc import gitrepo
 
     outs = []
     files = gitrepo.ls_tree(git_repo, rev)

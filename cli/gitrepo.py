@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from cli.errors import HenryvcError, NotReady, RunExists
+from henryvc.errors import HenryvcError, NotReady, RunExists
 
 _FIELD, _RECORD = "\x00", "\x00\x01"
 GIT_LOCK_FILES = ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock")

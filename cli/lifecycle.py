@@ -88,10 +88,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from cli import dvcrepo, gitrepo, record as records, runname
-from cli.dvcrepo import Out
-from cli.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
-from cli.project import ARCHIVE_DIRS, Project
+from henryvc import dvcrepo, gitrepo, record as records, runname
+from henryvc.dvcrepo import Out
+from henryvc.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
+from henryvc.project import ARCHIVE_DIRS, Project
 
 # The snapshot tag grammar, in this one place. It can never be a run name (runname.TAG_GLOB is henry_v*).
 # The snapshot tag grammar lives with the run-name grammar (all tag patterns in one module).
@@ -263,7 +263,7 @@ def read_journal(project: Project) -> list[dict[str, Any]]:
 
 def tag_summaries(git_repo, pattern: str = runname.TAG_GLOB) -> dict[str, dict[str, Any]]:
     """Tag name → its henryvc summary ({} for a tag without one), in one git call."""
-    from cli.summary import parse_message
+    from henryvc.summary import parse_message
 
     return {tag.name: (parse_message(tag.body) or {}) for tag in gitrepo.read_tags(git_repo, pattern)}
 
@@ -542,7 +542,7 @@ def _in_git(source: Source, path: Path, rel: str) -> bool:
 
 def same_content(path: Path, md5: str, cache: Path) -> bool:
     """True when PATH holds object MD5: the cache's inode, a symlink to it, or the same bytes (re-hashed)."""
-    from cli.snapshot import md5_file
+    from henryvc.snapshot import md5_file
 
     obj = dvcrepo.object_path(cache, Out("", md5, False))
     if path.is_symlink():
@@ -1300,7 +1300,7 @@ def henryvc_command() -> list[str]:
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
     found = shutil.which("henryvc")
-    return [found] if found else [sys.executable, "-m", "cli.main"]
+    return [found] if found else [sys.executable, "-m", "henryvc.main"]
 
 
 def schedule(project: Project, kind: str = "cron") -> Schedule:

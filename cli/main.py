@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from cli import __version__
-from cli.commands import COMMAND_MODULES
-from cli.errors import HenryvcError
+from henryvc import __version__
+from henryvc.commands import COMMAND_MODULES
+from henryvc.errors import HenryvcError
 
 EXIT_INTERRUPTED = 130
 EXIT_UNEXPECTED = 3
@@ -28,7 +28,7 @@ class HenryvcGroup(click.Group):
         module_name = COMMAND_MODULES.get(cmd_name)
         if module_name is None:
             return None
-        module = importlib.import_module(f"cli.commands.{module_name}")
+        module = importlib.import_module(f"henryvc.commands.{module_name}")
         return next((c for c in module.COMMANDS if c.name == cmd_name), None)
 
     def invoke(self, ctx: click.Context):

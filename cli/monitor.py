@@ -34,9 +34,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from cli import lifecycle, record as records
-from cli.errors import NotReady
-from cli.project import Project
+from henryvc import lifecycle, record as records
+from henryvc.errors import NotReady
+from henryvc.project import Project
 
 LOG_FILE = "training_v2.log"  # training.common.LOG_FILE; not imported: training pulls in the stages
 TENSORBOARD_DIR = "tensorboard"
@@ -309,7 +309,7 @@ def cpu_usage() -> dict[str, Any]:
 
 def status(project: Project) -> Status:
     """`henryvc status`: runs training now, disk use per run, free space, cache size, GPU and CPU use."""
-    from cli import dvcrepo
+    from henryvc import dvcrepo
 
     result = Status(runs=[_run_usage(project, f) for f in lifecycle.run_folders(project)])
     cache = dvcrepo.cache_dir(project.root)
@@ -358,7 +358,7 @@ def doctor(project: Project) -> Report:
 
 def check_disk(project: Project) -> list[Check]:
     """Free space where the project and the DVC cache live."""
-    from cli import dvcrepo
+    from henryvc import dvcrepo
 
     places = {"project": project.root}
     try:
@@ -444,7 +444,7 @@ def _reachable(dvc_repo, name: str) -> str | None:
 
 def check_remotes(project: Project) -> list[Check]:
     """Every configured DVC remote answers."""
-    from cli import dvcrepo
+    from henryvc import dvcrepo
 
     try:
         with dvcrepo.open_repo(project.root) as dvc_repo:
@@ -482,7 +482,7 @@ def _remote_fix(conf: dict[str, Any]) -> str:
 
 def check_configs(project: Project) -> list[Check]:
     """params.yaml, dvc.yaml, the config templates and every run's config.json."""
-    from cli import config as configs
+    from henryvc import config as configs
 
     checks = _yaml_checks(project)
     paths = sorted((project.root / "configs").glob("henry_voice_v*.json"))
@@ -546,7 +546,7 @@ def check_environment(project: Project) -> list[Check]:
                             "activate henryvc's virtualenv (`. .venv/bin/activate`)"))
         return checks
     try:
-        done = subprocess.run([python, "-c", "import training, cli"], capture_output=True, text=True,
+        done = subprocess.run([python, "-c", "import henryvc_training, henryvc"], capture_output=True, text=True,
                               timeout=PROBE_TIMEOUT_S, cwd=project.root)
         ok = done.returncode == 0
     except (OSError, subprocess.TimeoutExpired):

@@ -1,6 +1,6 @@
 """`henryvc run` and `henryvc resume`: the training pipeline driven through the real `dvc repro`.
 
-No torch here: training happens in the stage processes DVC starts (python -m training.<stage>).
+No torch here: training happens in the stage processes DVC starts (python -m henryvc_training.<stage>).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from cli import record as records
-from cli import runname
-from cli.errors import HenryvcError, NotReady, RunNotFound
+from henryvc import record as records
+from henryvc import runname
+from henryvc.errors import HenryvcError, NotReady, RunNotFound
 
 Output = Callable[[str], None]
 TAIL_LINES = 15
@@ -47,7 +47,7 @@ def _has_checkpoint(run_dir: Path) -> bool:
 def dvc_repro(root: Path, output: Output | None = None) -> tuple[int, list[str]]:
     """Run the real `dvc repro` in ROOT; stream its lines to OUTPUT; return (exit code, last lines)."""
     env = dict(os.environ)
-    # dvc.yaml says `python -m training.<stage>`: it must be this interpreter, the one with henryvc.
+    # dvc.yaml says `python -m henryvc_training.<stage>`: it must be this interpreter, the one with henryvc.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     process = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=root, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
@@ -81,7 +81,7 @@ def resume(project: Any, name: str, output: Output | None = None) -> PipelineRes
     The train stage checks that the checkpoint's step and learning rate were restored and refuses to
     go on otherwise; this reads that check back from the run record.
     """
-    from cli import api
+    from henryvc import api
 
     name = str(runname.parse(name))
     run_dir = project.run_dir(name)
@@ -123,7 +123,7 @@ def _check_restored(name: str, continued: dict[str, Any] | None) -> None:
 def run(project: Any, major: int, variant: str, config_path: Path | None = None, description: str = "",
         tag: bool = True, output: Output | None = None) -> PipelineResult:
     """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run."""
-    from cli import api
+    from henryvc import api
 
     record = api.new_run(project, major, variant, config_path=config_path, description=description)
     name = record.name

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from cli.errors import BadInput, Busy, NotAProject
+from henryvc.errors import BadInput, Busy, NotAProject
 
 RUNS_DIR = "training_runs"
 ARCHIVE_DIRS = ("archive/failed", "archive/incomplete")
@@ -19,8 +19,12 @@ FOLDERS = (RUNS_DIR, *(f"{RUNS_DIR}/{d}" for d in ARCHIVE_DIRS), "configs", "scr
 GITIGNORE_LINES = (f"/{STATE_DIR}/", ".training.lock")  # the trainer's OS lock file: never history
 DVCIGNORE_LINES = (f"/{STATE_DIR}/", f"/{RUNS_DIR}/archive/")
 LOCK_TIMEOUT_S = float(os.environ.get("HENRYVC_LOCK_TIMEOUT", "600"))
-# The henryvc source tree ships the default pipeline and config templates (editable install).
+# The henryvc source tree (editable install: the Dockerfile's build context).
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
+# The default pipeline and config templates, shipped as package data (any install, the image too).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Stage commands of projects made before the import name henryvc_training: `henryvc init` rewrites them.
+OLD_STAGE_MODULE, STAGE_MODULE = "python -m training.", "python -m henryvc_training."
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,9 @@ def _copy_templates(root: Path) -> list[str]:
     import shutil
 
     written = []
-    sources = [SOURCE_ROOT / f for f in TEMPLATE_FILES] + sorted((SOURCE_ROOT / "configs").glob("henry_voice_v*.json"))
+    sources = [TEMPLATES / f for f in TEMPLATE_FILES] + sorted((TEMPLATES / "configs").glob("henry_voice_v*.json"))
     for source in sources:
-        target = root / source.relative_to(SOURCE_ROOT)
+        target = root / source.relative_to(TEMPLATES)
         if source.is_file() and not target.exists() and source.resolve() != target.resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
@@ -103,9 +107,21 @@ def _copy_templates(root: Path) -> list[str]:
     return written
 
 
+def _upgrade_stage_commands(root: Path) -> list[str]:
+    """Point an old project's dvc.yaml at the stage package's import name (python -m henryvc_training.X)."""
+    from henryvc.atomic import write_text_atomic
+
+    path = root / "dvc.yaml"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if OLD_STAGE_MODULE not in text:
+        return []
+    write_text_atomic(path, text.replace(OLD_STAGE_MODULE, STAGE_MODULE))
+    return ["dvc.yaml"]
+
+
 def init(root: Path, remote: str | None) -> dict[str, object]:
     """Make ROOT a henryvc project; safe to run again. Returns what was set up."""
-    from cli import dvcrepo, gitrepo
+    from henryvc import dvcrepo, gitrepo
 
     root = Path(root).resolve()
     if not root.is_dir():
@@ -118,7 +134,7 @@ def init(root: Path, remote: str | None) -> dict[str, object]:
     with Project(root).lock():
         _append_lines(root / ".gitignore", GITIGNORE_LINES)
         _append_lines(root / ".dvcignore", DVCIGNORE_LINES)
-        written = _copy_templates(root)
+        written = _copy_templates(root) + _upgrade_stage_commands(root)
         remote_url, cache_types = dvcrepo.configure(root, remote, default=root / STATE_DIR / "storage")
         # Only what init itself set up: a re-run must not sweep the user's edits into "init project".
         committed = gitrepo.commit_paths(

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cli.errors import BadInput, HenryvcError
+from henryvc.atomic import write_json_atomic
+from henryvc.errors import BadInput, HenryvcError
 
 RECORD_FILE = "run.json"
 LOCK_FILE = ".training.lock"
@@ -52,24 +53,6 @@ class RunRecord:
             raise HenryvcError(f"run record has unknown status {data.get('status')!r}")
         return cls(**{k: v for k, v in data.items() if k in known},
                    extra={k: v for k, v in data.items() if k not in known})
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write DATA as JSON to PATH through a temporary file and a rename (no half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    import tempfile  # only writers need it; `henryvc list` imports this module
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load(run_dir: Path) -> RunRecord:

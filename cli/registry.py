@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cli import gitrepo, runname
-from cli.errors import RunNotFound
-from cli.summary import flatten, parse_message
+from henryvc import gitrepo, runname
+from henryvc.errors import RunNotFound
+from henryvc.summary import flatten, parse_message
 
 if TYPE_CHECKING:
-    from cli.project import Project
+    from henryvc.project import Project
 
 ARCHIVE_PLACES = ("archive/failed", "archive/incomplete")
 INDEX_FILE = "registry-index.json"
@@ -85,7 +85,7 @@ def _run_folders(project: Project) -> dict[str, str]:
 def _workspace_runs(project: Project, folders: dict[str, str],
                     tagged: set[str]) -> list[tuple[runname.RunName, RunInfo]]:
     """Run folders whose run has no tag yet, read from their run.json."""
-    from cli import record as records
+    from henryvc import record as records
 
     found = []
     for rel in sorted(rel for name, rel in folders.items() if name not in tagged):
@@ -178,22 +178,13 @@ def _load_index(project: Project) -> dict[str, _Row]:
 
 def _save_index(project: Project, rows: dict[str, _Row]) -> None:
     """Write the index atomically; a project whose state folder cannot be written just goes without one."""
-    import tempfile
+    from henryvc.atomic import write_atomic
 
     try:
-        project.state.mkdir(exist_ok=True)  # git-ignored: a fresh clone has none yet
-        fd, tmp = tempfile.mkstemp(prefix=f".{INDEX_FILE}.", dir=project.state)
+        write_atomic(_index_path(project), lambda handle: json.dump(
+            {"format": INDEX_FORMAT, "rows": rows}, handle, separators=(",", ":")), mode=0o644, fsync=False)
     except OSError:
-        return
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes it 0600: others sharing the project may read it too
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"format": INDEX_FORMAT, "rows": rows}, handle, separators=(",", ":"))
-        os.replace(tmp, _index_path(project))
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if not isinstance(exc, OSError):
-            raise
+        pass  # others sharing the project may read it; a state folder that cannot be written goes without
 
 
 def show(project: Project, name: str) -> RunInfo:

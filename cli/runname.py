@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from cli.errors import BadInput
+from henryvc.errors import BadInput
 
 VARIANTS = ("stable", "experimental", "production", "debug")
 MAX_MAJOR = 999

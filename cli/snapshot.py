@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from cli import dvcrepo, gitrepo
-from cli import summary as summaries
-from cli.dvcrepo import Out
-from cli.ledger import Identity, Ledger, identity
-from cli.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
+from henryvc import dvcrepo, gitrepo
+from henryvc import summary as summaries
+from henryvc.dvcrepo import Out
+from henryvc.ledger import Identity, Ledger, identity
+from henryvc.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunExists, RunNotFound
 
 HASH_CHUNK = 4 * 1024 * 1024
 Progress = Callable[[int], None]
@@ -366,7 +366,7 @@ def _run_commit(project, git_repo, name: str, status: str) -> str:
 
 def tag_run(project, name: str, environment: dict[str, Any], push: bool = False) -> TagResult:
     """Commit run NAME (record, config, metrics, README, dvc.lock, params) and tag it NAME, annotated."""
-    from cli import record as records
+    from henryvc import record as records
 
     git_repo = gitrepo.open_repo(project.root)
     if gitrepo.tag_exists(git_repo, name):
@@ -416,7 +416,7 @@ def _fill_remote_holes(project, git_repo, name: str) -> None:
     leaves an empty file under an object's final name (DVC tries a reflink there first): without this
     check a re-run of tag-run --push would push the tag with damaged data behind it.
     """
-    from cli import lifecycle
+    from henryvc import lifecycle
 
     with dvcrepo.open_repo(project.root) as dvc_repo:
         remote = dvcrepo.default_remote(dvc_repo)  # where dvcrepo.push sent it

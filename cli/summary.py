@@ -1,6 +1,6 @@
 """The run summary an annotated run tag carries: how it is built, written into the message and read back.
 
-Kept apart from cli.snapshot (hashing, DVC, restore) so that read commands such as `henryvc list` import
+Kept apart from henryvc.snapshot (hashing, DVC, restore) so that read commands such as `henryvc list` import
 only json to parse 2,000 of them.
 """
 

@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cli.errors import BadInput
+from henryvc.errors import BadInput
 
 VERDICTS = ("success", "failed", "incomplete")
 # metric name in metrics.json -> threshold name in params.yaml `criteria`; every one is "value < threshold".

@@ -9,7 +9,7 @@ mkdir -p "$DIR"
 cd "$DIR"
 henryvc init
 if [ ! -f voice_data.dvc ]; then
-    python -m training.sample_data --out voice_data --clips "$CLIPS"
+    python -m henryvc_training.sample_data --out voice_data --clips "$CLIPS"
     dvc add -q voice_data
     git add voice_data.dvc .gitignore
     git commit -qm "Sample voice data: $CLIPS clips spoken by espeak-ng"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import api
-from cli.main import cli
-from cli.project import Project
+from henryvc import api
+from henryvc.main import cli
+from henryvc.project import Project
 
 PYTHON_BIN = str(Path(sys.executable).parent)
 

@@ -83,14 +83,14 @@ def host(args: list[str], cwd: Path, home: Path, timeout: float = 1800, **extra_
 
 def henryvc(*args: str, cwd: Path, home: Path, **extra_env: str):
     """The real henryvc command line in a child process."""
-    return host([sys.executable, "-m", "cli.main", *args], cwd, home, **extra_env)
+    return host([sys.executable, "-m", "henryvc.main", *args], cwd, home, **extra_env)
 
 
 @pytest.fixture(scope="session")
 def engine():
     """A docker.DockerClient on a live engine; skips (or fails in CI) without one."""
-    from cli import container
-    from cli.errors import EngineUnavailable
+    from henryvc import container
+    from henryvc.errors import EngineUnavailable
 
     try:
         return container.connect()
@@ -107,7 +107,7 @@ def image(engine, tmp_path_factory) -> str:
         engine.images.get(BASE_IMAGE)
     except docker.errors.ImageNotFound:
         unavailable(f"base image {BASE_IMAGE} is not in the engine")
-    args = [sys.executable, "-m", "cli.main", "docker", "build", "--base-image", BASE_IMAGE, "--tag", TEST_TAG]
+    args = [sys.executable, "-m", "henryvc.main", "docker", "build", "--base-image", BASE_IMAGE, "--tag", TEST_TAG]
     if ca_bundle():
         args += ["--ca-bundle", ca_bundle()]
     log = tmp_path_factory.mktemp("build") / "build.log"

@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from cli import api, record as records
-from cli.project import Project
+from henryvc import api, record as records
+from henryvc.project import Project
 from tests.conftest import dvc, sh
 
-HENRYVC = (sys.executable, "-m", "cli.main")
+HENRYVC = (sys.executable, "-m", "henryvc.main")
 HOLD_LOCK = ("import sys, time\nfrom cli.record import training_lock\nlock = training_lock(sys.argv[1])\n"
              "lock.acquire()\nprint('locked', flush=True)\ntime.sleep(600)\n")
 

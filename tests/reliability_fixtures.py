@@ -19,12 +19,12 @@ from typing import Callable
 
 import pytest
 
-from cli import api
-from cli.project import Project
+from henryvc import api
+from henryvc.project import Project
 from tests.conftest import dvc, fake_dvc_yaml, gen, make_project, sh
 
 # The real command line, exactly as installed (python -m cli.main is what the console script runs).
-HENRYVC = (sys.executable, "-m", "cli.main")
+HENRYVC = (sys.executable, "-m", "henryvc.main")
 MB = 1024 * 1024
 
 # A stand-in training stage whose checkpoints can be made big (params fake.mb per file, fake.files of

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 import pytest
 
-from cli import api
-from cli.main import cli
+from henryvc import api
+from henryvc.main import cli
 
 
 
@@ -38,10 +38,10 @@ def test_every_command_has_help_with_an_example(path, command, invoke, tmp_path)
 def test_the_lazy_command_map_is_exactly_what_the_modules_declare():
     import importlib
 
-    from cli.commands import COMMAND_MODULES
+    from henryvc.commands import COMMAND_MODULES
 
     declared = {command.name: module for module in set(COMMAND_MODULES.values())
-                for command in importlib.import_module(f"cli.commands.{module}").COMMANDS}
+                for command in importlib.import_module(f"henryvc.commands.{module}").COMMANDS}
     assert declared == COMMAND_MODULES
 
 
@@ -76,7 +76,7 @@ def tagged_project(tmp_path_factory):
 def test_read_commands_do_not_import_heavy_packages(args, tagged_project):
     project, name = tagged_project
     probe = ("import sys\nsys.argv = ['henryvc', *sys.argv[1:]]\ncode = 0\n"
-             "try:\n    from cli.main import entry; entry()\nexcept SystemExit as exc:\n    code = exc.code or 0\n"
+             "try:\n    from henryvc.main import entry; entry()\nexcept SystemExit as exc:\n    code = exc.code or 0\n"
              "import json; print(json.dumps([code, sorted(sys.modules)]), file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", probe, *(a.replace("{run}", name) for a in args)],
                             cwd=project.root, capture_output=True, text=True)
@@ -87,9 +87,9 @@ def test_read_commands_do_not_import_heavy_packages(args, tagged_project):
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "cli.main", "show", "../etc"], cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "henryvc.main", "show", "../etc"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    result = subprocess.run([sys.executable, "-m", "cli.main", "list"], cwd=tmp_path, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "henryvc.main", "list"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 1 and "henryvc init" in result.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import config as configs
+from henryvc import config as configs
 from tests.conftest import minimal_config
 
 REPO = Path(__file__).resolve().parent.parent

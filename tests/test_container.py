@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from cli import container
-from cli.errors import BadInput
+from henryvc import container
+from henryvc.errors import BadInput
 from tests.container_fixtures import (BASE_IMAGE, REPO, TEST_TAG, built_commit, chown_tree, engine, henryvc,  # noqa: F401
                                       image, owned_dir, owner_ids, root_owned)
 
 
 def cli_subprocess(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """The real entry point in a child process: real exit code, real stderr."""
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "henryvc.main", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=120)
 
 
@@ -177,7 +177,7 @@ def test_image_records_its_build_info(engine, image, built_commit):
         return json.loads("".join(output))
 
     build_info = inside("cat /etc/henryvc/build-info.json")
-    seen_by_run = inside("python -c 'import json; from cli import environment; "
+    seen_by_run = inside("python -c 'import json; from henryvc import environment; "
                          "print(json.dumps(environment.container_info()))'")
     assert build_info["git_commit"] == built_commit
     git(REPO, "cat-file", "-e", built_commit.removesuffix("-dirty") + "^{commit}")  # a real commit of the repo

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from cli import api, dvcrepo, gitrepo, lifecycle, record as records, runname
-from cli.errors import BadInput, NotReady
-from cli.project import Project
+from henryvc import api, dvcrepo, gitrepo, lifecycle, record as records, runname
+from henryvc.errors import BadInput, NotReady
+from henryvc.project import Project
 from tests.conftest import dvc, gen, sh
 from tests.lifecycle_fixtures import (HENRYVC, henryvc, picture, relink, remote_objects, run_with_status, train,
                                       training, tree)
@@ -341,7 +341,7 @@ def test_reset_snapshots_pushes_then_clears(project, invoke, tmp_path):
     assert restores(project, tagged)
     where = project.state / "snap"
     sh(project.root, "git", "worktree", "add", "-q", "--detach", str(where), snap)
-    from cli import dvcrepo
+    from henryvc import dvcrepo
 
     dvcrepo.share_cache(where, project.root)
     dvcrepo.pull(where)

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from cli import api, monitor
+from henryvc import api, monitor
 from tests.conftest import dvc
 from tests.lifecycle_fixtures import HENRYVC, run_with_status, training
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import training_fixtures as tf
-from training import prepare
+from henryvc_training import prepare
 
 
 @pytest.fixture(scope="module")

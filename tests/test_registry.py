@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli import api, record as records, runname
-from cli.errors import NotReady, RunExists
-from cli.project import Project
+from henryvc import api, record as records, runname
+from henryvc.errors import NotReady, RunExists
+from henryvc.project import Project
 from tests.conftest import dvc, gen, sh, trained_run
 
 
@@ -295,13 +295,13 @@ def test_new_run_refuses_while_dvc_or_training_holds_the_pipeline(project):
     import subprocess
     import sys
 
-    from cli.errors import Busy
+    from henryvc.errors import Busy
 
     first = api.new_run(project, 2, "debug").name
     holders = {
         "dvc": "import sys, time, zc.lockfile; l = zc.lockfile.LockFile(sys.argv[1] + '/.dvc/tmp/lock'); "
                "print('held', flush=True); time.sleep(60)",
-        "training": "import sys, time; from cli import record; l = record.training_lock(sys.argv[2]); "
+        "training": "import sys, time; from henryvc import record; l = record.training_lock(sys.argv[2]); "
                     "l.acquire(); print('held', flush=True); time.sleep(60)",
     }
     (project.root / ".dvc" / "tmp").mkdir(exist_ok=True)
@@ -322,7 +322,7 @@ def test_new_run_refuses_while_dvc_or_training_holds_the_pipeline(project):
 
 def _tag(project: Project, name: str, status: str, loss: float) -> None:
     """An annotated run tag with tag-run's message format, made with plain git."""
-    from cli import summary as summaries
+    from henryvc import summary as summaries
 
     record = {"status": status, "major": 2, "variant": "debug", "created": "2026-11-24T10:00:00"}
     message = summaries.message(summaries.build(name, record, {"loss": loss}, [], {}))

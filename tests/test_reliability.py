@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from cli import dvcrepo
-from cli.project import Project
+from henryvc import dvcrepo
+from henryvc.project import Project
 from tests.conftest import sh
 from tests.reliability_fixtures import tmpfs  # noqa: F401  (fixture)
 from tests.reliability_fixtures import (HENRYVC, big_project, git_consistency, git_locks, git_state, henryvc,
@@ -60,7 +60,7 @@ def stall(marker: Path, condition: str = "true") -> str:
 
 def expected_objects(project: Project, name: str) -> int:
     """How many objects tag NAME's data needs in a cache or remote (each .dir listing plus its files)."""
-    from cli import gitrepo
+    from henryvc import gitrepo
 
     outs = dvcrepo.outs_at(gitrepo.open_repo(project.root), name)
     cache = dvcrepo.cache_dir(project.root)
@@ -330,7 +330,7 @@ def test_disk_full_on_the_dvc_remote_fails_clearly_then_completes(tmp_path, tmpf
 
 def test_disk_full_while_writing_a_checkpoint_marks_nothing_success(tmp_path, tmpfs):
     project = big_project(tmp_path / "project", tmp_path / "dvc-remote")
-    from cli import api
+    from henryvc import api
 
     name = api.new_run(project, 2, "debug").name
     folder = project.run_dir(name)  # the run folder on a 20 MB disk (DVC deletes outputs before a stage runs)
@@ -365,7 +365,7 @@ def test_disk_full_in_the_dvc_cache_accepts_no_partial_object(tmp_path, tmpfs):
     cache = tmpfs(tmp_path / "small-cache", 20)
     sh(project.root, "dvc", "cache", "dir", "--local", str(cache))
     sh(project.root, "dvc", "commit", "-q", "-f", "voice_data.dvc")  # voice_data into the new cache
-    from cli import api
+    from henryvc import api
     from tests.reliability_fixtures import set_fake
 
     name = api.new_run(project, 2, "debug").name
@@ -484,7 +484,7 @@ HOSTILE = [
 
 
 def lifecycle_landed(command: str) -> bool:
-    from cli.main import cli
+    from henryvc.main import cli
 
     assert cli.get_command(None, command), f"`henryvc {command}` is not registered"  # landed: never skip
     return True
@@ -550,7 +550,7 @@ def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
 
 def failed_tagged_run(project: Project, seed: int) -> str:
     """A trained run recorded as failed, tagged (so archive commits its move)."""
-    from cli import record as records
+    from henryvc import record as records
 
     name = train(project, seed=seed)
     records.update(project.run_dir(name), status="failed")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cli import runname
-from cli.errors import BadInput
+from henryvc import runname
+from henryvc.errors import BadInput
 
 stamps = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(9999, 12, 31)).map(
     lambda d: d.replace(microsecond=0))

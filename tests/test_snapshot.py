@@ -1,4 +1,4 @@
-"""cli.snapshot's parts that stand alone: hashing objects while a pull lands them."""
+"""henryvc.snapshot's parts that stand alone: hashing objects while a pull lands them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-from cli.dvcrepo import Out
-from cli.ledger import Ledger
-from cli.snapshot import HashWhilePulling, hash_unchanged
+from henryvc.dvcrepo import Out
+from henryvc.ledger import Ledger
+from henryvc.snapshot import HashWhilePulling, hash_unchanged
 
 
 def _land(cache: Path, oid: str, data: bytes) -> Path:

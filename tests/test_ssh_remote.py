@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli.project import Project
+from henryvc.project import Project
 from tests.conftest import dvc, sh
 from tests.reliability_fixtures import big_project, henryvc, md5, rehash_store, remote_tags, train
 from tests.sshd_fixtures import keygen, sshd  # noqa: F401  (fixture)

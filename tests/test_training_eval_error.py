@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from cli import record
+from henryvc import record
 from tests import training_fixtures as tf
-from training import prepare, train
+from henryvc_training import prepare, train
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests import training_fixtures as tf
-from training import prepare, train
+from henryvc_training import prepare, train
 
 pytestmark = pytest.mark.slow
 

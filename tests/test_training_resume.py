@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from cli import pipeline, record
-from cli.errors import NotReady, RunNotFound
-from cli.project import Project
+from henryvc import pipeline, record
+from henryvc.errors import NotReady, RunNotFound
+from henryvc.project import Project
 from tests import training_fixtures as tf
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,7 @@ def _start_training(tmp_path, **config) -> tuple:
     config = tf.make_config(**{**tf.TINY, "epochs": 3, **config})
     project = tf.make_project(tmp_path / "proj", data, config=config, params={"evaluation": tf.TINY_PARAMS})
     tf.dvc("repro", "prepare", cwd=project)
-    proc = subprocess.Popen([sys.executable, "-m", "training.train"], cwd=project, env=tf.env(),
+    proc = subprocess.Popen([sys.executable, "-m", "henryvc_training.train"], cwd=project, env=tf.env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return project, project / "training_runs" / tf.RUN, proc
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import api, pipeline, record, runname
-from cli.commands.pipeline import run_command
-from cli.errors import NotReady
+from henryvc import api, pipeline, record, runname
+from henryvc.commands.pipeline import run_command
+from henryvc.errors import NotReady
 from tests import training_fixtures as tf
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from cli import pipeline, record
+from henryvc import pipeline, record
 from tests import training_fixtures as tf
-from training import common
+from henryvc_training import common
 
 VARIANTS = ("stable", "experimental", "production", "debug")
 
@@ -55,7 +55,7 @@ def test_run_log_lines_are_all_timestamped_without_colours():
 def test_truncated_newest_checkpoint_is_set_aside(tmp_path):
     import torch
 
-    from training import train
+    from henryvc_training import train
 
     state = {"step": 2, "epoch": 0, "optimizer": [{"param_groups": [{"lr": 0.1}]}], "model": {}}
     torch.save(state, tmp_path / "checkpoint_2.pth")
@@ -75,7 +75,7 @@ def test_stale_training_status_reads_incomplete(tmp_path):
     run_dir = project / "training_runs" / tf.RUN
     record.update(run_dir, status="training")
     holder = subprocess.Popen([sys.executable, "-c",
-                               "import sys, time; from cli import record; from pathlib import Path\n"
+                               "import sys, time; from henryvc import record; from pathlib import Path\n"
                                f"lock = record.training_lock(Path({str(run_dir)!r})); lock.acquire()\n"
                                "print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
@@ -92,6 +92,6 @@ def test_stale_training_status_reads_incomplete(tmp_path):
 
 
 def test_pipeline_core_does_not_import_torch():
-    code = "import sys, cli.pipeline, cli.verdict, cli.commands.pipeline; print('torch' in sys.modules)"
+    code = "import sys, henryvc.pipeline, henryvc.verdict, henryvc.commands.pipeline; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

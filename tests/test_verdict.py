@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from cli.errors import BadInput
-from cli.verdict import CRITERIA, judge
+from henryvc.errors import BadInput
+from henryvc.verdict import CRITERIA, judge
 
 CRITERIA_PARAMS = {"max_total_loss": 2.0, "max_align_error": 0.1, "max_stopnet_loss": 0.5,
                    "max_short_text_seconds": 5.0}
@@ -108,6 +108,6 @@ def test_verdict_module_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, cli.verdict; print('torch' in sys.modules)"
+    code = "import sys, henryvc.verdict; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cli import record, runname
+from henryvc import record, runname
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = "henry_v2_debug_20250101_120000"
@@ -53,7 +53,7 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 
 def sample_data(cache_dir: Path, clips: int = 10) -> Path:
     """A sample voice dataset (espeak-ng), made once per CACHE_DIR."""
-    from training.sample_data import make_dataset
+    from henryvc_training.sample_data import make_dataset
 
     out = cache_dir / f"voice_data_{clips}"
     if not (out / "metadata.csv").exists():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from cli.errors import BadInput, HenryvcError
+from henryvc.errors import BadInput, HenryvcError
 
 PARAMS_FILE = "params.yaml"
 RUNS_DIR = "training_runs"

@@ -3,7 +3,7 @@
 Writes metrics.json (DVC metrics), plots/ (loss curves and the latest alignment, DVC plots), samples/
 (the short test text as audio), the verdict into run.json and a dated section of the run's README,
 and a SUCCESS marker when every criterion is met.
-Usage (from the project root): python -m training.evaluate
+Usage (from the project root): python -m henryvc_training.evaluate
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli import record
-from cli.errors import BadInput, HenryvcError
-from cli.verdict import Verdict, judge
-from training import common
-from training.common import RunPaths
+from henryvc import record
+from henryvc.errors import BadInput, HenryvcError
+from henryvc.verdict import Verdict, judge
+from henryvc_training import common
+from henryvc_training.common import RunPaths
 
 log = logging.getLogger("henryvc.training.evaluate")
 
@@ -58,7 +58,7 @@ def load_model(paths: RunPaths) -> tuple[Any, Path]:
     from TTS.tts.models.tacotron2 import Tacotron2
 
     candidates = [paths.checkpoints / "best_model.pth"]
-    from training.train import last_checkpoint
+    from henryvc_training.train import last_checkpoint
 
     last = last_checkpoint(paths.checkpoints)
     if last is not None:
@@ -103,7 +103,7 @@ def write_loss_plots(paths: RunPaths) -> None:
 
 def short_text_metrics(paths: RunPaths, text: str, max_decoder_steps: int) -> dict[str, Any]:
     """Synthesize TEXT with the delivered model; save audio and alignment; return its duration."""
-    from training import synth
+    from henryvc_training import synth
 
     model, chosen = load_model(paths)
     result = synth.synthesize(model, text, max_decoder_steps)
@@ -173,8 +173,8 @@ def evaluate(root: Path) -> Verdict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stage entry point (dvc.yaml: python -m training.evaluate). A failed verdict is still exit 0."""
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    """Stage entry point (dvc.yaml: python -m henryvc_training.evaluate). A failed verdict is still exit 0."""
+    parser = argparse.ArgumentParser(prog="python -m henryvc_training.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project root (where dvc.yaml is)")
     args = parser.parse_args(argv)
     root = args.root.resolve()

@@ -1,7 +1,7 @@
 """Stage `prepare`: validate voice_data/, write the dataset manifest and the train/eval split.
 
 Every problem in the data is collected and reported together, one per line, and the stage fails
-before anything trains. Usage (from the project root): python -m training.prepare
+before anything trains. Usage (from the project root): python -m henryvc_training.prepare
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cli.errors import BadInput, HenryvcError
-from cli.record import write_json_atomic
-from training import common
+from henryvc.errors import BadInput, HenryvcError
+from henryvc.record import write_json_atomic
+from henryvc_training import common
 
 log = logging.getLogger("henryvc.training.prepare")
 
@@ -99,7 +99,7 @@ def validate(data_dir: Path, config: Any) -> DataReport:
     report = DataReport()
     metadata = data_dir / "metadata.csv"
     if not data_dir.is_dir():
-        report.problems.append(f"{data_dir}: no such folder (make sample data with `python -m training.sample_data`)")
+        report.problems.append(f"{data_dir}: no such folder (make sample data with `python -m henryvc_training.sample_data`)")
         return report
     if not metadata.exists():
         report.problems.append(f"{metadata}: missing (expected lines id|text|normalized_text)")
@@ -213,8 +213,8 @@ def prepare(root: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stage entry point (dvc.yaml: python -m training.prepare)."""
-    parser = argparse.ArgumentParser(prog="python -m training.prepare", description=__doc__.splitlines()[0])
+    """Stage entry point (dvc.yaml: python -m henryvc_training.prepare)."""
+    parser = argparse.ArgumentParser(prog="python -m henryvc_training.prepare", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project root (where dvc.yaml is)")
     args = parser.parse_args(argv)
     root = args.root.resolve()

@@ -1,6 +1,6 @@
 """Make a small LJSpeech-layout voice dataset locally with espeak-ng, for demos and tests.
 
-Usage: python -m training.sample_data --out voice_data --clips 16
+Usage: python -m henryvc_training.sample_data --out voice_data --clips 16
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 import wave
 from pathlib import Path
 
-from cli.errors import BadInput, HenryvcError
+from henryvc.errors import BadInput, HenryvcError
 
 SAMPLE_RATE = 22050
 # Short, plain sentences: every character is in Coqui's default English alphabet, so the
@@ -96,7 +96,7 @@ def make_dataset(out: Path, clips: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: make the sample dataset."""
-    parser = argparse.ArgumentParser(prog="python -m training.sample_data", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m henryvc_training.sample_data", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("voice_data"), help="dataset folder to create")
     parser.add_argument("--clips", type=int, default=16, help="number of clips")
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@ Layout it writes: checkpoints/ (Coqui checkpoints, best_model.pth, config.json, 
 tensorboard/ (event files), logs/ (per-step and per-epoch losses, evaluation summaries), training_v2.log.
 A run whose record says it was cut short (killed, interrupted, crashed) is continued from its last
 checkpoint with Coqui's continue_path; otherwise training starts fresh.
-Usage (from the project root): python -m training.train
+Usage (from the project root): python -m henryvc_training.train
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from cli import record
-from cli.errors import HenryvcError, NotReady
-from training import common
-from training.common import RunPaths
+from henryvc import record
+from henryvc.errors import HenryvcError, NotReady
+from henryvc_training import common
+from henryvc_training.common import RunPaths
 
 log = logging.getLogger("henryvc.training.train")
 
@@ -266,7 +266,7 @@ class Hooks:
             log.error("evaluation at epoch %d failed, training goes on: %s: %s", epoch, type(exc).__name__, exc)
 
     def evaluate(self, trainer: Any, epoch: int) -> None:
-        from training import synth
+        from henryvc_training import synth
 
         model = trainer._get_model()
         out_dir = self.paths.checkpoints / "evaluations" / f"epoch_{epoch:04d}"
@@ -545,14 +545,14 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
         drop_unreadable_checkpoints(paths.checkpoints)
         continuing = last_checkpoint(paths.checkpoints) is not None
     if continuing:
-        from cli import dvcrepo
+        from henryvc import dvcrepo
 
         # Committed outputs are links to the DVC cache's objects; Coqui rewrites best_model.pth in place,
         # which would write into the cache. Private copies first (`dvc unprotect`).
         dvcrepo.unprotect(root, [str(paths.checkpoints), str(paths.tensorboard)])
     if not continuing:
         clear_outputs(paths)
-    from cli import environment
+    from henryvc import environment
 
     env = {**environment.capture(), **torch_environment(config), "source_commit": source_commit(root)}
     history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now()}]
@@ -582,7 +582,7 @@ def _record_result(paths: RunPaths, result: TrainResult) -> None:
         event["message"] = result.message
     changes: dict[str, Any] = {"training": training, "history": rec.history + [event]}
     if result.status == "failed":
-        from cli.verdict import Verdict
+        from henryvc.verdict import Verdict
 
         verdict = Verdict(status="failed", criteria=[], reasons=[f"NaN guard stopped training: {result.message}"])
         changes.update(status="failed", verdict=verdict.to_dict())
@@ -594,8 +594,8 @@ def _record_result(paths: RunPaths, result: TrainResult) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stage entry point (dvc.yaml: python -m training.train)."""
-    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
+    """Stage entry point (dvc.yaml: python -m henryvc_training.train)."""
+    parser = argparse.ArgumentParser(prog="python -m henryvc_training.train", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project root (where dvc.yaml is)")
     args = parser.parse_args(argv)
     try:

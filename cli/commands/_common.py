@@ -11,7 +11,7 @@ import click
 
 def _run_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     # Checked while parsing, before any project is looked up: bad input wins (exit 2, one line).
-    from cli import runname
+    from henryvc import runname
 
     return str(runname.parse(value)) if value is not None else None
 

@@ -1,4 +1,4 @@
-"""`henryvc docker build|run`: the training image, driven through the Docker API (cli.container)."""
+"""`henryvc docker build|run`: the training image, driven through the Docker API (henryvc.container)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from cli.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
-from cli.errors import BadInput
+from henryvc.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
+from henryvc.errors import BadInput
 
 
 def _echo(text: str) -> None:
@@ -28,7 +28,7 @@ def _parse_build_args(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _project_root() -> Path:
-    from cli import project
+    from henryvc import project
 
     return project.find().root
 
@@ -62,7 +62,7 @@ def build_command(platform: str | None, base_image: str | None, tag: str, pip_in
 
     Example: henryvc docker build --platform linux/arm64 --tag henryvc:arm64
     """
-    from cli import container
+    from henryvc import container
 
     args = {"PIP_INDEX_URL": pip_index_url or "", "PIP_EXTRA_INDEX_URL": pip_extra_index_url or "",
             "TORCH_INDEX_URL": torch_index_url or "", **_parse_build_args(build_args)}
@@ -89,7 +89,7 @@ def run_command(ctx: click.Context, gpus: str, image: str, user: str | None, com
 
     Example: henryvc docker run --gpus all -- dvc repro --force
     """
-    from cli import container
+    from henryvc import container
 
     code = container.run(_project_root(), image=image, command=list(command) or None, gpus=gpus,
                          user=user, on_output=_echo)
@@ -110,7 +110,7 @@ def recreate_command(ctx: click.Context, name: str, gpus: str, image: str, as_js
 
     Example: henryvc docker recreate henry_v2_debug_20261124_101500 --gpus all
     """
-    from cli import api, container
+    from henryvc import api, container
 
     out = (lambda text: sys.stderr.write(text)) if as_json else _echo  # keep stdout pure JSON
     result = container.recreate(api.require_project(), name, image=image, gpus=gpus, on_output=out)

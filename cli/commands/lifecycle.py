@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from cli.commands._common import emit_json, json_option, table
-from cli.errors import BadInput, HenryvcError
+from henryvc.commands._common import emit_json, json_option, table
+from henryvc.errors import BadInput, HenryvcError
 
 dry_run_option = click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
 yes_option = click.option("--yes", is_flag=True, help="Do not ask (for scripts); a terminal asks otherwise.")
@@ -19,7 +19,7 @@ remote_option = click.option("--remote", metavar="NAME",
 
 
 def _project():
-    from cli import api
+    from henryvc import api
 
     return api.require_project()
 
@@ -62,7 +62,7 @@ def archive_cmd(dry_run: bool, as_json: bool) -> None:
 
     Example: henryvc archive --dry-run && henryvc archive
     """
-    from cli import lifecycle
+    from henryvc import lifecycle
 
     result = lifecycle.archive(_project(), dry_run)
     if as_json:
@@ -109,7 +109,7 @@ def cleanup_failed_cmd(older_than: float | None, dry_run: bool, yes: bool, force
 
     Example: henryvc cleanup-failed --older-than 30 --dry-run
     """
-    from cli import lifecycle
+    from henryvc import lifecycle
 
     project = _project()
     plan = lifecycle.cleanup_failed(project, older_than, dry_run=True, force=force)
@@ -149,8 +149,8 @@ def reset_cmd(remote: str | None, dry_run: bool, yes: bool, as_json: bool) -> No
 
     Example: henryvc reset --dry-run && henryvc reset --yes
     """
-    from cli import lifecycle
-    from cli.errors import NotReady
+    from henryvc import lifecycle
+    from henryvc.errors import NotReady
 
     project = _project()
     plan = lifecycle.plan_reset(project, remote)
@@ -188,7 +188,7 @@ def backup_cmd(remote: str | None, verify: bool, best_only: bool, as_json: bool)
 
     Example: henryvc backup --remote backup && henryvc backup --verify
     """
-    from cli import lifecycle
+    from henryvc import lifecycle
 
     if verify and best_only:
         raise BadInput("--verify and --best-only exclude each other")
@@ -228,7 +228,7 @@ def snapshot_cmd(message: str, remote: str | None, no_push: bool, as_json: bool)
 
     Example: henryvc snapshot -m "before switching to the v3 config"
     """
-    from cli import lifecycle
+    from henryvc import lifecycle
 
     result = lifecycle.snapshot(_project(), message, push=not no_push, remote=remote)
     if as_json:
@@ -248,7 +248,7 @@ def schedule_cmd(kind: str, as_json: bool) -> None:
 
     Example: henryvc schedule >> /tmp/cron && crontab -l | cat - /tmp/cron | crontab -
     """
-    from cli import lifecycle
+    from henryvc import lifecycle
 
     result = lifecycle.schedule(_project(), kind)
     if as_json:
@@ -268,7 +268,7 @@ def logs_cmd(name: str, follow: bool, lines: int | None) -> None:
 
     Example: henryvc logs henry_v2_debug_20261124_101500 -f -n 50
     """
-    from cli import monitor
+    from henryvc import monitor
 
     for chunk in monitor.read_log(_project(), name, follow=follow, lines=lines):
         click.echo(chunk, nl=False)
@@ -287,7 +287,7 @@ def tensorboard_cmd(ctx: click.Context, names: tuple[str, ...], port: int, host:
     """
     import shlex
 
-    from cli import monitor
+    from henryvc import monitor
 
     launch = monitor.tensorboard(_project(), list(names), port, host)
     if print_only:
@@ -329,7 +329,7 @@ def status_cmd(as_json: bool) -> None:
 
     Example: henryvc status --json
     """
-    from cli import monitor
+    from henryvc import monitor
 
     result = monitor.status(_project())
     emit_json(result.to_dict()) if as_json else _print_status(result)
@@ -342,7 +342,7 @@ def doctor_cmd(as_json: bool) -> None:
 
     Example: henryvc doctor
     """
-    from cli import monitor
+    from henryvc import monitor
 
     report = monitor.doctor(_project())
     if as_json:

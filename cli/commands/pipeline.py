@@ -1,4 +1,4 @@
-"""Click glue for `henryvc run` and `henryvc resume` (logic in cli.pipeline)."""
+"""Click glue for `henryvc run` and `henryvc resume` (logic in henryvc.pipeline)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.commands._common import emit_json, json_option, run_name_argument
+from henryvc.commands._common import emit_json, json_option, run_name_argument
 
 
 def _print_result(result, as_json: bool) -> None:
@@ -44,7 +44,7 @@ def run_command(major: int, variant: str, config_path: Path | None, description:
 
     Example: henryvc run --major 2 --variant debug --description "CPU smoke test"
     """
-    from cli import api, pipeline
+    from henryvc import api, pipeline
 
     project = api.require_project()
     result = pipeline.run(project, major, variant, config_path, description, tag=not no_tag, output=_stream)
@@ -59,7 +59,7 @@ def resume_command(name: str, as_json: bool) -> None:
 
     Example: henryvc resume henry_v2_debug_20250101_120000
     """
-    from cli import api, pipeline
+    from henryvc import api, pipeline
 
     project = api.require_project()
     _print_result(pipeline.resume(project, name, output=_stream), as_json)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from cli import api
-from cli.commands._common import emit_json, fmt_number, json_option, progress, run_name_argument, table
-from cli.runname import VARIANTS
+from henryvc import api
+from henryvc.commands._common import emit_json, fmt_number, json_option, progress, run_name_argument, table
+from henryvc.runname import VARIANTS
 
 KEY_METRICS = ("loss", "align_error", "stopnet_loss")
 
