@@ -329,3 +329,89 @@ def write(git_repo, command: str, *args: str) -> str:
         return getattr(git_repo.git, command.replace("-", "_"))(*args)
     except git.GitCommandError as exc:
         raise HenryvcError(f"git {command} failed: {(exc.stderr or str(exc)).strip()}") from None
+
+
+# --- git notes (reviews attached to a run tag's commit, never moving the tag) ---------------------------
+
+def notes(repo, ref: str) -> dict[str, str]:
+    """Annotated commit -> note text of every note under REF (one `notes list`, one `cat-file --batch`)."""
+    import git
+
+    try:
+        listing = repo.git.notes("--ref", ref, "list")
+    except git.GitCommandError:
+        return {}  # no such notes ref yet
+    pairs = [line.split() for line in listing.splitlines() if line.strip()]
+    if not pairs:
+        return {}
+    blobs = _cat_blobs(repo, [blob for blob, _ in pairs])
+    return {commit: blobs.get(blob, "") for blob, commit in pairs}
+
+
+def _cat_blobs(repo, oids: list[str]) -> dict[str, str]:
+    """The text of each blob OID, read through one `git cat-file --batch`."""
+    import subprocess
+
+    out = subprocess.run(["git", "cat-file", "--batch"], cwd=_root(repo), input=("\n".join(oids) + "\n").encode(),
+                         capture_output=True, check=True).stdout
+    found, pos = {}, 0
+    for oid in oids:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        found[oid] = out[pos:pos + size].decode("utf-8", "replace")
+        pos += size + 1
+    return found
+
+
+def note(repo, ref: str, commit: str) -> str | None:
+    """The note under REF on COMMIT, None when there is none."""
+    import git
+
+    try:
+        return repo.git.notes("--ref", ref, "show", commit)
+    except git.GitCommandError:
+        return None
+
+
+def set_note(repo, ref: str, commit: str, text: str) -> None:
+    """Write TEXT as the note under REF on COMMIT (replacing the previous one: a new notes commit)."""
+    import subprocess
+
+    clear_stale_locks(repo)
+    done = subprocess.run(["git", "notes", "--ref", ref, "add", "--force", "--file=-", commit], cwd=_root(repo),
+                          input=text.encode(), capture_output=True)
+    if done.returncode:
+        raise HenryvcError(f"git notes add failed: {done.stderr.decode(errors='replace').strip()}")
+
+
+def push_ref(repo, ref: str, remote: str = "origin") -> bool:
+    """Push REF to REMOTE when both exist; False when there is nothing to push or no such remote."""
+    import git
+
+    if remote not in [r.name for r in repo.remotes]:
+        return False
+    try:
+        repo.git.rev_parse("--verify", "--quiet", ref)
+    except git.GitCommandError:
+        return False
+    try:
+        repo.git.push(remote, f"{ref}:{ref}")
+    except git.GitCommandError as exc:
+        raise HenryvcError(f"git push of {ref} to {remote} failed: {exc.stderr.strip()}") from None
+    return True
+
+
+def fetch_ref(repo, ref: str, remote: str = "origin") -> None:
+    """Fetch REF from REMOTE into the same ref here, merging nothing (notes: the remote's wins when ours
+    is an ancestor; otherwise ours stays and the fetch is skipped)."""
+    import git
+
+    if remote in [r.name for r in repo.remotes]:
+        try:
+            repo.git.fetch(remote, f"{ref}:{ref}", "--quiet")
+        except git.GitCommandError:
+            pass  # no such ref there, or ours diverged: what is here still shows

@@ -977,6 +977,9 @@ def _push_tags(git_repo, names: list[str]) -> bool:
         git_repo.git.push(GIT_REMOTE, *(f"refs/tags/{n}:refs/tags/{n}" for n in names))
     except git.GitCommandError as exc:
         raise HenryvcError(f"git push of tags to {GIT_REMOTE} failed: {exc.stderr.strip()}") from None
+    from henryvc import review
+
+    gitrepo.push_ref(git_repo, review.NOTES_REF, GIT_REMOTE)  # the runs' reviews travel with their tags
     return True
 
 

@@ -43,6 +43,7 @@ class RunInfo:
     metrics: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     folder: str | None = None  # its run folder in this work tree (training_runs/..., archive too), if any
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # listeners' reviews, oldest first (henryvc.review)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,10 +122,24 @@ def list_runs(project: Project, major: int | None = None, variant: str | None = 
     for _, info in runs:
         info.folder = folders.get(info.name)
     runs += _workspace_runs(project, folders, set(rows))
+    _attach_reviews(project, [info for _, info in runs])
     keep = [(key, r) for key, r in runs if (major is None or r.major == major)
             and (variant is None or r.variant == variant) and (status is None or r.status == status)]
     keep.sort(key=lambda pair: pair[0], reverse=True)
     return Listing([r for _, r in keep], unreadable)
+
+
+def _attach_reviews(project: Project, runs: list[RunInfo]) -> list[RunInfo]:
+    """Each run's reviews: the notes on tag commits (one read for all), the run folder's file for untagged runs."""
+    from henryvc import review
+
+    noted = review.by_commit(project.root) if any(r.tagged for r in runs) else {}
+    for info in runs:
+        if info.tagged:
+            info.reviews = noted.get(info.commit or "", [])
+        elif info.folder:
+            info.reviews = review.read_folder(project.root / info.folder)
+    return runs
 
 
 class _Row(NamedTuple):
@@ -195,10 +210,10 @@ def show(project: Project, name: str) -> RunInfo:
         if summary is not None:
             info = _info(tag.name, parsed, tag.commit, tag.date, summary)
             info.folder = _run_folders(project).get(name)
-            return info
+            return _attach_reviews(project, [info])[0]
     for _, info in _workspace_runs(project, _run_folders(project), set()):
         if info.name == name:
-            return info
+            return _attach_reviews(project, [info])[0]
     raise RunNotFound(f"no run {name}: see `henryvc list`")
 
 

@@ -364,6 +364,12 @@ def _run_commit(project, git_repo, name: str, status: str) -> str:
     return gitrepo.head(git_repo)
 
 
+def _params(project) -> dict[str, Any]:
+    import yaml
+
+    return (yaml.safe_load(project.params.read_text()) if project.params.exists() else None) or {}
+
+
 def tag_run(project, name: str, environment: dict[str, Any], push: bool = False) -> TagResult:
     """Commit run NAME (record, config, metrics, README, dvc.lock, params) and tag it NAME, annotated."""
     from henryvc import record as records
@@ -391,9 +397,13 @@ def tag_run(project, name: str, environment: dict[str, Any], push: bool = False)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     if records.live_status(run_dir, record) != record.status:  # a killed trainer's "training" is incomplete
         record = records.update(run_dir, status="incomplete")
+    from henryvc import review
+
+    review.require_for_tag(name, record.status, _params(project), run_dir)  # production: an approving review
     summary = summaries.build(name, record.to_dict(), metrics, outs, environment)
     commit = _run_commit(project, git_repo, name, record.status)
     gitrepo.create_tag(git_repo, name, commit, summaries.message(summary))
+    review.note_at_tag(project.root, name, commit, run_dir)  # reviews made before tagging
     if push:
         return _push(project, git_repo, name, summary)
     return TagResult(name, commit, record.status, False, summary)
@@ -406,6 +416,9 @@ def _push(project, git_repo, name: str, summary: dict[str, Any]) -> TagResult:
     dvcrepo.push(project.root)
     _fill_remote_holes(project, git_repo, name)
     gitrepo.push_tag(git_repo, name)
+    from henryvc import review
+
+    review.push(project.root)  # the reviews' notes travel with the tag
     return TagResult(name, git_repo.commit(name).hexsha, summary.get("status", "?"), True, summary)
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from henryvc import record
+from henryvc import record, review
 from henryvc.errors import BadInput, HenryvcError
 from henryvc.verdict import Verdict, judge
 from henryvc_training import common
@@ -153,7 +153,7 @@ def evaluate(root: Path) -> Verdict:
         raise
     except Exception as exc:  # the verdict is still written: without the measurement it is incomplete
         log.error("short-text synthesis failed: %s: %s", type(exc).__name__, exc)
-    verdict = judge(metrics, criteria)
+    verdict = review.hold(judge(metrics, criteria), paths.run_dir, params)  # production: success needs a review
     metrics["verdict"] = verdict.status
     record.write_json_atomic(paths.metrics, _json_safe(metrics))
     marker = paths.run_dir / SUCCESS_MARKER

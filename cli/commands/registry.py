@@ -86,8 +86,11 @@ def list_cmd(major: int | None, variant: str | None, status: str | None, as_json
     if as_json:
         emit_json(listing.to_dict())
     else:
+        from henryvc.review import brief
+
         table([[r.name, r.status, "yes" if r.tagged else "no", *(fmt_number(r.metrics.get(k)) for k in KEY_METRICS),
-                _where(r.folder)] for r in listing.runs], ["RUN", "STATUS", "TAGGED", *KEY_METRICS, "FOLDER"])
+                brief(r.reviews), _where(r.folder)] for r in listing.runs],
+              ["RUN", "STATUS", "TAGGED", *KEY_METRICS, "REVIEW", "FOLDER"])
     for name in listing.unreadable:
         click.secho(f"warning: tag {name} looks like a run but has no henryvc summary", fg="yellow", err=True)
 
@@ -119,6 +122,10 @@ def show_cmd(name: str, as_json: bool) -> None:
         click.echo(f"metric:  {key} = {fmt_number(value)}")
     for path, data in sorted((info.summary.get("data") or {}).items()):
         click.echo(f"data:    {path} {data.get('md5')}")
+    for r in info.reviews:
+        notes = " ".join(str(r.get("notes") or "").split())
+        click.echo(f"review:  {r.get('at')} {r.get('verdict')} {r.get('rating')}/5 by {r.get('reviewer')}"
+                   + (f": {notes}" if notes else ""))
 
 
 @click.command("diff")

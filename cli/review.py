@@ -1,0 +1,329 @@
+"""Manual reviews of runs: a listener's rating and verdict, kept in git, and the gate they open.
+
+Where a review is kept (the tag never moves):
+- in the run folder, `training_runs/<RUN>/reviews.json` (machine-readable) and a dated section of its
+  README.md, committed in a new commit (`henryvc: review RUN ...`) when the folder is in this work tree;
+- for a tagged run, also as a git note on the tag's commit under `refs/notes/henryvc-reviews` (JSON, all
+  reviews of that run). Notes are what `list`/`show` read for tagged runs (one `git notes list` for all of
+  them), they need no run folder here, and `tag-run --push` and `backup` push them with the tags.
+  tag-run copies the reviews made before tagging into the note.
+
+The gate: params.yaml `review: {required_for: [production]}` names the variants that need an approving
+review. The evaluate stage then withholds `success` (status stays incomplete, with the reason) until
+`henryvc review RUN --verdict approve`, which releases it; tag-run refuses to tag such a run success
+without an approving latest review.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from henryvc import gitrepo, runname
+from henryvc.errors import BadInput, NotReady, RunNotFound
+
+if TYPE_CHECKING:
+    from henryvc.project import Project
+    from henryvc.verdict import Verdict
+
+REVIEWS_FILE = "reviews.json"
+NOTES_REF = "refs/notes/henryvc-reviews"
+FORMAT = "henryvc-reviews/1"
+VERDICTS = ("approve", "reject")
+HOLD_REASON = "awaiting an approving review"
+
+
+@dataclass
+class ReviewResult:
+    """One recorded review and where it went."""
+
+    review: dict[str, Any]
+    commit: str | None = None  # the new commit carrying README.md / reviews.json, if any
+    noted: str | None = None  # the tag commit the note is attached to, if tagged
+    status: str | None = None  # the run's status after the review (run.json), when the folder is here
+    released: bool = False  # a production run's withheld success was released by this approval
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check(rating: Any, verdict: Any, notes: Any) -> tuple[int, str, str]:
+    """RATING 1-5, VERDICT approve|reject, NOTES text; BadInput naming what is wrong."""
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise BadInput(f"rating must be a whole number from 1 to 5; got {rating!r}")
+    if verdict not in VERDICTS:
+        raise BadInput(f"verdict must be one of {', '.join(VERDICTS)}; got {verdict!r}")
+    if not isinstance(notes, str):
+        raise BadInput(f"notes must be text; got {notes!r}")
+    return rating, verdict, notes
+
+
+def parse(text: str | None) -> list[dict[str, Any]]:
+    """The reviews in a reviews.json or note text ([] for nothing or something not ours)."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return []
+    reviews = data.get("reviews") if isinstance(data, dict) and data.get("format") == FORMAT else None
+    return [r for r in reviews if isinstance(r, dict) and r.get("verdict") in VERDICTS] if isinstance(reviews, list) else []
+
+
+def dumps(name: str, reviews: list[dict[str, Any]]) -> str:
+    """The JSON text of reviews.json / the note."""
+    return json.dumps({"format": FORMAT, "run": name, "reviews": reviews}, indent=2, sort_keys=True) + "\n"
+
+
+def merged(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reviews of LISTS, each once (by id), oldest first."""
+    seen: dict[str, dict[str, Any]] = {}
+    for reviews in lists:
+        for review in reviews:
+            seen.setdefault(str(review.get("id")), review)
+    return sorted(seen.values(), key=lambda r: str(r.get("at")))
+
+
+def latest(reviews: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest review, None when there is none."""
+    return max(reviews, key=lambda r: str(r.get("at")), default=None)
+
+
+def brief(reviews: list[dict[str, Any]]) -> str:
+    """`approve 4/5` (the latest), with `(+N)` for N earlier reviews; `-` when none."""
+    last = latest(reviews)
+    if last is None:
+        return "-"
+    more = f" (+{len(reviews) - 1})" if len(reviews) > 1 else ""
+    return f"{last['verdict']} {last.get('rating', '?')}/5{more}"
+
+
+def read_folder(run_dir: Path) -> list[dict[str, Any]]:
+    """The reviews in RUN_DIR/reviews.json ([] when there is none)."""
+    try:
+        return parse((Path(run_dir) / REVIEWS_FILE).read_text(encoding="utf-8"))
+    except OSError:
+        return []
+
+
+def by_commit(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Tag commit -> its reviews, from every note under NOTES_REF."""
+    return {commit: parse(text) for commit, text in gitrepo.notes(gitrepo.open_repo(root), NOTES_REF).items()}
+
+
+# --- the gate ------------------------------------------------------------------------------------------
+
+def required(params: dict[str, Any], variant: str) -> bool:
+    """True when params.yaml `review.required_for` lists VARIANT."""
+    wanted = (params.get("review") or {}).get("required_for") if isinstance(params.get("review"), dict) else None
+    return isinstance(wanted, list) and variant in wanted
+
+
+def gate(name: str, params: dict[str, Any], reviews: list[dict[str, Any]]) -> str | None:
+    """Why run NAME may not be success yet (None when it may): its variant needs an approving latest review."""
+    variant = runname.parse(name).variant
+    if not required(params, variant):
+        return None
+    last = latest(reviews)
+    if last is not None and last.get("verdict") == "approve":
+        return None
+    had = f"its latest review is a reject ({last.get('rating')}/5)" if last else "it has no review"
+    return (f"{HOLD_REASON}: params.yaml review.required_for lists {variant} and {had}; listen with "
+            f"`henryvc report {name}`, then `henryvc review {name} --verdict approve`")
+
+
+def hold(verdict: Verdict, run_dir: Path, params: dict[str, Any]) -> Verdict:
+    """The evaluate stage's verdict with success withheld (incomplete, reason given) while the gate is shut."""
+    from henryvc.verdict import Verdict
+
+    if verdict.status != "success":
+        return verdict
+    why = gate(Path(run_dir).name, params, read_folder(run_dir))
+    return verdict if why is None else Verdict("incomplete", verdict.criteria, [why])
+
+
+def held(record_verdict: dict[str, Any]) -> bool:
+    """True when the evaluate stage withheld success for want of a review (every criterion met)."""
+    reasons = record_verdict.get("reasons") or []
+    return record_verdict.get("status") == "incomplete" and any(str(r).startswith(HOLD_REASON) for r in reasons)
+
+
+def require_for_tag(name: str, status: str, params: dict[str, Any], run_dir: Path) -> None:
+    """tag-run's check: a run about to be tagged success passes the gate, else NotReady with the line."""
+    if status != "success":
+        return
+    why = gate(name, params, read_folder(run_dir))
+    if why is not None:
+        raise NotReady(f"{name} cannot be tagged success: {why}")
+
+
+# --- recording a review -------------------------------------------------------------------------------
+
+def reviewer_of(root: Path) -> str:
+    """The git identity of whoever reviews here: `Name <email>`."""
+    reader = gitrepo.open_repo(root).config_reader()
+    name = reader.get_value("user", "name", default="") or "unknown"
+    email = reader.get_value("user", "email", default="")
+    return f"{name} <{email}>" if email else str(name)
+
+
+def new(name: str, rating: int, verdict: str, notes: str, reviewer: str, source: str = "cli",
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> dict[str, Any]:
+    """A review record (checked)."""
+    rating, verdict, notes = check(rating, verdict, notes)
+    return {"id": uuid.uuid4().hex[:12], "run": name, "rating": rating, "verdict": verdict, "notes": notes,
+            "reviewer": reviewer, "at": now().isoformat(timespec="seconds"), "source": source}
+
+
+def readme_section(review: dict[str, Any]) -> str:
+    """The README section of one review."""
+    stamp = review["at"].replace("T", " ").replace("+00:00", " UTC")
+    body = review["notes"].strip() or "(no notes)"
+    return (f"\n### Review: {review['verdict']}, {review['rating']}/5 ({stamp})\n\n"
+            f"By {review['reviewer']} ({review['source']}).\n\n{body}\n")
+
+
+def record(project: Project, name: str, review: dict[str, Any]) -> ReviewResult:
+    """Append REVIEW to run NAME: run folder (file, README, commit) and/or the note on its tag's commit."""
+    from henryvc import record as records
+    from henryvc.atomic import write_text_atomic
+
+    repo = gitrepo.open_repo(project.root)
+    tagged = gitrepo.tag_exists(repo, name)
+    run_dir = project.run_dir(name)
+    here = (run_dir / records.RECORD_FILE).is_file()
+    if not tagged and not here:
+        raise RunNotFound(f"no run {name} here (no tag, no run folder): see `henryvc list`")
+    if here:
+        gitrepo.require_branch(repo, "of the review")  # before anything is written
+    result = ReviewResult(review)
+    if tagged:
+        commit = repo.commit(name).hexsha
+        old = parse(gitrepo.note(repo, NOTES_REF, commit))
+        gitrepo.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, [review])))
+        result.noted = commit
+    if not here:
+        result.notes.append(f"run folder not in this work tree: the review is in the note on {name}'s commit only")
+        return result
+    reviews = merged(read_folder(run_dir), [review])
+    write_text_atomic(run_dir / REVIEWS_FILE, dumps(name, reviews))
+    with (run_dir / "README.md").open("a", encoding="utf-8") as handle:
+        handle.write(readme_section(review))
+    paths = [f"{project.runs.name}/{name}/{REVIEWS_FILE}", f"{project.runs.name}/{name}/README.md"]
+    rec = records.load(run_dir)
+    if review["verdict"] == "approve" and rec.status == "incomplete" and held(rec.verdict) and not tagged:
+        rec = _release(run_dir, rec, review)
+        result.released = True
+        paths += [f"{project.runs.name}/{name}/{records.RECORD_FILE}", f"{project.runs.name}/{name}/SUCCESS"]
+    result.status = rec.status
+    result.commit = gitrepo.commit_paths(
+        repo, paths, f"henryvc: review {name} ({review['verdict']}, {review['rating']}/5)")
+    return result
+
+
+def _release(run_dir: Path, rec: Any, review: dict[str, Any]) -> Any:
+    """A withheld success, released by an approving review: status, verdict reasons, history, SUCCESS marker."""
+    from henryvc import record as records
+
+    verdict = dict(rec.verdict)
+    verdict.update(status="success", reasons=[f"every criterion met; approved by {review['reviewer']} "
+                                              f"({review['rating']}/5, review {review['id']})"])
+    event = {"event": "review-approved-success", "at": review["at"], "review": review["id"]}
+    updated = records.update(run_dir, status="success", verdict=verdict, history=rec.history + [event])
+    (run_dir / "SUCCESS").write_text(f"{run_dir.name} met every criterion and was approved by review "
+                                     f"{review['id']}; see metrics.json and reviews.json\n", encoding="utf-8")
+    return updated
+
+
+def note_at_tag(root: Path, name: str, commit: str, run_dir: Path) -> None:
+    """tag-run's hook: copy the reviews made before tagging into the note on the new tag's commit."""
+    reviews = read_folder(run_dir)
+    if reviews:
+        repo = gitrepo.open_repo(root)
+        old = parse(gitrepo.note(repo, NOTES_REF, commit))
+        gitrepo.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, reviews)))
+
+
+def push(root: Path, remote: str = "origin") -> bool:
+    """Push the reviews' notes ref (tag-run --push, backup)."""
+    return gitrepo.push_ref(gitrepo.open_repo(root), NOTES_REF, remote)
+
+
+# --- ratings from a blind report page ----------------------------------------------------------------
+
+RATINGS_FORMAT = "henryvc-blind-ratings/1"
+KEY_FORMAT = "henryvc-blind-key/1"
+KEY_FILE = "blind-key.json"
+
+
+def _load_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInput(f"cannot read the {what} {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise BadInput(f"the {what} {path} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"the {what} {path} is not a JSON object")
+    return data
+
+
+def find_key(project: Project, ratings_path: Path, page: str, key_path: Path | None) -> Path:
+    """The key of blind page PAGE: KEY_PATH, else blind-key.json beside the ratings, else the project's copy."""
+    candidates = [key_path] if key_path else [Path(ratings_path).parent / KEY_FILE, keys_dir(project) / f"{page}.json"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise BadInput(f"no key for blind page {page}: pass --key (the {KEY_FILE} written next to the report page)")
+
+
+def keys_dir(project: Project) -> Path:
+    """Where report --blind keeps a copy of every key (outside any page folder)."""
+    return project.state / "blind-keys"
+
+
+def from_ratings(project: Project, ratings_path: Path, key_path: Path | None = None,
+                 reviewer: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The (run, review) pairs a blind page's ratings file stands for, all checked before any is recorded."""
+    ratings = _load_json(ratings_path, "ratings file")
+    if ratings.get("format") != RATINGS_FORMAT or not isinstance(ratings.get("ratings"), dict):
+        raise BadInput(f"{ratings_path} is not a ratings file of a blind report page (format {RATINGS_FORMAT})")
+    page = str(ratings.get("page"))
+    key = _load_json(find_key(project, ratings_path, page, key_path), "key file")
+    if key.get("format") != KEY_FORMAT or key.get("page") != page or not isinstance(key.get("runs"), dict):
+        raise BadInput(f"the key does not belong to blind page {page}")
+    who = reviewer or str(ratings.get("reviewer") or "").strip() or reviewer_of(project.root)
+    pairs = []
+    for label, given in sorted(ratings["ratings"].items()):
+        run = key["runs"].get(label)
+        if run is None:
+            raise BadInput(f"label {label!r} of the ratings is not on blind page {page}")
+        if not isinstance(given, dict):
+            raise BadInput(f"rating of {label} is not an object")
+        pairs.append((str(runname.parse(run)), new(str(runname.parse(run)), given.get("rating"), given.get("verdict"),
+                                                   given.get("notes", ""), who, f"blind report {page}, as {label}")))
+    if not pairs:
+        raise BadInput(f"{ratings_path} rates no run")
+    return pairs
+
+
+# --- the commands' functions ---------------------------------------------------------------------------
+
+def review_run(project: Project, name: str, rating: int, verdict: str, notes: str = "",
+               reviewer: str | None = None) -> ReviewResult:
+    """`henryvc review NAME --rating --verdict --notes`."""
+    name = str(runname.parse(name))
+    review = new(name, rating, verdict, notes, reviewer or reviewer_of(project.root))
+    with project.lock():
+        return record(project, name, review)
+
+
+def review_from_file(project: Project, ratings_path: Path, key_path: Path | None = None,
+                     reviewer: str | None = None) -> list[ReviewResult]:
+    """`henryvc review --from FILE`: one review per run rated on a blind report page."""
+    pairs = from_ratings(project, ratings_path, key_path, reviewer)
+    with project.lock():
+        return [record(project, name, review) for name, review in pairs]
