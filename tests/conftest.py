@@ -35,8 +35,10 @@ for step in (500, 1000):
 (folder / "logs").mkdir(exist_ok=True)
 (folder / "logs" / "trainer.txt").write_text(f"trained with seed {seed}\\n")
 (folder / "tensorboard" / "events.out.tfevents.0").write_bytes(b"events " + str(seed).encode())
-(folder / "metrics.json").write_text(json.dumps({"loss": 1.5 + seed / 100, "align_error": 0.05,
-                                                "stopnet_loss": 0.2}))
+# The keys and shape of the evaluate stage's metrics.json (henryvc_training.evaluate).
+(folder / "metrics.json").write_text(json.dumps({"total_loss": 1.5 + seed / 100, "align_error": 0.05,
+                                                "stopnet_loss": 0.2, "has_nan": False, "training_finished": True,
+                                                "steps": 1000, "epochs": 2, "verdict": "success"}))
 record = json.loads((folder / "run.json").read_text())
 record["status"] = "success"
 (folder / "run.json").write_text(json.dumps(record, indent=2))

@@ -56,7 +56,7 @@ except OSError as exc:
     record("failed")
     sys.exit(f"fake training failed writing a checkpoint: {exc}")
 (folder / "tensorboard" / "events.out.tfevents.0").write_bytes(b"events " + str(fake["seed"]).encode())
-(folder / "metrics.json").write_text(json.dumps({"loss": 1.5 + fake["seed"] / 100, "align_error": 0.05,
+(folder / "metrics.json").write_text(json.dumps({"total_loss": 1.5 + fake["seed"] / 100, "align_error": 0.05,
                                                 "stopnet_loss": 0.2}))
 record("success")
 '''

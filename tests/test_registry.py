@@ -78,7 +78,7 @@ def test_full_cycle(project, invoke):
         assert path in committed
     assert not any("checkpoints/" in path for path in committed)  # DVC's, not git's
     summary = json.loads(sh(project.root, "git", "tag", "-l", "--format=%(contents:body)", a).stdout)
-    assert summary["status"] == "success" and summary["metrics"]["loss"] == pytest.approx(1.51)
+    assert summary["status"] == "success" and summary["metrics"]["total_loss"] == pytest.approx(1.51)
     assert summary["data"][f"training_runs/{a}/checkpoints"]["md5"].endswith(".dir")
     assert summary["environment"]["tagged_with"]["python"] and "arch" in summary["environment"]["tagged_with"]
 
@@ -93,7 +93,12 @@ def test_full_cycle(project, invoke):
     assert [r["name"] for r in listing["runs"]] == [b, a]
     assert [r["name"] for r in json.loads(invoke(["list", "--json", "--variant", "stable"], project.root).output)["runs"]] == [b]
     assert json.loads(invoke(["list", "--json", "--status", "failed"], project.root).output)["runs"] == []
-    assert a in invoke(["list"], project.root).output
+    # The table shows each tagged run's metrics (total_loss is what the evaluate stage writes).
+    lines = invoke(["list"], project.root).output.splitlines()
+    header = lines[0].split()
+    assert header[3:6] == ["total_loss", "align_error", "stopnet_loss"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert rows[a][3:6] == ["1.51", "0.05", "0.2"] and rows[b][3:6] == ["1.57", "0.05", "0.2"]
 
     shown = json.loads(invoke(["show", a, "--json"], project.root).output)
     assert shown["tagged"] and shown["commit"] == sh(project.root, "git", "rev-parse", f"{a}^{{}}").stdout.strip()
@@ -101,7 +106,7 @@ def test_full_cycle(project, invoke):
     difference = json.loads(invoke(["diff", a, b, "--json"], project.root).output)
     assert {"key": "variant", "a": "debug", "b": "stable"} in difference["config"]
     assert {"key": "fake.seed", "a": 1, "b": 7} in difference["params"]
-    [loss] = [m for m in difference["metrics"] if m["key"] == "loss"]
+    [loss] = [m for m in difference["metrics"] if m["key"] == "total_loss"]
     assert loss["delta"] == pytest.approx(0.06)
 
     # Restore A into a worktree: hashes checked against A's tag, cache shared (hard links, no copies).
@@ -325,14 +330,14 @@ def _tag(project: Project, name: str, status: str, loss: float) -> None:
     from henryvc import summary as summaries
 
     record = {"status": status, "major": 2, "variant": "debug", "created": "2026-11-24T10:00:00"}
-    message = summaries.message(summaries.build(name, record, {"loss": loss}, [], {}))
+    message = summaries.message(summaries.build(name, record, {"total_loss": loss}, [], {}))
     sh(project.root, "git", "tag", "-a", name, "-m", message)
 
 
 def _listed(project: Project, invoke) -> dict[str, tuple[str, float]]:
     result = invoke(["list", "--json"], project.root)
     assert result.exit_code == 0, result.output
-    return {r["name"]: (r["status"], r["metrics"].get("loss")) for r in json.loads(result.output)["runs"]}
+    return {r["name"]: (r["status"], r["metrics"].get("total_loss")) for r in json.loads(result.output)["runs"]}
 
 
 def test_list_index_follows_tags_created_deleted_and_moved(project, invoke):

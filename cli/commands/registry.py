@@ -10,7 +10,8 @@ from henryvc import api
 from henryvc.commands._common import emit_json, fmt_number, json_option, progress, run_name_argument, table
 from henryvc.runname import VARIANTS
 
-KEY_METRICS = ("loss", "align_error", "stopnet_loss")
+# metrics.json keys of the evaluate stage shown as `list` columns
+KEY_METRICS = ("total_loss", "align_error", "stopnet_loss")
 
 
 @click.command("init")
