@@ -79,8 +79,10 @@ def _reserve_name(project: Project, major: int, variant: str, now: Callable[[], 
 
 def _refuse_while_pipeline_runs(project: Project) -> None:
     """A `dvc repro` reads params.yaml's run at each stage: re-pointing it mid-pipeline would mix two runs."""
-    from henryvc import dvcrepo
+    from henryvc import dvcrepo, pipelock
 
+    if (message := pipelock.busy_message(project)) is not None:
+        raise Busy(message)
     if dvcrepo.is_busy(project.root):
         raise Busy("a DVC command (`dvc repro`?) is running in this project and params.yaml must keep naming "
                    "its run until it ends: try again then, or create the run in another clone")

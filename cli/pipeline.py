@@ -61,10 +61,48 @@ def dvc_repro(root: Path, output: Output | None = None) -> tuple[int, list[str]]
     return process.wait(), tail
 
 
-def _repro_or_raise(project: Any, name: str, output: Output | None) -> None:
+def _stage_error(tail: list[str]) -> str:
+    """The stage's own error (`prepare: error: ...` and its listed problems) from `dvc repro`'s last lines."""
+    for index, line in enumerate(tail):
+        if ": error: " in line and not line.startswith("ERROR: failed to reproduce"):
+            problems = [l.strip() for l in tail[index + 1:] if l.startswith("  - ")]
+            return "; ".join([line.strip(), *problems])
+    lines = [l.strip() for l in tail if l.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def _fail_before_training(run_dir: Path, code: int, tail: list[str]) -> str:
+    """Record a run whose pipeline failed before training started as failed, with the stage's reason."""
+    from datetime import datetime, timezone
+
+    from henryvc.verdict import Verdict
+
+    reason = f"the pipeline failed before training (dvc repro exit {code}): {_stage_error(tail)}"
+    rec = records.load(run_dir)
+    event = {"event": "pipeline-failed", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "message": reason}
+    records.update(run_dir, status="failed", verdict=Verdict(status="failed", criteria=[], reasons=[reason]).to_dict(),
+                   history=rec.history + [event])
+    return reason
+
+
+def _repro_or_raise(project: Any, name: str, output: Output | None, fresh: bool = False) -> None:
+    """`dvc repro` for NAME; HenryvcError with the last lines when it fails.
+
+    FRESH (a run `henryvc run` just created): when the pipeline fails before training started (bad data,
+    an invalid config.json), the run is recorded failed with that reason, and params.yaml keeps naming it
+    so that fixing the data and running `dvc repro` retries exactly this run.
+    """
     code, tail = dvc_repro(project.root, output)
     if code != 0:
-        status = run_status(project.run_dir(name))
+        run_dir = project.run_dir(name)
+        if fresh and run_dir.is_dir() and records.load(run_dir).status == "created":
+            reason = _fail_before_training(run_dir, code, tail)
+            raise HenryvcError(f"{name} failed before training: {reason.split(': ', 1)[1]}\n"
+                               f"Fix it and retry this run with `dvc repro` (params.yaml still names it), or "
+                               f"start a new one; `henryvc cleanup-failed` removes failed runs. Last lines:\n"
+                               + "\n".join(tail))
+        status = run_status(run_dir)
         hint = f"continue it with `henryvc resume {name}`" if status == "incomplete" else "see its training_v2.log"
         raise HenryvcError(f"`dvc repro` failed (exit {code}) for {name}, now {status}; {hint}. Last lines:\n"
                            + "\n".join(tail))
@@ -95,12 +133,15 @@ def resume(project: Any, name: str, output: Output | None = None) -> PipelineRes
     training = records.load(run_dir).extra.get("training") or {}
     if not training.get("finished") and not _has_checkpoint(run_dir):
         raise NotReady(f"run {name} stopped before its first checkpoint: start it again with `dvc repro`")
+    from henryvc import pipelock
+
     switched = False
-    with project.lock():
-        if api.active_run(project) != name:
-            api.set_active_run(project, name)  # dvc repro trains the run params.yaml names
-            switched = True
-    _repro_or_raise(project, name, output)
+    with pipelock.hold(project, "henryvc resume", name):
+        with project.lock():
+            if api.active_run(project) != name:
+                api.set_active_run(project, name)  # dvc repro trains the run params.yaml names
+                switched = True
+        _repro_or_raise(project, name, output)
     continued = None
     for event in reversed(records.load(run_dir).history):
         if event.get("event") == "train-finished" and event.get("continued_from"):
@@ -123,10 +164,14 @@ def _check_restored(name: str, continued: dict[str, Any] | None) -> None:
 def run(project: Any, major: int, variant: str, config_path: Path | None = None, description: str = "",
         tag: bool = True, output: Output | None = None) -> PipelineResult:
     """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run."""
-    from henryvc import api
+    from henryvc import api, pipelock
 
-    record = api.new_run(project, major, variant, config_path=config_path, description=description)
-    name = record.name
-    _repro_or_raise(project, name, output)
-    commit = api.tag_run(project, name).commit if tag else None
+    # Held from before new-run re-points params.yaml until the tag: a second `henryvc run` is refused
+    # before it writes anything instead of re-pointing params.yaml under this one's `dvc repro`.
+    with pipelock.hold(project) as held:
+        record = api.new_run(project, major, variant, config_path=config_path, description=description)
+        name = record.name
+        held.name(name)
+        _repro_or_raise(project, name, output, fresh=True)
+        commit = api.tag_run(project, name).commit if tag else None
     return _result(project, name, tag_commit=commit)

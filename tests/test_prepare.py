@@ -110,3 +110,89 @@ def test_main_exit_code_is_bad_input(project, capsys):
     _break_everything(project / "voice_data")
     assert prepare.main(["--root", str(project)]) == 2
     assert "stray_clip.wav" in capsys.readouterr().err
+
+
+# --- issue 15, item 3: every clip is decoded; a broken config.json is one line -------------------------
+
+def _clip_bytes(data: Path, clip: str) -> bytes:
+    return (data / "wavs" / f"{clip}.wav").read_bytes()
+
+
+def test_every_clip_is_decoded_truncated_zero_length_and_stereo_listed(project):
+    data = project / "voice_data"
+    wavs = data / "wavs"
+    (wavs / "henry_0001.wav").write_bytes(_clip_bytes(data, "henry_0001")[:100])  # first 100 bytes of a clip
+    (wavs / "henry_0002.wav").write_bytes(b"")                                     # zero-length
+    with wave.open(str(wavs / "henry_0003.wav"), "wb") as handle:                 # wrong channel count
+        handle.setnchannels(2)
+        handle.setsampwidth(2)
+        handle.setframerate(22050)
+        handle.writeframes(b"\x10\x00" * 2 * 22050)
+    good = _clip_bytes(data, "henry_0004")
+    (wavs / "henry_0004.wav").write_bytes(good[:44] + bytes(range(256)) * 4)       # header, then a short body
+    with pytest.raises(prepare.BadVoiceData) as caught:
+        prepare.prepare(project)
+    text = "\n".join(caught.value.problems)
+    assert "henry_0001.wav: truncated: the header declares" in text and "the file holds 28 (0.001 s" in text
+    assert "henry_0002.wav: empty file (0 bytes)" in text
+    assert "henry_0003.wav: 2 channels, the model wants mono" in text
+    assert "henry_0004.wav: truncated" in text
+    assert len(caught.value.problems) == 4, text
+    assert not (project / "training_runs" / tf.RUN / "data" / "manifest.json").exists()
+
+
+def test_invalid_run_config_is_one_line_not_a_traceback(project, capsys):
+    config = project / "training_runs" / tf.RUN / "config.json"
+    config.write_text(config.read_text()[:-20])  # an editor saved half of it
+    assert prepare.main(["--root", str(project)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "config.json: -: JSON syntax error at line" in err[0] and "Traceback" not in err[0]
+
+
+def test_crash_is_recorded_failed_with_a_readable_reason(project):
+    """A crash inside training (Coqui's bare `assert` has an empty message) ends `failed`, not `incomplete`."""
+    from henryvc import record
+    from henryvc_training import common, train
+
+    def coqui_like():
+        raise AssertionError  # what a bare `assert` raises outside pytest's rewriting
+
+    try:
+        coqui_like()
+    except AssertionError as exc:
+        reason = train.describe_crash(exc)
+    assert reason.startswith("AssertionError at ") and "test_prepare.py" in reason and "raise AssertionError" in reason
+    paths = common.RunPaths(project, tf.RUN)
+    train._record_result(paths, train.TrainResult("crashed", 7, 1, None, reason))
+    rec = record.load(paths.run_dir)
+    assert rec.status == "failed"
+    assert rec.verdict["reasons"] == [f"training crashed at step 7: {reason}"]
+    assert "training crashed at step 7" in (paths.run_dir / "README.md").read_text()
+
+
+def test_henryvc_run_failing_before_training_records_failed(tmp_path, voice_data):
+    """`henryvc run` whose prepare refuses the data: the run it made is `failed` with prepare's reason, and
+    params.yaml keeps naming it (fix the data, `dvc repro` retries exactly that run)."""
+    import yaml
+    from henryvc import api, pipeline, record
+    from henryvc.errors import HenryvcError
+
+    root = tmp_path / "fresh"
+    root.mkdir()
+    api.init(root, str(tmp_path / "remote"))
+    project = api.require_project(root)
+    shutil.copytree(voice_data, root / "voice_data")
+    (root / "voice_data" / "wavs" / "henry_0001.wav").write_bytes(b"")
+    tf.dvc("add", "-q", "voice_data", cwd=root)
+    tf.sh("git", "add", "-A", cwd=root)
+    tf.sh("git", "commit", "-qm", "voice data with an empty clip", cwd=root)
+    with pytest.raises(HenryvcError, match="failed before training") as caught:
+        pipeline.run(project, 2, "debug", description="bad data")
+    assert "henry_0001.wav: empty file (0 bytes)" in str(caught.value)
+    (run_dir,) = list(project.runs.glob("henry_v2_debug_*"))
+    rec = record.load(run_dir)
+    assert rec.status == "failed"
+    assert "henry_0001.wav: empty file (0 bytes)" in rec.verdict["reasons"][0]
+    assert yaml.safe_load(project.params.read_text())["run"] == run_dir.name
+    assert not (run_dir / "checkpoints").exists()

@@ -102,8 +102,16 @@ def run_paths(root: Path, params: dict[str, Any]) -> RunPaths:
 
 
 def read_config(paths: RunPaths) -> dict[str, Any]:
-    """The run's config.json as written by new-run (henryvc keys included)."""
-    return json.loads(paths.config.read_text(encoding="utf-8"))
+    """The run's config.json as written by new-run (henryvc keys included).
+
+    A file that does not parse is BadInput with `henryvc validate`'s one line (where, what, how to fix).
+    """
+    from henryvc import config as configs
+
+    data, findings = configs.read_json(paths.config)
+    if data is None:
+        raise BadInput(str(findings[0]))
+    return data
 
 
 def coqui_config(raw: dict[str, Any]):

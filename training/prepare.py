@@ -76,22 +76,65 @@ def dropped_characters(tokenizer: Any, text: str) -> list[str]:
     return missing
 
 
+def _declared_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE header promises (data chunk size / block align); None for other formats."""
+    import struct
+
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while chunk := handle.read(8):
+            if len(chunk) < 8:
+                return None
+            kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if kind == b"fmt ":
+                fmt = handle.read(size)
+                if len(fmt) < 14:
+                    return None
+                block_align = struct.unpack("<H", fmt[12:14])[0]
+                handle.seek(size % 2, 1)
+            elif kind == b"data":
+                return size // block_align if block_align else None
+            else:
+                handle.seek(size + size % 2, 1)
+    return None
+
+
 def _check_wav(path: Path, sample_rate: int) -> tuple[float, str, str | None]:
-    """(seconds, sha256, problem or None) of the wav at PATH."""
+    """(seconds, sha256, problem or None) of the wav at PATH, decoded to its last sample.
+
+    A header can promise more than the file holds (a truncated copy), so every clip is decoded in full
+    and the samples counted against what the header declares.
+    """
+    import numpy
     import soundfile
 
     if not path.exists():
         return 0.0, "", "missing"
+    if path.stat().st_size == 0:
+        return 0.0, "", "empty file (0 bytes)"
     try:
         info = soundfile.info(str(path))
+        samples, _ = soundfile.read(str(path), always_2d=True, dtype="float32")
     except Exception as exc:  # soundfile raises its own RuntimeError subclasses and others
         return 0.0, "", f"unreadable ({str(exc).splitlines()[0][:120]})"
-    if info.frames == 0:
+    frames = int(samples.shape[0])
+    if frames == 0:
         return 0.0, "", "empty (no samples)"
+    declared = _declared_frames(path)
+    if declared is not None and declared > frames:
+        return 0.0, "", (f"truncated: the header declares {declared} samples, the file holds {frames} "
+                         f"({frames / info.samplerate:.3f} s of {declared / info.samplerate:.3f} s)")
+    if info.channels != 1:
+        return 0.0, "", f"{info.channels} channels, the model wants mono (1 channel)"
     if info.samplerate != sample_rate:
         return 0.0, "", f"sample rate {info.samplerate} Hz, the config wants {sample_rate} Hz"
+    if not numpy.isfinite(samples).all():  # a float wav can hold NaN or infinity
+        return 0.0, "", "holds samples that are not finite numbers"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return info.frames / info.samplerate, digest, None
+    return frames / info.samplerate, digest, None
 
 
 def validate(data_dir: Path, config: Any) -> DataReport:

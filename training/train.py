@@ -43,7 +43,7 @@ class RestoreMismatch(HenryvcError):
 class TrainResult:
     """How a training stage ended."""
 
-    status: str  # "finished" | "failed" | "interrupted" | "crashed"
+    status: str  # "finished" | "failed" (NaN) | "interrupted" | "crashed" (-> failed) | "refused" (restore mismatch)
     steps: int = 0
     epochs: int = 0
     continued_from: dict[str, Any] | None = None
@@ -487,14 +487,31 @@ def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Pat
         return TrainResult("interrupted", _steps(trainer), _epochs(trainer), continued_from, "interrupted")
     except RestoreMismatch as exc:
         log.critical("%s", exc)
-        return TrainResult("crashed", _steps(trainer), _epochs(trainer), continued_from, str(exc))
+        return TrainResult("refused", _steps(trainer), _epochs(trainer), continued_from, str(exc))
     except Exception as exc:
-        log.critical("training crashed at step %d: %s: %s", _steps(trainer), type(exc).__name__, exc, exc_info=True)
-        return TrainResult("crashed", _steps(trainer), _epochs(trainer), continued_from, f"{type(exc).__name__}: {exc}")
+        reason = describe_crash(exc)
+        log.critical("training crashed at step %d: %s", _steps(trainer), reason, exc_info=True)
+        return TrainResult("crashed", _steps(trainer), _epochs(trainer), continued_from, reason)
     finally:
         if trainer is not None:
             trainer.hooks.close()
             trainer.dashboard_logger.flush()
+
+
+def describe_crash(exc: BaseException) -> str:
+    """A readable one-line reason for EXC, even when its message is empty (a bare `assert` in Coqui):
+    the exception type, its message, and the file, line and source of the frame that raised it."""
+    import traceback
+
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    if frames:
+        last = frames[-1]
+        parts = Path(last.filename).parts
+        short = "/".join(parts[-3:]) if len(parts) > 3 else last.filename
+        where = f" at {short}:{last.lineno}" + (f" ({last.line.strip()[:100]})" if last.line else "")
+    return f"{type(exc).__name__}{': ' + message if message else ''}{where}"
 
 
 def _steps(trainer: Any) -> int:
@@ -581,10 +598,13 @@ def _record_result(paths: RunPaths, result: TrainResult) -> None:
     if result.message:
         event["message"] = result.message
     changes: dict[str, Any] = {"training": training, "history": rec.history + [event]}
-    if result.status == "failed":
+    if result.status in ("failed", "crashed"):
         from henryvc.verdict import Verdict
 
-        verdict = Verdict(status="failed", criteria=[], reasons=[f"NaN guard stopped training: {result.message}"])
+        # A crash is a failure with its reason on record (not "incomplete": resuming would crash again).
+        reason = (f"NaN guard stopped training: {result.message}" if result.status == "failed"
+                  else f"training crashed at step {result.steps}: {result.message}")
+        verdict = Verdict(status="failed", criteria=[], reasons=[reason])
         changes.update(status="failed", verdict=verdict.to_dict())
         common.append_readme(paths, "Verdict: failed", [f"- {r}" for r in verdict.reasons])
     else:
