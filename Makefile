@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: setup system-deps demo test test-fast engine bench clean
+.PHONY: setup system-deps demo test test-fast lint engine bench clean
 
 system-deps:
 	bash scripts/install_system_deps.sh
@@ -37,9 +37,15 @@ test: setup engine
 	set -a; . ./$(VENV)/engine.env; set +a; \
 	HENRYVC_REQUIRE_ENGINE=$$([ "$$CI" = true ] && echo 1) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -ra -p no:cacheprovider tests
 
-# Developers' inner loop: no training, no container engine.
+# Developers' inner loop: no training, no container engine, no kill/sshd/tmpfs tier.
 test-fast: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow and not engine" tests
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not engine and not reliability" tests
+
+# ruff over the code and tests; mypy on the import names (strict on the adapters and nouns: pyproject.toml).
+lint: $(BIN)/henryvc
+	$(BIN)/ruff check cli training tests benchmarks
+	mkdir -p build/typecheck && ln -sfn ../../cli build/typecheck/henryvc && ln -sfn ../../training build/typecheck/henryvc_training
+	cd build/typecheck && MYPYPATH=. ../../$(BIN)/mypy --config-file ../../pyproject.toml -p henryvc -p henryvc_training
 
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'

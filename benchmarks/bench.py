@@ -17,6 +17,8 @@ import argparse
 import json
 import os
 import platform
+import random
+import re
 import shlex
 import shutil
 import statistics
@@ -44,38 +46,19 @@ BLOCK = 8 << 20
 MARKS = "<!-- bench:{}:begin -->", "<!-- bench:{}:end -->"
 HEAVY_MODULES = ("torch", "torchaudio", "TTS", "trainer", "coqpit", "dvc", "dvc_data", "dvc_objects", "scmrepo")
 
-# A training stage that writes N checkpoints of a given size (random 8 MB block repeated, unique per file).
-BENCH_TRAIN = '''\
-import json, os, pathlib, yaml
-params = yaml.safe_load(open("params.yaml"))
-run, n, size = params["run"], params["bench"]["checkpoints"], params["bench"]["checkpoint_bytes"]
-folder = pathlib.Path("training_runs") / run
-for sub in ("checkpoints", "tensorboard"):
-    (folder / sub).mkdir(parents=True, exist_ok=True)
-for i in range(n):
-    block = os.urandom(min(size, 8 << 20))
-    with open(folder / "checkpoints" / f"checkpoint_{(i + 1) * 1000}.pth", "wb") as handle:
-        left = size
-        while left > 0:
-            handle.write(block[:left])
-            left -= len(block)
-(folder / "tensorboard" / "events.out.tfevents.0").write_bytes(os.urandom(65536))
-(folder / "metrics.json").write_text(json.dumps({"loss": 1.2, "align_error": 0.05, "stopnet_loss": 0.2}))
-record = json.loads((folder / "run.json").read_text())
-record["status"] = "success"
-(folder / "run.json").write_text(json.dumps(record, indent=2))
-'''
+# The one stand-in training stage of tests and benchmarks: N checkpoints of a given size, unique per file.
+BENCH_TRAIN = (REPO / "tests" / "helpers" / "fake_stage.py").read_text()
 BENCH_DVC_YAML = '''\
 stages:
   train:
-    cmd: python bench_train.py
+    cmd: python fake_train.py
     deps:
-      - bench_train.py
+      - fake_train.py
       - voice_data
       - training_runs/${run}/config.json
     params:
       - run
-      - bench
+      - fake
     outs:
       - training_runs/${run}/checkpoints
       - training_runs/${run}/tensorboard
@@ -204,9 +187,9 @@ def build_project(b: Bench) -> None:
     p.mkdir(parents=True)
     run(HENRYVC + ["init", "--remote", str(b.remote)], p, b.env)
     (p / "dvc.yaml").write_text(BENCH_DVC_YAML)
-    (p / "params.yaml").write_text(f"# the run dvc repro trains\nrun: null\nbench:\n  checkpoints: {a.checkpoints}\n"
-                                   f"  checkpoint_bytes: {a.checkpoint_mb << 20}\n")
-    (p / "bench_train.py").write_text(BENCH_TRAIN)
+    (p / "params.yaml").write_text(f"# the run dvc repro trains\nrun: null\nfake:\n  seed: 1\n  files: {a.checkpoints}\n"
+                                   f"  bytes: {a.checkpoint_mb << 20}\n  step: 1000\n  logs: false\n")
+    (p / "fake_train.py").write_text(BENCH_TRAIN)
     say(f"writing {a.wavs} clips of {a.wav_kb} KB")
     write_dataset(p / "voice_data", a.wavs, a.wav_kb * 1024)
     say("dvc add voice_data")
@@ -219,6 +202,8 @@ def trained_run(b: Bench) -> str:
     """`henryvc new-run` + `dvc repro`: a finished run whose checkpoints are in the DVC cache."""
     name = run(HENRYVC + ["new-run", "--major", "2", "--variant", "debug"], b.project, b.env,
                stdout=subprocess.PIPE).stdout.strip()
+    params = b.project / "params.yaml"  # a fresh seed: every run's checkpoints are its own bytes
+    params.write_text(re.sub(r"seed: \d+", f"seed: {random.randrange(1 << 30)}", params.read_text()))
     run(DVC + ["repro", "-q"], b.project, b.env)
     return name
 

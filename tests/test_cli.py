@@ -54,7 +54,7 @@ def test_registry_commands_are_listed(invoke, tmp_path):
 @pytest.fixture(scope="module")
 def tagged_project(tmp_path_factory):
     """A real project with one tagged run, shared by the start-up probes below (read-only for them)."""
-    from tests.conftest import make_project, trained_run
+    from tests.helpers.project import make_project, trained_run
 
     base = tmp_path_factory.mktemp("startup")
     mp = pytest.MonkeyPatch()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from henryvc import config as configs
-from tests.conftest import minimal_config
+from tests.helpers.project import minimal_config
 
 REPO = Path(__file__).resolve().parent.parent
 

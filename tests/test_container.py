@@ -16,8 +16,7 @@ import pytest
 
 from henryvc import container
 from henryvc.errors import BadInput
-from tests.container_fixtures import (BASE_IMAGE, REPO, TEST_TAG, built_commit, chown_tree, engine, henryvc,  # noqa: F401
-                                      image, owned_dir, owner_ids, root_owned)
+from tests.helpers.container import BASE_IMAGE, REPO, TEST_TAG, chown_tree, henryvc, owner_ids, root_owned
 
 
 def cli_subprocess(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -223,7 +222,7 @@ def test_run_as_the_owner_with_the_runs_environment(image, owned_dir):
 @pytest.mark.slow
 def test_tiny_pipeline_in_the_container_tagged_restored_and_recreated(image, owned_dir, tmp_path_factory):
     """The design card: any tagged run re-created from its snapshot inside the image."""
-    from tests import training_fixtures as tf
+    from tests.helpers import training as tf
 
     if not (REPO / "dvc.yaml").exists():
         pytest.fail("the repository has no dvc.yaml: the training pipeline is missing")

@@ -16,8 +16,8 @@ import pytest
 from henryvc import api, dvcrepo, gitrepo, lifecycle, record as records, runname
 from henryvc.errors import BadInput, NotReady
 from henryvc.project import Project
-from tests.conftest import dvc, gen, sh
-from tests.lifecycle_fixtures import (HENRYVC, henryvc, picture, relink, remote_objects, run_with_status, train,
+from tests.helpers.project import dvc, gen, sh
+from tests.helpers.lifecycle import (HENRYVC, henryvc, picture, relink, remote_objects, run_with_status, train,
                                       training, tree)
 
 REPO = Path(__file__).resolve().parents[1]

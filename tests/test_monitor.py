@@ -15,16 +15,18 @@ import urllib.request
 import pytest
 
 from henryvc import api, monitor
-from tests.conftest import dvc
-from tests.lifecycle_fixtures import HENRYVC, run_with_status, training
+from tests.helpers.project import dvc
+from tests.helpers.lifecycle import HENRYVC, run_with_status, training
 
 WRITER = """\
-import os, sys, time
-log = sys.argv[1]
+import os, pathlib, sys, time
+log, go = sys.argv[1], pathlib.Path(sys.argv[2])
 for i in range(20):
     with open(log, "a") as handle:
         handle.write(f"line {i}\\n")
     time.sleep(0.05)
+while not go.exists():  # rotate only once the follower has shown every line of the first file
+    time.sleep(0.01)
 with open(log + ".new", "w") as handle:  # rotation: a new file replaces the old one
     handle.write("rotated 0\\n")
 os.replace(log + ".new", log)
@@ -70,10 +72,12 @@ def test_logs_follow_a_file_another_process_appends(project):
     log = project.run_dir(name) / "training_v2.log"
     follower = subprocess.Popen([*HENRYVC, "logs", name, "-f"], cwd=project.root, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
+    go = project.root / "rotate-now"
     try:
-        time.sleep(0.5)  # the follower waits for a log that does not exist yet
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log)])
-        seen = read_until(follower.stdout, "rotated 19", timeout=60)
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), str(go)])
+        seen = read_until(follower.stdout, "line 19\n", timeout=60)
+        go.touch()
+        seen += read_until(follower.stdout, "rotated 19", timeout=60)
         writer.wait(timeout=30)
     finally:
         follower.send_signal(signal.SIGINT)
@@ -108,7 +112,7 @@ def test_logs_never_read_through_a_symlink_out(project, invoke, tmp_path):
 
 
 def test_tensorboard_serves_the_chosen_runs(project, invoke):
-    pytest.importorskip("tensorboard")
+    import tensorboard  # noqa: F401  (pinned in the train extra: missing is a failure, never a skip)
     a = run_with_status(project, "success", seed=1)
     b = run_with_status(project, "failed", seed=2)
     result = invoke(["tensorboard", "--print"], project.root)

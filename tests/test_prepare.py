@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import training_fixtures as tf
+from tests.helpers import training as tf
 from henryvc_training import prepare
 
 

@@ -15,7 +15,7 @@ import yaml
 from henryvc import api, record as records, runname
 from henryvc.errors import NotReady, RunExists
 from henryvc.project import Project
-from tests.conftest import dvc, gen, sh, trained_run
+from tests.helpers.project import dvc, gen, sh, trained_run
 
 
 def tags(project: Project) -> list[str]:

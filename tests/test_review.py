@@ -7,7 +7,7 @@ import json
 
 from henryvc import review
 from henryvc.verdict import Verdict, judge
-from tests.conftest import gen, minimal_config, sh, trained_run
+from tests.helpers.project import gen, minimal_config, sh, trained_run
 
 
 def _head(project) -> str:

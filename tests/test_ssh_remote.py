@@ -10,10 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from henryvc.project import Project
-from tests.conftest import dvc, sh
-from tests.reliability_fixtures import big_project, henryvc, md5, rehash_store, remote_tags, train
-from tests.sshd_fixtures import keygen, sshd  # noqa: F401  (fixture)
+from tests.helpers.project import dvc, sh
+from tests.helpers.reliability import big_project, henryvc, md5, rehash_store, remote_tags, train
+from tests.helpers.sshd import keygen
+
+# Heavy: real kills, tmpfs, sshd and big checkpoints (make test runs them; make test-fast does not).
+pytestmark = pytest.mark.reliability
 
 
 def ssh_box(root: Path, url: str, keyfile: Path, origin: Path) -> Path:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from henryvc import record
-from tests import training_fixtures as tf
+from tests.helpers import training as tf
 from henryvc_training import prepare, train
 
 pytestmark = pytest.mark.slow

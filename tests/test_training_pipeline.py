@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import training_fixtures as tf
+from tests.helpers import training as tf
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import pytest
 from henryvc import pipeline, record
 from henryvc.errors import NotReady, RunNotFound
 from henryvc.project import Project
-from tests import training_fixtures as tf
+from tests.helpers import training as tf
 
 pytestmark = pytest.mark.slow
 

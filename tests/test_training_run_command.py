@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from henryvc import api, pipeline, record, runname
 from henryvc.commands.pipeline import run_command
 from henryvc.errors import NotReady
-from tests import training_fixtures as tf
+from tests.helpers import training as tf
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from henryvc import pipeline, record
-from tests import training_fixtures as tf
+from tests.helpers import training as tf
 from henryvc_training import common
 
 VARIANTS = ("stable", "experimental", "production", "debug")

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from henryvc import api, record as records
 from henryvc.project import Project
-from tests.conftest import dvc, sh
+from tests.helpers.project import dvc, sh
 
 HENRYVC = (sys.executable, "-m", "henryvc.main")
 HOLD_LOCK = ("import sys, time\nfrom cli.record import training_lock\nlock = training_lock(sys.argv[1])\n"
@@ -60,7 +60,7 @@ def henryvc(cwd: Path, *args: str, stdin: str | None = None, timeout: float = 30
 def picture(root: Path) -> dict[str, tuple]:
     """snapshot_tree of ROOT (every file's kind, size, mode, mtime, content) plus git's refs, HEAD and status:
     what `--dry-run` must leave exactly as it was."""
-    from tests.reliability_fixtures import snapshot_tree
+    from tests.helpers.reliability import snapshot_tree
 
     found = snapshot_tree(root)
     for args in (("show-ref",), ("rev-parse", "HEAD"), ("status", "--porcelain", "--ignored", "--untracked-files=all")):

@@ -21,54 +21,22 @@ import pytest
 
 from henryvc import api
 from henryvc.project import Project
-from tests.conftest import dvc, fake_dvc_yaml, gen, make_project, sh
+from tests.helpers.project import dvc, fake_dvc_yaml, gen, make_project, sh
 
 # The real command line, exactly as installed (python -m cli.main is what the console script runs).
 HENRYVC = (sys.executable, "-m", "henryvc.main")
 MB = 1024 * 1024
 
-# A stand-in training stage whose checkpoints can be made big (params fake.mb per file, fake.files of
-# them), deterministic per seed; it writes run.json the way the real stage does: training, then success.
-BIG_TRAIN = '''\
-import json, os, pathlib, random, sys, yaml
-params = yaml.safe_load(open("params.yaml"))
-run, fake = params["run"], params["fake"]
-folder = pathlib.Path("training_runs") / run
-
-def record(status):
-    path = folder / "run.json"
-    data = json.loads(path.read_text())
-    data["status"] = status
-    tmp = folder / ".run.json.stage"
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-record("training")
-for sub in ("checkpoints", "tensorboard"):
-    (folder / sub).mkdir(parents=True, exist_ok=True)
-rng = random.Random(fake["seed"])
-try:
-    for index in range(fake.get("files", 2)):
-        with open(folder / "checkpoints" / f"checkpoint_{(index + 1) * 500}.pth", "wb") as handle:
-            for _ in range(fake.get("mb", 1)):
-                handle.write(rng.randbytes(1024 * 1024))
-except OSError as exc:
-    record("failed")
-    sys.exit(f"fake training failed writing a checkpoint: {exc}")
-(folder / "tensorboard" / "events.out.tfevents.0").write_bytes(b"events " + str(fake["seed"]).encode())
-(folder / "metrics.json").write_text(json.dumps({"total_loss": 1.5 + fake["seed"] / 100, "align_error": 0.05,
-                                                "stopnet_loss": 0.2}))
-record("success")
-'''
-BIG_DVC_YAML = fake_dvc_yaml("big_train.py", logs=False)
+BIG_DVC_YAML = fake_dvc_yaml("fake_train.py", logs=False)
 OBJECT_NAME = re.compile(r"\A[0-9a-f]{30}(\.dir)?\Z")
 
 
 def big_project(root: Path, remote: Path) -> Project:
     """make_project (conftest) with the big-checkpoint stage instead of the small fake one."""
     project = make_project(root, remote)
-    gen(project, {"big_train.py": BIG_TRAIN, "dvc.yaml": BIG_DVC_YAML,
-                  "params.yaml": "# the run dvc repro trains\nrun: null\nfake:\n  seed: 1\n  mb: 1\n  files: 2\n"})
+    gen(project, {"dvc.yaml": BIG_DVC_YAML,
+                  "params.yaml": "# the run dvc repro trains\nrun: null\nfake:\n  seed: 1\n  mb: 1\n  files: 2\n"
+                                 "  logs: false\n"})
     sh(project.root, "git", "add", "-A")
     sh(project.root, "git", "commit", "-qm", "big-checkpoint fake stage")
     return project
@@ -80,7 +48,7 @@ def set_fake(project: Project, seed: int, mb: int, files: int) -> None:
 
     yaml = YAML()
     data = yaml.load(project.params.read_text())
-    data["fake"] = {"seed": seed, "mb": mb, "files": files}
+    data["fake"] = {"seed": seed, "mb": mb, "files": files, "logs": False}
     with project.params.open("w") as handle:
         yaml.dump(data, handle)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TEST_TAG = os.environ.get("HENRYVC_TEST_IMAGE", "henryvc:test")
 BASE_IMAGE = os.environ.get("HENRYVC_TEST_BASE_IMAGE", "localhost/henryvc-base:bookworm")
 # Running as root (CI), the project is handed to this uid so root-owned files stand out.

@@ -17,7 +17,7 @@ from typing import Any
 
 from henryvc import record, runname
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RUN = "henry_v2_debug_20250101_120000"
 
 # Small enough that one test run trains in well under a minute on 2 cores, big enough for 2 epochs of
