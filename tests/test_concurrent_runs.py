@@ -12,8 +12,8 @@ import time
 
 import yaml
 
-from tests.conftest import gen, sh
-from tests.reliability_fixtures import henryvc, spawn
+from tests.helpers.project import gen, sh
+from tests.helpers.reliability import henryvc, spawn
 
 SLOW_TRAIN = "import time\ntime.sleep(2)\n"
 
