@@ -354,7 +354,10 @@ def commit_subject(name: str) -> str:
 
 def _run_commit(project, git_repo, name: str, status: str) -> str:
     """Commit the run's git-side files; after a kill between commit and tag, reuse that commit."""
-    paths = [f"training_runs/{name}", "dvc.lock", "params.yaml", "dvc.yaml", ".gitignore",
+    from henryvc import published
+
+    published.publish(project.root, project.run_dir(name))  # its metrics and plots at DVC's stable paths
+    paths = [f"training_runs/{name}", "dvc.lock", "params.yaml", "dvc.yaml", ".gitignore", *published.PATHS,
              *(p.name for p in dvcrepo.dvcfiles(project.root))]
     made = gitrepo.commit_paths(git_repo, paths, f"{commit_subject(name)} ({status})")
     if made:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from henryvc import record, review
+from henryvc import published, record, review
 from henryvc.errors import BadInput, HenryvcError
 from henryvc.verdict import Verdict, judge
 from henryvc_training import common
@@ -167,6 +167,7 @@ def evaluate(root: Path) -> Verdict:
     record.update(paths.run_dir, status=verdict.status, metrics=_json_safe(metrics), verdict=verdict.to_dict(),
                   history=rec.history + [event])
     common.append_readme(paths, f"Verdict: {verdict.status}", readme_lines(verdict, metrics))
+    published.publish(root, paths.run_dir)  # metrics/run.json, plots/loss.csv...: what `dvc metrics diff` compares
     level = logging.INFO if verdict.status == "success" else logging.WARNING
     log.log(level, "verdict %s: %s", verdict.status, "; ".join(verdict.reasons))
     return verdict
