@@ -13,5 +13,5 @@ COMMAND_MODULES = {
     "snapshot": "lifecycle", "schedule": "lifecycle", "logs": "lifecycle", "tensorboard": "lifecycle",
     "status": "lifecycle", "doctor": "lifecycle",
     "docker": "docker",
-    "review": "review",
+    "review": "review", "report": "review",
 }

@@ -72,4 +72,29 @@ def review_cmd(name, rating, verdict, notes, reviewer, ratings, key, as_json) ->
             click.echo(f"note: {line}", err=True)
 
 
-COMMANDS = [review_cmd]
+@click.command("report")
+@click.argument("names", nargs=-1, required=True, metavar="NAME [NAME...]")
+@click.option("--blind", is_flag=True, help="Hide and shuffle the run names (A, B, ...) for A/B listening; "
+              "the page makes a ratings file for `henryvc review --from`.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the page (default .henryvc/reports/report_YYYYMMDD_HHMMSS).")
+@json_option
+def report_cmd(names, blind, out, as_json) -> None:
+    """Write a static page comparing runs: metrics, verdicts, loss curves, alignments and audio side by side.
+
+    Tagged runs are restored from their tags (hashes checked). Opens from disk; needs no server.
+
+    Example: henryvc report henry_v2_debug_20261124_101500 henry_v2_debug_20261124_113000 --blind
+    """
+    from henryvc import api, report
+
+    result = report.report(api.require_project(), list(names), blind, out)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(f"report of {len(result.runs)} run(s), {result.audio_files} audio file(s): {result.page}")
+    if result.key:
+        click.echo(f"blind key (keep it away from the listener): {result.key}")
+
+
+COMMANDS = [review_cmd, report_cmd]
