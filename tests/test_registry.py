@@ -149,7 +149,11 @@ def test_tag_run_refuses_until_dvc_is_clean(project):
 
 def test_tag_after_kill_between_commit_and_tag(project):
     name = trained_run(project)
-    paths = [f"training_runs/{name}", "dvc.lock", "params.yaml"]
+    from henryvc import published
+
+    published.publish(project.root, project.run_dir(name))  # tag-run's copies at the stable paths
+    paths = [f"training_runs/{name}", "dvc.lock", "params.yaml",
+             *(p for p in published.PATHS if (project.root / p).exists())]
     sh(project.root, "git", "add", *paths)
     sh(project.root, "git", "commit", "-qm", f"henryvc: run {name} (success)")  # as if killed before tagging
     head = sh(project.root, "git", "rev-parse", "HEAD").stdout.strip()
