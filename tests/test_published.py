@@ -47,11 +47,11 @@ def test_dvc_compares_run_tags_metric_by_metric_and_curve_over_curve(project, in
     assert invoke(["tag-run", b], project.root).exit_code == 0
     assert "up to date" in dvc(project.root, "status").stdout
     assert sh(project.root, "git", "status", "--porcelain", "--", "metrics", "plots").stdout == ""
-    assert json.loads(sh(project.root, "git", "show", f"{a}:metrics/run.json").stdout)["loss"] == 1.51
+    assert json.loads(sh(project.root, "git", "show", f"{a}:metrics/run.json").stdout)["total_loss"] == 1.51
 
     diff = json.loads(dvc(project.root, "metrics", "diff", a, b, "--json").stdout)
-    assert diff["metrics/run.json"]["loss"]["old"] == 1.51 and diff["metrics/run.json"]["loss"]["new"] == 1.57
-    assert abs(diff["metrics/run.json"]["loss"]["diff"] - 0.06) < 1e-9
+    assert diff["metrics/run.json"]["total_loss"]["old"] == 1.51 and diff["metrics/run.json"]["total_loss"]["new"] == 1.57
+    assert abs(diff["metrics/run.json"]["total_loss"]["diff"] - 0.06) < 1e-9
     table = dvc(project.root, "metrics", "diff", a, b).stdout
     assert "metrics/run.json" in table and "training_runs" not in table  # one file, not two run-named ones
 
@@ -68,7 +68,7 @@ def test_dvc_compares_run_tags_metric_by_metric_and_curve_over_curve(project, in
     gen(project, {"notes.txt": "next\n"}, commit="work goes on after the tags")  # else HEAD's row is `main`
     shown = dvc(project.root, "exp", "show", "--all-tags", "--csv", "--no-pager").stdout
     rows = {row["rev"]: row for row in csv.DictReader(io.StringIO(shown))}
-    assert float(rows[a]["loss"]) == 1.51 and float(rows[b]["loss"]) == 1.57
+    assert float(rows[a]["total_loss"]) == 1.51 and float(rows[b]["total_loss"]) == 1.57
     assert float(rows[a]["align_error"]) == float(rows[b]["align_error"]) == 0.05
     # No run-named metric columns (dependency columns such as a run's config.json are DVC's own).
     assert not [column for column in rows[a] if "metrics.json" in column]
