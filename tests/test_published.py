@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from henryvc import published
-from tests.conftest import FAKE_TRAIN, dvc, fake_dvc_yaml, gen, sh, trained_run
+from tests.helpers.project import FAKE_TRAIN, dvc, fake_dvc_yaml, gen, sh, trained_run
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "dvc.yaml"
 # The fake stage also writes the per-step loss table the evaluate stage writes.

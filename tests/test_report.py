@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from henryvc import review
-from tests.report_fixtures import SENTENCES, two_tagged_runs
+from tests.helpers.report import SENTENCES, two_tagged_runs
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 

@@ -3,7 +3,7 @@ evaluation audio and alignments per epoch, logs/evaluations.jsonl, plots/loss.cs
 
 from __future__ import annotations
 
-from tests.conftest import FAKE_TRAIN, fake_dvc_yaml, gen, trained_run
+from tests.helpers.project import FAKE_TRAIN, fake_dvc_yaml, gen, trained_run
 
 SENTENCES = ("Hello, I am Henry.", "The quick brown fox jumps over the lazy dog.")
 EPOCHS = (25, 50)
