@@ -168,9 +168,28 @@ def _known_failures(data: dict[str, Any], name: str) -> list[Finding]:
         found.append(Finding(name, "scheduler_after_epoch", "is true (or missing, which Coqui reads as true): with "
                              "coqui-tts-trainer 0.4 the LR scheduler then never steps and LR stays at its warm-up floor",
                              "set \"scheduler_after_epoch\": false"))
+    found += _box_tuning(data, name)
     for field, (low, high, why) in RANGES.items():
         if field in data and not (_number(data[field]) is not None and low <= data[field] <= high):
             found.append(Finding(name, field, f"{data[field]!r} is outside {low}..{high}", why))
+    return found
+
+
+def _box_tuning(data: dict[str, Any], name: str) -> list[Finding]:
+    """Warnings for a config meant for the GPU box (every variant but debug) that would starve or NaN it."""
+    found = []
+    if data.get("variant") == "debug" or not isinstance(data.get("variant"), str):
+        return found
+    if _number(data.get("num_loader_workers", 0)) == 0:
+        found.append(Finding(name, "num_loader_workers", "is 0 in a GPU config: the training process itself then "
+                             "loads and featurizes every clip while the GPU waits",
+                             "set \"num_loader_workers\": 4 (Coqui's Tacotron2 recipes use 4; see "
+                             "benchmarks/bench_loader.py)", severity="warning"))
+    if data.get("mixed_precision") is True and data.get("precision", "fp16") == "fp16":
+        found.append(Finding(name, "precision", "fp16 mixed precision makes Coqui's Tacotron2 losses NaN "
+                             "(coqui-ai/TTS#562 turned it off by default for that reason)",
+                             "set \"precision\": \"bf16\" (Ampere or newer) or \"mixed_precision\": false",
+                             severity="warning"))
     return found
 
 

@@ -106,3 +106,35 @@ def test_validate_command_exit_codes(tmp_path, invoke):
     assert "scheduler_after_epoch" in result.output and "fix:" in result.output
     result = invoke(["validate", "--json", str(bad)], tmp_path)
     assert {f["field"] for f in json.loads(result.output)} >= {"scheduler_after_epoch", "variant"}
+
+
+@pytest.mark.parametrize("variant", ["stable", "production", "experimental"])
+def test_gpu_config_with_no_loader_workers_is_a_warning(tmp_path, variant, invoke):
+    data = {**minimal_config(variant), "num_loader_workers": 0}
+    path = write(tmp_path, data, f"henry_voice_v2_{variant}.json")
+    [finding] = configs.validate_file(path)
+    assert (finding.field, finding.severity) == ("num_loader_workers", "warning")
+    result = invoke(["validate", str(path)], tmp_path)
+    assert result.exit_code == 0 and "warning:" in result.output and "num_loader_workers" in result.output
+    del data["num_loader_workers"]  # absent is Coqui's default, 0
+    assert fields(configs.validate_file(write(tmp_path, data, f"henry_voice_v2_{variant}.json"))) == {"num_loader_workers"}
+    assert configs.validate_file(write(tmp_path, {**data, "num_loader_workers": 4}, f"henry_voice_v2_{variant}.json")) == []
+
+
+def test_debug_config_may_load_in_process(tmp_path):
+    assert configs.validate_file(write(tmp_path, {**minimal_config("debug"), "num_loader_workers": 0})) == []
+
+
+def test_fp16_mixed_precision_is_a_warning_bf16_is_not(tmp_path):
+    data = {**minimal_config("experimental"), "num_loader_workers": 4, "mixed_precision": True}
+    [finding] = configs.validate_file(write(tmp_path, {**data, "precision": "fp16"}, "henry_voice_v2_experimental.json"))
+    assert (finding.field, finding.severity) == ("precision", "warning") and "bf16" in finding.fix
+    assert configs.validate_file(write(tmp_path, {**data, "precision": "bf16"}, "henry_voice_v2_experimental.json")) == []
+
+
+def test_gpu_templates_use_loader_workers_and_pinned_memory():
+    for variant in ("stable", "production", "experimental"):
+        data = json.loads((REPO / "configs" / f"henry_voice_v2_{variant}.json").read_text())
+        assert data["num_loader_workers"] > 0 and data["num_eval_loader_workers"] > 0 and data["pin_memory"] is True
+        # fp16 NaNs Coqui's Tacotron2; only the experimental variant tries bf16.
+        assert data["mixed_precision"] is (variant == "experimental")

@@ -18,7 +18,7 @@ RUNS_DIR = "training_runs"
 LOG_FILE = "training_v2.log"
 LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 # Keys of a run's config.json that are henryvc's, not Coqui's (Coqui's Coqpit refuses unknown keys).
-HENRYVC_CONFIG_KEYS = ("version", "variant", "seed")
+HENRYVC_CONFIG_KEYS = ("version", "variant", "seed", "pin_memory")
 
 log = logging.getLogger("henryvc.training")
 
@@ -128,9 +128,19 @@ def coqui_config(raw: dict[str, Any]):
         data["training_seed"] = int(raw["seed"])
     if data.get("max_audio_len") is None:
         data["max_audio_len"] = math.inf  # JSON has no infinity; null means "no limit"
+    if data.get("mixed_precision") and not _cuda():
+        # Coqui would autocast on the CPU (bfloat16 there): slower, and not what the GPU config meant.
+        log.warning("mixed_precision is for CUDA; this machine has none, so training runs in float32")
+        data["mixed_precision"] = False
     config = Tacotron2Config()
     config.from_dict(data)
     return config
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 class RunLogFormatter(logging.Formatter):
