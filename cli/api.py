@@ -105,6 +105,9 @@ def new_run(project: Project, major: int, variant: str, config_path: Path | None
     template = configs.load_template(source, major, variant)
     with project.lock():
         _refuse_while_pipeline_runs(project)
+        from henryvc import stagecode
+
+        stagecode.ensure(project.root)  # dvc.yaml's stages depend on the code that will run them
         name = _reserve_name(project, major, variant, now)
         config_text = configs.dumps(configs.render(template, str(name), description))
         repo = gitrepo.open_repo(project.root)
@@ -154,12 +157,23 @@ def list_runs(project: Project, major: int | None = None, variant: str | None = 
 
 def show(project: Project, name: str) -> registry.RunInfo:
     """`henryvc show`."""
-    return registry.show(project, str(runname.parse(name)))
+    from henryvc import envlock
+
+    info = registry.show(project, str(runname.parse(name)))
+    found = envlock.of_run(project, info.name, info.tagged)
+    info.environment = envlock.summary(*found) if found else {}
+    return info
 
 
 def diff(project: Project, a: str, b: str) -> dict[str, Any]:
     """`henryvc diff`."""
-    return registry.diff(project, str(runname.parse(a)), str(runname.parse(b)))
+    from henryvc import envlock
+
+    result = registry.diff(project, str(runname.parse(a)), str(runname.parse(b)))
+    tagged = {run: registry.show(project, run).tagged for run in (result["a"], result["b"])}
+    result["environment"] = envlock.changes(envlock.of_run(project, result["a"], tagged[result["a"]]),
+                                            envlock.of_run(project, result["b"], tagged[result["b"]]))
+    return result
 
 
 def restore(project: Project, name: str, into: Path | None = None, in_place: bool = False,

@@ -329,7 +329,7 @@ def compare_metrics(tagged: dict[str, Any], recreated: dict[str, Any]) -> list[M
             for key in sorted(tagged.keys() | recreated.keys())]
 
 
-def _read_metrics(path: Path) -> dict[str, Any]:
+def read_metrics(path: Path) -> dict[str, Any]:
     import json
 
     from henryvc.summary import flatten
@@ -362,4 +362,4 @@ def recreate(project, name: str, image: str = DEFAULT_TAG, gpus: str = "none",
     rewritten = metrics_file.exists() and (metrics_file.stat().st_mtime_ns != before_mtime
                                            or metrics_file.read_bytes() != before)
     return Recreation(name, str(worktree), image, code, rewritten,
-                      compare_metrics(tagged, _read_metrics(metrics_file)))
+                      compare_metrics(tagged, read_metrics(metrics_file)))

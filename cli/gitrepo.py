@@ -415,3 +415,13 @@ def fetch_ref(repo, ref: str, remote: str = "origin") -> None:
             repo.git.fetch(remote, f"{ref}:{ref}", "--quiet")
         except git.GitCommandError:
             pass  # no such ref there, or ours diverged: what is here still shows
+def describe(root: Path) -> dict[str, str | bool]:
+    """`git describe --always --tags --dirty`, the HEAD commit and whether tracked files differ from it."""
+    import git
+
+    repo = open_repo(root)
+    try:
+        return {"describe": repo.git.describe("--always", "--tags", "--dirty"), "commit": repo.head.commit.hexsha,
+                "dirty": repo.is_dirty(untracked_files=False)}
+    except (git.GitCommandError, ValueError):
+        return {"describe": "unknown", "commit": "", "dirty": False}

@@ -44,12 +44,12 @@ def _has_checkpoint(run_dir: Path) -> bool:
     return any((run_dir / "checkpoints").glob("*.pth"))
 
 
-def dvc_repro(root: Path, output: Output | None = None) -> tuple[int, list[str]]:
-    """Run the real `dvc repro` in ROOT; stream its lines to OUTPUT; return (exit code, last lines)."""
+def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = ()) -> tuple[int, list[str]]:
+    """Run the real `dvc repro [ARGS]` in ROOT; stream its lines to OUTPUT; return (exit code, last lines)."""
     env = dict(os.environ)
     # dvc.yaml says `python -m henryvc_training.<stage>`: it must be this interpreter, the one with henryvc.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    process = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=root, env=env, text=True,
+    process = subprocess.Popen([sys.executable, "-m", "dvc", "repro", *args], cwd=root, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
     tail: list[str] = []
     assert process.stdout is not None

@@ -16,8 +16,9 @@ STATE_DIR = ".henryvc"
 DEFAULT_REMOTE_NAME = "storage"
 TEMPLATE_FILES = ("dvc.yaml", "params.yaml")
 FOLDERS = (RUNS_DIR, *(f"{RUNS_DIR}/{d}" for d in ARCHIVE_DIRS), "configs", "scripts")
-GITIGNORE_LINES = (f"/{STATE_DIR}/", ".training.lock")  # the trainer's OS lock file: never history
-DVCIGNORE_LINES = (f"/{STATE_DIR}/", f"/{RUNS_DIR}/archive/")
+GITIGNORE_LINES = (f"/{STATE_DIR}/", ".training.lock",  # the trainer's OS lock file: never history
+                   "/stage_code/")  # links to the installed stage code (henryvc.stagecode): machine paths
+DVCIGNORE_LINES = (f"/{STATE_DIR}/", f"/{RUNS_DIR}/archive/", "__pycache__/")
 LOCK_TIMEOUT_S = float(os.environ.get("HENRYVC_LOCK_TIMEOUT", "600"))
 # The henryvc source tree (editable install: the Dockerfile's build context).
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +136,9 @@ def init(root: Path, remote: str | None) -> dict[str, object]:
         _append_lines(root / ".gitignore", GITIGNORE_LINES)
         _append_lines(root / ".dvcignore", DVCIGNORE_LINES)
         written = _copy_templates(root) + _upgrade_stage_commands(root)
+        from henryvc import stagecode
+
+        written += [p for p in stagecode.ensure(root) if p == "dvc.yaml" and p not in written]
         remote_url, cache_types = dvcrepo.configure(root, remote, default=root / STATE_DIR / "storage")
         # Only what init itself set up: a re-run must not sweep the user's edits into "init project".
         committed = gitrepo.commit_paths(

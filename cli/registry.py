@@ -44,6 +44,7 @@ class RunInfo:
     summary: dict[str, Any] = field(default_factory=dict)
     folder: str | None = None  # its run folder in this work tree (training_runs/..., archive too), if any
     reviews: list[dict[str, Any]] = field(default_factory=list)  # listeners' reviews, oldest first (henryvc.review)
+    environment: dict[str, Any] = field(default_factory=dict)  # henryvc.envlock.summary, filled by api.show
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

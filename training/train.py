@@ -94,6 +94,11 @@ def torch_environment(config: Any) -> dict[str, Any]:
     return env
 
 
+def accelerator_of(env: dict[str, Any]) -> dict[str, Any]:
+    """The CUDA/cuDNN part of ENV (torch_environment's) that environment.json keeps."""
+    return {"cuda": env.get("torch_cuda"), "cudnn": env.get("cudnn"), "device": env.get("device")}
+
+
 def _cpu_name() -> str:
     import platform
 
@@ -575,6 +580,10 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
     history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now()}]
     record.update(paths.run_dir, status="training", seed=int(config.training_seed), environment=env,
                   history=history, training={"started": True, "finished": False})
+    if not continuing or not (paths.run_dir / "environment.lock").exists():
+        from henryvc import envlock  # the locked environment and code identity, kept with the run
+
+        record.update(paths.run_dir, **envlock.write(paths.run_dir, accelerator_of(env)))
     data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
     result = run_training(paths, config, settings, data_dir, continuing, callbacks)
     _record_result(paths, result)

@@ -14,4 +14,5 @@ COMMAND_MODULES = {
     "status": "lifecycle", "doctor": "lifecycle",
     "docker": "docker",
     "review": "review", "report": "review",
+    "recreate": "recreate", "env": "recreate",
 }

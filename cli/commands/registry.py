@@ -127,6 +127,12 @@ def show_cmd(name: str, as_json: bool) -> None:
         notes = " ".join(str(r.get("notes") or "").split())
         click.echo(f"review:  {r.get('at')} {r.get('verdict')} {r.get('rating')}/5 by {r.get('reviewer')}"
                    + (f": {notes}" if notes else ""))
+    env = info.environment
+    if env:
+        click.echo(f"env:     {env['python']} {env['arch']} glibc {env['glibc'] or '-'}, {env['packages']} packages "
+                   f"locked; cuda {env['cuda'] or '-'}, image {(env['image'] or '-')[:19]}")
+        click.echo("env:     " + ", ".join(f"{k} {v}" for k, v in env["key_packages"].items()))
+        click.echo(f"code:    {env['code']}")
 
 
 @click.command("diff")
@@ -145,6 +151,9 @@ def diff_cmd(a: str, b: str, as_json: bool) -> None:
     for section in ("config", "params"):
         for change in result[section]:
             click.echo(f"{section}: {change['key']}: {change['a']!r} -> {change['b']!r}")
+    for change in result.get("environment", []):
+        label = f"{change['kind']} {change['name']}".strip()
+        click.echo(f"environment: {label}: {change['a']} -> {change['b']}")
     for m in result["metrics"]:
         click.echo(f"metric: {m['key']}: {fmt_number(m['a'])} -> {fmt_number(m['b'])} (delta {fmt_number(m['delta'])})")
 

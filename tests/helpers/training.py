@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from henryvc import record, runname
+from henryvc import record, runname, stagecode
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = "henry_v2_debug_20250101_120000"
@@ -78,6 +78,7 @@ def make_project(root: Path, data: Path, config: dict[str, Any] | None = None,
     sh("git", "init", "-q", "-b", "main", cwd=root)
     dvc("init", "-q", cwd=root)
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    stagecode.link(root)  # the pipeline's stages depend on the stage code through these links
     base = yaml.safe_load((REPO / "params.yaml").read_text())
     base["run"] = RUN
     for section, values in (params or {}).items():

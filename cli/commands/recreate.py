@@ -1,0 +1,110 @@
+"""Click glue for re-creating runs on the host: `henryvc recreate` and `henryvc env build`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from henryvc.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
+
+
+def _echo(line: str) -> None:
+    click.echo(line, err=True)  # progress on stderr: stdout stays the result (and pure JSON with --json)
+
+
+@click.command("recreate")
+@run_name_argument()
+@click.option("--allow-drift", is_flag=True,
+              help="Re-run even when code, packages, python, arch or image differ from the tag's (the drift is "
+                   "recorded in the re-created run).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only compare this environment with the tag's: exit 0 when the same, 1 with one line per difference.")
+@json_option
+@click.pass_context
+def recreate_cmd(ctx: click.Context, name: str, allow_drift: bool, check_only: bool, as_json: bool) -> None:
+    """Restore a tagged run into a worktree and re-run its stages here (dvc repro --force), then compare metrics.
+
+    Refuses first, one line per difference, when the stage code, any installed package, python, arch or
+    image differ from those the run recorded (environment.lock, environment.json); build the environment
+    back with `henryvc env build NAME --venv DIR`. Exit 0 when every metric of the tag came out the same.
+
+    Example: henryvc recreate henry_v2_debug_20261124_101500
+    """
+    from henryvc import api, recreate
+
+    project = api.require_project()
+    if check_only:
+        drift = recreate.check(project, name)
+        if as_json:
+            emit_json([d.to_dict() for d in drift])
+            ctx.exit(1 if drift else 0)
+        if drift:
+            raise recreate.refusal(name, drift)
+        click.echo(f"{name}: this environment is the one the run recorded")
+        return
+    result = recreate.recreate(project, name, allow_drift=allow_drift, output=_echo)
+    rec = result.recreation
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        for line in result.drift:
+            click.echo(f"drift: {line.line()}")
+        table([[m.key, fmt_number(m.tagged), fmt_number(m.recreated), fmt_number(m.delta), "yes" if m.same else "NO"]
+               for m in rec.metrics], ["metric", "tag", "recreated", "delta", "same"])
+        verdict = "matches the tag" if rec.matches else "does NOT match the tag"
+        click.echo(f"{name} re-created in {rec.worktree} (exit {rec.exit_code}): {verdict}")
+    ctx.exit(0 if rec.matches else 1)
+
+
+@click.group("env")
+def env_group() -> None:
+    """Environments of runs: build one back from a run's environment.lock.
+
+    Example: henryvc env build henry_v2_debug_20261124_101500 --venv ../henry-env
+    """
+
+
+@env_group.command("build")
+@run_name_argument(required=False)
+@click.option("--venv", "venv", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="New folder for the virtual environment.")
+@click.option("--lock", "lock", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Build from this lock file instead of a run's (henryvc itself is then not installed).")
+@click.option("--python", "python", default=None, metavar="PATH",
+              help="Interpreter for the venv (default: this one; must be the run's python version).")
+@click.option("--henryvc-source", default=None, metavar="REPO",
+              help="henryvc git repository (path or URL) to install the recorded commit from "
+                   "(default: the checkout this henryvc runs from).")
+@click.option("--pip-arg", "pip_args", multiple=True, metavar="ARG",
+              help="Extra pip argument, e.g. --pip-arg=--index-url=URL (repeatable).")
+@json_option
+def env_build_cmd(name: str | None, venv: Path, lock: Path | None, python: str | None, henryvc_source: str | None,
+                  pip_args: tuple[str, ...], as_json: bool) -> None:
+    """Build a virtual environment from run NAME's environment.lock, with henryvc at the recorded commit.
+
+    Then checks it the way `henryvc recreate` does and lists what still differs.
+
+    Example: henryvc env build henry_v2_debug_20261124_101500 --venv ../henry-env
+    """
+    from henryvc import api, envbuild
+    from henryvc.errors import BadInput
+
+    if (name is None) == (lock is None):
+        raise BadInput("name a run or give --lock FILE (one of them)")
+    if lock is not None:
+        result = envbuild.build_venv(lock.read_text(encoding="utf-8"), venv, python, pip_args, output=_echo)
+    else:
+        result = envbuild.build_for_run(api.require_project(), name, venv, python, pip_args, henryvc_source, _echo)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(f"built {result.venv}: python {result.python}, {result.packages} packages"
+               + (f", {result.henryvc}" if result.henryvc else ""))
+    for line in result.remaining_drift:
+        click.echo(f"still differs: {line}")
+    if name and not result.remaining_drift:
+        click.echo(f"re-create with: {envbuild.venv_python(Path(result.venv))} -m henryvc.main recreate {name}")
+
+
+COMMANDS = [recreate_cmd, env_group]

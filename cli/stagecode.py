@@ -1,0 +1,107 @@
+"""`stage_code/`: the installed stage code made visible to DVC, so that `dvc status` sees a code edit.
+
+The folder holds two links, `stage_code/henryvc` and `stage_code/henryvc_training`, to the packages of the
+henryvc that runs the pipeline, and each stage in dvc.yaml lists the module files it imports (henryvc.codeid)
+as dependencies under it. The folder is git-ignored (the links name machine paths) but not DVC-ignored;
+dvc.lock records the md5 of every file, so a tag holds the code's hashes too. `henryvc init`, `new-run`,
+`run` and `recreate` (re)make the links; in the container they are made on a tmpfs mounted over the folder
+(`python -m henryvc.stagecode /project`), pointing at the image's own packages.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from henryvc import codeid
+
+FOLDER = "stage_code"
+GITIGNORE_LINE = f"/{FOLDER}/"
+STAGE_COMMAND = "python -m henryvc_training.{stage}"
+
+
+def link(root: Path, dirs: dict[str, Path] | None = None) -> list[str]:
+    """Point ROOT/stage_code/<package> at the installed packages (DIRS); returns the links it changed."""
+    dirs = dirs or codeid.package_dirs()
+    folder = Path(root) / FOLDER
+    folder.mkdir(exist_ok=True)
+    changed = []
+    for name, target in dirs.items():
+        path = folder / name
+        if path.is_symlink() and os.readlink(path) == str(target):
+            continue
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.exists():
+            raise FileExistsError(f"{path} is a folder, not a link henryvc made: remove it")
+        tmp = folder / f".{name}.tmp"
+        if tmp.is_symlink():
+            tmp.unlink()
+        tmp.symlink_to(target, target_is_directory=True)
+        os.replace(tmp, path)  # atomic: a concurrent `dvc status` never sees the link missing
+        changed.append(f"{FOLDER}/{name}")
+    return changed
+
+
+def stage_deps(stage: str, dirs: dict[str, Path] | None = None) -> list[str]:
+    """The dvc.yaml dependencies naming STAGE's code."""
+    return [f"{FOLDER}/{rel}" for rel in codeid.stage_files(stage, dirs)]
+
+
+def sync_pipeline(root: Path, dirs: dict[str, Path] | None = None) -> bool:
+    """Make each henryvc stage of ROOT/dvc.yaml depend on exactly the code it imports; True when rewritten.
+
+    Keeps the file's comments and order (ruamel round trip); stages that are not henryvc's are left alone.
+    """
+    from ruamel.yaml import YAML
+
+    from henryvc.atomic import write_atomic
+
+    path = Path(root) / "dvc.yaml"
+    if not path.is_file():
+        return False
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    data = yaml.load(path.read_text(encoding="utf-8"))
+    changed = False
+    for stage in codeid.STAGES:
+        spec = ((data or {}).get("stages") or {}).get(stage)
+        if not spec or str(spec.get("cmd", "")).strip() != STAGE_COMMAND.format(stage=stage):
+            continue
+        deps = spec.get("deps")
+        if deps is None:
+            from ruamel.yaml.comments import CommentedSeq
+
+            deps = spec["deps"] = CommentedSeq()
+        wanted = stage_deps(stage, dirs)
+        current = [d for d in deps if isinstance(d, str) and d.startswith(f"{FOLDER}/")]
+        if current == wanted:
+            continue
+        for dep in current:
+            deps.remove(dep)
+        deps.extend(wanted)
+        changed = True
+    if changed:
+        write_atomic(path, lambda handle: yaml.dump(data, handle))
+    return changed
+
+
+def ensure(root: Path) -> list[str]:
+    """Links made and dvc.yaml brought up to date for the installed henryvc; the paths it changed."""
+    changed = link(root)
+    if sync_pipeline(root):
+        changed.append("dvc.yaml")
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m henryvc.stagecode ROOT`: make ROOT's links (the container runs this before its command)."""
+    args = sys.argv[1:] if argv is None else argv
+    link(Path(args[0] if args else "."))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
