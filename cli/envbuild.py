@@ -85,7 +85,7 @@ def henryvc_spec(code: dict[str, Any], source: str | None) -> str | None:
     if repo is None:
         raise BadInput("this henryvc is not a git checkout: pass --henryvc-source (a henryvc git repository or URL)")
     url = repo if "://" in repo else f"file://{Path(repo).resolve()}"
-    return f"henryvc @ git+{url}@{commit}"
+    return f"git+{url}@{commit}#egg=henryvc"  # the form every pip takes (23.x rejects `name @ git+file:`)
 
 
 def build_for_run(project, name: str, venv: Path, python: str | None = None, pip_args: tuple[str, ...] = (),

@@ -1,0 +1,138 @@
+"""The environment lock: its format, the drift check against a real other numpy, a venv built back from a lock."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import sysconfig
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from henryvc import envlock, gitrepo
+from tests.conftest import trained_run
+
+OTHER_NUMPY = "2.3.5"  # any release other than the venv's own (pyproject pins none: coqui-tts chooses)
+PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+$")
+
+
+def test_lock_is_a_complete_pip_requirements_file():
+    packages = envlock.freeze()
+    text = envlock.lock_text(packages)
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert all(PIN.match(line) for line in lines), [line for line in lines if not PIN.match(line)]
+    assert packages["numpy"] == metadata.version("numpy")
+    assert packages["torch"] == metadata.version("torch")
+    assert "henryvc" not in packages  # which henryvc ran is the code identity
+    assert len(packages) > 100
+    assert envlock.parse_lock(text) == packages
+
+
+def test_drift_names_each_difference_once():
+    info, pins = envlock.current()
+    other = json.loads(json.dumps(info))
+    other["arch"] = "aarch64"
+    first = next(iter(other["code"]["files"]))
+    other["code"]["files"][first] = "0" * 64
+    other_pins = {**pins, "numpy": "1.0", "extra-pkg": "2"}
+    del other_pins["six"]
+    lines = [d.line() for d in envlock.drift(info, pins, other, other_pins)]
+    assert f"package numpy: {pins['numpy']} at the tag, 1.0 here" in lines
+    assert "package extra-pkg: absent at the tag, 2 here" in lines
+    assert f"package six: {pins['six']} at the tag, absent here" in lines
+    assert f"arch: {info['arch']} at the tag, aarch64 here" in lines
+    assert any(line.startswith(f"code {first}: sha256 ") for line in lines)
+    assert len(lines) == 5
+    assert envlock.drift(info, pins, info, pins) == []
+
+
+@pytest.fixture
+def locked_run(project, invoke):
+    """A tagged run (fake stage) whose folder holds the lock and environment.json of this interpreter."""
+    name = trained_run(project)
+    run_dir = project.run_dir(name)
+    from henryvc import record
+
+    record.update(run_dir, **envlock.write(run_dir))  # what the train stage does when training starts
+    subprocess.run(["git", "add", f"training_runs/{name}"], cwd=project.root, check=True)
+    result = invoke(["tag-run", name], project.root)
+    assert result.exit_code == 0, result.output
+    return project, name
+
+
+def _layered_venv(base: Path, numpy_version: str) -> Path:
+    """A venv over this one (its site-packages through a .pth line) with another numpy installed into it."""
+    venv = base / "layer"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    main_site = sysconfig.get_path("purelib")
+    (site / "zz_henryvc_main.pth").write_text(f"import site; site.addsitedir({main_site!r})\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
+                    f"numpy=={numpy_version}"], check=True)
+    return venv / "bin" / "python"
+
+
+def test_other_numpy_is_refused_with_one_line_naming_it(locked_run, tmp_path):
+    project, name = locked_run
+    python = _layered_venv(tmp_path, OTHER_NUMPY)
+    seen = subprocess.run([str(python), "-c", "import numpy; print(numpy.__version__)"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert seen == OTHER_NUMPY != metadata.version("numpy")
+    proc = subprocess.run([str(python), "-m", "henryvc.main", "recreate", name], cwd=project.root,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert "was made in another environment (1 difference(s))" in lines[0]
+    assert lines[1:] == [f"  package numpy: {metadata.version('numpy')} at the tag, {OTHER_NUMPY} here"]
+    assert not (project.state / "recreate").exists()  # refused before anything was written
+    same = subprocess.run([sys.executable, "-m", "henryvc.main", "recreate", name, "--check"], cwd=project.root,
+                          capture_output=True, text=True)
+    assert same.returncode == 0, same.stderr
+
+
+def test_show_and_diff_report_the_environment(locked_run, invoke):
+    project, name = locked_run
+    shown = invoke(["show", name], project.root).output
+    assert f"numpy {metadata.version('numpy')}" in shown
+    assert "code:    henryvc " in shown
+    other = trained_run(project, seed=2)
+    run_dir = project.run_dir(other)
+    (run_dir / envlock.LOCK_FILE).write_text(
+        envlock.lock_text({**envlock.freeze(), "numpy": OTHER_NUMPY}))
+    info, _ = envlock.current()
+    (run_dir / envlock.INFO_FILE).write_text(json.dumps(info))
+    result = invoke(["diff", name, other], project.root)
+    assert f"environment: package numpy: {metadata.version('numpy')} -> {OTHER_NUMPY}" in result.output
+
+
+def test_env_build_installs_a_lock_and_henryvc_at_a_commit(tmp_path):
+    from henryvc import envbuild
+    from henryvc.project import SOURCE_ROOT
+
+    lock = "# a small real lock\nsix==1.16.0\nidna==3.7\n"
+    commit = gitrepo.head(gitrepo.open_repo(SOURCE_ROOT))
+    # henryvc itself from a git repository at a recorded commit (the spec env build uses for a run).
+    spec = envbuild.henryvc_spec({"henryvc": {"commit": commit}}, str(SOURCE_ROOT))
+    venv = tmp_path / "env"
+    built = envbuild.build_venv(lock, venv, henryvc_spec=spec)
+    assert built.henryvc == spec and built.packages == 2
+    got = json.loads(subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "inspect"], capture_output=True,
+                                    text=True, check=True).stdout)["installed"]
+    versions = {d["metadata"]["name"].lower(): d["metadata"]["version"] for d in got}
+    assert versions["six"] == "1.16.0" and versions["idna"] == "3.7"
+    henry = next(d for d in got if d["metadata"]["name"] == "henryvc")
+    assert henry["direct_url"]["vcs_info"]["commit_id"] == commit
+    assert (venv / envlock.LOCK_FILE).read_text() == lock
+
+
+def test_env_build_refuses_a_folder_in_use(tmp_path, invoke):
+    lock = tmp_path / "l.lock"
+    lock.write_text("six==1.16.0\n")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("")
+    result = invoke(["env", "build", "--lock", str(lock), "--venv", str(tmp_path / "used")], tmp_path)
+    assert result.exit_code == 2 and "not empty" in result.output
