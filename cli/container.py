@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from henryvc.errors import BadInput, EngineUnavailable, HenryvcError
+from henryvc.errors import BadInput, EngineUnavailable, HenryvcError, NotReady
 
 OutputCallback = Callable[[str], None]
 
@@ -258,9 +258,12 @@ def run(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, 
     except docker.errors.ImageNotFound:
         raise HenryvcError(f"no image {image}: build it with `henryvc docker build --tag {image}`") from None
     environment = {**passthrough_env(), **(env or {}), "HENRYVC_IMAGE_ID": image_id}
+    from henryvc import stagecode
+
+    code_mounts, command = stagecode.in_container(root, PROJECT_MOUNT, command)
     container = client.containers.create(
-        image_id, command=command or None, working_dir=PROJECT_MOUNT, user=user or owner(root),
-        environment=environment, mounts=mounts_for(root), shm_size=shm_size,
+        image_id, command=command, working_dir=PROJECT_MOUNT, user=user or owner(root),
+        environment=environment, mounts=mounts_for(root) + code_mounts, shm_size=shm_size,
         device_requests=devices or None, labels={"henryvc.project": str(root)})
     try:
         container.start()
@@ -304,6 +307,7 @@ class Recreation:
     exit_code: int
     metrics_rewritten: bool
     metrics: list[MetricChange] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)  # what differed from the tag's environment (--allow-drift)
 
     @property
     def matches(self) -> bool:
@@ -342,24 +346,68 @@ def read_metrics(path: Path) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
 
 
-def recreate(project, name: str, image: str = DEFAULT_TAG, gpus: str = "none",
+def recreate(project, name: str, image: str | None = None, gpus: str = "none",
              command: list[str] | None = None, on_output: OutputCallback | None = None,
-             client=None) -> Recreation:
-    """Restore tag NAME into a worktree, re-run its stages in IMAGE, compare the metrics with the tag's."""
-    from henryvc import registry, runname, snapshot
+             client=None, allow_drift: bool = False) -> Recreation:
+    """Restore tag NAME into a worktree, check the image's environment against the tag's, re-run its stages
+    in IMAGE (default: the image the run recorded, loaded from DVC when the engine lacks it, else
+    henryvc:latest), compare the metrics with the tag's."""
+    from henryvc import imagestore, recreate as host, registry, runname, snapshot
 
     name = str(runname.parse(name))
     client = client or connect()  # before restoring: no engine, nothing written
+    if image is None:
+        image = _recorded_image(project, name) or DEFAULT_TAG
+        if image != DEFAULT_TAG:
+            imagestore.ensure_loaded(project, image, client)
     with project.lock():
         restored = snapshot.restore(project, name)
     tagged = registry.show(project, name).metrics
     worktree = Path(restored.path)
-    metrics_file = worktree / "training_runs" / name / "metrics.json"
+    drift = _drift_in_image(worktree, name, image, gpus, client)
+    if drift is None and not allow_drift:
+        raise NotReady(f"tag {name} records no environment lock (a run trained before henryvc kept one): "
+                            "there is nothing to check the image against; re-run with --allow-drift")
+    if drift and not allow_drift:
+        raise host.refusal(name, drift)
+    run_dir = worktree / "training_runs" / name
+    host.mark(run_dir, drift or [], f"image {image}")
+    metrics_file = run_dir / "metrics.json"
     before = metrics_file.read_bytes() if metrics_file.exists() else None
     before_mtime = metrics_file.stat().st_mtime_ns if metrics_file.exists() else None
     code = run(worktree, image, command or ["dvc", "repro", "--force"], gpus=gpus,
                on_output=on_output, client=client)
     rewritten = metrics_file.exists() and (metrics_file.stat().st_mtime_ns != before_mtime
                                            or metrics_file.read_bytes() != before)
+    host.mark(run_dir, drift or [], f"image {image}", exit_code=code)
     return Recreation(name, str(worktree), image, code, rewritten,
-                      compare_metrics(tagged, read_metrics(metrics_file)))
+                      compare_metrics(tagged, read_metrics(metrics_file)), [d.line() for d in drift or []])
+
+
+def _recorded_image(project, name: str) -> str | None:
+    """The id of the image run NAME trained in (its environment.json at the tag), if any."""
+    from henryvc import recreate as host
+    from henryvc.errors import NotReady
+
+    try:
+        info, _ = host.recorded(project, name)
+    except NotReady:
+        return None
+    return (info.get("image") or {}).get("image_id")
+
+
+def _drift_in_image(worktree: Path, name: str, image: str, gpus: str, client):
+    """The differences between run NAME's recorded environment and IMAGE's, computed inside IMAGE
+    (None when the run records no lock)."""
+    import json
+
+    from henryvc import envlock
+
+    out: list[str] = []
+    code = run(worktree, image, ["python", "-m", "henryvc.envlock", "--check", f"training_runs/{name}"],
+               gpus=gpus, on_output=out.append, client=client)
+    text = "".join(out).strip().splitlines()
+    if code != 0 or not text:
+        raise HenryvcError(f"the environment check in {image} failed (exit {code}): {''.join(out)[-500:]}")
+    found = json.loads(text[-1])
+    return None if found is None else [envlock.Drift(**d) for d in found]

@@ -281,13 +281,14 @@ def checkout(root: Path) -> None:
                        "run again with --pull to fetch it from the remote") from None
 
 
-def pull(root: Path, remote: str | None = None) -> None:
-    """`dvc pull` in ROOT from REMOTE (default remote when None)."""
+def pull(root: Path, remote: str | None = None, targets: list[str] | None = None) -> None:
+    """`dvc pull [TARGETS]` in ROOT from REMOTE (default remote when None)."""
     from dvc.exceptions import DvcException
 
     with _dvc_logs() as logged:
         try:
-            open_repo(root).pull(remote=remote, force=True)
+            open_repo(root).pull(targets=[str(Path(root) / t) for t in targets] if targets else None,
+                                 remote=remote, force=True)
         except (DvcException, OSError) as exc:  # ssh remotes fail with OSError: refused key, server down
             raise HenryvcError(f"dvc pull failed: {_cause(exc, logged)}") from None
 
@@ -492,3 +493,14 @@ def fill_holes(dvc_repo, name: str, odb, wanted: Iterable[str], cache: Path) -> 
         if result.failed:
             raise HenryvcError(f"{len(result.failed)} object(s) could not be pushed to {name}; run the backup again")
     return len(sendable), {oid: holes[oid] for oid in holes if oid not in sendable}
+
+
+def add(root: Path, paths: list[str]) -> None:
+    """`dvc add PATHS` in ROOT (writes PATH.dvc and the folder's .gitignore; the data goes into the cache)."""
+    from dvc.exceptions import DvcException
+
+    with _dvc_logs() as logged:
+        try:
+            open_repo(root).add([str(Path(root) / p) for p in paths])  # DVC resolves against the cwd
+        except (DvcException, OSError) as exc:
+            raise HenryvcError(f"dvc add failed: {_cause(exc, logged)}") from None

@@ -213,5 +213,17 @@ def changes(a: tuple[dict[str, Any], dict[str, str]] | None,
     return [{"kind": d.kind, "name": d.name, "a": d.recorded, "b": d.current} for d in drift(a[0], a[1], b[0], b[1])]
 
 
-if __name__ == "__main__":  # `python -m henryvc.envlock`: this interpreter's lock on stdout
+def main(argv: list[str]) -> int:
+    """`python -m henryvc.envlock`: this interpreter's lock on stdout; with `--check RUN_DIR`, the drift
+    between RUN_DIR's recorded environment and this one as one JSON line (null: RUN_DIR has no lock)."""
+    if argv[:1] == ["--check"] and len(argv) == 2:
+        found = read(Path(argv[1]))
+        drifts = None if found is None else [d.to_dict() for d in drift(*found, *current())]
+        sys.stdout.write(json.dumps(drifts) + "\n")
+        return 0
     sys.stdout.write(lock_text(freeze()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -96,6 +96,20 @@ def ensure(root: Path) -> list[str]:
     return changed
 
 
+def in_container(root: Path, mount_point: str, command: list[str] | None) -> tuple[list, list[str]]:
+    """(the tmpfs mount over MOUNT_POINT/stage_code, COMMAND wrapped to make the links there first).
+
+    The links then point at the image's own packages, and the host's links (the bind-mounted project's)
+    are neither used nor touched. COMMAND None is the image's default, `dvc repro`.
+    """
+    from docker.types import Mount
+
+    (Path(root) / FOLDER).mkdir(exist_ok=True)  # the mount point, owned by the project's owner, not the engine
+    mount = Mount(f"{mount_point}/{FOLDER}", None, type="tmpfs", tmpfs_mode=0o1777)
+    script = f'python -m henryvc.stagecode {mount_point} && exec "$@"'
+    return [mount], ["sh", "-c", script, "henryvc-stage-code", *(command or ["dvc", "repro"])]
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m henryvc.stagecode ROOT`: make ROOT's links (the container runs this before its command)."""
     args = sys.argv[1:] if argv is None else argv

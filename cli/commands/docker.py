@@ -55,9 +55,12 @@ def docker_group() -> None:
 @click.option("--ca-bundle", envvar="PIP_CERT", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="PEM bundle pip trusts inside the build, for proxies (default: $PIP_CERT).")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE", help="Any other build arg.")
+@click.option("--save", is_flag=True,
+              help="Also save the image into the project as images/<id>.tar tracked by DVC (opt-in: gigabytes), so "
+                   "`docker recreate` can load it where the engine lacks it.")
 def build_command(platform: str | None, base_image: str | None, tag: str, pip_index_url: str | None,
                   pip_extra_index_url: str | None, torch_index_url: str | None, ca_bundle: Path | None,
-                  build_args: tuple[str, ...]) -> None:
+                  build_args: tuple[str, ...], save: bool) -> None:
     """Build the project's Dockerfile into an image, streaming the build log.
 
     Example: henryvc docker build --platform linux/arm64 --tag henryvc:arm64
@@ -72,6 +75,12 @@ def build_command(platform: str | None, base_image: str | None, tag: str, pip_in
     size_gb = result.size_bytes / 1e9
     click.echo(f"built {result.tag} {result.image_id[:19]} ({size_gb:.1f} GB) "
                f"from commit {result.build_args['GIT_COMMIT'][:12]}")
+    if save:
+        from henryvc import api, imagestore
+
+        stored = imagestore.save(api.require_project(), result.image_id, container.connect())
+        click.echo(f"saved {stored.path} ({stored.size_bytes / 1e9:.2f} GB, {stored.seconds:.0f} s), tracked by DVC"
+                   if stored.created else f"{stored.path} already stored")
 
 
 @docker_group.command("run", context_settings={"ignore_unknown_options": True})
@@ -100,12 +109,18 @@ def run_command(ctx: click.Context, gpus: str, image: str, user: str | None, com
 @run_name_argument()
 @click.option("--gpus", type=click.Choice(["all", "none"]), default="none", show_default=True,
               help="Give the container all GPUs, or none.")
-@click.option("--image", default="henryvc:latest", show_default=True, help="Image to run.")
+@click.option("--image", default=None,
+              help="Image to run (default: the one the run recorded, loaded from images/ via DVC when the engine "
+                   "lacks it; else henryvc:latest).")
+@click.option("--allow-drift", is_flag=True,
+              help="Re-run even when the image's code, packages, python, arch or id differ from the tag's.")
 @json_option
 @click.pass_context
-def recreate_command(ctx: click.Context, name: str, gpus: str, image: str, as_json: bool) -> None:
+def recreate_command(ctx: click.Context, name: str, gpus: str, image: str | None, allow_drift: bool,
+                     as_json: bool) -> None:
     """Restore a tagged run into a worktree, re-run its stages in the image, compare metrics with the tag.
 
+    Refuses, one line per difference, when the image's environment is not the one the run recorded.
     Exit 0 when every metric of the tag came out the same (relative difference under 1e-3), else 1.
 
     Example: henryvc docker recreate henry_v2_debug_20261124_101500 --gpus all
@@ -113,12 +128,15 @@ def recreate_command(ctx: click.Context, name: str, gpus: str, image: str, as_js
     from henryvc import api, container
 
     out = (lambda text: sys.stderr.write(text)) if as_json else _echo  # keep stdout pure JSON
-    result = container.recreate(api.require_project(), name, image=image, gpus=gpus, on_output=out)
+    result = container.recreate(api.require_project(), name, image=image, gpus=gpus, on_output=out,
+                                allow_drift=allow_drift)
     if as_json:
         emit_json(result.to_dict())
     else:
         table([[m.key, fmt_number(m.tagged), fmt_number(m.recreated), fmt_number(m.delta), "yes" if m.same else "NO"]
                for m in result.metrics], ["metric", "tag", "recreated", "delta", "same"])
+        for line in result.drift:
+            click.echo(f"drift: {line}")
         verdict = "matches the tag" if result.matches else "does NOT match the tag"
         click.echo(f"{result.name} re-created in {result.worktree} (exit {result.exit_code}): {verdict}")
     ctx.exit(0 if result.matches else 1)

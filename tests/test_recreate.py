@@ -1,0 +1,81 @@
+"""`henryvc recreate` on the host with real Coqui training: the tag holds code and environment, the same
+environment re-runs and matches, another numpy is refused and, allowed, re-runs with the drift recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from henryvc import envlock
+from henryvc.summary import parse_message
+from tests import training_fixtures as tf
+from tests.test_envlock import OTHER_NUMPY, _layered_venv
+
+pytestmark = pytest.mark.slow
+
+
+def henryvc(*args: str, cwd: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
+    return subprocess.run([python, "-m", "henryvc.main", *args], cwd=cwd, env=tf.env(), capture_output=True,
+                          text=True)
+
+
+@pytest.fixture(scope="module")
+def tagged(tmp_path_factory) -> Path:
+    """A tiny debug run trained by the real `dvc repro` and tagged."""
+    base = tmp_path_factory.mktemp("recreate")
+    data = tf.sample_data(base / "voice", clips=10)
+    project = tf.make_project(base / "proj", data, params={"evaluation": tf.TINY_PARAMS})
+    result = tf.dvc("repro", cwd=project, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    tagged = henryvc("tag-run", tf.RUN, cwd=project)
+    assert tagged.returncode == 0, tagged.stderr
+    return project
+
+
+def test_tag_holds_the_lock_environment_and_code_identity(tagged):
+    run_dir = tagged / "training_runs" / tf.RUN
+    pins = envlock.parse_lock((run_dir / envlock.LOCK_FILE).read_text())
+    assert pins["numpy"] == metadata.version("numpy") and pins["coqui-tts"] == metadata.version("coqui-tts")
+    info = json.loads((run_dir / envlock.INFO_FILE).read_text())
+    assert info["arch"] and info["python"] and "henryvc_training/train.py" in info["code"]["files"]
+    message = subprocess.run(["git", "cat-file", "-p", tf.RUN], cwd=tagged, capture_output=True, text=True).stdout
+    summary = parse_message(message.split("\n\n", 1)[1])
+    assert summary["code"]["digest"] == info["code"]["digest"]
+    tracked = subprocess.run(["git", "ls-files", f"training_runs/{tf.RUN}"], cwd=tagged, capture_output=True,
+                             text=True).stdout.split()
+    assert {f"training_runs/{tf.RUN}/{envlock.LOCK_FILE}", f"training_runs/{tf.RUN}/{envlock.INFO_FILE}"} <= set(tracked)
+    lock = (tagged / "dvc.lock").read_text()
+    assert "stage_code/henryvc_training/train.py" in lock  # dvc.lock at the tag carries the code's md5s too
+
+
+def test_same_environment_reruns_and_matches(tagged):
+    assert henryvc("recreate", tf.RUN, "--check", cwd=tagged).returncode == 0
+    result = henryvc("recreate", tf.RUN, "--json", cwd=tagged)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    assert data["matches"] and data["drift"] == []
+    record = json.loads((Path(data["worktree"]) / "training_runs" / tf.RUN / "run.json").read_text())
+    assert record["recreation"]["drift"] == [] and record["recreation"]["exit_code"] == 0
+
+
+def test_other_numpy_refused_then_allowed_with_the_drift_recorded(tagged, tmp_path):
+    python = str(_layered_venv(tmp_path, OTHER_NUMPY))
+    refused = henryvc("recreate", tf.RUN, cwd=tagged, python=python)
+    assert refused.returncode == 1
+    line = f"package numpy: {metadata.version('numpy')} at the tag, {OTHER_NUMPY} here"
+    assert refused.stderr.strip().splitlines()[1:] == [f"  {line}"]
+    allowed = henryvc("recreate", tf.RUN, "--allow-drift", "--json", cwd=tagged, python=python)
+    data = json.loads(allowed.stdout)
+    assert data["exit_code"] == 0, allowed.stderr[-3000:]
+    assert data["drift"] == [line]
+    run_dir = Path(data["worktree"]) / "training_runs" / tf.RUN
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["recreation"]["drift_lines"] == [line]
+    assert record["recreation"]["drift"][0]["current"] == OTHER_NUMPY
+    # The re-run's own lock is the environment it really ran in.
+    assert envlock.parse_lock((run_dir / envlock.LOCK_FILE).read_text())["numpy"] == OTHER_NUMPY
