@@ -111,9 +111,15 @@ def in_container(root: Path, mount_point: str, command: list[str] | None) -> tup
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m henryvc.stagecode ROOT`: make ROOT's links (the container runs this before its command)."""
+    """`python -m henryvc.stagecode ROOT`: make ROOT's links (the container runs this before its command);
+    `python -m henryvc.stagecode --sync ROOT`: also bring ROOT/dvc.yaml's code dependencies up to date."""
     args = sys.argv[1:] if argv is None else argv
-    link(Path(args[0] if args else "."))
+    sync = args[:1] == ["--sync"]
+    rest = args[1:] if sync else args
+    root = Path(rest[0] if rest else ".")
+    link(root)
+    if sync and sync_pipeline(root):
+        print(f"{root / 'dvc.yaml'}: code dependencies brought up to date")
     return 0
 
 

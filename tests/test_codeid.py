@@ -25,7 +25,8 @@ def _dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
 def test_template_pipeline_lists_exactly_the_import_closure(stage):
     spec = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][stage]
     listed = [d for d in spec["deps"] if d.startswith(f"{stagecode.FOLDER}/")]
-    assert listed == stagecode.stage_deps(stage), "run `henryvc init` in the repository to re-sync dvc.yaml"
+    assert listed == stagecode.stage_deps(stage), (
+        "a stage imports other henryvc modules now: run `python -m henryvc.stagecode --sync .` and commit dvc.yaml")
 
 
 @pytest.mark.parametrize("stage", codeid.STAGES)
