@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from henryvc import envlock, gitrepo
-from tests.conftest import trained_run
+from tests.helpers.project import trained_run
 
 OTHER_NUMPY = "2.3.5"  # any release other than the venv's own (pyproject pins none: coqui-tts chooses)
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+$")

@@ -10,8 +10,8 @@ import pytest
 
 from henryvc import dvcrepo, imagestore
 from henryvc.errors import HenryvcError
-from tests.container_fixtures import BASE_IMAGE, engine, unavailable  # noqa: F401 (fixture)
-from tests.conftest import sh
+from tests.helpers.container import BASE_IMAGE, unavailable
+from tests.helpers.project import sh
 
 pytestmark = pytest.mark.engine
 
@@ -24,7 +24,7 @@ def test_archive_path_is_content_addressed():
 
 
 @pytest.fixture
-def tiny_image(engine):  # noqa: F811
+def tiny_image(engine):
     """A small image of its own (a fresh label on the local base): its id, removed afterwards."""
     import docker
 
@@ -42,7 +42,7 @@ def tiny_image(engine):  # noqa: F811
         pass
 
 
-def test_saved_once_pushed_and_loaded_back_from_the_remote(project, engine, tiny_image):  # noqa: F811
+def test_saved_once_pushed_and_loaded_back_from_the_remote(project, engine, tiny_image):
     stored = imagestore.save(project, tiny_image, engine)
     assert stored.created and stored.path == imagestore.archive_path(tiny_image)
     assert (project.root / f"{stored.path}.dvc").is_file() and stored.size_bytes > 1_000_000
@@ -60,6 +60,6 @@ def test_saved_once_pushed_and_loaded_back_from_the_remote(project, engine, tiny
     assert engine.images.get(tiny_image).id == tiny_image
 
 
-def test_missing_everywhere_says_what_to_do(project, engine):  # noqa: F811
+def test_missing_everywhere_says_what_to_do(project, engine):
     with pytest.raises(HenryvcError, match="docker build --save"):
         imagestore.ensure_loaded(project, "sha256:" + "0" * 64, engine)

@@ -13,7 +13,7 @@ import pytest
 
 from henryvc import envlock
 from henryvc.summary import parse_message
-from tests import training_fixtures as tf
+from tests.helpers import training as tf
 from tests.test_envlock import OTHER_NUMPY, _layered_venv
 
 pytestmark = pytest.mark.slow
