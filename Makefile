@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: setup system-deps demo test test-fast lint engine bench clean
+.PHONY: setup system-deps demo test test-fast test-randomkill lint engine bench clean
 
 system-deps:
 	bash scripts/install_system_deps.sh
@@ -40,6 +40,10 @@ test: setup engine
 # Developers' inner loop: no training, no container engine, no kill/sshd/tmpfs tier.
 test-fast: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not engine and not reliability" tests
+
+# The seeded random-kill tier alone (CI runs it inside `make test`); HENRYVC_KILL_SEED=N replays a failure.
+test-randomkill: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -s -p no:cacheprovider -m randomkill tests
 
 # ruff over the code and tests; mypy on the import names (strict on the adapters and nouns: pyproject.toml).
 lint: $(BIN)/henryvc

@@ -65,9 +65,9 @@ def _stage_error(tail: list[str]) -> str:
     """The stage's own error (`prepare: error: ...` and its listed problems) from `dvc repro`'s last lines."""
     for index, line in enumerate(tail):
         if ": error: " in line and not line.startswith("ERROR: failed to reproduce"):
-            problems = [l.strip() for l in tail[index + 1:] if l.startswith("  - ")]
+            problems = [item.strip() for item in tail[index + 1:] if item.startswith("  - ")]
             return "; ".join([line.strip(), *problems])
-    lines = [l.strip() for l in tail if l.strip()]
+    lines = [text.strip() for text in tail if text.strip()]
     return lines[-1] if lines else "no output"
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import training as tf
 from henryvc_training import prepare
+from tests.helpers import training as tf
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +175,7 @@ def test_henryvc_run_failing_before_training_records_failed(tmp_path, voice_data
     """`henryvc run` whose prepare refuses the data: the run it made is `failed` with prepare's reason, and
     params.yaml keeps naming it (fix the data, `dvc repro` retries exactly that run)."""
     import yaml
+
     from henryvc import api, pipeline, record
     from henryvc.errors import HenryvcError
 

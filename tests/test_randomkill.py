@@ -27,19 +27,18 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from henryvc import dvcrepo, record as records
-from henryvc.project import Project
-from tests.conftest import sh
-from tests.reliability_fixtures import (big_project, git_consistency, henryvc, record_problems, rehash_store, spawn,
-                                        train)
+from henryvc import dvcrepo
+from henryvc import record as records
+from tests.helpers.project import isolate, sh
+from tests.helpers.reliability import big_project, git_consistency, henryvc, record_problems, rehash_store, spawn, train
 
-pytestmark = pytest.mark.randomkill
+pytestmark = [pytest.mark.reliability, pytest.mark.randomkill]
 
 KILLS = int(os.environ.get("HENRYVC_KILLS", "10"))
 MB, FILES = 2, 4  # 8 MB of checkpoints per run: enough objects to be killed between, quick to copy back
@@ -101,9 +100,9 @@ def _invariants(box: Sandbox, tally: Tally) -> None:
         tally.remote_damaged_after_kill += bool(remote.corrupt)
 
 
-def _verify_tags(box: Sandbox, path: Path | None = None) -> int:
-    """`henryvc verify` every run tag of the work tree (or of the restore worktree PATH); returns how many."""
-    tags = [t for t in sh(box.cwd, "git", "tag", "--list", "henry_v*").stdout.split()]
+def _verify_tags(box: Sandbox, path: Path | None = None, only: str | None = None) -> int:
+    """`henryvc verify` every run tag of the work tree (or tag ONLY in the restore worktree PATH); how many."""
+    tags = [only] if only else sh(box.cwd, "git", "tag", "--list", "henry_v*").stdout.split()
     checked = 0
     for tag in tags:
         args = ["verify", tag, "--json"] + (["--path", str(path)] if path is not None else [])
@@ -185,7 +184,12 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Lab:
-    base = tmp_path_factory.mktemp("randomkill")
+    with pytest.MonkeyPatch.context() as patch:  # the autouse isolated_env is per test: isolate the build too
+        isolate(patch, tmp_path_factory.mktemp("home"))
+        return _build_lab(tmp_path_factory.mktemp("randomkill"))
+
+
+def _build_lab(base: Path) -> Lab:
     root = base / "sb"
     remote, origin = root / "dvc-remote", root / "origin.git"
     project = big_project(root / "project", remote)
@@ -222,7 +226,7 @@ def test_randomkill_restore_pull(lab):
     worktree = box.cwd / ".henryvc" / "restore" / lab.trained
 
     def after(b: Sandbox) -> None:
-        assert _verify_tags(b, worktree) >= 1
+        assert _verify_tags(b, worktree, only=lab.trained) == 1
 
     kill_loop(box, ["restore", lab.trained, "--pull"], _rng("restore"), after=after)
 
@@ -237,7 +241,9 @@ def test_randomkill_archive(lab):
     def after(b: Sandbox) -> None:
         assert (b.cwd / "training_runs" / "archive" / "failed" / lab.failed / "run.json").is_file()
         assert not (b.cwd / "training_runs" / lab.failed).exists()
-        assert sh(b.cwd, "git", "status", "--porcelain", "training_runs").stdout == ""
+        # the move is committed (a successful run's SUCCESS mark is henryvc's, untracked by design)
+        assert sh(b.cwd, "git", "status", "--porcelain", "training_runs/archive", f"training_runs/{lab.failed}"
+                  ).stdout == ""
 
     kill_loop(lab.box("tagged"), ["archive"], _rng("archive"), after=after)
 

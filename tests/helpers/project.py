@@ -99,10 +99,8 @@ def gen(project: Project, files: dict[str, str | bytes], commit: str | None = No
         sh(project.root, "git", "commit", "-qm", commit)
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory, monkeypatch):
-    """Own HOME, git identity and DVC site cache for every test; the venv's python first on PATH."""
-    home = tmp_path_factory.mktemp("home")
+def isolate(monkeypatch, home: Path) -> Path:
+    """Own HOME (HOME), git identity and DVC site cache; the venv's python first on PATH (for module fixtures too)."""
     gitconfig = home / ".gitconfig"
     gitconfig.write_text("[user]\n\tname = Henry Tester\n\temail = tester@henryvc.invalid\n"
                          "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
@@ -113,6 +111,12 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(home / "dvc-site"))
     monkeypatch.setenv("PATH", PYTHON_BIN + os.pathsep + os.environ["PATH"])
     return home
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """Own HOME, git identity and DVC site cache for every test; the venv's python first on PATH."""
+    return isolate(monkeypatch, tmp_path_factory.mktemp("home"))
 
 
 @pytest.fixture
