@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,17 +97,97 @@ def training_lock(run_dir: Path):
     return FileLock(str(Path(run_dir) / LOCK_FILE))
 
 
-def is_training(run_dir: Path) -> bool:
-    """True while some process holds RUN_DIR's training lock."""
-    lock = training_lock(run_dir)
+def _process_start(pid: int) -> str | None:
+    """When process PID started (clock ticks since boot, /proc/PID/stat field 22); None when no live process
+    has that pid (gone, or a zombie waiting to be reaped). "" where /proc is not there but the pid exists."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return ""
+    fields = stat[stat.rindex(")") + 2:].split()  # after "(comm)", which may hold spaces
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _holder(run_dir: Path) -> tuple[int, str] | None:
+    """(pid, start) the trainer wrote into the lock file, or None (nothing written: an older trainer)."""
+    try:
+        pid, start = (Path(run_dir) / LOCK_FILE).read_text().split()[:2]
+        return int(pid), start
+    except (OSError, ValueError):
+        return None
+
+
+def _lock_held(run_dir: Path) -> bool:
+    """True while some process (the trainer, or a child that inherited its descriptor) holds the OS lock."""
     if not (Path(run_dir) / LOCK_FILE).exists():
         return False
+    lock = training_lock(run_dir)
     try:
         lock.acquire(timeout=0)
     except Exception:  # filelock.Timeout: somebody holds it
         return True
     lock.release()
     return False
+
+
+def _holder_alive(run_dir: Path) -> bool:
+    """Whether the process that wrote itself into the lock file still runs (True when none wrote itself)."""
+    holder = _holder(run_dir)
+    if holder is None:
+        return True
+    start = _process_start(holder[0])
+    return start is not None and (start == holder[1] or start == "" or holder[1] == "-")
+
+
+def is_training(run_dir: Path) -> bool:
+    """True while a trainer trains RUN_DIR: its lock is held AND the process that took it is alive.
+
+    The one probe every command uses (list, show, status, resume, tag-run, archive, cleanup, reset). A
+    SIGKILLed trainer's lock can stay held for seconds by children that inherited its descriptor (Coqui's
+    DataLoader workers are forked); the pid and start time it wrote into the lock file tell that apart at once.
+    """
+    return _lock_held(run_dir) and _holder_alive(run_dir)
+
+
+@contextmanager
+def training(run_dir: Path) -> Iterator[None]:
+    """Hold RUN_DIR's training lock for the block, with this process written into it (for is_training).
+
+    NotReady when a live trainer holds it. A lock still held only by a killed trainer's orphaned children is
+    stale: its file is replaced (the orphans keep a lock on the old, unlinked file, which no one asks).
+    """
+    from filelock import Timeout
+
+    from henryvc.errors import NotReady
+
+    run_dir = Path(run_dir)
+    lock = training_lock(run_dir)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if _holder_alive(run_dir):
+            raise NotReady(f"{run_dir.name} is being trained by another process; wait for it or stop it") from None
+        (run_dir / LOCK_FILE).unlink(missing_ok=True)
+        lock = training_lock(run_dir)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise NotReady(f"{run_dir.name} is being trained by another process; wait for it or stop it") from None
+    try:
+        with open(run_dir / LOCK_FILE, "r+") as handle:  # the lock is on the descriptor, not the content
+            handle.write(f"{os.getpid()} {_process_start(os.getpid()) or '-'}\n")
+            handle.truncate()
+        yield
+    finally:
+        lock.release()
 
 
 def live_status(run_dir: Path, rec: RunRecord | None = None) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from henryvc import record
-from henryvc.errors import HenryvcError, NotReady
+from henryvc.errors import HenryvcError
 from henryvc_training import common
 from henryvc_training.common import RunPaths
 
@@ -532,22 +532,15 @@ def train(root: Path, callbacks: dict[str, Any] | None = None) -> TrainResult:
 
     CALLBACKS are extra Coqui Trainer callbacks (the overhead benchmark times steps with one).
     """
-    from filelock import Timeout
-
     params = common.load_params(root)
     paths = common.run_paths(root, params)
     settings = Settings.from_params(params)
-    lock = record.training_lock(paths.run_dir)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise NotReady(f"{paths.name} is being trained by another process; wait for it or stop it") from None
-    handler = common.open_run_log(paths)
-    try:
-        return _train_locked(root, params, paths, settings, callbacks)
-    finally:
-        common.close_run_log(handler)
-        lock.release()
+    with record.training(paths.run_dir):  # NotReady when a live trainer holds it
+        handler = common.open_run_log(paths)
+        try:
+            return _train_locked(root, params, paths, settings, callbacks)
+        finally:
+            common.close_run_log(handler)
 
 
 def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings: Settings,
