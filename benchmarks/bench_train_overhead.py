@@ -87,7 +87,7 @@ def bare_coqui(root: Path, out: Path) -> list[float]:
                                          meta_file_train=str(paths.data / "train.csv"),
                                          meta_file_val=str(paths.data / "eval.csv"), language="en")]
     train_samples, eval_samples = load_tts_samples(config, eval_split=True)
-    from henryvc_training.train import seed_everything
+    from henryvc_training.determinism import seed_everything
 
     seed_everything(int(config.training_seed))
     model = Tacotron2(config)
@@ -129,7 +129,7 @@ def hook_cost(repeats: int = 2000) -> float:
     """
     import torch
 
-    from henryvc_training import common, train
+    from henryvc_training import common, hooks as training_hooks, trainer
 
     keys = ("decoder_loss", "postnet_loss", "stopnet_loss", "ga_loss", "decoder_diff_spec_loss",
             "postnet_diff_spec_loss", "loss", "align_error", "decoder_b_loss", "decoder_c_loss")
@@ -144,10 +144,10 @@ def hook_cost(repeats: int = 2000) -> float:
             total_steps_done = 1
             epochs_done = 0
 
-        hooks = train.Hooks(paths, train.Settings(), None)
+        hooks = training_hooks.Hooks(paths, trainer.Settings(), None)
         start = time.perf_counter()
         for _ in range(repeats):
-            train.non_finite_losses(tensors)
+            training_hooks.non_finite_losses(tensors)
             hooks.record_step(Progress, floats)
         elapsed = time.perf_counter() - start
         hooks.close()

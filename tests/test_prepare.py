@@ -153,7 +153,7 @@ def test_invalid_run_config_is_one_line_not_a_traceback(project, capsys):
 def test_crash_is_recorded_failed_with_a_readable_reason(project):
     """A crash inside training (Coqui's bare `assert` has an empty message) ends `failed`, not `incomplete`."""
     from henryvc import record
-    from henryvc_training import common, train
+    from henryvc_training import common, train, trainer
 
     def coqui_like():
         raise AssertionError  # what a bare `assert` raises outside pytest's rewriting
@@ -161,10 +161,10 @@ def test_crash_is_recorded_failed_with_a_readable_reason(project):
     try:
         coqui_like()
     except AssertionError as exc:
-        reason = train.describe_crash(exc)
+        reason = trainer.describe_crash(exc)
     assert reason.startswith("AssertionError at ") and "test_prepare.py" in reason and "raise AssertionError" in reason
     paths = common.RunPaths(project, tf.RUN)
-    train._record_result(paths, train.TrainResult("crashed", 7, 1, None, reason))
+    train._record_result(paths, trainer.TrainResult("crashed", 7, 1, None, reason))
     rec = record.load(paths.run_dir)
     assert rec.status == "failed"
     assert rec.verdict["reasons"] == [f"training crashed at step 7: {reason}"]

@@ -55,17 +55,17 @@ def test_run_log_lines_are_all_timestamped_without_colours():
 def test_truncated_newest_checkpoint_is_set_aside(tmp_path):
     import torch
 
-    from henryvc_training import train
+    from henryvc_training import checkpoints
 
     state = {"step": 2, "epoch": 0, "optimizer": [{"param_groups": [{"lr": 0.1}]}], "model": {}}
     torch.save(state, tmp_path / "checkpoint_2.pth")
     torch.save({**state, "step": 4}, tmp_path / "checkpoint_4.pth")
     full = (tmp_path / "checkpoint_4.pth").read_bytes()
     (tmp_path / "checkpoint_4.pth").write_bytes(full[: len(full) // 2])  # a kill mid-save
-    assert train.drop_unreadable_checkpoints(tmp_path) == ["checkpoint_4.pth"]
-    assert train.last_checkpoint(tmp_path).name == "checkpoint_2.pth"
+    assert checkpoints.drop_unreadable_checkpoints(tmp_path) == ["checkpoint_4.pth"]
+    assert checkpoints.last_checkpoint(tmp_path).name == "checkpoint_2.pth"
     assert (tmp_path / "checkpoint_4.pth.partial").exists()
-    assert train.checkpoint_state(tmp_path / "checkpoint_2.pth") == {
+    assert checkpoints.checkpoint_state(tmp_path / "checkpoint_2.pth") == {
         "checkpoint": "checkpoint_2.pth", "step": 2, "epoch": 0, "lr": [0.1]}
 
 

@@ -58,7 +58,7 @@ def load_model(paths: RunPaths) -> tuple[Any, Path]:
     from TTS.tts.models.tacotron2 import Tacotron2
 
     candidates = [paths.checkpoints / "best_model.pth"]
-    from henryvc_training.train import last_checkpoint
+    from henryvc_training.checkpoints import last_checkpoint
 
     last = last_checkpoint(paths.checkpoints)
     if last is not None:

@@ -1,0 +1,94 @@
+"""Checkpoints of a training run: find the newest, read its step/epoch/learning rate, set aside files a
+kill cut off mid-write, decide whether a run continues, and check what continuing restored."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from henryvc import record
+from henryvc.errors import HenryvcError
+from henryvc_training.common import RunPaths
+
+log = logging.getLogger("henryvc.training.train")
+
+
+class RestoreMismatch(HenryvcError):
+    """Continuing a run did not restore the step or learning rate the checkpoint holds."""
+
+
+def last_checkpoint(checkpoints: Path) -> Path | None:
+    """The checkpoint Coqui's continue_path would pick (None when there is none)."""
+    if not any(checkpoints.glob("*.pth")):
+        return None
+    from trainer.io import get_last_checkpoint
+
+    try:
+        last, _best = get_last_checkpoint(str(checkpoints))
+    except ValueError:
+        return None
+    return Path(last)
+
+
+def checkpoint_state(path: Path) -> dict[str, Any]:
+    """Step, epoch and learning rate stored in checkpoint PATH."""
+    import torch
+
+    state = torch.load(str(path), map_location="cpu", weights_only=False)
+    optimizers = state.get("optimizer") or []
+    optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+    lrs = [group["lr"] for opt in optimizers for group in opt.get("param_groups", [])[:1]]
+    return {"checkpoint": path.name, "step": int(state["step"]), "epoch": int(state["epoch"]), "lr": lrs}
+
+
+def drop_unreadable_checkpoints(checkpoints: Path) -> list[str]:
+    """Rename checkpoints a kill cut off mid-write to *.pth.partial, newest first, until one loads.
+
+    Coqui's continue_path takes the newest checkpoint by its step number; torch.save writes in place,
+    so a SIGKILL during a save leaves a truncated newest file that would make every resume crash.
+    """
+    dropped = []
+    while (last := last_checkpoint(checkpoints)) is not None:
+        try:
+            checkpoint_state(last)
+            break
+        except Exception as exc:  # truncated zip, EOF, unpickling errors: all mean "unreadable"
+            last.rename(last.with_name(last.name + ".partial"))
+            log.warning("checkpoint %s is unreadable (%s: %s); set aside as %s.partial",
+                        last.name, type(exc).__name__, exc, last.name)
+            dropped.append(last.name)
+    return dropped
+
+
+def should_continue(rec: record.RunRecord, paths: RunPaths) -> bool:
+    """True when the run was cut short (killed, interrupted, crashed) and a checkpoint exists."""
+    training = rec.extra.get("training") or {}
+    cut_short = rec.status in ("training", "incomplete") and not training.get("finished", False)
+    return cut_short and training.get("started", False) and last_checkpoint(paths.checkpoints) is not None
+
+
+def clear_outputs(paths: RunPaths) -> None:
+    """Remove what an earlier training of this run left (DVC keeps these outputs: persist: true)."""
+    for folder in (paths.checkpoints, paths.tensorboard, paths.logs, paths.plots, paths.samples):
+        shutil.rmtree(folder, ignore_errors=True)
+    for name in ("metrics.json", "SUCCESS"):
+        (paths.run_dir / name).unlink(missing_ok=True)
+
+
+
+def check_restored(trainer: Any, expected: dict[str, Any]) -> dict[str, Any]:
+    """Compare the Trainer's step and learning rates with the checkpoint's; RestoreMismatch if they differ."""
+    restored = {"step": trainer.total_steps_done, "epoch": trainer.epochs_done,
+                "lr": [opt.param_groups[0]["lr"] for opt in trainer.optimizer]}
+    # Coqui resumes at step + 1 so that it does not immediately checkpoint the same step again.
+    if restored["step"] != expected["step"] + 1 or restored["epoch"] != expected["epoch"]:
+        raise RestoreMismatch(f"continuing from {expected['checkpoint']} restored step {restored['step']} "
+                              f"epoch {restored['epoch']}, expected step {expected['step'] + 1} epoch {expected['epoch']}")
+    if any(abs(a - b) > 1e-12 * max(1.0, abs(b)) for a, b in zip(restored["lr"], expected["lr"])) \
+            or len(restored["lr"]) != len(expected["lr"]):
+        raise RestoreMismatch(f"continuing from {expected['checkpoint']} restored learning rate {restored['lr']}, "
+                              f"the checkpoint holds {expected['lr']}")
+    return restored
+

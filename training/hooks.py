@@ -1,0 +1,143 @@
+"""What henryvc adds to the Coqui Trainer: per-step and per-epoch loss records, the NaN guard and
+periodic evaluations (synthesized test sentences with their alignments)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from henryvc import record
+from henryvc.errors import HenryvcError
+from henryvc_training import common
+from henryvc_training.common import RunPaths
+
+if TYPE_CHECKING:
+    from henryvc_training.trainer import Settings
+
+log = logging.getLogger("henryvc.training.train")
+
+
+class NonFiniteLoss(HenryvcError):
+    """A loss became NaN or infinite: training stopped, the run is failed."""
+
+
+def non_finite_losses(loss_dict: dict[str, Any]) -> list[str]:
+    """Names of the losses in LOSS_DICT that are NaN or infinite."""
+    import torch
+
+    bad = []
+    for key, value in loss_dict.items():
+        if isinstance(value, torch.Tensor):
+            if value.numel() and not bool(torch.isfinite(value.detach()).all()):
+                bad.append(key)
+        elif isinstance(value, float) and not common.is_finite_number(value):
+            bad.append(key)
+    return bad
+
+
+class Hooks:
+    """What henryvc adds to the Coqui Trainer: loss records, NaN guard, periodic evaluation."""
+
+    def __init__(self, paths: RunPaths, settings: Settings, config: Any):
+        self.paths = paths
+        self.settings = settings
+        self.config = config
+        paths.logs.mkdir(parents=True, exist_ok=True)
+        # Line-buffered appends: a SIGKILL loses at most the line being written.
+        self.steps_file = paths.step_losses.open("a", encoding="utf-8", buffering=1)
+        self.epochs_file = paths.epoch_losses.open("a", encoding="utf-8", buffering=1)
+
+    def close(self) -> None:
+        self.steps_file.close()
+        self.epochs_file.close()
+
+    def record_step(self, trainer: Any, loss_dict: dict[str, Any]) -> None:
+        """One JSON line per optimizer step: the step index Coqui logs to TensorBoard and its losses."""
+        row = {"step": trainer.total_steps_done - 1, "epoch": trainer.epochs_done}
+        row.update({k: float(v) for k, v in loss_dict.items() if isinstance(v, (int, float))})
+        self.steps_file.write(json.dumps(row) + "\n")
+
+    def on_non_finite(self, trainer: Any, batch: dict[str, Any], loss_dict: dict[str, Any], bad: list[str]) -> None:
+        """Save what is needed to debug the NaN, then stop training by raising NonFiniteLoss."""
+        import torch
+
+        step = trainer.total_steps_done
+        debug_dir = self.paths.checkpoints / "nan_debug"
+        debug_dir.mkdir(parents=True, exist_ok=True)
+        # The weights are still the ones that produced the NaN: the guard runs before backward().
+        torch.save({
+            "step": step, "epoch": trainer.epochs_done,
+            "model": trainer.model.state_dict(),
+            "optimizer": [opt.state_dict() for opt in trainer.optimizer],
+            "batch": {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in batch.items()},
+            "loss": {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in loss_dict.items()},
+        }, debug_dir / f"nan_step_{step}.pt")
+        losses = {k: float(v.detach().float().mean()) if isinstance(v, torch.Tensor) else v
+                  for k, v in loss_dict.items()}
+        summary = {"step": step, "epoch": trainer.epochs_done, "non_finite": bad, "losses": losses,
+                   "clips": [Path(p).stem for p in batch.get("audio_unique_names", batch.get("item_idxs", []))
+                             if isinstance(p, str)],
+                   "debug_state": str((debug_dir / f"nan_step_{step}.pt").relative_to(self.paths.run_dir))}
+        record.write_json_atomic(self.paths.logs / "nan_debug.json", summary)
+        raise NonFiniteLoss(f"non-finite loss ({', '.join(bad)}) at step {step}, epoch {trainer.epochs_done}; "
+                            f"debug state in {summary['debug_state']}, summary in logs/nan_debug.json")
+
+    def on_epoch_end(self, trainer: Any) -> None:
+        """One JSON line per epoch with Coqui's train/eval averages; NaN in eval stops training too."""
+        train = dict(trainer.keep_avg_train.avg_values) if trainer.keep_avg_train is not None else {}
+        evaluation = dict(trainer.keep_avg_eval.avg_values) if trainer.keep_avg_eval is not None else {}
+        row = {"epoch": trainer.epochs_done, "step": trainer.total_steps_done,
+               "lr": [opt.param_groups[0]["lr"] for opt in trainer.optimizer],
+               "train": {k: float(v) for k, v in train.items()}, "eval": {k: float(v) for k, v in evaluation.items()}}
+        self.epochs_file.write(json.dumps(row) + "\n")
+        bad = [f"eval {k}" for k, v in evaluation.items() if k.endswith("loss") and not common.is_finite_number(v)]
+        if bad:
+            raise NonFiniteLoss(f"non-finite evaluation loss ({', '.join(bad)}) at epoch {trainer.epochs_done}")
+        log.info("epoch %d done at step %d: train loss %.4f%s", trainer.epochs_done, trainer.total_steps_done,
+                 train.get("avg_loss", float("nan")),
+                 f", eval loss {evaluation['avg_loss']:.4f}" if "avg_loss" in evaluation else "")
+
+    def maybe_evaluate(self, trainer: Any) -> None:
+        """Every `evaluation.every_epochs` epochs: synthesize the test sentences, keep audio and alignments."""
+        epoch = trainer.epochs_done + 1  # epochs completed, counting this one
+        if self.settings.every_epochs <= 0 or epoch % self.settings.every_epochs:
+            return
+        try:
+            self.evaluate(trainer, epoch)
+        except Exception as exc:  # a failed evaluation must not cost the training run
+            log.error("evaluation at epoch %d failed, training goes on: %s: %s", epoch, type(exc).__name__, exc)
+
+    def evaluate(self, trainer: Any, epoch: int) -> None:
+        from henryvc_training import synth
+
+        model = trainer._get_model()
+        out_dir = self.paths.checkpoints / "evaluations" / f"epoch_{epoch:04d}"
+        rows = []
+        for index, text in enumerate(self.config.test_sentences):
+            result = synth.synthesize(model, text, self.settings.max_decoder_steps)
+            synth.save_wav(model, result.wav, out_dir / f"sentence_{index}.wav")
+            synth.save_alignment_png(result.alignment, out_dir / f"sentence_{index}_alignment.png",
+                                     f"epoch {epoch}: {text}")
+            trainer.dashboard_logger.test_audios(trainer.total_steps_done, {f"{index}-audio": result.wav},
+                                                 model.ap.sample_rate)
+            rows.append({"text": text, "seconds": round(result.seconds, 3), "decoder_steps": result.decoder_steps,
+                         "hit_max_decoder_steps": result.hit_cap})
+            if result.hit_cap:
+                log.warning("epoch %d: %r ran to max_decoder_steps=%d (the model does not stop yet)",
+                            epoch, text, self.settings.max_decoder_steps)
+        train = dict(trainer.keep_avg_train.avg_values) if trainer.keep_avg_train is not None else {}
+        evaluation = dict(trainer.keep_avg_eval.avg_values) if trainer.keep_avg_eval is not None else {}
+        losses = {k: round(float(v), 5) for k, v in (evaluation or train).items()
+                  if k in ("avg_loss", "avg_align_error", "avg_stopnet_loss", "avg_decoder_loss", "avg_postnet_loss")}
+        summary = {"epoch": epoch, "step": trainer.total_steps_done, "sentences": rows, "losses": losses,
+                   "audio": str(out_dir.relative_to(self.paths.run_dir))}
+        with (self.paths.logs / "evaluations.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(summary) + "\n")
+        lines = [f"Step {trainer.total_steps_done}; audio and alignments in `{summary['audio']}/`.", "",
+                 "| sentence | seconds | decoder steps | hit cap |", "|---|---|---|---|"]
+        lines += [f"| {r['text']} | {r['seconds']} | {r['decoder_steps']} | {r['hit_max_decoder_steps']} |" for r in rows]
+        lines += ["", "Losses: " + ", ".join(f"{k.removeprefix('avg_')} {v}" for k, v in losses.items())]
+        common.append_readme(self.paths, f"Evaluation at epoch {epoch}", lines)
+        log.info("evaluation at epoch %d: %s", epoch, "; ".join(f"{r['text']!r} {r['seconds']} s" for r in rows))
