@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from henryvc import record as records
 from henryvc import runname
@@ -44,9 +45,11 @@ def _has_checkpoint(run_dir: Path) -> bool:
     return any((run_dir / "checkpoints").glob("*.pth"))
 
 
-def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = ()) -> tuple[int, list[str]]:
-    """Run the real `dvc repro [ARGS]` in ROOT; stream its lines to OUTPUT; return (exit code, last lines)."""
-    env = dict(os.environ)
+def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = (),
+              extra_env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """Run the real `dvc repro [ARGS]` in ROOT (EXTRA_ENV added to its environment); stream its lines to
+    OUTPUT; return (exit code, last lines)."""
+    env = {**os.environ, **(extra_env or {})}
     # dvc.yaml says `python -m henryvc_training.<stage>`: it must be this interpreter, the one with henryvc.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     process = subprocess.Popen([sys.executable, "-m", "dvc", "repro", *args], cwd=root, env=env, text=True,
@@ -86,14 +89,15 @@ def _fail_before_training(run_dir: Path, code: int, tail: list[str]) -> str:
     return reason
 
 
-def _repro_or_raise(project: Any, name: str, output: Output | None, fresh: bool = False) -> None:
+def _repro_or_raise(project: Any, name: str, output: Output | None, fresh: bool = False,
+                    extra_env: dict[str, str] | None = None) -> None:
     """`dvc repro` for NAME; HenryvcError with the last lines when it fails.
 
     FRESH (a run `henryvc run` just created): when the pipeline fails before training started (bad data,
     an invalid config.json), the run is recorded failed with that reason, and params.yaml keeps naming it
     so that fixing the data and running `dvc repro` retries exactly this run.
     """
-    code, tail = dvc_repro(project.root, output)
+    code, tail = dvc_repro(project.root, output, extra_env=extra_env)
     if code != 0:
         run_dir = project.run_dir(name)
         if fresh and run_dir.is_dir() and records.load(run_dir).status == "created":
@@ -113,11 +117,13 @@ def _result(project: Any, name: str, **extra: Any) -> PipelineResult:
     return PipelineResult(name, record.status, record.verdict, **extra)
 
 
-def resume(project: Any, name: str, output: Output | None = None) -> PipelineResult:
+def resume(project: Any, name: str, output: Output | None = None, inexact: bool = False) -> PipelineResult:
     """Continue incomplete run NAME from its last checkpoint (Coqui continue_path) and evaluate it.
 
     The train stage checks that the checkpoint's step and learning rate were restored and refuses to
-    go on otherwise; this reads that check back from the run record.
+    go on otherwise; this reads that check back from the run record. A checkpoint without exact-resume
+    state (random generators, data-loader position: made before henryvc saved them) is refused here,
+    before anything runs, unless INEXACT.
     """
     from henryvc import api
 
@@ -133,6 +139,7 @@ def resume(project: Any, name: str, output: Output | None = None) -> PipelineRes
     training = records.load(run_dir).extra.get("training") or {}
     if not training.get("finished") and not _has_checkpoint(run_dir):
         raise NotReady(f"run {name} stopped before its first checkpoint: start it again with `dvc repro`")
+    extra_env = _exactness(name, run_dir, training, inexact)
     from henryvc import pipelock
 
     switched = False
@@ -141,7 +148,7 @@ def resume(project: Any, name: str, output: Output | None = None) -> PipelineRes
             if api.active_run(project) != name:
                 api.set_active_run(project, name)  # dvc repro trains the run params.yaml names
                 switched = True
-        _repro_or_raise(project, name, output)
+        _repro_or_raise(project, name, output, extra_env=extra_env)
     continued = None
     for event in reversed(records.load(run_dir).history):
         if event.get("event") == "train-finished" and event.get("continued_from"):
@@ -150,6 +157,19 @@ def resume(project: Any, name: str, output: Output | None = None) -> PipelineRes
     if not training.get("finished"):
         _check_restored(name, continued)
     return _result(project, name, continued_from=continued, switched_active_run=switched)
+
+
+def _exactness(name: str, run_dir: Path, training: dict[str, Any], inexact: bool) -> dict[str, str]:
+    """Refuse (NotReady) a resume that cannot be exact unless INEXACT; the stage's environment for it."""
+    from henryvc_training import checkpoints  # torch: only when resuming
+
+    if inexact:
+        return {checkpoints.INEXACT_ENV: "1"}
+    problem = None if training.get("finished") else checkpoints.resume_check(run_dir / "checkpoints")
+    if problem:
+        raise NotReady(f"cannot resume {name} exactly: {problem}; `henryvc resume --inexact {name}` continues "
+                       "it as Coqui does (that epoch restarts with new random numbers)")
+    return {}
 
 
 def _check_restored(name: str, continued: dict[str, Any] | None) -> None:

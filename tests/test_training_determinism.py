@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
+from henryvc_training import compare, prepare, train
 from tests.helpers import training as tf
-from henryvc_training import prepare, train
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +22,7 @@ def _train(base, name, data, config):
 
 
 def _losses(run):
-    return [json.loads(line) for line in (run / "logs" / "step_losses.jsonl").read_text().splitlines()]
+    return compare.read_step_losses(run)
 
 
 @pytest.fixture(scope="module")
@@ -31,25 +33,35 @@ def first_run(tmp_path_factory):
 
 
 def test_same_seed_same_losses_and_tensors(first_run):
-    import torch
-
     base, data, first = first_run
     second = _train(base, "b", data, tf.make_config(**tf.TINY))
-    rows = [_losses(first), _losses(second)]
-    assert len(rows[0]) == len(rows[1]) == 6
-    for a, b in zip(*rows):
-        losses = [k for k in a if k.endswith(("loss", "error"))]
-        assert losses
-        for key in losses:
-            assert abs(a[key] - b[key]) <= 1e-6, (a["step"], key, a[key], b[key])
+    assert len(compare.read_step_losses(first)) == len(compare.read_step_losses(second)) == 6
+    assert all(compare.loss_keys(row) for row in compare.read_step_losses(first))
+    # bitwise: the same floats at every step, torch.equal on every tensor of the final checkpoint
+    assert compare.compare_step_losses(first, second) == []
+    assert compare.final_checkpoint(first).name == "checkpoint_6.pth"
+    assert compare.compare_checkpoints(compare.final_checkpoint(first), compare.final_checkpoint(second)) == []
+    records = [json.loads((run / "run.json").read_text()) for run in (first, second)]
+    assert [r["seed"] for r in records] == [54321, 54321]
+    settings = records[0]["determinism"]
+    assert settings == records[1]["determinism"]
+    assert settings["seed"] == 54321 and settings["device"] == "cpu"
+    assert settings["deterministic_algorithms"] is True and settings["deterministic_warn_only"] is False
+    assert settings["cudnn_deterministic"] is True and settings["cudnn_benchmark"] is False
+    assert settings["tf32"] is False and settings["torch_threads"] >= 1
 
-    state_a = torch.load(first / "checkpoints" / "checkpoint_6.pth", weights_only=False)["model"]
-    state_b = torch.load(second / "checkpoints" / "checkpoint_6.pth", weights_only=False)["model"]
-    assert state_a.keys() == state_b.keys()
-    for key in state_a:
-        assert torch.allclose(state_a[key], state_b[key], atol=1e-6, rtol=0), key
-    seeds = [json.loads((run / "run.json").read_text())["seed"] for run in (first, second)]
-    assert seeds == [54321, 54321]
+
+def test_thread_count_is_fixed_from_params_and_recorded(first_run):
+    base, data, _first = first_run
+    config = tf.make_config(**{**tf.TINY, "epochs": 1})
+    project = tf.make_project(base / "threads", data, config=config,
+                              params={"evaluation": {"every_epochs": 0}, "train": {"threads": 1}})
+    assert prepare.main(["--root", str(project)]) == 0
+    code = subprocess.run([sys.executable, "-m", "henryvc_training.train"], cwd=project, env=tf.env(),
+                          capture_output=True, text=True).returncode
+    assert code == 0
+    settings = json.loads((project / "training_runs" / tf.RUN / "run.json").read_text())["determinism"]
+    assert settings["torch_threads"] == 1 and settings["threads_source"].startswith("HENRYVC_TORCH_THREADS")
 
 
 def test_a_different_seed_gives_different_losses(first_run):

@@ -85,10 +85,56 @@ def check_restored(trainer: Any, expected: dict[str, Any]) -> dict[str, Any]:
     # Coqui resumes at step + 1 so that it does not immediately checkpoint the same step again.
     if restored["step"] != expected["step"] + 1 or restored["epoch"] != expected["epoch"]:
         raise RestoreMismatch(f"continuing from {expected['checkpoint']} restored step {restored['step']} "
-                              f"epoch {restored['epoch']}, expected step {expected['step'] + 1} epoch {expected['epoch']}")
-    if any(abs(a - b) > 1e-12 * max(1.0, abs(b)) for a, b in zip(restored["lr"], expected["lr"])) \
-            or len(restored["lr"]) != len(expected["lr"]):
+                              f"epoch {restored['epoch']}, expected step {expected['step'] + 1} "
+                              f"epoch {expected['epoch']}")
+    if len(restored["lr"]) != len(expected["lr"]) or any(
+            abs(a - b) > 1e-12 * max(1.0, abs(b)) for a, b in zip(restored["lr"], expected["lr"], strict=True)):
         raise RestoreMismatch(f"continuing from {expected['checkpoint']} restored learning rate {restored['lr']}, "
                               f"the checkpoint holds {expected['lr']}")
     return restored
 
+
+
+# --------------------------------------------------------------------------- exact resume
+
+# Set (to 1) by `henryvc resume --inexact`: continue from a checkpoint without exact-resume state.
+INEXACT_ENV = "HENRYVC_RESUME_INEXACT"
+
+
+def _load_lazily(path: Path) -> dict[str, Any]:
+    import torch
+
+    return torch.load(str(path), map_location="cpu", weights_only=False, mmap=True)
+
+
+def resume_problem(path: Path) -> str | None:
+    """Why checkpoint PATH cannot be resumed exactly (one line), or None when it can."""
+    from henryvc_training import resume
+
+    return resume.problem(_load_lazily(path), path.name)
+
+
+def resume_state(path: Path) -> dict[str, Any]:
+    """The exact-resume state checkpoint PATH carries (check resume_problem first)."""
+    from henryvc_training import resume
+
+    return _load_lazily(path)[resume.KEY]
+
+
+def resume_check(checkpoints: Path) -> str | None:
+    """What continuing the run in CHECKPOINTS would say about exactness: the problem of the checkpoint it
+    would start from (newest first in Coqui's order, skipping unreadable ones the stage sets aside), or
+    None when that checkpoint resumes exactly or there is none."""
+    import re
+
+    numbered = []
+    for path in checkpoints.glob("*.pth"):
+        match = re.search(r"(checkpoint|best_model)_(\d+)", path.name)
+        if match:  # Coqui takes the highest number; a checkpoint wins a tie with a best model
+            numbered.append(((int(match.group(2)), match.group(1) == "checkpoint"), path))
+    for _key, path in sorted(numbered, key=lambda item: item[0], reverse=True):
+        try:
+            return resume_problem(path)
+        except Exception:  # unreadable (cut off by a kill): the stage sets it aside and takes the next
+            continue
+    return None

@@ -1,9 +1,78 @@
-"""Seeding and the torch side of a run's environment (device, threads, determinism)."""
+"""Determinism of a training process: seeding, deterministic torch settings, and the torch side of a
+run's environment (device, threads).
+
+`configure` is called once per train stage before the model exists; what it set is recorded in the run
+record as `determinism` (docs/reproducibility.md says what it does and does not promise on CPU and CUDA).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+# cuBLAS picks reduction workspaces per stream; a fixed configuration makes its results repeatable
+# (https://docs.nvidia.com/cuda/cublas/#results-reproducibility). Must be set before cuBLAS starts.
+CUBLAS_WORKSPACE_CONFIG = ":4096:8"
+THREADS_ENV = "HENRYVC_TORCH_THREADS"  # overrides params.yaml train.threads (e.g. to recreate a run's count)
+
+
+def thread_count(params: dict[str, Any]) -> int | None:
+    """The intra-op thread count asked for: $HENRYVC_TORCH_THREADS, else params.yaml train.threads, else None."""
+    from henryvc.errors import BadInput
+
+    raw = os.environ.get(THREADS_ENV) or (params.get("train") or {}).get("threads")
+    if raw in (None, ""):
+        return None
+    try:
+        threads = int(raw)
+    except (TypeError, ValueError):
+        raise BadInput(f"torch thread count must be a whole number >= 1, got {raw!r}") from None
+    if threads < 1:
+        raise BadInput(f"torch thread count must be a whole number >= 1, got {raw!r}")
+    return threads
+
+
+def configure(config: Any, threads: int | None = None) -> dict[str, Any]:
+    """Make this process train deterministically; return the settings for the run record.
+
+    Seeds Python, NumPy and torch from the config's training_seed, fixes torch's thread count (THREADS,
+    else torch's default for this machine, made explicit), turns on torch's deterministic algorithms
+    (strict on CPU: an op without a deterministic kernel stops training; warn-only on CUDA, where some of
+    Coqui's kernels have none), and on CUDA sets CUBLAS_WORKSPACE_CONFIG, cuDNN deterministic without
+    benchmark, and TF32 off. The Coqui config gets the same cuDNN/TF32 values, because the Trainer sets
+    these flags again from it.
+    """
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if cuda:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
+    torch.set_num_threads(threads or torch.get_num_threads())
+    warn_only = cuda
+    torch.use_deterministic_algorithms(True, warn_only=warn_only)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    config.cudnn_deterministic, config.cudnn_benchmark, config.allow_tf32 = True, False, False
+    seed = int(config.training_seed)
+    seed_everything(seed)
+    return {
+        "seed": seed,
+        "device": "cuda" if cuda else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "threads_source": "HENRYVC_TORCH_THREADS or params train.threads" if threads else "torch default",
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "deterministic_warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "tf32": False,
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG") if cuda else None,
+        "promise": ("bitwise on this CPU, torch build and thread count" if not cuda else
+                    "close, not bitwise: see docs/reproducibility.md (atomics, cuDNN algorithms, GPU/driver)"),
+    }
 
 
 def torch_environment(config: Any) -> dict[str, Any]:

@@ -75,7 +75,9 @@ def load_model(paths: RunPaths) -> tuple[Any, Path]:
 
 def write_loss_plots(paths: RunPaths) -> None:
     """plots/loss.csv (for `dvc plots`) and plots/loss.png from the per-step loss lines."""
-    rows = common.read_jsonl(paths.step_losses)
+    from henryvc_training.compare import read_step_losses
+
+    rows = read_step_losses(paths.run_dir)  # a resumed run's re-trained steps: the later row wins
     paths.plots.mkdir(parents=True, exist_ok=True)
     with (paths.plots / "loss.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -137,7 +137,8 @@ class Hooks:
             handle.write(json.dumps(summary) + "\n")
         lines = [f"Step {trainer.total_steps_done}; audio and alignments in `{summary['audio']}/`.", "",
                  "| sentence | seconds | decoder steps | hit cap |", "|---|---|---|---|"]
-        lines += [f"| {r['text']} | {r['seconds']} | {r['decoder_steps']} | {r['hit_max_decoder_steps']} |" for r in rows]
+        lines += [f"| {r['text']} | {r['seconds']} | {r['decoder_steps']} | {r['hit_max_decoder_steps']} |"
+                  for r in rows]
         lines += ["", "Losses: " + ", ".join(f"{k.removeprefix('avg_')} {v}" for k, v in losses.items())]
         common.append_readme(self.paths, f"Evaluation at epoch {epoch}", lines)
         log.info("evaluation at epoch %d: %s", epoch, "; ".join(f"{r['text']!r} {r['seconds']} s" for r in rows))

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from henryvc import record
-from henryvc.errors import HenryvcError
+from henryvc.errors import HenryvcError, NotReady
 from henryvc_training import checkpoints, common, determinism
 from henryvc_training.common import RunPaths
 from henryvc_training.trainer import Settings, TrainResult, run_training
@@ -59,9 +60,15 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
         config.scheduler_after_epoch = False
     rec = record.load(paths.run_dir)
     continuing = checkpoints.should_continue(rec, paths)
+    inexact_reason = None
     if continuing:
         checkpoints.drop_unreadable_checkpoints(paths.checkpoints)
-        continuing = checkpoints.last_checkpoint(paths.checkpoints) is not None
+        last = checkpoints.last_checkpoint(paths.checkpoints)
+        continuing = last is not None
+        inexact_reason = checkpoints.resume_problem(last) if last is not None else None
+        if inexact_reason and os.environ.get(checkpoints.INEXACT_ENV) != "1":
+            raise NotReady(f"cannot resume {paths.name} exactly: {inexact_reason}; `henryvc resume --inexact "
+                           f"{paths.name}` continues it as Coqui does (that epoch restarts with new random numbers)")
     if continuing:
         from henryvc import dvcrepo
 
@@ -72,17 +79,19 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
         checkpoints.clear_outputs(paths)
     from henryvc import environment
 
+    settings_used = determinism.configure(config, determinism.thread_count(params))
     env = {**environment.capture(), **determinism.torch_environment(config),
            "source_commit": determinism.source_commit(root)}
     history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now()}]
     record.update(paths.run_dir, status="training", seed=int(config.training_seed), environment=env,
+                  determinism=settings_used,
                   history=history, training={"started": True, "finished": False})
     if not continuing or not (paths.run_dir / "environment.lock").exists():
         from henryvc import envlock  # the locked environment and code identity, kept with the run
 
         record.update(paths.run_dir, **envlock.write(paths.run_dir, determinism.accelerator_of(env)))
     data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
-    result = run_training(paths, config, settings, data_dir, continuing, callbacks)
+    result = run_training(paths, config, settings, data_dir, continuing, callbacks, inexact_reason)
     _record_result(paths, result)
     return result
 

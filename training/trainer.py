@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import shutil
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from henryvc_training import checkpoints
+from henryvc_training import checkpoints, resume
 from henryvc_training.checkpoints import RestoreMismatch
 from henryvc_training.common import RunPaths
 from henryvc_training.determinism import seed_everything
@@ -41,7 +42,7 @@ class Settings:
     keep_checkpoints: int | None = None
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "Settings":
+    def from_params(cls, params: dict[str, Any]) -> Settings:
         evaluation = params.get("evaluation") or {}
         train = params.get("train") or {}
         return cls(int(evaluation.get("every_epochs", 25)), int(evaluation.get("max_decoder_steps", 500)),
@@ -51,11 +52,15 @@ class Settings:
 def trainer_class() -> type:
     """The Coqui Trainer with henryvc's hooks (built lazily: importing trainer imports torch)."""
     from trainer import Trainer
+    from trainer.io import save_best_model, save_checkpoint
+    from trainer.utils.distributed import rank_zero_only
 
     class HenryTrainer(Trainer):
-        """Coqui's Trainer plus a NaN guard before backward(), per-step loss lines and henryvc evaluations."""
+        """Coqui's Trainer plus a NaN guard before backward(), per-step loss lines, henryvc evaluations,
+        and the exact-resume state (henryvc_training.resume) in every checkpoint it saves."""
 
         hooks: Hooks
+        tracker: resume.Tracker
 
         def _compute_loss(self, batch, criterion, optimizer_idx):  # type: ignore[override]
             outputs, loss_dict = super()._compute_loss(batch=batch, criterion=criterion, optimizer_idx=optimizer_idx)
@@ -68,14 +73,63 @@ def trainer_class() -> type:
             return outputs, loss_dict
 
         def train_step(self, batch, batch_n_steps, step, loader_start_time):  # type: ignore[override]
-            outputs, loss_dict = super().train_step(batch, batch_n_steps, step, loader_start_time)
+            self.tracker.phase = "step"
+            try:
+                # STEP counts from the epoch's first batch, also when a resumed pass skipped some
+                outputs, loss_dict = super().train_step(batch, batch_n_steps, step + self.tracker.offset,
+                                                        loader_start_time)
+            finally:
+                self.tracker.phase = "unknown"
             if loss_dict:
                 self.hooks.record_step(self, loss_dict)
+            if self.tracker.stop_requested is not None:
+                self.tracker.phase = "boundary"  # between two steps: the checkpoint saved now is exact
+                raise KeyboardInterrupt(f"signal {self.tracker.stop_requested}")
             return outputs, loss_dict
+
+        def get_train_dataloader(self, samples, *, verbose=True):  # type: ignore[override]
+            with resume.forked_rng(int(self.config.training_seed)):
+                loader = super().get_train_dataloader(samples, verbose=verbose)
+            self.tracker.loader = resume.ResumableLoader(loader, self.tracker)
+            return self.tracker.loader
+
+        def get_eval_dataloader(self, samples, *, verbose=True):  # type: ignore[override]
+            with resume.forked_rng(int(self.config.training_seed) + 1):
+                return super().get_eval_dataloader(samples, verbose=verbose)
+
+        def train_epoch(self) -> None:
+            self.tracker.epoch_starting(self)
+            super().train_epoch()
+
+        def _restore_best_loss(self) -> None:
+            super()._restore_best_loss()
+            self.tracker.restore_best_loss(self)
 
         def test_run(self) -> None:
             # Coqui would synthesize every epoch with an uncapped decoder; henryvc evaluates every N epochs.
             self.hooks.maybe_evaluate(self)
+
+        @rank_zero_only
+        def save_checkpoint(self) -> None:
+            # Coqui's Trainer.save_checkpoint, plus the exact-resume state (io.save_checkpoint stores kwargs).
+            save_checkpoint(
+                self.config, self._get_model(), self.output_path, current_step=self.total_steps_done,
+                epoch=self.epochs_done, optimizer=self.optimizer, scheduler=self.scheduler,
+                scaler=self.scaler if self.use_amp_scaler else None,
+                model_loss={"train_loss": self._pick_target_avg_loss(self.keep_avg_train),
+                            "eval_loss": self._pick_target_avg_loss(self.keep_avg_eval)},
+                save_n_checkpoints=self.config.save_n_checkpoints, **{resume.KEY: self.tracker.state(self)})
+
+        def save_best_model(self) -> None:
+            # Coqui's Trainer.save_best_model, plus the exact-resume state of an epoch's end.
+            current = {"train_loss": self._pick_target_avg_loss(self.keep_avg_train) or float("inf"),
+                       "eval_loss": self._pick_target_avg_loss(self.keep_avg_eval)}
+            self.best_loss = save_best_model(
+                current, self.best_loss, self.config, self._get_model(), self.output_path,
+                current_step=self.total_steps_done, epoch=self.epochs_done, optimizer=self.optimizer,
+                scheduler=self.scheduler, scaler=self.scaler if self.use_amp_scaler else None,
+                keep_all_best=self.config.save_all_best, keep_after=self.config.save_best_after,
+                **{resume.KEY: self.tracker.state(self, phase="epoch_end", best_loss=current)})
 
         def save_training_script(self) -> None:
             # Coqui copies sys.argv[0] (this module) into its output folder, which is checkpoints/ when
@@ -83,7 +137,6 @@ def trainer_class() -> type:
             return None
 
     return HenryTrainer
-
 
 
 def _detach_trainer_file_log(output_path: Path) -> None:
@@ -130,9 +183,11 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
         train_samples=train_samples, eval_samples=eval_samples,
         parse_command_line_args=False,  # the stage's argv is henryvc's, not Coqui's
         dashboard_logger=TensorboardLogger(str(paths.tensorboard), model_name="tacotron2"),
-        callbacks={**(callbacks or {}), "on_epoch_end": _chain(hooks.on_epoch_end, (callbacks or {}).get("on_epoch_end"))},
+        callbacks={**(callbacks or {}),
+                   "on_epoch_end": _chain(hooks.on_epoch_end, (callbacks or {}).get("on_epoch_end"))},
     )
     trainer.hooks = hooks
+    trainer.tracker = resume.Tracker()
     invented = trainer.output_path
     _detach_trainer_file_log(invented)
     if not continuing:
@@ -157,45 +212,88 @@ def _chain(first: Any, second: Any) -> Any:
 
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM (docker stop, kill) into KeyboardInterrupt so the run is saved and marked incomplete."""
-    def handler(signum: int, frame: Any) -> None:
+class StopSignals:
+    """SIGTERM (docker stop, kill) and SIGINT (Ctrl-C) while henryvc trains.
+
+    Inside Coqui's epoch loop the first signal asks training to stop when the current step is done, so
+    the checkpoint written on the way out is an exact-resume point; a second signal, or one before
+    training started, raises KeyboardInterrupt at once (that checkpoint then says it is not exact).
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.tracker: resume.Tracker | None = None
+
+    def handle(self, signum: int, frame: Any) -> None:
+        tracker = self.tracker
+        if tracker is not None and tracker.training and tracker.stop_requested is None:
+            tracker.stop_requested = signum
+            log.warning("signal %d: training stops when the current step is done (send it again to stop now)",
+                        signum)
+            return
         raise KeyboardInterrupt(f"signal {signum}")
 
+
+@contextmanager
+def stop_signals() -> Iterator[StopSignals]:
+    """Install StopSignals' handler for the body (the run is saved and marked incomplete on a stop)."""
+    stops = StopSignals()
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = [(sig, signal.signal(sig, stops.handle)) for sig in StopSignals.SIGNALS]
     except ValueError:  # not the main thread: leave signals alone
-        yield
+        yield stops
         return
     try:
-        yield
+        yield stops
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous:
+            signal.signal(sig, handler)
 
 
 def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Path, continuing: bool,
-                 callbacks: dict[str, Any] | None = None) -> TrainResult:
-    """Train (or continue) and report how it ended; exceptions become a TrainResult, never a deleted folder."""
+                 callbacks: dict[str, Any] | None = None, inexact_reason: str | None = None) -> TrainResult:
+    """Train (or continue) and report how it ended; exceptions become a TrainResult, never a deleted folder.
+
+    Continuing, the checkpoint's exact-resume state is applied unless INEXACT_REASON says why it cannot
+    be (the caller allowed an inexact resume): then Coqui's own continue_path behaviour is all there is.
+    """
     trainer = None
     continued_from = None
     try:
-        with sigterm_as_interrupt():
+        with stop_signals() as stops:
+            state = None
             if continuing:
-                continued_from = checkpoints.checkpoint_state(checkpoints.last_checkpoint(paths.checkpoints))
+                last = checkpoints.last_checkpoint(paths.checkpoints)
+                continued_from = checkpoints.checkpoint_state(last)
                 log.info("continuing %s from %s (step %d, epoch %d)", paths.name, continued_from["checkpoint"],
                          continued_from["step"], continued_from["epoch"])
+                state = None if inexact_reason else checkpoints.resume_state(last)
             trainer = build_trainer(paths, config, settings, data_dir, continuing, callbacks)
+            stops.tracker = trainer.tracker
             if continued_from:
                 restored = checkpoints.check_restored(trainer, continued_from)
                 log.info("restored step %d and learning rate %s from %s", restored["step"], restored["lr"],
                          continued_from["checkpoint"])
                 continued_from["restored"] = restored
+                continued_from["exact"] = state is not None
+                if state is not None:
+                    continued_from["resumed_at"] = trainer.tracker.arm(trainer, state)
+                    log.info("exact resume at epoch %(epoch)d, step %(next_step)d, %(batches_done)d batches of "
+                             "the epoch done (%(kind)s)", continued_from["resumed_at"])
+                else:
+                    continued_from["inexact_reason"] = inexact_reason
+                    log.warning("inexact resume (%s): Coqui restarts epoch %d with new random numbers",
+                                inexact_reason, continued_from["epoch"])
             log.info("training %s: %d epochs, batch size %d, save_step %d, evaluation every %d epochs",
                      paths.name, trainer.config.epochs, trainer.config.batch_size, trainer.config.save_step,
                      settings.every_epochs)
             # Not trainer.fit(): it deletes its output folder on exceptions and calls os._exit on Ctrl-C.
-            trainer._fit()
+            trainer.tracker.training = True
+            if trainer.tracker.before_fit(trainer):
+                trainer._fit()
+            trainer.tracker.training = False
+            trainer.tracker.phase = "finished"
             trainer.save_checkpoint()  # the final state is always a checkpoint that restore/resume can use
             trainer.dashboard_logger.finish()
             return TrainResult("finished", trainer.total_steps_done, trainer.epochs_done + 1, continued_from)
@@ -203,8 +301,10 @@ def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Pat
         log.critical("NaN guard: %s; training stopped, run marked failed", exc)
         return TrainResult("failed", _steps(trainer), _epochs(trainer), continued_from, str(exc))
     except KeyboardInterrupt as exc:
-        if trainer is not None and trainer.config.save_on_interrupt:
-            trainer.save_checkpoint()
+        if trainer is not None:
+            trainer.tracker.training = False
+            if trainer.config.save_on_interrupt:
+                trainer.save_checkpoint()
         log.critical("training interrupted (%s) at step %d; continue with `henryvc resume %s`",
                      exc or "Ctrl-C", _steps(trainer), paths.name)
         return TrainResult("interrupted", _steps(trainer), _epochs(trainer), continued_from, "interrupted")

@@ -53,16 +53,20 @@ def run_command(major: int, variant: str, config_path: Path | None, description:
 
 @click.command("resume")
 @run_name_argument()
+@click.option("--inexact", is_flag=True,
+              help="Continue from a checkpoint without exact-resume state (older runs): the epoch restarts "
+                   "with new random numbers, so the run will not match an uninterrupted one.")
 @json_option
-def resume_command(name: str, as_json: bool) -> None:
+def resume_command(name: str, inexact: bool, as_json: bool) -> None:
     """Continue an incomplete run from its last checkpoint, then evaluate it.
 
+    The continuation is exact: same batches, random numbers and steps as if it had never stopped.
     Example: henryvc resume henry_v2_debug_20250101_120000
     """
     from henryvc import api, pipeline
 
     project = api.require_project()
-    _print_result(pipeline.resume(project, name, output=_stream), as_json)
+    _print_result(pipeline.resume(project, name, output=_stream, inexact=inexact), as_json)
 
 
 COMMANDS = [run_command, resume_command]
