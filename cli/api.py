@@ -1,4 +1,9 @@
-"""One plain function per registry command; the Click layer calls these and formats what they return."""
+"""One plain function per command: the Click layer (henryvc.commands) calls these and formats what they return.
+
+Below this layer, one module per noun or operation does the work (docs/architecture.md). Heavy modules (DVC,
+hashing, the config lints, the container SDK) are imported inside the functions that need them:
+`henryvc --help`, `list` and `show` import this module and must not pay for them.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,17 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from henryvc import gitrepo, project as projects, record as records, registry, runname
+from henryvc import gitrepo, params, project as projects, record as records, registry, runname
 from henryvc.errors import BadInput, Busy, HenryvcError, RunExists
 from henryvc.project import Project
 
 if TYPE_CHECKING:
-    from henryvc import config as configs, snapshot
-
-# cli.config (the config lints), henryvc.snapshot (hashing, DVC) and tempfile are imported by the commands
-# that use them: `henryvc list` and `show` must not pay for them at start-up.
+    from henryvc import (archive as archives, backup as backups, cleanup as cleanups, config as configs,
+                         container as containers, doctor as doctors, imagestore, logs as logs_, pipeline as pipelines,
+                         reset as resets, restore as restores, runtag, schedule as schedules,
+                         snapshot as snapshots, status as statuses)
 
 COLLISION_RETRIES = 3
 
@@ -34,28 +39,13 @@ def validate(paths: list[Path]) -> list[configs.Finding]:
 
 
 def active_run(project: Project) -> str:
-    """The run params.yaml points at (what `dvc repro` trains)."""
-    import yaml
-
-    if not project.params.exists():
-        raise BadInput(f"{project.params} does not exist: name the run, or create one with `henryvc new-run`")
-    name = (yaml.safe_load(project.params.read_text()) or {}).get("run")
-    if not name:
-        raise BadInput("params.yaml names no run: name the run, or create one with `henryvc new-run`")
-    return str(runname.parse(str(name)))
+    """The run params.yaml points at (what `dvc repro` trains); BadInput when there is none."""
+    return params.active_run(project.root)
 
 
 def set_active_run(project: Project, name: str) -> None:
     """Point params.yaml's `run` at NAME, keeping its comments and order; atomic."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    data = yaml.load(project.params.read_text()) if project.params.exists() else None
-    data = data if data is not None else {}
-    data["run"] = name
-    from henryvc.atomic import write_atomic
-
-    write_atomic(project.params, lambda handle: yaml.dump(data, handle))
+    params.set_active_run(project.root, name)
 
 
 def _readme(name: str, major: int, variant: str, description: str, created: str) -> str:
@@ -136,13 +126,13 @@ def new_run(project: Project, major: int, variant: str, config_path: Path | None
     return record
 
 
-def tag_run(project: Project, name: str | None = None, push: bool = False) -> snapshot.TagResult:
+def tag_run(project: Project, name: str | None = None, push: bool = False) -> runtag.TagResult:
     """`henryvc tag-run`: one commit and one annotated tag for the run (default: params.yaml's run)."""
-    from henryvc import environment, snapshot  # importlib.metadata, platform, socket: only tag-run needs them
+    from henryvc import environment, runtag  # importlib.metadata, platform, socket: only tag-run needs them
 
     name = str(runname.parse(name)) if name else active_run(project)
     with project.lock():
-        return snapshot.tag_run(project, name, environment.capture(), push=push)
+        return runtag.tag_run(project, name, environment.capture(), push=push)
 
 
 def list_runs(project: Project, major: int | None = None, variant: str | None = None,
@@ -177,23 +167,165 @@ def diff(project: Project, a: str, b: str) -> dict[str, Any]:
 
 
 def restore(project: Project, name: str, into: Path | None = None, in_place: bool = False,
-            pull: bool = False, progress: snapshot.Progress | None = None) -> snapshot.RestoreResult:
+            pull: bool = False, progress: restores.Progress | None = None) -> restores.RestoreResult:
     """`henryvc restore`."""
-    from henryvc import snapshot
+    from henryvc import restore as restores
 
     name = str(runname.parse(name))
     if into is not None and in_place:
         raise BadInput("--into and --in-place exclude each other")
     with project.lock():
-        return snapshot.restore(project, name, into, in_place, pull, progress)
+        return restores.restore(project, name, into, in_place, pull, progress)
 
 
 def verify(project: Project, name: str, path: Path | None = None,
-           progress: snapshot.Progress | None = None, fast: bool = False) -> snapshot.CheckResult:
+           progress: restores.Progress | None = None, fast: bool = False) -> restores.CheckResult:
     """`henryvc verify`."""
-    from henryvc import snapshot
+    from henryvc import restore as restores
 
-    return snapshot.verify(project, str(runname.parse(name)), path, progress, fast)
+    return restores.verify(project, str(runname.parse(name)), path, progress, fast)
+
+
+def run(project: Project, major: int, variant: str, config_path: Path | None = None, description: str = "",
+        tag: bool = True, output: Callable[[str], None] | None = None) -> pipelines.PipelineResult:
+    """`henryvc run`: new-run, `dvc repro`, tag-run."""
+    from henryvc import pipeline as pipelines
+
+    return pipelines.run(project, major, variant, config_path, description, tag=tag, output=output)
+
+
+def resume(project: Project, name: str, output: Callable[[str], None] | None = None) -> pipelines.PipelineResult:
+    """`henryvc resume`: continue an incomplete run from its last checkpoint."""
+    from henryvc import pipeline as pipelines
+
+    return pipelines.resume(project, str(runname.parse(name)), output=output)
+
+
+def archive(project: Project, dry_run: bool = False) -> archives.ArchiveResult:
+    """`henryvc archive`."""
+    from henryvc import archive as archives
+
+    return archives.archive(project, dry_run)
+
+
+def cleanup_failed(project: Project, older_than: float | None = None, dry_run: bool = False, force: bool = False,
+                   only: set[str] | None = None) -> cleanups.CleanupPlan:
+    """`henryvc cleanup-failed` (a dry run plans only)."""
+    from henryvc import cleanup as cleanups
+
+    return cleanups.cleanup_failed(project, older_than, dry_run=dry_run, force=force, only=only)
+
+
+def plan_reset(project: Project, remote: str | None = None) -> resets.ResetPlan:
+    """What `henryvc reset` would do; reads only."""
+    from henryvc import reset as resets
+
+    return resets.plan_reset(project, remote)
+
+
+def reset(project: Project, remote: str | None = None, only: set[str] | None = None) -> resets.ResetPlan:
+    """`henryvc reset`."""
+    from henryvc import reset as resets
+
+    return resets.reset(project, remote, only=only)
+
+
+def backup(project: Project, remote: str | None = None, best_only: bool = False) -> backups.BackupResult:
+    """`henryvc backup`."""
+    from henryvc import backup as backups
+
+    return backups.backup(project, remote, best_only)
+
+
+def verify_backup(project: Project, remote: str | None = None) -> backups.BackupCheck:
+    """`henryvc backup --verify`."""
+    from henryvc import backup as backups
+
+    return backups.verify_backup(project, remote)
+
+
+def snapshot(project: Project, message: str = "", push: bool = True,
+             remote: str | None = None) -> snapshots.SnapshotResult:
+    """`henryvc snapshot`."""
+    from henryvc import snapshot as snapshots
+
+    return snapshots.snapshot(project, message, push=push, remote=remote)
+
+
+def schedule(project: Project, kind: str = "cron") -> schedules.Schedule:
+    """`henryvc schedule`."""
+    from henryvc import schedule as schedules
+
+    return schedules.schedule(project, kind)
+
+
+def read_log(project: Project, name: str, follow: bool = False, lines: int | None = None) -> Iterator[str]:
+    """`henryvc logs`."""
+    from henryvc import logs as logs_
+
+    return logs_.read_log(project, name, follow=follow, lines=lines)
+
+
+def tensorboard(project: Project, names: list[str], port: int = 6006,
+                host: str = "localhost") -> logs_.TensorBoardLaunch:
+    """`henryvc tensorboard`: the command line for one TensorBoard over runs NAMES."""
+    from henryvc import logs as logs_
+
+    return logs_.tensorboard(project, names, port, host)
+
+
+def run_tensorboard(launch: logs_.TensorBoardLaunch) -> int:
+    """Run LAUNCH in the foreground; its exit code."""
+    from henryvc import logs as logs_
+
+    return logs_.run_tensorboard(launch)
+
+
+def status(project: Project) -> statuses.Status:
+    """`henryvc status`."""
+    from henryvc import status as statuses
+
+    return statuses.status(project)
+
+
+def doctor(project: Project) -> doctors.Report:
+    """`henryvc doctor`."""
+    from henryvc import doctor as doctors
+
+    return doctors.doctor(project)
+
+
+def docker_build(root: Path, tag: str, platform: str | None, base_image: str | None, build_args: dict[str, str],
+                 ca_bundle: Path | None, on_output: Callable[[str], None] | None = None) -> containers.BuildResult:
+    """`henryvc docker build` of the project at ROOT (its build context: henryvc's source tree)."""
+    from henryvc import container as containers
+
+    return containers.build_image(containers.context_root(root), tag=tag, platform=platform, base_image=base_image,
+                                  build_args=build_args, ca_bundle=ca_bundle, on_output=on_output)
+
+
+def docker_save(project: Project, image_id: str) -> imagestore.StoredImage:
+    """`henryvc docker build --save`: store the image under images/, tracked by DVC."""
+    from henryvc import container as containers, imagestore
+
+    return imagestore.save(project, image_id, containers.connect())
+
+
+def docker_run(root: Path, image: str, command: list[str] | None, gpus: str, user: str | None,
+               on_output: Callable[[str], None] | None = None) -> int:
+    """`henryvc docker run`: the container's exit code."""
+    from henryvc import container as containers
+
+    return containers.run(root, image=image, command=command, gpus=gpus, user=user, on_output=on_output)
+
+
+def docker_recreate(project: Project, name: str, image: str | None, gpus: str,
+                    on_output: Callable[[str], None] | None = None, allow_drift: bool = False) -> containers.Recreation:
+    """`henryvc docker recreate`: IMAGE None is the image the run recorded."""
+    from henryvc import container as containers
+
+    return containers.recreate(project, str(runname.parse(name)), image=image, gpus=gpus, on_output=on_output,
+                               allow_drift=allow_drift)
 
 
 def require_project(start: Path | None = None) -> Project:

@@ -11,6 +11,7 @@ from typing import Any
 
 from henryvc import runname
 from henryvc.errors import BadInput
+from henryvc.numbers import as_float
 
 RUN_PLACEHOLDER = "{RUN_NAME}"
 TEMPLATE_FILE = re.compile(r"\Ahenry_voice_v(?P<major>[0-9]+)_(?P<variant>[a-z]+)\.json\Z")
@@ -140,7 +141,7 @@ def _naming(data: dict[str, Any], name: str, file_name: str | None) -> list[Find
 def logged_losses(data: dict[str, Any]) -> set[str]:
     """Names of the losses Tacotron2 logs with this config (what target_loss may name)."""
     names = set(ALWAYS_LOGGED)
-    names |= {loss for loss, alpha in CONDITIONAL_LOSSES.items() if _number(data.get(alpha, 0.0)) not in (None, 0.0)}
+    names |= {loss for loss, alpha in CONDITIONAL_LOSSES.items() if as_float(data.get(alpha, 0.0)) not in (None, 0.0)}
     if data.get("bidirectional_decoder"):
         names |= {"decoder_b_loss", "decoder_c_loss"}
     if data.get("double_decoder_consistency"):
@@ -148,15 +149,11 @@ def logged_losses(data: dict[str, Any]) -> set[str]:
     return names
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _known_failures(data: dict[str, Any], name: str) -> list[Finding]:
     found = []
     for field in ("decoder_ssim_alpha", "postnet_ssim_alpha"):
         value = data.get(field, 0.25)  # Coqui's default when absent
-        if _number(value) != 0.0:
+        if as_float(value) != 0.0:
             found.append(Finding(name, field, f"is {value!r}: the SSIM loss turns NaN on short or silent clips",
                                  f"set \"{field}\": 0.0"))
     target = data.get("target_loss")
@@ -170,7 +167,7 @@ def _known_failures(data: dict[str, Any], name: str) -> list[Finding]:
                              "set \"scheduler_after_epoch\": false"))
     found += _box_tuning(data, name)
     for field, (low, high, why) in RANGES.items():
-        if field in data and not (_number(data[field]) is not None and low <= data[field] <= high):
+        if field in data and not (as_float(data[field]) is not None and low <= data[field] <= high):
             found.append(Finding(name, field, f"{data[field]!r} is outside {low}..{high}", why))
     return found
 

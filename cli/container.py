@@ -352,7 +352,7 @@ def recreate(project, name: str, image: str | None = None, gpus: str = "none",
     """Restore tag NAME into a worktree, check the image's environment against the tag's, re-run its stages
     in IMAGE (default: the image the run recorded, loaded from DVC when the engine lacks it, else
     henryvc:latest), compare the metrics with the tag's."""
-    from henryvc import imagestore, recreate as host, registry, runname, snapshot
+    from henryvc import imagestore, recreate as host, registry, restore as restores, runname
 
     name = str(runname.parse(name))
     client = client or connect()  # before restoring: no engine, nothing written
@@ -361,7 +361,7 @@ def recreate(project, name: str, image: str | None = None, gpus: str = "none",
         if image != DEFAULT_TAG:
             imagestore.ensure_loaded(project, image, client)
     with project.lock():
-        restored = snapshot.restore(project, name)
+        restored = restores.restore(project, name)
     tagged = registry.show(project, name).metrics
     worktree = Path(restored.path)
     drift = _drift_in_image(worktree, name, image, gpus, client)

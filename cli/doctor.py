@@ -1,25 +1,13 @@
-"""Watching runs: logs (follow training_v2.log), tensorboard, status and doctor.
+"""`henryvc doctor`: the seed's emergency checks, each with a fix.
 
-Plain functions returning data; nothing here prints or imports click. What was decided:
+Disk space (error under 2 GiB free, warning under 10 GiB or 10 %), GPU visibility (nvidia-smi, and
+whether torch sees CUDA when torch is installed, asked in a subprocess so henryvc never imports torch),
+every DVC remote reachable (asked in a thread with a time limit), config errors (params.yaml, dvc.yaml,
+the templates and every run's config.json, through `henryvc validate`'s lint), and environment problems
+(git identity, the `python` on PATH that `dvc repro` runs being able to import henryvc's stages, runs that
+say "training" while nothing holds their lock). The command exits 1 when any check is an error.
 
-- **logs** reads `training_runs/[archive/...]/NAME/training_v2.log` (the file the train stage appends
-  to); `follow` yields new text as it is appended, like `tail -F`: a truncated or replaced file is read
-  again from its start, a file not there yet is waited for. A log that is a symlink leading out of the
-  project is refused, never read through.
-- **tensorboard** runs one TensorBoard over the chosen runs (default: every run in `training_runs/`
-  with a `tensorboard/` folder) with `--logdir_spec NAME:training_runs/NAME/tensorboard,...` from the
-  project root; the paths are relative and run names cannot contain `,` or `:`, so the spec is never
-  ambiguous. TensorBoard comes with the `train` extra; without it the command says how to install it.
-- **status**: runs training now (their training lock is held), each run's disk use (allocated blocks,
-  each inode once per run, symlinks not followed), free space where the project and the DVC cache
-  live, the cache's size, GPU use from `nvidia-smi` and CPU load/memory from /proc, where available.
-- **doctor** runs the seed's emergency checks, each with a fix: disk space (error under 2 GiB free,
-  warning under 10 GiB or 10 %), GPU visibility (nvidia-smi, and whether torch sees CUDA when torch is
-  installed, asked in a subprocess so henryvc never imports torch), every DVC remote reachable (asked
-  in a thread with a time limit), config errors (params.yaml, dvc.yaml, the templates and every run's
-  config.json, through `henryvc validate`'s lint), and environment problems (git identity, the
-  `python` on PATH that `dvc repro` runs being able to import henryvc's stages, runs that say
-  "training" while nothing holds their lock). Exit 1 when any check is an error.
+Plain functions returning data; nothing here prints or imports click.
 """
 
 from __future__ import annotations
@@ -29,19 +17,16 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from henryvc import lifecycle, record as records
-from henryvc.errors import NotReady
-from henryvc.project import Project
+from henryvc import record as records, runfolder
+from henryvc.status import disk_space, gpu_usage
 
-LOG_FILE = "training_v2.log"  # training.common.LOG_FILE; not imported: training pulls in the stages
-TENSORBOARD_DIR = "tensorboard"
-POLL_S = 0.25
-CHUNK = 64 * 1024
+if TYPE_CHECKING:
+    from henryvc.project import Project
+
 GIB = 1024 ** 3
 DISK_ERROR_BYTES = 2 * GIB
 DISK_WARN_BYTES = 10 * GIB
@@ -49,280 +34,6 @@ DISK_WARN_FRACTION = 0.10
 REMOTE_TIMEOUT_S = float(os.environ.get("HENRYVC_REMOTE_TIMEOUT", "20"))
 PROBE_TIMEOUT_S = 60.0
 
-
-# --- logs ----------------------------------------------------------------------------------------------
-
-def log_path(project: Project, name: str) -> Path:
-    """The training_v2.log of run NAME (it may not exist yet)."""
-    folder = lifecycle.find_run(project, name)
-    reason = lifecycle.escape_reason(project, folder.path)
-    if reason:
-        raise NotReady(reason)
-    return folder.path / LOG_FILE
-
-
-def _open_inside(project: Project, path: Path):
-    lifecycle.inside_file(project, path)
-    return open(path, "rb")
-
-
-def tail_start(handle, lines: int | None) -> None:
-    """Seek HANDLE to where its last LINES lines begin (None: stay at the start)."""
-    if lines is None:
-        return
-    size = handle.seek(0, os.SEEK_END)
-    data = b""
-    while size > 0 and data.count(b"\n") <= lines:
-        step = min(8192, size)
-        size -= step
-        handle.seek(size)
-        data = handle.read(step) + data
-    keep = data.splitlines(keepends=True)[-lines:] if lines else []
-    handle.seek(size + len(data) - sum(len(line) for line in keep))
-
-
-def read_log(project: Project, name: str, follow: bool = False, lines: int | None = None,
-             stop: Callable[[], bool] | None = None, poll_s: float = POLL_S) -> Iterator[str]:
-    """Text of run NAME's training_v2.log, then (FOLLOW) whatever is appended, until STOP() is true."""
-    path = log_path(project, name)
-    stop = stop or (lambda: False)
-    while not path.exists():
-        if not follow:
-            raise NotReady(f"{lifecycle.relative(project, path)} does not exist yet: the train stage writes it "
-                           "(`dvc repro`); `henryvc logs NAME -f` waits for it")
-        if stop():
-            return
-        time.sleep(poll_s)
-    handle = _open_inside(project, path)
-    try:
-        tail_start(handle, lines)
-        while True:
-            chunk = handle.read(CHUNK)
-            if chunk:
-                yield chunk.decode("utf-8", errors="replace")
-                continue
-            if not follow or stop():
-                return
-            time.sleep(poll_s)
-            change = _change(path, handle)
-            if change == "replaced":  # rotated: finish the old file, then read the new one from its start
-                rest = handle.read()
-                if rest:
-                    yield rest.decode("utf-8", errors="replace")
-                handle.close()
-                handle = _open_inside(project, path)
-            elif change == "truncated":
-                handle.seek(0)
-    finally:
-        handle.close()
-
-
-def _change(path: Path, handle) -> str | None:
-    """"replaced" when PATH is now another file than HANDLE's, "truncated" when it shrank, else None."""
-    try:
-        current = path.stat()
-    except FileNotFoundError:
-        return None  # being replaced: keep reading the old one until the new one is there
-    opened = os.fstat(handle.fileno())
-    if (current.st_ino, current.st_dev) != (opened.st_ino, opened.st_dev):
-        return "replaced"
-    return "truncated" if current.st_size < handle.tell() else None
-
-
-# --- tensorboard ---------------------------------------------------------------------------------------
-
-@dataclass
-class TensorBoardLaunch:
-    """The TensorBoard command for some runs, and where to run it."""
-
-    argv: list[str]
-    cwd: str
-    runs: list[str]
-    url: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def tensorboard_executable() -> list[str]:
-    """How to start TensorBoard: its script beside this Python, on PATH, or `python -m tensorboard.main`."""
-    import importlib.util
-
-    script = Path(sys.executable).parent / "tensorboard"
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    if importlib.util.find_spec("tensorboard") is not None:
-        return [sys.executable, "-m", "tensorboard.main"]
-    found = shutil.which("tensorboard")
-    if found:
-        return [found]
-    raise NotReady("TensorBoard is not installed: `pip install 'henryvc[train]'` (or `pip install tensorboard`)")
-
-
-def tensorboard(project: Project, names: list[str], port: int = 6006, host: str = "localhost") -> TensorBoardLaunch:
-    """One TensorBoard over the runs NAMES (default: every run in training_runs/ that has event files)."""
-    folders = ([lifecycle.find_run(project, n) for n in names] if names
-               else [f for f in lifecycle.run_folders(project, ("",)) if (f.path / TENSORBOARD_DIR).is_dir()])
-    if not folders:
-        raise NotReady("no run in training_runs/ has a tensorboard/ folder yet: name runs, or train one")
-    spec = []
-    for folder in folders:
-        logdir = folder.path / TENSORBOARD_DIR
-        reason = lifecycle.escape_reason(project, folder.path) or (
-            lifecycle.escape_reason(project, logdir) if logdir.is_symlink() else None)
-        if reason:
-            raise NotReady(reason)
-        spec.append(f"{folder.name}:{folder.rel}/{TENSORBOARD_DIR}")
-    argv = [*tensorboard_executable(), "--logdir_spec", ",".join(spec), "--port", str(port), "--host", host]
-    return TensorBoardLaunch(argv, str(project.root), [f.name for f in folders], f"http://{host}:{port}/")
-
-
-def run_tensorboard(launch: TensorBoardLaunch) -> int:
-    """Run LAUNCH in the foreground until it ends or Ctrl-C; its exit code."""
-    process = subprocess.Popen(launch.argv, cwd=launch.cwd)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=10)
-        raise
-
-
-# --- status --------------------------------------------------------------------------------------------
-
-@dataclass
-class RunUsage:
-    """One run folder: where, its status, whether it trains now, and its disk use."""
-
-    name: str
-    path: str
-    status: str
-    training: bool
-    bytes: int
-    files: int
-    log_updated: float | None = None
-    last_log_line: str | None = None
-
-
-@dataclass
-class Status:
-    """The machine and project at a glance."""
-
-    runs: list[RunUsage] = field(default_factory=list)
-    disk: dict[str, Any] = field(default_factory=dict)
-    cache_dir: str = ""
-    cache_bytes: int = 0
-    gpus: list[dict[str, Any]] = field(default_factory=list)
-    cpu: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def training(self) -> list[RunUsage]:
-        return [r for r in self.runs if r.training]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "training": [r.name for r in self.training]}
-
-
-def disk_use(top: Path) -> tuple[int, int]:
-    """(allocated bytes, files) under TOP: each inode once, symlinks not followed."""
-    seen, used, files = set(), 0, 0
-    for path in lifecycle.walk_files(top) if top.is_dir() and not top.is_symlink() else []:
-        try:
-            info = path.lstat()
-        except FileNotFoundError:
-            continue
-        files += 1
-        if (info.st_dev, info.st_ino) not in seen:
-            seen.add((info.st_dev, info.st_ino))
-            used += info.st_blocks * 512
-    return used, files
-
-
-def _last_line(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            tail_start(handle, 1)
-            line = handle.read(CHUNK).decode("utf-8", errors="replace").strip()
-    except OSError:
-        return None
-    return line or None
-
-
-def _run_usage(project: Project, folder: lifecycle.RunFolder) -> RunUsage:
-    unsafe = lifecycle.escape_reason(project, folder.path)
-    try:
-        status = "?" if unsafe else lifecycle.load_record(project, folder).status
-    except Exception:
-        status = "unreadable"
-    training = not unsafe and lifecycle.live_training(folder)
-    used, files = (0, 0) if unsafe else disk_use(folder.path)
-    usage = RunUsage(folder.name, folder.rel, status, training, used, files)
-    log = folder.path / LOG_FILE
-    if training and not unsafe and log.is_file() and not log.is_symlink():
-        usage.log_updated = log.stat().st_mtime
-        usage.last_log_line = _last_line(log)
-    return usage
-
-
-def disk_space(path: Path) -> dict[str, int]:
-    """Total, used and free bytes of the file system holding PATH."""
-    usage = shutil.disk_usage(path)
-    return {"total": usage.total, "used": usage.used, "free": usage.free}
-
-
-def gpu_usage() -> list[dict[str, Any]]:
-    """Per GPU: name, utilisation % and memory (MiB) from nvidia-smi; [] without one."""
-    if shutil.which("nvidia-smi") is None:
-        return []
-    query = "name,utilization.gpu,memory.used,memory.total"
-    try:
-        out = subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    gpus = []
-    for line in out.splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 4:
-            gpus.append({"name": parts[0], "utilization": _int(parts[1]), "memory_used_mib": _int(parts[2]),
-                         "memory_total_mib": _int(parts[3])})
-    return gpus
-
-
-def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
-
-
-def cpu_usage() -> dict[str, Any]:
-    """CPU count, load averages and memory (from /proc/meminfo), where the system has them."""
-    info: dict[str, Any] = {"cpus": os.cpu_count()}
-    if hasattr(os, "getloadavg"):
-        info["load"] = list(os.getloadavg())
-    try:
-        meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line)
-        info["memory_total"] = int(meminfo["MemTotal"].split()[0]) * 1024
-        info["memory_available"] = int(meminfo["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        pass
-    return info
-
-
-def status(project: Project) -> Status:
-    """`henryvc status`: runs training now, disk use per run, free space, cache size, GPU and CPU use."""
-    from henryvc import dvcrepo
-
-    result = Status(runs=[_run_usage(project, f) for f in lifecycle.run_folders(project)])
-    cache = dvcrepo.cache_dir(project.root)
-    result.cache_dir = str(cache)
-    result.cache_bytes = disk_use(cache)[0]
-    result.disk = {"project": disk_space(project.root)}
-    if cache.exists() and os.stat(cache).st_dev != os.stat(project.root).st_dev:
-        result.disk["cache"] = disk_space(cache)
-    result.gpus, result.cpu = gpu_usage(), cpu_usage()
-    return result
-
-
-# --- doctor --------------------------------------------------------------------------------------------
 
 @dataclass
 class Check:
@@ -486,9 +197,9 @@ def check_configs(project: Project) -> list[Check]:
 
     checks = _yaml_checks(project)
     paths = sorted((project.root / "configs").glob("henry_voice_v*.json"))
-    for folder in lifecycle.run_folders(project, ("",)):
+    for folder in runfolder.run_folders(project, ("",)):
         config = folder.path / "config.json"
-        if not lifecycle.escape_reason(project, folder.path) and config.is_file() and not config.is_symlink():
+        if not runfolder.escape_reason(project, folder.path) and config.is_file() and not config.is_symlink():
             paths.append(config)
     findings = [f for path in paths for f in configs.validate_file(path)]
     for finding in findings:
@@ -501,7 +212,7 @@ def check_configs(project: Project) -> list[Check]:
 
 
 def _short(project: Project, path: str) -> str:
-    return lifecycle.relative(project, Path(path))
+    return runfolder.relative(project, Path(path))
 
 
 def _yaml_checks(project: Project) -> list[Check]:
@@ -560,19 +271,19 @@ def check_environment(project: Project) -> list[Check]:
 def check_runs(project: Project) -> list[Check]:
     """Runs whose record says training while nothing holds their training lock (killed)."""
     checks = []
-    for folder in lifecycle.run_folders(project, ("",)):
-        unsafe = lifecycle.escape_reason(project, folder.path)
+    for folder in runfolder.run_folders(project, ("",)):
+        unsafe = runfolder.escape_reason(project, folder.path)
         if unsafe:
             checks.append(Check("runs", "warning", unsafe, "make it a plain folder inside the project"))
             continue
         try:
-            rec = lifecycle.load_record(project, folder)
+            rec = runfolder.load_record(project, folder)
         except Exception as exc:
             checks.append(Check("runs", "error", f"{folder.rel}/{records.RECORD_FILE}: {exc}",
                                 f"restore it from git (`git checkout -- {folder.rel}/{records.RECORD_FILE}`) "
                                 "or from its tag (`henryvc restore NAME`)"))
             continue
-        if rec.status == "training" and not lifecycle.live_training(folder):
+        if rec.status == "training" and not runfolder.live_training(folder):
             checks.append(Check("runs", "warning", f"{folder.name} says training but nothing is training it (killed?)",
                                 "`dvc repro` continues it; or `henryvc archive` moves it to archive/incomplete"))
     return checks

@@ -295,13 +295,24 @@ def pull(root: Path, remote: str | None = None, targets: list[str] | None = None
 
 def push(root: Path, remote: str | None = None, targets: list[str] | None = None) -> int:
     """`dvc push` of TARGETS (all tracked outputs when None); returns how many objects went."""
+    return _push(open_repo(root), remote, targets=targets)
+
+
+def push_all(dvc_repo, remote: str) -> int:
+    """Push every tag's and the work tree's DVC data to REMOTE; how many objects went."""
+    return _push(dvc_repo, remote, all_tags=True)
+
+
+def _push(dvc_repo, remote: str | None, **how: Any) -> int:
+    """The one `dvc push`: its failure (ssh remotes fail with OSError: refused key, server down) is one line."""
     from dvc.exceptions import DvcException
 
     with _dvc_logs() as logged:
         try:
-            return open_repo(root).push(targets=targets, remote=remote)
-        except (DvcException, OSError) as exc:  # ssh remotes fail with OSError: refused key, server down
-            raise HenryvcError(f"dvc push failed: {_cause(exc, logged)}") from None
+            return dvc_repo.push(remote=remote, **how)
+        except (DvcException, OSError) as exc:
+            where = f" (remote {remote})" if remote else ""
+            raise HenryvcError(f"dvc push failed{where}: {_cause(exc, logged)}") from None
 
 
 DVC_LOGGERS = ("dvc", "dvc_objects", "dvc_data")

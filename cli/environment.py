@@ -32,16 +32,22 @@ def git_version() -> str | None:
     return out.split()[-1] if out else None
 
 
-def gpus() -> list[str]:
-    """Names of the NVIDIA GPUs nvidia-smi sees (empty without one)."""
+def nvidia_smi(fields: list[str]) -> list[list[str]]:
+    """One row per GPU of nvidia-smi's FIELDS (`--query-gpu`, no units); [] without nvidia-smi or a GPU."""
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
                              capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    return [line.strip() for line in out.splitlines() if line.strip()]
+    rows = [[part.strip() for part in line.split(",")] for line in out.splitlines() if line.strip()]
+    return [row for row in rows if len(row) == len(fields)]
+
+
+def gpus() -> list[str]:
+    """Names of the NVIDIA GPUs nvidia-smi sees (empty without one)."""
+    return [row[0] for row in nvidia_smi(["name"])]
 
 
 def container_info() -> dict[str, Any]:

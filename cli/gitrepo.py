@@ -244,15 +244,29 @@ def create_tag(repo, name: str, commit: str, message: str) -> None:
 
 
 def push_tag(repo, name: str, remote: str = "origin") -> None:
-    """Push refs/tags/NAME to REMOTE."""
+    """Push refs/tags/NAME to REMOTE (NotReady when there is no such remote)."""
+    push_tags(repo, [name], remote, required=True)
+
+
+def push_tags(repo, names: list[str], remote: str = "origin", required: bool = False) -> bool:
+    """Push tags NAMES to REMOTE (tags never move, so this never overwrites one); whether anything was pushed.
+
+    Without REMOTE configured: NotReady when REQUIRED, else nothing is pushed (False).
+    """
     import git
 
     if remote not in [r.name for r in repo.remotes]:
-        raise NotReady(f"no git remote named {remote!r}: add one with `git remote add {remote} URL`")
+        if required:
+            raise NotReady(f"no git remote named {remote!r}: add one with `git remote add {remote} URL`")
+        return False
+    if not names:
+        return False
     try:
-        repo.git.push(remote, f"refs/tags/{name}:refs/tags/{name}")
+        repo.git.push(remote, *(f"refs/tags/{n}:refs/tags/{n}" for n in names))
     except git.GitCommandError as exc:
-        raise HenryvcError(f"git push of tag {name} to {remote} failed: {exc.stderr.strip()}") from None
+        what = f"tag {names[0]}" if len(names) == 1 else "tags"
+        raise HenryvcError(f"git push of {what} to {remote} failed: {exc.stderr.strip()}") from None
+    return True
 
 
 def fetch_tags(repo, remote: str = "origin") -> None:

@@ -35,7 +35,8 @@ class HenryvcGroup(click.Group):
         try:
             return super().invoke(ctx)
         except HenryvcError as exc:
-            click.secho(f"henryvc: error: {exc}", fg="red", err=True)
+            if str(exc):  # Reported("") : the command printed its own report
+                click.secho(f"henryvc: error: {exc}", fg="red", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.secho("henryvc: interrupted", fg="red", err=True)

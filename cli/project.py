@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Iterator
 
 from henryvc.errors import BadInput, Busy, NotAProject
+from henryvc.runfolder import ARCHIVE_DIRS, RUNS_DIR, run_dir, runs_dir
 
-RUNS_DIR = "training_runs"
-ARCHIVE_DIRS = ("archive/failed", "archive/incomplete")
 STATE_DIR = ".henryvc"
 DEFAULT_REMOTE_NAME = "storage"
 TEMPLATE_FILES = ("dvc.yaml", "params.yaml")
@@ -36,7 +35,7 @@ class Project:
 
     @property
     def runs(self) -> Path:
-        return self.root / RUNS_DIR
+        return runs_dir(self.root)
 
     @property
     def state(self) -> Path:
@@ -47,8 +46,8 @@ class Project:
         return self.root / "params.yaml"
 
     def run_dir(self, name: object) -> Path:
-        """The folder of run NAME (a RunName, so never a path that escapes)."""
-        return self.runs / str(name)
+        """The folder of run NAME in training_runs/ (a RunName, so never a path that escapes)."""
+        return run_dir(self.root, name)
 
     def inside(self, path: Path) -> Path:
         """PATH resolved, or BadInput when it escapes the project (symlinks followed)."""

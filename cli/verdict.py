@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from henryvc.errors import BadInput
+from henryvc.numbers import parse_float
 
 VERDICTS = ("success", "failed", "incomplete")
 # metric name in metrics.json -> threshold name in params.yaml `criteria`; every one is "value < threshold".
@@ -48,21 +49,11 @@ class Verdict:
         return data
 
 
-def _number(value: Any) -> float | None:
-    """VALUE as a float, None when absent; strings "nan"/"inf" (as JSON carries them) count as numbers."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def thresholds(criteria: dict[str, Any]) -> dict[str, float]:
     """The thresholds of CRITERIA (params.yaml `criteria`); BadInput naming any missing or non-numeric one."""
     found, bad = {}, []
     for _metric, name in CRITERIA:
-        value = _number(criteria.get(name))
+        value = parse_float(criteria.get(name))
         if value is None or not math.isfinite(value):
             bad.append(name)
         else:
@@ -83,7 +74,7 @@ def judge(metrics: dict[str, Any], criteria: dict[str, Any]) -> Verdict:
     nan_metrics = []
     missing = []
     for metric, name in CRITERIA:
-        value = _number(metrics.get(metric))
+        value = parse_float(metrics.get(metric))
         if value is None:
             missing.append(metric)
             results.append(CriterionResult(metric, None, limits[name], None))

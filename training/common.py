@@ -80,16 +80,10 @@ class RunPaths:
 
 
 def load_params(root: Path) -> dict[str, Any]:
-    """params.yaml of the project at ROOT, with the run name checked."""
-    import yaml
+    """params.yaml of the project at ROOT, with the run name checked (henryvc.params owns the file)."""
+    from henryvc import params
 
-    path = root / PARAMS_FILE
-    if not path.exists():
-        raise BadInput(f"{path} does not exist: run the stages from the project root (where dvc.yaml is)")
-    params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(params.get("run"), str) or not params["run"]:
-        raise BadInput(f"{path} names no run: create one with `henryvc new-run --major 2 --variant debug`")
-    return params
+    return params.load_stage_params(root)
 
 
 def run_paths(root: Path, params: dict[str, Any]) -> RunPaths:

@@ -44,10 +44,9 @@ def run_command(major: int, variant: str, config_path: Path | None, description:
 
     Example: henryvc run --major 2 --variant debug --description "CPU smoke test"
     """
-    from henryvc import api, pipeline
+    from henryvc import api
 
-    project = api.require_project()
-    result = pipeline.run(project, major, variant, config_path, description, tag=not no_tag, output=_stream)
+    result = api.run(api.require_project(), major, variant, config_path, description, tag=not no_tag, output=_stream)
     _print_result(result, as_json)
 
 
@@ -59,10 +58,9 @@ def resume_command(name: str, as_json: bool) -> None:
 
     Example: henryvc resume henry_v2_debug_20250101_120000
     """
-    from henryvc import api, pipeline
+    from henryvc import api
 
-    project = api.require_project()
-    _print_result(pipeline.resume(project, name, output=_stream), as_json)
+    _print_result(api.resume(api.require_project(), name, output=_stream), as_json)
 
 
 COMMANDS = [run_command, resume_command]
