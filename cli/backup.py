@@ -114,7 +114,7 @@ def backup(project: Project, remote: str | None = None, best_only: bool = False)
         if best_only:
             pushed, wanted = 0, _best_objects(project, git_repo, tags, cache)
         else:
-            pushed, wanted = dvcrepo.push_all(dvc_repo, name), tag_objects(git_repo, tags, cache, odb)
+            pushed, wanted = dvcrepo.push(project.root, name, all_tags=True, dvc_repo=dvc_repo), tag_objects(git_repo, tags, cache, odb)
         filled, holes = dvcrepo.fill_holes(dvc_repo, name, odb, wanted.keys(), cache)
         url = dvcrepo.remote_url(dvc_repo, name)
     lost = _missing(wanted, holes)

@@ -293,24 +293,15 @@ def pull(root: Path, remote: str | None = None, targets: list[str] | None = None
             raise HenryvcError(f"dvc pull failed: {_cause(exc, logged)}") from None
 
 
-def push(root: Path, remote: str | None = None, targets: list[str] | None = None) -> int:
-    """`dvc push` of TARGETS (all tracked outputs when None); returns how many objects went."""
-    return _push(open_repo(root), remote, targets=targets)
-
-
-def push_all(dvc_repo, remote: str) -> int:
-    """Push every tag's and the work tree's DVC data to REMOTE; how many objects went."""
-    return _push(dvc_repo, remote, all_tags=True)
-
-
-def _push(dvc_repo, remote: str | None, **how: Any) -> int:
-    """The one `dvc push`: its failure (ssh remotes fail with OSError: refused key, server down) is one line."""
+def push(root: Path, remote: str | None = None, targets: list[str] | None = None, all_tags: bool = False,
+         dvc_repo: Any = None) -> int:
+    """`dvc push` of TARGETS (all tracked outputs when None; ALL_TAGS: every tag's too); how many objects went."""
     from dvc.exceptions import DvcException
 
     with _dvc_logs() as logged:
         try:
-            return dvc_repo.push(remote=remote, **how)
-        except (DvcException, OSError) as exc:
+            return (dvc_repo or open_repo(root)).push(targets=targets, remote=remote, all_tags=all_tags)
+        except (DvcException, OSError) as exc:  # ssh remotes fail with OSError: refused key, server down
             where = f" (remote {remote})" if remote else ""
             raise HenryvcError(f"dvc push failed{where}: {_cause(exc, logged)}") from None
 

@@ -119,7 +119,7 @@ def resume(project: Any, name: str, output: Output | None = None) -> PipelineRes
     The train stage checks that the checkpoint's step and learning rate were restored and refuses to
     go on otherwise; this reads that check back from the run record.
     """
-    from henryvc import api
+    from henryvc import params
 
     name = str(runname.parse(name))
     run_dir = project.run_dir(name)
@@ -138,8 +138,8 @@ def resume(project: Any, name: str, output: Output | None = None) -> PipelineRes
     switched = False
     with pipelock.hold(project, "henryvc resume", name):
         with project.lock():
-            if api.active_run(project) != name:
-                api.set_active_run(project, name)  # dvc repro trains the run params.yaml names
+            if params.active_run(project.root) != name:
+                params.set_active_run(project.root, name)  # dvc repro trains the run params.yaml names
                 switched = True
         _repro_or_raise(project, name, output)
     continued = None
@@ -164,14 +164,14 @@ def _check_restored(name: str, continued: dict[str, Any] | None) -> None:
 def run(project: Any, major: int, variant: str, config_path: Path | None = None, description: str = "",
         tag: bool = True, output: Output | None = None) -> PipelineResult:
     """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run."""
-    from henryvc import api, pipelock
+    from henryvc import newrun, pipelock, runtag
 
     # Held from before new-run re-points params.yaml until the tag: a second `henryvc run` is refused
     # before it writes anything instead of re-pointing params.yaml under this one's `dvc repro`.
     with pipelock.hold(project) as held:
-        record = api.new_run(project, major, variant, config_path=config_path, description=description)
+        record = newrun.new_run(project, major, variant, config_path=config_path, description=description)
         name = record.name
         held.name(name)
         _repro_or_raise(project, name, output, fresh=True)
-        commit = api.tag_run(project, name).commit if tag else None
+        commit = runtag.tag(project, name).commit if tag else None
     return _result(project, name, tag_commit=commit)

@@ -51,6 +51,15 @@ def _run_commit(project, git_repo, name: str, status: str) -> str:
     return gitrepo.head(git_repo)
 
 
+def tag(project: Project, name: str | None = None, push: bool = False) -> TagResult:
+    """`henryvc tag-run`: under the project lock, tag run NAME (default: the run params.yaml points at)."""
+    from henryvc import environment  # importlib.metadata, platform, socket: only tag-run needs them
+
+    name = name or params.active_run(project.root)
+    with project.lock():
+        return tag_run(project, name, environment.capture(), push=push)
+
+
 def tag_run(project, name: str, environment: dict[str, Any], push: bool = False) -> TagResult:
     """Commit run NAME (record, config, metrics, README, dvc.lock, params) and tag it NAME, annotated."""
     from henryvc import record as records
