@@ -245,10 +245,10 @@ def docker_run(root: Path, image: str, command: list[str] | None, gpus: str, use
 def docker_recreate(project: Project, name: str, image: str | None, gpus: str,
                     on_output: Callable[[str], None] | None = None, allow_drift: bool = False) -> containers.Recreation:
     """`henryvc docker recreate`: IMAGE None is the image the run recorded."""
-    from henryvc import container as containers
+    from henryvc import recreate
 
-    return containers.recreate(project, str(runname.parse(name)), image=image, gpus=gpus, on_output=on_output,
-                               allow_drift=allow_drift)
+    return recreate.in_image(project, str(runname.parse(name)), image=image, gpus=gpus, on_output=on_output,
+                             allow_drift=allow_drift)
 
 
 def require_project(start: Path | None = None) -> Project:

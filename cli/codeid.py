@@ -111,7 +111,7 @@ def source() -> dict[str, Any]:
     distribution version (and, inside the henryvc image, the commit it was built from)."""
     from henryvc import __version__
     from henryvc.environment import container_info
-    from henryvc.project import SOURCE_ROOT
+    from henryvc.paths import SOURCE_ROOT
 
     info: dict[str, Any] = {"version": __version__}
     if (SOURCE_ROOT / ".git").exists() and package_dirs()["henryvc"].is_relative_to(SOURCE_ROOT):

@@ -177,7 +177,7 @@ def _box_tuning(data: dict[str, Any], name: str) -> list[Finding]:
     found = []
     if data.get("variant") == "debug" or not isinstance(data.get("variant"), str):
         return found
-    if _number(data.get("num_loader_workers", 0)) == 0:
+    if as_float(data.get("num_loader_workers", 0)) == 0:
         found.append(Finding(name, "num_loader_workers", "is 0 in a GPU config: the training process itself then "
                              "loads and featurizes every clip while the GPU waits",
                              "set \"num_loader_workers\": 4 (Coqui's Tacotron2 recipes use 4; see "

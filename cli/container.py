@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from henryvc.errors import BadInput, EngineUnavailable, HenryvcError, NotReady
+from henryvc.errors import BadInput, EngineUnavailable, HenryvcError
 
 OutputCallback = Callable[[str], None]
 
@@ -85,7 +85,7 @@ def git_commit(root: Path) -> str:
 def context_root(project_root: Path) -> Path:
     """Where the Dockerfile is: the project itself when it has one (the henryvc repository as a
     project), else the henryvc source tree this henryvc runs from (projects made by `henryvc init`)."""
-    from henryvc.project import SOURCE_ROOT
+    from henryvc.paths import SOURCE_ROOT
 
     for candidate in (Path(project_root), SOURCE_ROOT):
         if (candidate / "Dockerfile").is_file():
@@ -344,70 +344,3 @@ def read_metrics(path: Path) -> dict[str, Any]:
         return {}
     # The tag keeps scalar metrics only (henryvc.summary.build); lists cannot be compared with it.
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
-
-
-def recreate(project, name: str, image: str | None = None, gpus: str = "none",
-             command: list[str] | None = None, on_output: OutputCallback | None = None,
-             client=None, allow_drift: bool = False) -> Recreation:
-    """Restore tag NAME into a worktree, check the image's environment against the tag's, re-run its stages
-    in IMAGE (default: the image the run recorded, loaded from DVC when the engine lacks it, else
-    henryvc:latest), compare the metrics with the tag's."""
-    from henryvc import imagestore, recreate as host, registry, restore as restores, runname
-
-    name = str(runname.parse(name))
-    client = client or connect()  # before restoring: no engine, nothing written
-    if image is None:
-        image = _recorded_image(project, name) or DEFAULT_TAG
-        if image != DEFAULT_TAG:
-            imagestore.ensure_loaded(project, image, client)
-    with project.lock():
-        restored = restores.restore(project, name)
-    tagged = registry.show(project, name).metrics
-    worktree = Path(restored.path)
-    drift = _drift_in_image(worktree, name, image, gpus, client)
-    if drift is None and not allow_drift:
-        raise NotReady(f"tag {name} records no environment lock (a run trained before henryvc kept one): "
-                            "there is nothing to check the image against; re-run with --allow-drift")
-    if drift and not allow_drift:
-        raise host.refusal(name, drift)
-    run_dir = worktree / "training_runs" / name
-    host.mark(run_dir, drift or [], f"image {image}")
-    metrics_file = run_dir / "metrics.json"
-    before = metrics_file.read_bytes() if metrics_file.exists() else None
-    before_mtime = metrics_file.stat().st_mtime_ns if metrics_file.exists() else None
-    code = run(worktree, image, command or ["dvc", "repro", "--force"], gpus=gpus,
-               on_output=on_output, client=client)
-    rewritten = metrics_file.exists() and (metrics_file.stat().st_mtime_ns != before_mtime
-                                           or metrics_file.read_bytes() != before)
-    host.mark(run_dir, drift or [], f"image {image}", exit_code=code)
-    return Recreation(name, str(worktree), image, code, rewritten,
-                      compare_metrics(tagged, read_metrics(metrics_file)), [d.line() for d in drift or []])
-
-
-def _recorded_image(project, name: str) -> str | None:
-    """The id of the image run NAME trained in (its environment.json at the tag), if any."""
-    from henryvc import recreate as host
-    from henryvc.errors import NotReady
-
-    try:
-        info, _ = host.recorded(project, name)
-    except NotReady:
-        return None
-    return (info.get("image") or {}).get("image_id")
-
-
-def _drift_in_image(worktree: Path, name: str, image: str, gpus: str, client):
-    """The differences between run NAME's recorded environment and IMAGE's, computed inside IMAGE
-    (None when the run records no lock)."""
-    import json
-
-    from henryvc import envlock
-
-    out: list[str] = []
-    code = run(worktree, image, ["python", "-m", "henryvc.envlock", "--check", f"training_runs/{name}"],
-               gpus=gpus, on_output=out.append, client=client)
-    text = "".join(out).strip().splitlines()
-    if code != 0 or not text:
-        raise HenryvcError(f"the environment check in {image} failed (exit {code}): {''.join(out)[-500:]}")
-    found = json.loads(text[-1])
-    return None if found is None else [envlock.Drift(**d) for d in found]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from henryvc.errors import BadInput, Busy, NotAProject
+from henryvc.paths import TEMPLATES
 from henryvc.runfolder import ARCHIVE_DIRS, RUNS_DIR, run_dir, runs_dir
 
 STATE_DIR = ".henryvc"
@@ -19,10 +20,6 @@ GITIGNORE_LINES = (f"/{STATE_DIR}/", ".training.lock",  # the trainer's OS lock 
                    "/stage_code/")  # links to the installed stage code (henryvc.stagecode): machine paths
 DVCIGNORE_LINES = (f"/{STATE_DIR}/", f"/{RUNS_DIR}/archive/", "__pycache__/")
 LOCK_TIMEOUT_S = float(os.environ.get("HENRYVC_LOCK_TIMEOUT", "600"))
-# The henryvc source tree (editable install: the Dockerfile's build context).
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
-# The default pipeline and config templates, shipped as package data (any install, the image too).
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Stage commands of projects made before the import name henryvc_training: `henryvc init` rewrites them.
 OLD_STAGE_MODULE, STAGE_MODULE = "python -m training.", "python -m henryvc_training."
 

@@ -83,9 +83,9 @@ def _labels(count: int) -> list[str]:
 def _run_folder(project: Project, name: str, tagged: bool) -> tuple[Path, str]:
     """The folder to read run NAME from: its tag restored (hashes checked), else its run folder."""
     if tagged:
-        from henryvc import snapshot
+        from henryvc import restore as restores
 
-        restored = snapshot.restore(project, name)  # raises IntegrityError on any mismatch
+        restored = restores.restore(project, name)  # raises IntegrityError on any mismatch
         return Path(restored.path) / project.runs.name / name, f"restored from its tag ({restored.checked_files} files checked)"
     folder = project.run_dir(name)
     if not folder.is_dir():

@@ -111,7 +111,7 @@ def test_show_and_diff_report_the_environment(locked_run, invoke):
 
 def test_env_build_installs_a_lock_and_henryvc_at_a_commit(tmp_path):
     from henryvc import envbuild
-    from henryvc.project import SOURCE_ROOT
+    from henryvc.paths import SOURCE_ROOT
 
     lock = "# a small real lock\nsix==1.16.0\nidna==3.7\n"
     commit = gitrepo.head(gitrepo.open_repo(SOURCE_ROOT))
