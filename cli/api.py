@@ -11,18 +11,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from henryvc import params, project as projects, record as records, registry, runname
+from henryvc import runname
 from henryvc.errors import BadInput, HenryvcError
-from henryvc.project import Project
 
 if TYPE_CHECKING:
     from henryvc import (archive as archives, backup as backups, cleanup as cleanups, config as configs,
-                         container as containers, doctor as doctors, imagestore, logs as logs_, pipeline as pipelines,
-                         reset as resets, restore as restores, runtag, schedule as schedules,
-                         snapshot as snapshots, status as statuses)
+                         container as containers, doctor as doctors, imagestore, logs as logs_,
+                         pipeline as pipelines, record as records, registry, reset as resets, restore as restores,
+                         review as reviews, runtag, schedule as schedules, snapshot as snapshots,
+                         status as statuses)
+    from henryvc.project import Project
+
 
 def init(root: Path, remote: str | None = None) -> dict[str, Any]:
     """`henryvc init`: make ROOT a project (idempotent)."""
+    from henryvc import project as projects
+
     return projects.init(root, remote)
 
 
@@ -35,11 +39,15 @@ def validate(paths: list[Path]) -> list[configs.Finding]:
 
 def active_run(project: Project) -> str:
     """The run params.yaml points at (what `dvc repro` trains); BadInput when there is none."""
+    from henryvc import params
+
     return params.active_run(project.root)
 
 
 def set_active_run(project: Project, name: str) -> None:
     """Point params.yaml's `run` at NAME, keeping its comments and order; atomic."""
+    from henryvc import params
+
     params.set_active_run(project.root, name)
 
 
@@ -61,6 +69,8 @@ def tag_run(project: Project, name: str | None = None, push: bool = False) -> ru
 def list_runs(project: Project, major: int | None = None, variant: str | None = None,
               status: str | None = None) -> registry.Listing:
     """`henryvc list`."""
+    from henryvc import record as records, registry
+
     if variant is not None:
         runname.check_variant(variant)
     if status is not None and status not in records.STATUSES:
@@ -70,7 +80,7 @@ def list_runs(project: Project, major: int | None = None, variant: str | None = 
 
 def show(project: Project, name: str) -> registry.RunInfo:
     """`henryvc show`."""
-    from henryvc import envlock
+    from henryvc import envlock, registry
 
     info = registry.show(project, str(runname.parse(name)))
     found = envlock.of_run(project, info.name, info.tagged)
@@ -80,7 +90,7 @@ def show(project: Project, name: str) -> registry.RunInfo:
 
 def diff(project: Project, a: str, b: str) -> dict[str, Any]:
     """`henryvc diff`."""
-    from henryvc import envlock
+    from henryvc import envlock, registry
 
     result = registry.diff(project, str(runname.parse(a)), str(runname.parse(b)))
     tagged = {run: registry.show(project, run).tagged for run in (result["a"], result["b"])}
@@ -243,7 +253,8 @@ def docker_run(root: Path, image: str, command: list[str] | None, gpus: str, use
 
 
 def docker_recreate(project: Project, name: str, image: str | None, gpus: str,
-                    on_output: Callable[[str], None] | None = None, allow_drift: bool = False) -> containers.Recreation:
+                    on_output: Callable[[str], None] | None = None,
+                    allow_drift: bool = False) -> containers.Recreation:
     """`henryvc docker recreate`: IMAGE None is the image the run recorded."""
     from henryvc import recreate
 
@@ -251,8 +262,26 @@ def docker_recreate(project: Project, name: str, image: str | None, gpus: str,
                              allow_drift=allow_drift)
 
 
+def review_run(project: Project, name: str, rating: int, verdict: str, notes: str = "",
+               reviewer: str | None = None) -> reviews.ReviewResult:
+    """`henryvc review NAME`."""
+    from henryvc import review as reviews
+
+    return reviews.review_run(project, str(runname.parse(name)), rating, verdict, notes, reviewer)
+
+
+def review_from_file(project: Project, ratings_path: Path, key_path: Path | None = None,
+                     reviewer: str | None = None) -> list[reviews.ReviewResult]:
+    """`henryvc review --from FILE`."""
+    from henryvc import review as reviews
+
+    return reviews.review_from_file(project, ratings_path, key_path, reviewer)
+
+
 def require_project(start: Path | None = None) -> Project:
     """The project around START, for commands that need one."""
+    from henryvc import project as projects
+
     return projects.find(start)
 
 

@@ -113,7 +113,7 @@ def _move(folder: RunFolder, target: Path) -> str | None:
     return None
 
 
-def _git_moves(project: Project, git_repo) -> list[tuple[str, str]]:
+def _git_moves(project: Project, git_repo: git.Repo) -> list[tuple[str, str]]:
     """(old, new) of archived runs git still tracks at their old place: this archive's moves and a killed one's."""
     tracked_top = {Path(f).name for f in map(run_folder_of, gitrepo.tracked(git_repo, ["training_runs"]))
                    if f and f.count("/") == 1}
@@ -121,7 +121,7 @@ def _git_moves(project: Project, git_repo) -> list[tuple[str, str]]:
             if f.name in tracked_top and not (project.root / "training_runs" / f.name).exists()]
 
 
-def _commit_moves(project: Project, git_repo, moves: list[tuple[str, str]]) -> str | None:
+def _commit_moves(project: Project, git_repo: git.Repo, moves: list[tuple[str, str]]) -> str | None:
     """Stage the moves of git-tracked run files (old paths out, new paths in) and commit just those."""
     paths = []
     for old, new in moves:

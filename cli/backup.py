@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc import dvcrepo, gitrepo
+from henryvc import dvcrepo, dvcstore, gitrepo
 from henryvc.coverage import tag_objects
 from henryvc.errors import BadInput, NotReady
 from henryvc.summary import all_tags
@@ -23,9 +23,9 @@ BACKUP_REMOTE = "backup"
 BEST_MODEL = re.compile(r"(\A|/)best_model[^/]*\Z")
 
 
-def backup_remote(dvc_repo, name: str | None = None) -> str:
+def backup_remote(dvc_repo: Repo, name: str | None = None) -> str:
     """NAME, else the remote called "backup" when configured, else the default remote."""
-    remotes = dvc_repo.config.get("remote", {})
+    remotes = dvcrepo.remotes(dvc_repo)
     if name:
         if name not in remotes:
             raise BadInput(f"no DVC remote named {name!r} (configured: {', '.join(remotes) or 'none'}); "
@@ -84,10 +84,10 @@ class BackupCheck:
         return {**asdict(self), "ok": self.ok}
 
 
-def _best_objects(project: Project, git_repo, tags: list[str], cache: Path) -> dict[str, tuple[str, str]]:
+def _best_objects(project: Project, git_repo: git.Repo, tags: list[str], cache: Path) -> dict[str, tuple[str, str]]:
     """The work tree's voice data (outputs outside training_runs/) and each tag's best_model* files."""
     wanted = {oid: ("workspace", out.path) for out in dvcrepo.workspace_outs(project.root)
-              if out.cached and not out.path.startswith("training_runs/") for oid in dvcrepo.out_oids(cache, None, out)}
+              if out.cached and not out.path.startswith("training_runs/") for oid in dvcstore.out_oids(cache, None, out)}
     for oid, (tag, path) in tag_objects(git_repo, tags, cache, None).items():
         if BEST_MODEL.search(path):
             wanted.setdefault(oid, (tag, path))
@@ -110,12 +110,13 @@ def backup(project: Project, remote: str | None = None, best_only: bool = False)
     tags = all_tags(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         name = backup_remote(dvc_repo, remote)
-        cache, odb = dvcrepo.cache_of(dvc_repo), dvcrepo.remote_odb(dvc_repo, name)
+        cache, odb = dvcrepo.cache_of(dvc_repo), dvcstore.remote_odb(dvc_repo, name)
         if best_only:
             pushed, wanted = 0, _best_objects(project, git_repo, tags, cache)
         else:
-            pushed, wanted = dvcrepo.push(project.root, name, all_tags=True, dvc_repo=dvc_repo), tag_objects(git_repo, tags, cache, odb)
-        filled, holes = dvcrepo.fill_holes(dvc_repo, name, odb, wanted.keys(), cache)
+            pushed = dvcrepo.push(project.root, name, all_tags=True, dvc_repo=dvc_repo)
+            wanted = tag_objects(git_repo, tags, cache, odb)
+        filled, holes = dvcstore.fill_holes(dvc_repo, name, odb, wanted.keys(), cache)
         url = dvcrepo.remote_url(dvc_repo, name)
     lost = _missing(wanted, holes)
     return BackupResult(name, url, best_only, tags, pushed + filled, push_tags(git_repo, tags), lost)
@@ -127,9 +128,9 @@ def verify_backup(project: Project, remote: str | None = None) -> BackupCheck:
     tags = all_tags(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         name = backup_remote(dvc_repo, remote)
-        cache, odb = dvcrepo.cache_of(dvc_repo), dvcrepo.remote_odb(dvc_repo, name)
+        cache, odb = dvcrepo.cache_of(dvc_repo), dvcstore.remote_odb(dvc_repo, name)
         wanted = tag_objects(git_repo, tags, cache, odb)
-        problems = dvcrepo.remote_problems(odb, wanted.keys(), cache)
+        problems = dvcstore.remote_problems(odb, wanted.keys(), cache)
         check = BackupCheck(name, dvcrepo.remote_url(dvc_repo, name), len(tags), len(wanted))
     check.missing = _missing(wanted, problems)
     return check

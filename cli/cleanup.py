@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from henryvc import dvcrepo, gitrepo, runname
+from henryvc import dvcrepo, dvcstore, gitrepo, runname
 from henryvc.coverage import coverage, source_at
 from henryvc.errors import BadInput, HenryvcError, NotReady
 from henryvc.journal import journal
@@ -20,6 +20,7 @@ from henryvc.runfolder import (RunFolder, check_layout, escape_reason, holding_t
 from henryvc.summary import tag_summaries
 
 if TYPE_CHECKING:
+    from dvc.repo import Repo
     import git
 
     from henryvc.project import Project
@@ -102,7 +103,7 @@ def _unique_bytes(paths: Iterable[Path]) -> int:
     return sum(size for count, links, size in seen.values() if count >= links)
 
 
-def _candidate(project: Project, git_repo, folder: RunFolder, tags, cache: Path, odb) -> _Candidate:
+def _candidate(project: Project, git_repo: git.Repo, folder: RunFolder, tags, cache: Path, odb) -> _Candidate:
     """What is known about FOLDER's checkpoints before asking the remote."""
     ckpt = folder.path / CHECKPOINTS
     cand = _Candidate(folder, CleanupItem(folder.name, f"{folder.rel}/{CHECKPOINTS}", "skip"))
@@ -113,9 +114,9 @@ def _candidate(project: Project, git_repo, folder: RunFolder, tags, cache: Path,
         cand.item.reason = "training now: never deleted"
         return cand
     if folder.name in tags:  # whatever the work tree holds, the cache may give back what the remote has
-        outs = dvcrepo.cached_outs_at(git_repo, folder.name)
-        if all(dvcrepo.out_files(cache, odb, out) is not None for out in outs):
-            cand.tag_oids = set().union(*(dvcrepo.out_oids(cache, odb, out) for out in outs))
+        outs = dvcstore.cached_outs_at(git_repo, folder.name)
+        if all(dvcstore.out_files(cache, odb, out) is not None for out in outs):
+            cand.tag_oids = set().union(*(dvcstore.out_oids(cache, odb, out) for out in outs))
     if not ckpt.is_dir() and not ckpt.is_symlink():
         cand.item.reason = f"no {CHECKPOINTS}/ left"
         return cand
@@ -145,7 +146,7 @@ def _decide(cand: _Candidate, present: set[str], cache: Path, force: bool) -> bo
     item = cand.item
     droppable = cand.tag_oids is not None and cand.tag_oids <= present
     item.cache = CACHE_DROPPED if droppable else CACHE_KEPT if cand.tag_oids is not None else ""
-    if cand.problem is None and cand.oids and not all(o in present or dvcrepo.in_cache(cache, o) for o in cand.oids):
+    if cand.problem is None and cand.oids and not all(o in present or dvcstore.in_cache(cache, o) for o in cand.oids):
         cand.problem = "some of its objects are neither in the DVC cache nor on the default remote"
     item.recoverable = bool(cand.files) and cand.problem is None
     if not cand.files or (cand.problem and not force) or item.reason:
@@ -170,44 +171,18 @@ def _protected_oids(project: Project, cache: Path, skip: set[Path]) -> set[str]:
     return found
 
 
-def kept_commits(git_repo, keep_tags: set[str]) -> list[str]:
-    """The commits of KEEP_TAGS, of every branch and of every DVC experiment (one git call)."""
-    out = git_repo.git.for_each_ref("--format=%(refname)%00%(objectname)%00%(*objectname)",
-                                    "refs/heads", "refs/exps", "refs/tags")
-    commits = set()
-    for line in out.splitlines():
-        ref, obj, peeled = line.split("\0")
-        if not ref.startswith("refs/tags/") or ref[len("refs/tags/"):] in keep_tags:
-            commits.add(peeled or obj)
-    return sorted(commits)
-
-
-def used_oids(project: Project, git_repo, commits: list[str], cache: Path, odb) -> set[str]:
+def used_oids(project: Project, git_repo: git.Repo, commits: list[str], cache: Path, odb) -> set[str]:
     """Every object the DVC outputs of COMMITS and of the work tree need, read from git itself (not through
     DVC, whose view of an old revision breaks when a remote was added later with a local keyfile)."""
     outs = [out for out in dvcrepo.workspace_outs(project.root) if out.cached]
-    outs += [out for commit in commits for out in dvcrepo.cached_outs_at(git_repo, commit)]
+    outs += [out for commit in commits for out in dvcstore.cached_outs_at(git_repo, commit)]
     used = set()
     for out in set(outs):
-        if dvcrepo.out_files(cache, odb, out) is None:
+        if dvcstore.out_files(cache, odb, out) is None:
             raise NotReady(f"the listing of {out.path} ({out.md5}.dir) is neither in the cache nor on the remote, "
                            "so what it keeps cannot be known: the cache is left alone")
-        used |= dvcrepo.out_oids(cache, odb, out)
+        used |= dvcstore.out_oids(cache, odb, out)
     return used
-
-
-def _gc_scope(dvc_repo, used_values: set[str]) -> list[tuple[Any, set, list[Path]]]:
-    """(cache ODB, used hash infos, paths gc would remove) per cache ODB; USED_VALUES are kept under either
-    hash name (md5 and DVC 2's md5-dos2unix), so nothing is dropped for a naming difference."""
-    from dvc_data.hashfile.hash_info import HashInfo
-
-    used = {HashInfo(name, value) for value in used_values for name in ("md5", "md5-dos2unix")}
-    scopes, seen = [], set()
-    for _scheme, odb in dvc_repo.cache.by_scheme():
-        if odb and odb.path not in seen:
-            seen.add(odb.path)
-            scopes.append((odb, used, [Path(odb.oid_to_path(oid)) for oid in odb.all() if oid not in used_values]))
-    return scopes
 
 
 def cleanup_failed(project: Project, older_than: float | None = None, dry_run: bool = False,
@@ -225,8 +200,6 @@ def cleanup_failed(project: Project, older_than: float | None = None, dry_run: b
 
 def _cleanup(project: Project, older_than: float | None, force: bool, only: set[str] | None, now: datetime,
              execute: bool) -> CleanupPlan:
-    from dvc_data.hashfile.gc import gc as dvc_gc
-
     git_repo = gitrepo.open_repo(project.root)
     tags = tag_summaries(git_repo)
     plan = CleanupPlan(forced=force)
@@ -247,8 +220,8 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
                                "left alone; run cleanup-failed again when it has finished")
         else:
             try:
-                used = used_oids(project, git_repo, kept_commits(git_repo, set(keep)), cache, odb)
-                scopes = _gc_scope(dvc_repo, used | _protected_oids(project, cache, set(deletions)))
+                used = used_oids(project, git_repo, gitrepo.kept_commits(git_repo, set(keep)), cache, odb)
+                scopes = dvcstore.gc_plan(dvc_repo, used | _protected_oids(project, cache, set(deletions)))
             except NotReady as exc:
                 plan.gc_skipped = str(exc)
         doomed = [p for _, _, paths in scopes for p in paths]
@@ -259,8 +232,7 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
         for cand in cands:
             if cand.item.action == "delete":
                 _delete_checkpoints(project, cand, force)
-        for gc_odb, used, _ in scopes:
-            dvc_gc(gc_odb, used)
+        dvcstore.gc(scopes)
         if scopes:
             journal(project, {"action": "gc", "kept_tags": len(keep), "objects": plan.gc_objects,
                               "bytes": plan.gc_bytes})
@@ -279,10 +251,10 @@ def _delete_checkpoints(project: Project, cand: _Candidate, force: bool) -> None
                       "recoverable": item.recoverable, "forced": force})
 
 
-def _default_odb(dvc_repo):
+def _default_odb(dvc_repo: Repo):
     name = dvcrepo.default_remote(dvc_repo)
     try:
-        return dvcrepo.remote_odb(dvc_repo, name) if name else None
+        return dvcstore.remote_odb(dvc_repo, name) if name else None
     except Exception:  # a remote that cannot even be configured holds nothing we can count on
         return None
 
@@ -291,6 +263,6 @@ def _remote_subset(odb, oids: set[str], cache: Path) -> set[str]:
     if odb is None:
         return set()
     try:
-        return dvcrepo.on_remote(odb, oids, cache)
+        return dvcstore.on_remote(odb, oids, cache)
     except HenryvcError:
         return set()  # unreachable: nothing counts as backed up, so nothing leaves the cache

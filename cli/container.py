@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -71,15 +70,9 @@ def connect():
 
 def git_commit(root: Path) -> str:
     """HEAD of ROOT, with "-dirty" when tracked files differ from it; "unknown" outside git."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    try:
-        head = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("-dirty" if dirty else "")
+    from henryvc import gitrepo
+
+    return gitrepo.describe_head(root)
 
 
 def context_root(project_root: Path) -> Path:
@@ -168,12 +161,9 @@ def passthrough_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _git_common_dir(root: Path) -> Path | None:
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return Path(out) if out else None
+    from henryvc import gitrepo
+
+    return gitrepo.common_dir(root)
 
 
 def _dvc_cache_dir(root: Path) -> Path | None:

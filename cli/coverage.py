@@ -7,9 +7,9 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from henryvc import dvcrepo
+from henryvc import dvcrepo, dvcstore, gitrepo
 from henryvc.dvcrepo import Out
 from henryvc.ledger import md5_file
 from henryvc.runfolder import HENRYVC_FILES, walk_files
@@ -28,14 +28,9 @@ class Source:
     outs: list[Out]
 
 
-def source_at(git_repo, rev: str, prefix: str) -> Source:
+def source_at(git_repo: git.Repo, rev: str, prefix: str) -> Source:
     """The git files under PREFIX and the DVC outputs under PREFIX at REV."""
-    blobs = {}
-    for line in git_repo.git.ls_tree("-r", "-l", "-z", rev, "--", prefix + "/").split("\0"):
-        meta, _, path = line.partition("\t")
-        parts = meta.split()
-        if len(parts) == 4 and parts[1] == "blob":
-            blobs[path] = (parts[0], parts[2], int(parts[3]))
+    blobs = gitrepo.blobs(git_repo, rev, prefix)
     outs = [o for o in dvcrepo.outs_at(git_repo, rev) if o.cached and o.path.startswith(prefix + "/")]
     return Source(rev, prefix, blobs, outs)
 
@@ -90,7 +85,7 @@ def coverage(folder: Path, sources: list[Source], cache: Path, odb=None, subdir:
     outs = []  # (out, its path inside the run folder, relpath → md5)
     for source in sources:
         for out in source.outs:
-            files = dvcrepo.out_files(cache, odb, out)
+            files = dvcstore.out_files(cache, odb, out)
             if files is not None:
                 outs.append((out, out.path[len(source.prefix) + 1:], files))
     result = Coverage()
@@ -121,13 +116,13 @@ def _dvc_cover(path: Path, rel: str, outs: list, cache: Path) -> set[str] | None
     return None
 
 
-def tag_objects(git_repo, tags: list[str], cache: Path, odb) -> dict[str, tuple[str, str]]:
+def tag_objects(git_repo: git.Repo, tags: list[str], cache: Path, odb) -> dict[str, tuple[str, str]]:
     """oid → (tag, path) of its first user, for every object the DVC outputs of TAGS need."""
     wanted: dict[str, tuple[str, str]] = {}
     for tag in tags:
-        for out in dvcrepo.cached_outs_at(git_repo, tag):
+        for out in dvcstore.cached_outs_at(git_repo, tag):
             if out.is_dir:
                 wanted.setdefault(out.md5 + ".dir", (tag, out.path))
-            for rel, md5 in (dvcrepo.out_files(cache, odb, out) or {}).items():
+            for rel, md5 in (dvcstore.out_files(cache, odb, out) or {}).items():
                 wanted.setdefault(md5, (tag, f"{out.path}/{rel}" if rel else out.path))
     return wanted

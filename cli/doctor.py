@@ -25,6 +25,7 @@ from henryvc import record as records, runfolder
 from henryvc.status import disk_space, gpu_usage
 
 if TYPE_CHECKING:
+    from dvc.repo import Repo
     from henryvc.project import Project
 
 GIB = 1024 ** 3
@@ -136,18 +137,12 @@ def _torch_check(have_gpu: bool) -> Check:
                  "training runs on CPU; fine for debug runs")
 
 
-def _reachable(dvc_repo, name: str) -> str | None:
+def _reachable(dvc_repo: Repo, name: str) -> str | None:
     """None when remote NAME answers within REMOTE_TIMEOUT_S, else why not."""
+    from henryvc import dvcrepo
+
     outcome: list[str | None] = []
-
-    def probe() -> None:
-        try:
-            remote = dvc_repo.cloud.get_remote(name, "doctor")
-            outcome.append(None if remote.fs.exists(remote.path) else f"{remote.path} does not exist")
-        except Exception as exc:  # anything the transport raises means "not reachable"
-            outcome.append(f"{type(exc).__name__}: {exc}")
-
-    thread = threading.Thread(target=probe, daemon=True)
+    thread = threading.Thread(target=lambda: outcome.append(dvcrepo.remote_exists(dvc_repo, name)), daemon=True)
     thread.start()
     thread.join(REMOTE_TIMEOUT_S)
     return outcome[0] if outcome else f"no answer within {REMOTE_TIMEOUT_S:.0f} s"
@@ -159,7 +154,7 @@ def check_remotes(project: Project) -> list[Check]:
 
     try:
         with dvcrepo.open_repo(project.root) as dvc_repo:
-            remotes = dict(dvc_repo.config.get("remote", {}))
+            remotes = dvcrepo.remotes(dvc_repo)
             default = dvcrepo.default_remote(dvc_repo)
             if not remotes:
                 return [Check("remote", "error", "no DVC remote is configured: nothing is backed up",
@@ -241,11 +236,10 @@ def _yaml_checks(project: Project) -> list[Check]:
 
 def check_environment(project: Project) -> list[Check]:
     """Git identity, and the `python` that `dvc repro` runs can import henryvc's stages."""
-    import git
+    from henryvc import gitrepo
 
     checks = []
-    reader = git.Repo(project.root).config_reader()
-    missing = [key for key in ("name", "email") if not reader.get_value("user", key, default="")]
+    missing = gitrepo.missing_identity(gitrepo.open_repo(project.root))
     if missing:
         checks.append(Check("environment", "error", f"git has no user.{' and user.'.join(missing)}: tag-run cannot commit",
                             'git config --global user.name "Your Name" && git config --global user.email you@example.org'))

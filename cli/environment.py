@@ -25,11 +25,9 @@ def package_version(name: str) -> str | None:
 
 def git_version() -> str | None:
     """`git --version` without the words."""
-    try:
-        out = subprocess.run(["git", "--version"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.split()[-1] if out else None
+    from henryvc import gitrepo
+
+    return gitrepo.git_version()
 
 
 def nvidia_smi(fields: list[str]) -> list[list[str]]:

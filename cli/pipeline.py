@@ -10,11 +10,14 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from henryvc import record as records
 from henryvc import runname
 from henryvc.errors import HenryvcError, NotReady, RunNotFound
+
+if TYPE_CHECKING:
+    from henryvc.project import Project
 
 Output = Callable[[str], None]
 TAIL_LINES = 15
@@ -86,7 +89,7 @@ def _fail_before_training(run_dir: Path, code: int, tail: list[str]) -> str:
     return reason
 
 
-def _repro_or_raise(project: Any, name: str, output: Output | None, fresh: bool = False) -> None:
+def _repro_or_raise(project: Project, name: str, output: Output | None, fresh: bool = False) -> None:
     """`dvc repro` for NAME; HenryvcError with the last lines when it fails.
 
     FRESH (a run `henryvc run` just created): when the pipeline fails before training started (bad data,
@@ -108,12 +111,12 @@ def _repro_or_raise(project: Any, name: str, output: Output | None, fresh: bool 
                            + "\n".join(tail))
 
 
-def _result(project: Any, name: str, **extra: Any) -> PipelineResult:
+def _result(project: Project, name: str, **extra: Any) -> PipelineResult:
     record = records.load(project.run_dir(name))
     return PipelineResult(name, record.status, record.verdict, **extra)
 
 
-def resume(project: Any, name: str, output: Output | None = None) -> PipelineResult:
+def resume(project: Project, name: str, output: Output | None = None) -> PipelineResult:
     """Continue incomplete run NAME from its last checkpoint (Coqui continue_path) and evaluate it.
 
     The train stage checks that the checkpoint's step and learning rate were restored and refuses to
@@ -161,7 +164,7 @@ def _check_restored(name: str, continued: dict[str, Any] | None) -> None:
         raise HenryvcError(f"run {name} did not restore step/learning rate: checkpoint {continued}, got {restored}")
 
 
-def run(project: Any, major: int, variant: str, config_path: Path | None = None, description: str = "",
+def run(project: Project, major: int, variant: str, config_path: Path | None = None, description: str = "",
         tag: bool = True, output: Output | None = None) -> PipelineResult:
     """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run."""
     from henryvc import newrun, pipelock, runtag

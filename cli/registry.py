@@ -199,7 +199,7 @@ def show(project: Project, name: str) -> RunInfo:
     raise RunNotFound(f"no run {name}: see `henryvc list`")
 
 
-def _files_of(project, repo, name: str, tagged: bool) -> tuple[dict, dict]:
+def _files_of(project: Project, repo, name: str, tagged: bool) -> tuple[dict, dict]:
     import yaml
 
     path = f"training_runs/{name}/config.json"
@@ -219,7 +219,7 @@ def _changes(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ())
             if fa.get(k) != fb.get(k) and k not in ignore]
 
 
-def diff(project, a: str, b: str) -> dict[str, Any]:
+def diff(project: Project, a: str, b: str) -> dict[str, Any]:
     """Config and params differences and metric deltas (B minus A) between runs A and B."""
     repo = gitrepo.open_repo(project.root)
     run_a, run_b = show(project, a), show(project, b)

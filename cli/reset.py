@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc import dvcrepo, gitrepo
+from henryvc import dvcrepo, dvcstore, gitrepo
 from henryvc.backup import backup_remote
 from henryvc.coverage import Coverage, Source, coverage, source_at
 from henryvc.errors import IntegrityError, NotReady
@@ -69,7 +69,7 @@ def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) 
     tags = tag_summaries(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         plan = ResetPlan(backup_remote(dvc_repo, remote))
-        cache, odb = dvcrepo.cache_of(dvc_repo), dvcrepo.remote_odb(dvc_repo, plan.remote)
+        cache, odb = dvcrepo.cache_of(dvc_repo), dvcstore.remote_odb(dvc_repo, plan.remote)
         found: dict[str, Coverage] = {}
         for folder in run_folders(project):
             item, cover = _judge_reset(project, git_repo, folder, tags, cache, odb, snapshot_tag)
@@ -77,11 +77,11 @@ def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) 
             if cover is not None:
                 found[folder.name] = cover
         wanted = set().union(*(c.oids for c in found.values()))
-        present = dvcrepo.on_remote(odb, wanted, cache)
+        present = dvcstore.on_remote(odb, wanted, cache)
     plan.to_push = len(wanted - present)
     for item in plan.items:
         cover = found.get(item.run)
-        lost = sorted(o for o in cover.oids - present if not dvcrepo.in_cache(cache, o)) if cover else []
+        lost = sorted(o for o in cover.oids - present if not dvcstore.in_cache(cache, o)) if cover else []
         if lost:
             item.state, item.reason = "refused", f"{len(lost)} DVC object(s) are neither in the cache nor on the remote"
         elif item.state == "backed-up" and cover and not cover.oids <= present:
@@ -89,7 +89,7 @@ def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) 
     return plan
 
 
-def _judge_reset(project: Project, git_repo, folder: RunFolder, tags, cache: Path, odb,
+def _judge_reset(project: Project, git_repo: git.Repo, folder: RunFolder, tags, cache: Path, odb,
                  snapshot_tag: str | None) -> tuple[ResetItem, Coverage | None]:
     item = ResetItem(folder.name, folder.rel, "refused", folder.name in tags)
     item.reason = escape_reason(project, folder.path) or ("training now: never deleted" if live_training(folder) else "")
@@ -107,7 +107,7 @@ def _judge_reset(project: Project, git_repo, folder: RunFolder, tags, cache: Pat
     return item, cover
 
 
-def _predict_snapshot(project: Project, git_repo, folder: RunFolder, item: ResetItem, cache: Path) -> None:
+def _predict_snapshot(project: Project, git_repo: git.Repo, folder: RunFolder, item: ResetItem, cache: Path) -> None:
     """Refuse ITEM now when a snapshot could not hold its uncovered files either (git would not take them
     and the work tree's DVC outputs do not record them)."""
     outs = [o for o in dvcrepo.workspace_outs(project.root) if o.cached and o.path.startswith(folder.rel + "/")]
@@ -122,16 +122,9 @@ def _predict_snapshot(project: Project, git_repo, folder: RunFolder, item: Reset
                        "`dvc add` the files, or delete them yourself")
 
 
-def _git_would_not_take(project: Project, git_repo, paths: list[str]) -> list[str]:
+def _git_would_not_take(project: Project, git_repo: git.Repo, paths: list[str]) -> list[str]:
     """Those of PATHS a snapshot commit could not hold: ignored by git, or too big for it."""
-    import git
-
-    if not paths:
-        return []
-    try:
-        ignored = set(git_repo.git.check_ignore("--no-index", "--", *paths).splitlines())
-    except git.GitCommandError:  # exit 1: none is ignored
-        ignored = set()
+    ignored = gitrepo.ignored(git_repo, paths)
     return [p for p in paths if p in ignored or
             (not (project.root / p).is_symlink() and (project.root / p).lstat().st_size > MAX_GIT_FILE_BYTES)]
 
@@ -177,7 +170,7 @@ def _refuse(plan: ResetPlan, only: set[str] | None) -> None:
         raise NotReady("the runs changed since you confirmed; run `henryvc reset` again")
 
 
-def _commit_deletions(project: Project, git_repo) -> str | None:
+def _commit_deletions(project: Project, git_repo: git.Repo) -> str | None:
     """Commit the removal of git-tracked run folders gone from the work tree (this reset's, and a killed one's)."""
     gone = sorted({f for f in map(run_folder_of, gitrepo.tracked(git_repo, ["training_runs"]))
                    if f and not (project.root / f).exists()})

@@ -18,6 +18,7 @@ from henryvc.errors import BadInput, HenryvcError, IntegrityError, NotReady, Run
 from henryvc.ledger import Identity, Ledger, hash_unchanged, identity, md5_file
 
 if TYPE_CHECKING:
+    import git
     from henryvc.project import Project
 
 Progress = Callable[[int], None]
@@ -139,16 +140,16 @@ class RestoreResult:
         return asdict(self)
 
 
-def tag_commit(git_repo, name: str) -> str:
+def tag_commit(git_repo: git.Repo, name: str) -> str:
     """The commit tag NAME points at (fetching tags from origin once if it is not here)."""
     if not gitrepo.tag_exists(git_repo, name):
         gitrepo.fetch_tags(git_repo)
     if not gitrepo.tag_exists(git_repo, name):
         raise RunNotFound(f"no tag {name}: list tagged runs with `henryvc list`")
-    return git_repo.commit(name).hexsha
+    return gitrepo.commit_of(git_repo, name)
 
 
-def _prepare_worktree(project, git_repo, name: str, commit: str, into: Path | None) -> Path:
+def _prepare_worktree(project: Project, git_repo: git.Repo, name: str, commit: str, into: Path | None) -> Path:
     target = project.inside(into) if into else project.state / "restore" / name
     existing = gitrepo.worktrees(git_repo)
     if str(target) in existing:
@@ -163,7 +164,7 @@ def _prepare_worktree(project, git_repo, name: str, commit: str, into: Path | No
     return target
 
 
-def restore(project, name: str, into: Path | None = None, in_place: bool = False, pull: bool = False,
+def restore(project: Project, name: str, into: Path | None = None, in_place: bool = False, pull: bool = False,
             progress: Progress | None = None) -> RestoreResult:
     """Check tag NAME out (worktree or in place), bring its DVC data from the cache or remote, check it."""
     git_repo = gitrepo.open_repo(project.root)
@@ -172,7 +173,7 @@ def restore(project, name: str, into: Path | None = None, in_place: bool = False
     if in_place:
         if gitrepo.is_dirty(git_repo):
             raise NotReady("the work tree has uncommitted changes: commit or stash them, or restore into a worktree")
-        git_repo.git.checkout("--detach", "--quiet", commit)
+        gitrepo.checkout_detached(git_repo, commit)
         target, cache = project.root, dvcrepo.cache_dir(project.root)
     else:
         target = _prepare_worktree(project, git_repo, name, commit, into)
@@ -284,7 +285,7 @@ class HashWhilePulling:
             return
 
 
-def verify(project, name: str, path: Path | None = None, progress: Progress | None = None,
+def verify(project: Project, name: str, path: Path | None = None, progress: Progress | None = None,
            fast: bool = False) -> CheckResult:
     """Re-hash the DVC data of tag NAME as found in PATH (default: the project's work tree) and its cache copies.
 

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from henryvc import gitrepo, runname
+from henryvc import gitnotes, gitrepo, runname
 from henryvc.errors import BadInput, NotReady, RunNotFound
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def read_folder(run_dir: Path) -> list[dict[str, Any]]:
 
 def by_commit(root: Path) -> dict[str, list[dict[str, Any]]]:
     """Tag commit -> its reviews, from every note under NOTES_REF."""
-    return {commit: parse(text) for commit, text in gitrepo.notes(gitrepo.open_repo(root), NOTES_REF).items()}
+    return {commit: parse(text) for commit, text in gitnotes.notes(gitrepo.open_repo(root), NOTES_REF).items()}
 
 
 # --- the gate ------------------------------------------------------------------------------------------
@@ -202,8 +202,8 @@ def record(project: Project, name: str, review: dict[str, Any]) -> ReviewResult:
     result = ReviewResult(review)
     if tagged:
         commit = repo.commit(name).hexsha
-        old = parse(gitrepo.note(repo, NOTES_REF, commit))
-        gitrepo.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, [review])))
+        old = parse(gitnotes.note(repo, NOTES_REF, commit))
+        gitnotes.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, [review])))
         result.noted = commit
     if not here:
         result.notes.append(f"run folder not in this work tree: the review is in the note on {name}'s commit only")
@@ -243,8 +243,8 @@ def note_at_tag(root: Path, name: str, commit: str, run_dir: Path) -> None:
     reviews = read_folder(run_dir)
     if reviews:
         repo = gitrepo.open_repo(root)
-        old = parse(gitrepo.note(repo, NOTES_REF, commit))
-        gitrepo.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, reviews)))
+        old = parse(gitnotes.note(repo, NOTES_REF, commit))
+        gitnotes.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, reviews)))
 
 
 def push(root: Path, remote: str = "origin") -> bool:

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from henryvc import dvcrepo, gitrepo, params
+from henryvc import dvcrepo, dvcstore, gitrepo, params
 from henryvc.runfolder import run_outs
 from henryvc import summary as summaries
 from henryvc.errors import IntegrityError, NotReady, RunExists, RunNotFound
@@ -36,7 +36,7 @@ def commit_subject(name: str) -> str:
     return f"henryvc: run {name}"
 
 
-def _run_commit(project, git_repo, name: str, status: str) -> str:
+def _run_commit(project: Project, git_repo: git.Repo, name: str, status: str) -> str:
     """Commit the run's git-side files; after a kill between commit and tag, reuse that commit."""
     from henryvc import published
 
@@ -60,16 +60,16 @@ def tag(project: Project, name: str | None = None, push: bool = False) -> TagRes
         return tag_run(project, name, environment.capture(), push=push)
 
 
-def tag_run(project, name: str, environment: dict[str, Any], push: bool = False) -> TagResult:
+def tag_run(project: Project, name: str, environment: dict[str, Any], push: bool = False) -> TagResult:
     """Commit run NAME (record, config, metrics, README, dvc.lock, params) and tag it NAME, annotated."""
     from henryvc import record as records
 
     git_repo = gitrepo.open_repo(project.root)
     if gitrepo.tag_exists(git_repo, name):
         if not push:
-            raise RunExists(f"run {name} is already tagged at {git_repo.commit(name).hexsha[:10]}; "
+            raise RunExists(f"run {name} is already tagged at {gitrepo.commit_of(git_repo, name)[:10]}; "
                             "tags are never moved (use --push to push it)")
-        return _push(project, git_repo, name, summaries.parse_message(git_repo.tag(name).tag.message) or {})
+        return _push(project, git_repo, name, summaries.parse_message(gitrepo.tag_message(git_repo, name)) or {})
     run_dir = project.run_dir(name)
     if not run_dir.is_dir():
         raise RunNotFound(f"no run folder {run_dir.relative_to(project.root)}: see `henryvc list`")
@@ -100,9 +100,9 @@ def tag_run(project, name: str, environment: dict[str, Any], push: bool = False)
     return TagResult(name, commit, record.status, False, summary)
 
 
-def _push(project, git_repo, name: str, summary: dict[str, Any]) -> TagResult:
+def _push(project: Project, git_repo: git.Repo, name: str, summary: dict[str, Any]) -> TagResult:
     # Data first, tag second: a tag that reached the remote always has its data there.
-    if git_repo.commit(name).hexsha != gitrepo.head(git_repo):
+    if gitrepo.commit_of(git_repo, name) != gitrepo.head(git_repo):
         raise NotReady(f"the work tree is not at {name}: `henryvc restore {name} --in-place` first, then push")
     dvcrepo.push(project.root)
     _fill_remote_holes(project, git_repo, name)
@@ -110,10 +110,10 @@ def _push(project, git_repo, name: str, summary: dict[str, Any]) -> TagResult:
     from henryvc import review
 
     review.push(project.root)  # the reviews' notes travel with the tag
-    return TagResult(name, git_repo.commit(name).hexsha, summary.get("status", "?"), True, summary)
+    return TagResult(name, gitrepo.commit_of(git_repo, name), summary.get("status", "?"), True, summary)
 
 
-def _fill_remote_holes(project, git_repo, name: str) -> None:
+def _fill_remote_holes(project: Project, git_repo: git.Repo, name: str) -> None:
     """Make sure the default remote holds every object of tag NAME whole, sending what it lacks.
 
     `dvc push` skips an object whose name exists on the remote, and a push killed at the wrong moment
@@ -124,9 +124,9 @@ def _fill_remote_holes(project, git_repo, name: str) -> None:
 
     with dvcrepo.open_repo(project.root) as dvc_repo:
         remote = dvcrepo.default_remote(dvc_repo)  # where dvcrepo.push sent it
-        cache, odb = dvcrepo.cache_of(dvc_repo), dvcrepo.remote_odb(dvc_repo, remote)
+        cache, odb = dvcrepo.cache_of(dvc_repo), dvcstore.remote_odb(dvc_repo, remote)
         wanted = tag_objects(git_repo, [name], cache, odb)
-        _, lost = dvcrepo.fill_holes(dvc_repo, remote, odb, wanted.keys(), cache)
+        _, lost = dvcstore.fill_holes(dvc_repo, remote, odb, wanted.keys(), cache)
     if lost:
         first = min(lost, key=wanted.get)
         raise IntegrityError(f"{len(lost)} object(s) of {name} are neither in the DVC cache nor whole on "

@@ -59,18 +59,17 @@ def _unsaved(dvc_status: dict[str, Any]) -> list[str]:
     return found
 
 
-def _too_big_for_git(project: Project, git_repo) -> list[str]:
+def _too_big_for_git(project: Project, git_repo: git.Repo) -> list[str]:
     """Files `git add -A` would take (untracked and not ignored, or modified) that are over MAX_GIT_FILE_BYTES."""
-    listed = git_repo.git.ls_files("-z", "--others", "--modified", "--exclude-standard").split("\0")
     found = []
-    for rel in sorted({r for r in listed if r}):
+    for rel in gitrepo.changed_files(git_repo):
         path = project.root / rel
         if path.is_file() and not path.is_symlink() and path.stat().st_size > MAX_GIT_FILE_BYTES:
             found.append(f"{rel} ({path.stat().st_size} bytes)")
     return found
 
 
-def _free_snapshot_name(git_repo, now: Callable[[], datetime]) -> str:
+def _free_snapshot_name(git_repo: git.Repo, now: Callable[[], datetime]) -> str:
     for _ in range(SNAPSHOT_RETRIES + 1):
         name = snapshot_name(now())
         if not gitrepo.tag_exists(git_repo, name):
@@ -105,7 +104,7 @@ def snapshot_locked(project: Project, message: str, push: bool, remote: str | No
         missing = dvcrepo.missing_objects(dvcrepo.cache_of(dvc_repo), outs)
     name = _free_snapshot_name(git_repo, now)
     gitrepo.write(git_repo, "add", "-A")
-    if gitrepo.head(git_repo) is None or git_repo.index.diff("HEAD"):
+    if gitrepo.has_staged_changes(git_repo):
         gitrepo.write(git_repo, "commit", "--quiet", "--no-verify", "-m", f"henryvc: snapshot {name}")
     commit = gitrepo.head(git_repo)
     summary = {"format": SNAPSHOT_FORMAT, "snapshot": name, "message": message, "created": now_local_iso(),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import (api, archive as archives, backup as backups, cleanup as cleanups, dvcrepo, gitrepo,
+from henryvc import (api, archive as archives, backup as backups, cleanup as cleanups, dvcstore, gitrepo,
                      journal as journals, record as records, runfolder, runname, snapshot as snapshots)
 from henryvc.errors import BadInput, NotReady
 from henryvc.project import Project
@@ -31,8 +31,8 @@ def tag_commit(project: Project, name: str) -> str:
 
 def checkpoint_files(project: Project, name: str) -> dict[str, str]:
     """relpath → md5 of the checkpoints recorded at tag NAME (the listing read from the cache)."""
-    [out] = [o for o in dvcrepo.cached_outs_at(gitrepo.open_repo(project.root), name) if o.path.endswith("checkpoints")]
-    return dvcrepo.out_files(project.root / ".dvc" / "cache", None, out)
+    [out] = [o for o in dvcstore.cached_outs_at(gitrepo.open_repo(project.root), name) if o.path.endswith("checkpoints")]
+    return dvcstore.out_files(project.root / ".dvc" / "cache", None, out)
 
 
 def restores(project: Project, name: str) -> bool:
@@ -256,7 +256,7 @@ def test_cleanup_frees_checkpoints_while_dvc_repro_holds_the_dvc_lock(project, i
         holder.wait()
     [item] = cleanups.cleanup_failed(project, dry_run=True).items  # the skipped gc is not forgotten:
     assert item.action == "skip" and "dropped" in item.cache  # the tag's objects can still leave the cache
-    [ckpt] = [o for o in dvcrepo.cached_outs_at(gitrepo.open_repo(project.root), failed) if o.path.endswith("checkpoints")]
+    [ckpt] = [o for o in dvcstore.cached_outs_at(gitrepo.open_repo(project.root), failed) if o.path.endswith("checkpoints")]
     cleanups.cleanup_failed(project)
     assert not (project.root / ".dvc" / "cache" / "files" / "md5" / ckpt.md5[:2] / (ckpt.md5[2:] + ".dir")).exists()
     assert restores(project, failed)

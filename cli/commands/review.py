@@ -40,14 +40,14 @@ def review_cmd(name, rating, verdict, notes, reviewer, ratings, key, as_json) ->
 
     Example: henryvc review henry_v2_production_20261124_101500 --rating 4 --verdict approve --notes "clear"
     """
-    from henryvc import api, review
+    from henryvc import api
     from henryvc.errors import BadInput
 
     project = api.require_project()
     if ratings is not None:
         if name is not None:
             raise BadInput("give either NAME or --from FILE, not both")
-        results = review.review_from_file(project, ratings, key, reviewer)
+        results = api.review_from_file(project, ratings, key, reviewer)
     else:
         if name is None:
             raise BadInput("name the run to review (or --from FILE with a blind page's ratings)")
@@ -57,7 +57,7 @@ def review_cmd(name, rating, verdict, notes, reviewer, ratings, key, as_json) ->
         rating = _ask(rating, "Rating (1-5)", type=click.IntRange(1, 5))
         verdict = _ask(verdict, "Verdict", type=click.Choice(("approve", "reject")))
         notes = _ask(notes, "Notes", default="", show_default=False)
-        results = [review.review_run(project, name, rating, verdict, notes, reviewer)]
+        results = [api.review_run(project, name, rating, verdict, notes, reviewer)]
     if as_json:
         emit_json([r.to_dict() for r in results])
         return
