@@ -16,9 +16,10 @@ from henryvc.errors import BadInput, HenryvcError
 
 if TYPE_CHECKING:
     from henryvc import (archive as archives, backup as backups, cleanup as cleanups, config as configs,
-                         container as containers, doctor as doctors, imagestore, logs as logs_,
-                         pipeline as pipelines, record as records, registry, reset as resets, restore as restores,
-                         review as reviews, runtag, schedule as schedules, snapshot as snapshots,
+                         container as containers, doctor as doctors, envbuild, envlock, imagestore, logs as logs_,
+                         pipeline as pipelines, recreate as recreates, record as records, registry, report as reports,
+                         reset as resets, restore as restores, review as reviews, runtag, schedule as schedules,
+                         snapshot as snapshots,
                          status as statuses)
     from henryvc.project import Project
 
@@ -260,6 +261,58 @@ def docker_recreate(project: Project, name: str, image: str | None, gpus: str,
 
     return recreate.in_image(project, str(runname.parse(name)), image=image, gpus=gpus, on_output=on_output,
                              allow_drift=allow_drift)
+
+
+def recreate(project: Project, name: str, allow_drift: bool = False,
+             output: Callable[[str], None] | None = None) -> recreates.HostRecreation:
+    """`henryvc recreate`: check the environment, restore, re-run here, compare metrics."""
+    from henryvc import recreate as recreates
+
+    return recreates.recreate(project, str(runname.parse(name)), allow_drift=allow_drift, output=output)
+
+
+def recreate_check(project: Project, name: str) -> list[envlock.Drift]:
+    """`henryvc recreate --check`: every difference between the tag's environment and this one."""
+    from henryvc import recreate as recreates
+
+    return recreates.check(project, str(runname.parse(name)))
+
+
+def drift_refusal(name: str, drift: list[envlock.Drift]) -> HenryvcError:
+    """The error that refuses a re-run with DRIFT, one line per difference."""
+    from henryvc import recreate as recreates
+
+    return recreates.refusal(name, drift)
+
+
+def env_build(project: Project, name: str, venv: Path, python: str | None, pip_args: tuple[str, ...],
+              source: str | None, output: Callable[[str], None] | None = None) -> envbuild.EnvBuild:
+    """`henryvc env build NAME --venv DIR`."""
+    from henryvc import envbuild
+
+    return envbuild.build_for_run(project, str(runname.parse(name)), venv, python, pip_args, source, output)
+
+
+def env_build_from_lock(lock: Path, venv: Path, python: str | None, pip_args: tuple[str, ...],
+                        output: Callable[[str], None] | None = None) -> envbuild.EnvBuild:
+    """`henryvc env build --lock FILE --venv DIR` (henryvc itself is not installed)."""
+    from henryvc import envbuild
+
+    return envbuild.build_venv(Path(lock).read_text(encoding="utf-8"), venv, python, pip_args, output=output)
+
+
+def venv_python(venv: Path) -> Path:
+    """The interpreter of virtual environment VENV."""
+    from henryvc import envbuild
+
+    return envbuild.venv_python(venv)
+
+
+def report(project: Project, names: list[str], blind: bool = False, out: Path | None = None) -> reports.ReportResult:
+    """`henryvc report`: a static page comparing runs."""
+    from henryvc import report as reports
+
+    return reports.report(project, names, blind, out)
 
 
 def review_run(project: Project, name: str, rating: int, verdict: str, notes: str = "",

@@ -86,9 +86,9 @@ def report_cmd(names, blind, out, as_json) -> None:
 
     Example: henryvc report henry_v2_debug_20261124_101500 henry_v2_debug_20261124_113000 --blind
     """
-    from henryvc import api, report
+    from henryvc import api
 
-    result = report.report(api.require_project(), list(names), blind, out)
+    result = api.report(api.require_project(), list(names), blind, out)
     if as_json:
         emit_json(result.to_dict())
         return
