@@ -39,13 +39,17 @@ class Settings:
     every_epochs: int = 25
     max_decoder_steps: int = 500
     keep_checkpoints: int | None = None
+    asr: bool = True  # periodic evaluations transcribe what the model says (henryvc_training.intelligibility)
+    min_chars_per_second: float = 5.0  # audio past the longest plausible duration is not transcribed
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "Settings":
         evaluation = params.get("evaluation") or {}
         train = params.get("train") or {}
+        criteria = params.get("criteria") or {}
         return cls(int(evaluation.get("every_epochs", 25)), int(evaluation.get("max_decoder_steps", 500)),
-                   train.get("keep_checkpoints"))
+                   train.get("keep_checkpoints"), bool(evaluation.get("asr", True)),
+                   float(criteria.get("min_chars_per_second", 5.0)))
 
 
 def trainer_class() -> type:
@@ -119,6 +123,7 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     paths.checkpoints.mkdir(parents=True, exist_ok=True)
     args = TrainerArgs(continue_path=str(paths.checkpoints) if continuing else "")
     hooks = Hooks(paths, settings, config)
+    hooks.data_dir = data_dir  # the held-out clips' real recordings, for the periodic evaluations
     # Where Coqui's own output folder goes: a fresh Trainer invents <output_path>/<run>-<date>-<commit>/
     # and Trainer.fit() deletes that folder on any exception while it holds no .pth. So the Trainer never
     # gets the run folder: it is pointed at logs/trainer/ (its invented folder is removed right after

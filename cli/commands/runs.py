@@ -64,7 +64,7 @@ def _where(folder: str | None) -> str:
 @run_name_argument()
 @json_option
 def show_cmd(name: str, as_json: bool) -> None:
-    """Show one run: status, metrics, data hashes and environment.
+    """Show one run: status, verdict with what to try, metrics, data hashes and environment.
 
     Example: henryvc show henry_v2_debug_20261124_101500 --json
     """
@@ -75,6 +75,11 @@ def show_cmd(name: str, as_json: bool) -> None:
     click.echo(f"run:     {info.name}\nstatus:  {info.status}\ntagged:  "
                + (f"yes, commit {info.commit} ({info.tag_date})" if info.tagged else "no")
                + f"\nfolder:  {info.folder or '- (none in this work tree: henryvc restore ' + info.name + ')'}")
+    verdict = info.summary.get("verdict") or {}
+    for reason in verdict.get("reasons") or []:
+        click.echo(f"verdict: {reason}")
+    for step in verdict.get("advice") or []:
+        click.echo(f"try:     {step}")
     for key, value in sorted(info.metrics.items()):
         click.echo(f"metric:  {key} = {fmt_number(value)}")
     for path, data in sorted((info.summary.get("data") or {}).items()):
