@@ -121,7 +121,8 @@ def test_evaluate_withholds_success_until_an_approving_review_releases_it(projec
     run_dir = project.run_dir(name)
     params = {"review": {"required_for": ["production"]}}
     met = judge({"total_loss": 1.0, "align_error": 0.01, "stopnet_loss": 0.1, "short_text_seconds": 1.0,
-                 "training_finished": True},
+                 "training_finished": True, "chars_per_second_min": 11.0, "chars_per_second_max": 12.5,
+                 "decoder_runaways": 0, "attention_focus_min": 0.7, "attention_diagonality_min": 0.9},
                 {"max_total_loss": 2.0, "max_align_error": 0.1, "max_stopnet_loss": 0.5, "max_short_text_seconds": 5})
     assert met.status == "success"
     withheld = review.hold(met, run_dir, params)  # what the evaluate stage does with its verdict
