@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -131,15 +132,16 @@ def build_args_for(root: Path, base_image: str | None, extra: dict[str, str] | N
 def build_image(root: Path, tag: str = DEFAULT_TAG, platform: str | None = None,
                 base_image: str | None = None, build_args: dict[str, str] | None = None,
                 ca_bundle: Path | None = None, on_output: OutputCallback | None = None,
-                client=None) -> BuildResult:
-    """Build ROOT's Dockerfile into TAG, streaming the build log to ON_OUTPUT."""
+                client=None, target: str | None = None) -> BuildResult:
+    """Build ROOT's Dockerfile into TAG (up to stage TARGET when given), streaming the log to ON_OUTPUT."""
     client = client or connect()
     args = build_args_for(root, base_image, build_args)
     context = build_context(root, ca_bundle)
     last_error = None
     try:
         for chunk in client.api.build(fileobj=context, custom_context=True, tag=tag, buildargs=args,
-                                      platform=platform, rm=True, forcerm=True, pull=False, decode=True):
+                                      platform=platform, target=target, rm=True, forcerm=True, pull=False,
+                                      decode=True):
             if "error" in chunk:
                 last_error = chunk.get("error", "").strip()
             text = chunk.get("stream") or chunk.get("status")
@@ -213,7 +215,7 @@ def owner(root: Path) -> str:
 
 
 def device_requests(gpus: str) -> list[Any]:
-    """The Docker device requests for --gpus all|none."""
+    """The Docker device requests for --gpus all|none (what `docker run --gpus all` sends)."""
     if gpus not in GPU_CHOICES:
         raise BadInput(f"--gpus must be one of {', '.join(GPU_CHOICES)}, got {gpus!r}")
     if gpus == "none":
@@ -221,6 +223,38 @@ def device_requests(gpus: str) -> list[Any]:
     from docker.types import DeviceRequest
 
     return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+
+
+# Podman's Docker API accepts device requests but drops them before 5.4 (containers/podman#25171): the
+# container would start without a GPU and train on the CPU without a word. From 5.4 it honours CDI ones.
+PODMAN_CDI_SINCE = (5, 4)
+
+
+def podman_version(client) -> tuple[int, ...] | None:
+    """The Podman version behind CLIENT's Docker API, None for Docker."""
+    for component in client.version().get("Components") or []:
+        if "podman" in str(component.get("Name", "")).lower():
+            return tuple(int(p) for p in re.findall(r"\d+", str(component.get("Version", "")))[:3])
+    return None
+
+
+def engine_device_requests(client, gpus: str) -> list[Any]:
+    """device_requests for the engine behind CLIENT: Docker's as is, Podman >= 5.4 the CDI form
+    (nvidia.com/gpu=all); an older Podman cannot give a container GPUs over this API, which is an error."""
+    requests = device_requests(gpus)
+    if not requests:
+        return []
+    version = podman_version(client)
+    if version is None:
+        return requests
+    if version < PODMAN_CDI_SINCE:
+        shown = ".".join(map(str, version))
+        raise HenryvcError(f"--gpus all: Podman {shown}'s Docker API ignores GPU requests (fixed in 5.4, "
+                           "containers/podman#25171), so the container would run on the CPU; use Docker with the "
+                           "NVIDIA Container Toolkit, or Podman >= 5.4 with a CDI spec (nvidia-ctk cdi generate)")
+    from docker.types import DeviceRequest
+
+    return [DeviceRequest(driver="cdi", device_ids=["nvidia.com/gpu=all"])]
 
 
 def _stream(chunks: Iterable[bytes], on_output: OutputCallback | None) -> None:
@@ -234,15 +268,15 @@ def _stream(chunks: Iterable[bytes], on_output: OutputCallback | None) -> None:
         on_output(tail)
 
 
-def run(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, gpus: str = "none",
-        env: dict[str, str] | None = None, user: str | None = None, shm_size: str = SHM_SIZE,
-        on_output: OutputCallback | None = None, client=None) -> int:
-    """Run COMMAND (default: the image's, `dvc repro`) in IMAGE on project ROOT; return its exit code."""
+def create(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, gpus: str = "none",
+           env: dict[str, str] | None = None, user: str | None = None, shm_size: str = SHM_SIZE, client=None):
+    """The container `run` starts, created but not started (its HostConfig shows what was requested)."""
     import docker
 
     root = Path(root).resolve()
-    devices = device_requests(gpus)
+    device_requests(gpus)  # bad input before any engine is asked
     client = client or connect()
+    devices = engine_device_requests(client, gpus)
     try:
         image_id = client.images.get(image).id
     except docker.errors.ImageNotFound:
@@ -251,10 +285,17 @@ def run(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, 
     from henryvc import stagecode
 
     code_mounts, command = stagecode.in_container(root, PROJECT_MOUNT, command)
-    container = client.containers.create(
+    return client.containers.create(
         image_id, command=command, working_dir=PROJECT_MOUNT, user=user or owner(root),
         environment=environment, mounts=mounts_for(root) + code_mounts, shm_size=shm_size,
         device_requests=devices or None, labels={"henryvc.project": str(root)})
+
+
+def run(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, gpus: str = "none",
+        env: dict[str, str] | None = None, user: str | None = None, shm_size: str = SHM_SIZE,
+        on_output: OutputCallback | None = None, client=None) -> int:
+    """Run COMMAND (default: the image's, `dvc repro`) in IMAGE on project ROOT; return its exit code."""
+    container = create(root, image, command, gpus, env, user, shm_size, client)
     try:
         container.start()
         _stream(container.logs(stream=True, follow=True), on_output)

@@ -48,6 +48,48 @@ def gpus() -> list[str]:
     return [row[0] for row in nvidia_smi(["name"])]
 
 
+def nvidia_driver() -> str | None:
+    """The NVIDIA driver version nvidia-smi reports (None without a driver)."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    versions = [line.strip() for line in out.splitlines() if line.strip()]
+    return versions[0] if versions else None
+
+
+def cuda() -> dict[str, Any]:
+    """CUDA as the training process sees it: for the run record, only where torch.cuda is available.
+
+    Imports torch (call it from the stages, never from read commands). Keys: cuda (the runtime torch was
+    built with), cudnn, cuda_driver (the driver's CUDA API version, e.g. 13.0), nvidia_driver (the
+    kernel driver, e.g. 580.95.05), gpu_count and one entry per visible device (name, memory, capability).
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    cudnn: Any = torch.backends.cudnn  # its version() is untyped
+    info: dict[str, Any] = {"cuda": torch.version.cuda, "cudnn": cudnn.version(),
+                            "nvidia_driver": nvidia_driver(), "gpu_count": torch.cuda.device_count()}
+    try:
+        private: Any = torch._C  # the driver's CUDA version has no public API
+        driver = int(private._cuda_getDriverVersion())  # e.g. 13000 for CUDA 13.0
+        info["cuda_driver"] = f"{driver // 1000}.{driver % 1000 // 10}"
+    except (AttributeError, RuntimeError, TypeError, ValueError):
+        info["cuda_driver"] = None
+    devices = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        devices.append({"name": props.name, "memory_mib": int(props.total_memory // 2**20),
+                        "capability": f"{props.major}.{props.minor}"})
+    info["devices"] = devices
+    return info
+
+
 def container_info() -> dict[str, Any]:
     """The image's build info when running inside the henryvc image, else {}."""
     import json

@@ -74,6 +74,8 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
 
     env = {**environment.capture(), **determinism.torch_environment(config),
            "source_commit": determinism.source_commit(root)}
+    if env.get("cuda_available"):
+        env["cuda"] = environment.cuda()  # runtime, cuDNN, driver, devices
     history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now()}]
     record.update(paths.run_dir, status="training", seed=int(config.training_seed), environment=env,
                   history=history, training={"started": True, "finished": False})
