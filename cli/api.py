@@ -230,12 +230,14 @@ def doctor(project: Project) -> doctors.Report:
 
 
 def docker_build(root: Path, tag: str, platform: str | None, base_image: str | None, build_args: dict[str, str],
-                 ca_bundle: Path | None, on_output: Callable[[str], None] | None = None) -> containers.BuildResult:
-    """`henryvc docker build` of the project at ROOT (its build context: henryvc's source tree)."""
+                 ca_bundle: Path | None, on_output: Callable[[str], None] | None = None,
+                 target: str | None = None) -> containers.BuildResult:
+    """`henryvc docker build` of the project at ROOT (its build context: henryvc's source tree), up to
+    Dockerfile stage TARGET when given."""
     from henryvc import container as containers
 
     return containers.build_image(containers.context_root(root), tag=tag, platform=platform, base_image=base_image,
-                                  build_args=build_args, ca_bundle=ca_bundle, on_output=on_output)
+                                  build_args=build_args, ca_bundle=ca_bundle, on_output=on_output, target=target)
 
 
 def docker_save(project: Project, image_id: str) -> imagestore.StoredImage:

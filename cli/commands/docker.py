@@ -58,9 +58,11 @@ def docker_group() -> None:
 @click.option("--save", is_flag=True,
               help="Also save the image into the project as images/<id>.tar tracked by DVC (opt-in: gigabytes), so "
                    "`docker recreate` can load it where the engine lacks it.")
+@click.option("--target", default=None, metavar="STAGE",
+              help="Stop after this Dockerfile stage, e.g. builder (the wheels, without the runtime image).")
 def build_command(platform: str | None, base_image: str | None, tag: str, pip_index_url: str | None,
                   pip_extra_index_url: str | None, torch_index_url: str | None, ca_bundle: Path | None,
-                  build_args: tuple[str, ...], save: bool) -> None:
+                  build_args: tuple[str, ...], save: bool, target: str | None) -> None:
     """Build the project's Dockerfile into an image, streaming the build log.
 
     Example: henryvc docker build --platform linux/arm64 --tag henryvc:arm64
@@ -69,7 +71,8 @@ def build_command(platform: str | None, base_image: str | None, tag: str, pip_in
 
     args = {"PIP_INDEX_URL": pip_index_url or "", "PIP_EXTRA_INDEX_URL": pip_extra_index_url or "",
             "TORCH_INDEX_URL": torch_index_url or "", **_parse_build_args(build_args)}
-    result = api.docker_build(_project_root(), tag, platform, base_image, args, ca_bundle, on_output=_echo)
+    result = api.docker_build(_project_root(), tag, platform, base_image, args, ca_bundle, on_output=_echo,
+                              target=target)
     size_gb = result.size_bytes / 1e9
     click.echo(f"built {result.tag} {result.image_id[:19]} ({size_gb:.1f} GB) "
                f"from commit {result.build_args['GIT_COMMIT'][:12]}")
