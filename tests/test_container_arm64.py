@@ -3,7 +3,7 @@
 Two tiers, both through `henryvc docker build --platform linux/arm64` on the arm64 Debian base that
 `bash scripts/container_engine.sh --arch arm64` prepares:
 
-- `-m arm64_builder` (CI, `make test` runs it): the Dockerfile's builder stage only (`--target builder`):
+- `-m arm64_builder` (in `make test`, so CI runs it): the Dockerfile's builder stage only (`--target builder`):
   resolving the pinned set for aarch64 and building the wheels the index lacks there, above all
   monotonic-alignment-search's C extension, which stopped every arm64 build before the builder stage.
 - `-m arm64` (`make test-arm64`, a scheduled job: tens of minutes emulated): the whole image, then inside
