@@ -164,18 +164,19 @@ def reset(project: Project, remote: str | None = None, only: set[str] | None = N
     return resets.reset(project, remote, only=only)
 
 
-def backup(project: Project, remote: str | None = None, best_only: bool = False) -> backups.BackupResult:
-    """`henryvc backup`."""
+def backup(project: Project, remote: str | None = None, best_only: bool = False,
+           repair: bool = False) -> backups.BackupResult:
+    """`henryvc backup` (--repair: also read the remote back and replace damaged objects)."""
     from henryvc import backup as backups
 
-    return backups.backup(project, remote, best_only)
+    return backups.backup(project, remote, best_only, repair)
 
 
-def verify_backup(project: Project, remote: str | None = None) -> backups.BackupCheck:
-    """`henryvc backup --verify`."""
+def verify_backup(project: Project, remote: str | None = None, deep: bool = False) -> backups.BackupCheck:
+    """`henryvc backup --verify` (--deep: read every object back from a network remote too)."""
     from henryvc import backup as backups
 
-    return backups.verify_backup(project, remote)
+    return backups.verify_backup(project, remote, deep)
 
 
 def snapshot(project: Project, message: str = "", push: bool = True,

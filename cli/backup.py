@@ -61,6 +61,8 @@ class BackupResult:
     pushed_objects: int
     git_pushed: bool
     lost: list[MissingObject] = field(default_factory=list)
+    repaired_objects: int = 0  # --repair: damaged remote objects replaced from a good cache copy
+    read_bytes: int = 0  # --repair: bytes read back from the remote
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +77,9 @@ class BackupCheck:
     tags: int
     objects: int
     missing: list[MissingObject] = field(default_factory=list)
+    content_checked: bool = False  # every object read back and re-hashed (else: present and of the right size)
+    read_bytes: int = 0
+    read_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -104,7 +109,15 @@ def push_tags(git_repo: git.Repo, names: list[str]) -> bool:
     return pushed
 
 
-def backup(project: Project, remote: str | None = None, best_only: bool = False) -> BackupResult:
+def content_check_by_default(odb: Any) -> bool:
+    """Whether `backup --verify` reads every object back without --deep: on a remote on this machine's own
+    file systems (a disk, a mount) yes; over a network (ssh, s3, ...) only when asked (--deep)."""
+    protocol = getattr(odb.fs, "protocol", "")
+    return protocol == "local" or (isinstance(protocol, tuple) and "local" in protocol)
+
+
+def backup(project: Project, remote: str | None = None, best_only: bool = False,
+           repair: bool = False) -> BackupResult:
     """`henryvc backup`: push every tag's critical data (and the work tree's) to the backup remote."""
     git_repo = gitrepo.open_repo(project.root)
     tags = all_tags(git_repo)
@@ -116,22 +129,34 @@ def backup(project: Project, remote: str | None = None, best_only: bool = False)
         else:
             pushed = dvcrepo.push(project.root, name, all_tags=True, dvc_repo=dvc_repo)
             wanted = tag_objects(git_repo, tags, cache, odb)
-        filled, holes = dvcstore.fill_holes(dvc_repo, name, odb, wanted.keys(), cache)
+        read: dict[str, float] = {}
+        before = dvcstore.remote_problems(odb, wanted.keys(), cache, content=True, read=read) if repair else {}
+        filled, holes = dvcstore.fill_holes(dvc_repo, name, odb, wanted.keys(), cache, content=repair)
         url = dvcrepo.remote_url(dvc_repo, name)
     lost = _missing(wanted, holes)
-    return BackupResult(name, url, best_only, tags, pushed + filled, push_tags(git_repo, tags), lost)
+    repaired = sum(1 for oid, problem in before.items() if problem != "missing" and oid not in holes)
+    return BackupResult(name, url, best_only, tags, pushed + filled, push_tags(git_repo, tags), lost,
+                        repaired, int(read.get("bytes", 0)))
 
 
-def verify_backup(project: Project, remote: str | None = None) -> BackupCheck:
-    """`henryvc backup --verify`: does the remote hold every object of every tag? (Reads only.)"""
+def verify_backup(project: Project, remote: str | None = None, deep: bool = False) -> BackupCheck:
+    """`henryvc backup --verify`: does the remote hold every object of every tag, whole? (Reads only.)
+
+    Whole means read back and re-hashed (a flipped byte keeps an object's size) on a local remote, or on
+    any remote with DEEP; otherwise present with the size of the good copy, and the result says so.
+    """
     git_repo = gitrepo.open_repo(project.root)
     tags = all_tags(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         name = backup_remote(dvc_repo, remote)
         cache, odb = dvcrepo.cache_of(dvc_repo), dvcstore.remote_odb(dvc_repo, name)
         wanted = tag_objects(git_repo, tags, cache, odb)
-        problems = dvcstore.remote_problems(odb, wanted.keys(), cache)
-        check = BackupCheck(name, dvcrepo.remote_url(dvc_repo, name), len(tags), len(wanted))
+        content = deep or content_check_by_default(odb)
+        read: dict[str, float] = {}
+        problems = dvcstore.remote_problems(odb, wanted.keys(), cache, content=content, read=read)
+        check = BackupCheck(name, dvcrepo.remote_url(dvc_repo, name), len(tags), len(wanted),
+                            content_checked=content, read_bytes=int(read.get("bytes", 0)),
+                            read_seconds=round(read.get("seconds", 0.0), 3))
     check.missing = _missing(wanted, problems)
     return check
 

@@ -56,9 +56,17 @@ def is_busy(root: Path) -> bool:
 
 
 def open_repo(root: Path):
-    """DVC's Repo at ROOT (imports DVC only when called)."""
+    """DVC's Repo at ROOT (imports DVC only when called).
+
+    DVC fills dvc.yaml's ${run} from params.yaml whenever it reads the pipeline, so params.yaml's run is
+    checked with the run-name grammar first: `run: ../../etc` is BadInput (exit 2) here, never a path
+    outside the project that DVC would read, hash or collect.
+    """
     from dvc.repo import Repo
 
+    from henryvc import params
+
+    params.active_run_or_none(root)  # BadInput when `run` is not a run name
     return Repo(str(root))
 
 
@@ -285,25 +293,25 @@ def checkout(root: Path) -> None:
 
 def pull(root: Path, remote: str | None = None, targets: list[str] | None = None) -> None:
     """`dvc pull [TARGETS]` in ROOT from REMOTE (default remote when None)."""
-    from dvc.exceptions import DvcException
-
     with _dvc_logs() as logged:
         try:
             open_repo(root).pull(targets=[str(Path(root) / t) for t in targets] if targets else None,
                                  remote=remote, force=True)
-        except (DvcException, OSError) as exc:  # ssh remotes fail with OSError: refused key, server down
+        except Exception as exc:  # ssh remotes fail with OSError (refused key, server down) or worse
+            if not is_remote_failure(exc):
+                raise
             raise HenryvcError(f"dvc pull failed: {_cause(exc, logged)}") from None
 
 
 def push(root: Path, remote: str | None = None, targets: list[str] | None = None, all_tags: bool = False,
          dvc_repo: Any = None) -> int:
     """`dvc push` of TARGETS (all tracked outputs when None; ALL_TAGS: every tag's too); how many objects went."""
-    from dvc.exceptions import DvcException
-
     with _dvc_logs() as logged:
         try:
             return (dvc_repo or open_repo(root)).push(targets=targets, remote=remote, all_tags=all_tags)
-        except (DvcException, OSError) as exc:  # ssh remotes fail with OSError: refused key, server down
+        except Exception as exc:  # ssh remotes fail with OSError (refused key, server down) or worse
+            if not is_remote_failure(exc):
+                raise
             where = f" (remote {remote})" if remote else ""
             raise HenryvcError(f"dvc push failed{where}: {_cause(exc, logged)}") from None
 
@@ -336,9 +344,50 @@ def _dvc_logs() -> Iterator[list[str]]:
 
 
 def _cause(exc: Exception, logged: list[str]) -> str:
-    """EXC's message, with the first thing DVC logged when that says more (e.g. why a connection failed)."""
+    """EXC's message, with the first thing DVC logged when that says more (e.g. why a connection failed),
+    and the next step when the failure is one henryvc recognises."""
     errors = [line for line in logged if line]
-    return f"{exc}: {errors[0]}" if errors else str(exc)
+    text = f"{exc}: {errors[0]}" if errors else str(exc)
+    if not isinstance(exc, (_dvc_exception(), OSError)):
+        text = f"{type(exc).__name__}: {text}"
+    return text + _next_step(text)
+
+
+# Packages DVC's remotes talk through: an exception raised inside them is the remote failing (exit 1),
+# whatever its type (sshfs raises ValueError("Can't create any SFTP connections!") for a server without SFTP).
+REMOTE_PACKAGES = ("sshfs", "asyncssh", "fsspec", "dvc_ssh", "dvc_objects", "dvc_data", "aiohttp", "s3fs",
+                   "gcsfs", "adlfs", "botocore", "paramiko")
+
+
+def _dvc_exception() -> type:
+    from dvc.exceptions import DvcException
+
+    return DvcException
+
+
+def is_remote_failure(exc: BaseException) -> bool:
+    """True for DVC's own errors, OS errors, and any exception raised inside the remote's transport."""
+    import traceback
+
+    if isinstance(exc, (_dvc_exception(), OSError)):
+        return True
+    if not isinstance(exc, Exception):
+        return False
+    return any(package in Path(frame.filename).parts for frame in traceback.extract_tb(exc.__traceback__)
+               for package in REMOTE_PACKAGES)
+
+
+def remote_failure_text(exc: BaseException) -> str:
+    """One line for a remote that failed outside a push or pull (listing, reading back): cause and next step."""
+    text = str(exc) if isinstance(exc, (_dvc_exception(), OSError)) else f"{type(exc).__name__}: {exc}"
+    return text + _next_step(text)
+
+
+def _next_step(text: str) -> str:
+    if "SFTP" in text:
+        return (" (the SSH server answers but serves no SFTP, which DVC's ssh remote needs: enable it in its "
+                "sshd_config, `Subsystem sftp internal-sftp`, or use another remote; `sftp -P PORT USER@HOST` checks)")
+    return ""
 
 
 def require_clean(root: Path) -> None:

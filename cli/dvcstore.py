@@ -43,11 +43,15 @@ def remote_sizes(odb, oids: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def remote_problems(odb, oids: Iterable[str], cache: Path) -> dict[str, str]:
-    """oid → what is wrong with it on the remote (missing, or not the size of the good copy); the rest are fine.
+def remote_problems(odb, oids: Iterable[str], cache: Path, content: bool = False,
+                    read: dict[str, float] | None = None) -> dict[str, str]:
+    """oid → what is wrong with it on the remote (missing, not the size of the good copy, or with CONTENT:
+    bytes that do not hash to its name); the rest are fine. READ, when given, gets "bytes" and "seconds"
+    of the content check.
 
     Sizes matter: a push killed at the wrong moment can leave an empty file under an object's name (DVC
-    tries a reflink at the final path first), which DVC then takes as present forever.
+    tries a reflink at the final path first), which DVC then takes as present forever. Content matters
+    too: a flipped byte keeps the size, and only reading the object back tells.
     """
     oids = set(oids)
     sizes = remote_sizes(odb, oids)
@@ -59,7 +63,46 @@ def remote_problems(odb, oids: Iterable[str], cache: Path) -> dict[str, str]:
             problems[oid] = "missing"
         elif (want is not None and sizes[oid] != want) or (want is None and sizes[oid] == 0 and oid != EMPTY_MD5):
             problems[oid] = f"damaged: {sizes[oid]} bytes on the remote" + (f", {want} in the cache" if want else "")
+    if content:
+        problems.update(remote_content_problems(odb, sorted(o for o in oids if o not in problems), read))
     return problems
+
+
+def remote_content_problems(odb, oids: Iterable[str], read: dict[str, float] | None = None) -> dict[str, str]:
+    """oid → "damaged: ..." for each of OIDS whose bytes on the remote do not hash to its name (read back
+    through the remote's own file system: local, ssh, ...)."""
+    import time
+
+    problems: dict[str, str] = {}
+    started, total = time.monotonic(), 0
+    for oid in oids:
+        digest = hashlib.md5()
+        try:
+            with odb.fs.open(odb.oid_to_path(oid), "rb") as handle:
+                while chunk := handle.read(4 * 1024 * 1024):
+                    digest.update(chunk)
+                    total += len(chunk)
+        except Exception as exc:  # ssh, permissions, network: cannot read it back is a problem too
+            problems[oid] = f"unreadable on the remote: {type(exc).__name__}: {exc}"
+            continue
+        if digest.hexdigest() != oid.removesuffix(".dir"):
+            problems[oid] = f"damaged: its content hashes to {digest.hexdigest()} on the remote"
+    if read is not None:
+        read["bytes"] = read.get("bytes", 0) + total
+        read["seconds"] = read.get("seconds", 0.0) + time.monotonic() - started
+    return problems
+
+
+def cache_copy_good(cache: Path, oid: str) -> bool:
+    """True when the cache holds OID and its bytes hash to its name (a copy fit to repair the remote with)."""
+    path = object_path(cache, Out("", oid.removesuffix(".dir"), oid.endswith(".dir")))
+    if not path.is_file():
+        return False
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest() == oid.removesuffix(".dir")
 
 
 def on_remote(odb, oids: Iterable[str], cache: Path) -> set[str]:
@@ -107,7 +150,8 @@ def out_oids(cache: Path, odb, out: Out) -> set[str]:
     return set(files.values()) | ({out.md5 + ".dir"} if out.is_dir else set())
 
 
-def fill_holes(dvc_repo: Repo, name: str, odb, wanted: Iterable[str], cache: Path) -> tuple[int, dict[str, str]]:
+def fill_holes(dvc_repo: Repo, name: str, odb, wanted: Iterable[str], cache: Path, content: bool = False,
+               read: dict[str, float] | None = None) -> tuple[int, dict[str, str]]:
     """Push those WANTED objects the remote lacks (asked of it directly) from the cache.
 
     DVC's own push takes a directory whose listing is on the remote as complete, and trusts its remote
@@ -120,8 +164,10 @@ def fill_holes(dvc_repo: Repo, name: str, odb, wanted: Iterable[str], cache: Pat
     from dvc_data.hashfile.db import get_index
     from dvc_data.hashfile.hash_info import HashInfo
 
-    holes = remote_problems(odb, wanted, cache)
-    sendable = sorted(oid for oid in holes if in_cache(cache, oid))
+    holes = remote_problems(odb, wanted, cache, content=content, read=read)
+    # Only a cache copy that itself hashes right replaces a damaged remote object.
+    sendable = sorted(oid for oid in holes if (in_cache(cache, oid) if holes[oid] == "missing"
+                                               else cache_copy_good(cache, oid)))
     if sendable:
         damaged = [odb.oid_to_path(oid) for oid in sendable if holes[oid] != "missing"]
         if damaged:  # DVC never overwrites an object it sees: the good copy replaces the damaged one

@@ -33,6 +33,7 @@ class PipelineResult:
     tag_commit: str | None = None
     continued_from: dict[str, Any] | None = None
     switched_active_run: bool = False
+    moved_back_from: str | None = None  # resume of an archived run: where archive had put it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +50,9 @@ def _has_checkpoint(run_dir: Path) -> bool:
 
 def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = ()) -> tuple[int, list[str]]:
     """Run the real `dvc repro [ARGS]` in ROOT; stream its lines to OUTPUT; return (exit code, last lines)."""
+    from henryvc import params
+
+    params.active_run_or_none(root)  # `run: ../../etc` is BadInput before DVC reads any path from it
     env = dict(os.environ)
     # dvc.yaml says `python -m henryvc_training.<stage>`: it must be this interpreter, the one with henryvc.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
@@ -126,8 +130,9 @@ def resume(project: Project, name: str, output: Output | None = None) -> Pipelin
 
     name = str(runname.parse(name))
     run_dir = project.run_dir(name)
+    moved_back = None
     if not run_dir.is_dir():
-        raise RunNotFound(f"no run folder {run_dir}: see `henryvc list`")
+        moved_back = _bring_back_archived(project, name)
     if records.is_training(run_dir):
         raise NotReady(f"run {name} is training right now; wait for it or stop it before resuming")
     status = run_status(run_dir)
@@ -152,7 +157,28 @@ def resume(project: Project, name: str, output: Output | None = None) -> Pipelin
             break
     if not training.get("finished"):
         _check_restored(name, continued)
-    return _result(project, name, continued_from=continued, switched_active_run=switched)
+    return _result(project, name, continued_from=continued, switched_active_run=switched, moved_back_from=moved_back)
+
+
+def _bring_back_archived(project: Project, name: str) -> str:
+    """Move archived incomplete run NAME back to training_runs/ (committed) so it can be resumed; where it was.
+
+    RunNotFound when it is nowhere; NotReady, nothing moved, when the archived run is not resumable.
+    """
+    from henryvc import runfolder, unarchive
+
+    folder = runfolder.find_run(project, name)  # RunNotFound: not in training_runs/ nor its archive
+    if not folder.place:
+        raise RunNotFound(f"no run folder {project.run_dir(name)}: see `henryvc list`")
+    status = records.live_status(folder.path, runfolder.load_record(project, folder))
+    if status != "incomplete":
+        raise NotReady(f"run {name} is archived in {folder.rel} as {status}, not incomplete: "
+                       "there is nothing to resume")
+    if not _has_checkpoint(folder.path) and not (records.load(folder.path).extra.get("training") or {}).get("finished"):
+        raise NotReady(f"run {name} (archived in {folder.rel}) stopped before its first checkpoint: nothing to resume")
+    moved = unarchive.unarchive(project, name)
+    assert moved is not None
+    return moved.source
 
 
 def _check_restored(name: str, continued: dict[str, Any] | None) -> None:

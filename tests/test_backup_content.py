@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.helpers.reliability import henryvc, rehash_store, train
+from tests.helpers.reliability import big_project, henryvc, rehash_store, train
 
 pytestmark = pytest.mark.reliability
 
@@ -17,8 +17,9 @@ def _biggest_object(remote):
                key=lambda p: p.stat().st_size)
 
 
-def test_a_flipped_byte_on_the_remote_is_found_and_repaired(project, tmp_path):
+def test_a_flipped_byte_on_the_remote_is_found_and_repaired(tmp_path):
     remote = tmp_path / "dvc-remote"
+    project = big_project(tmp_path / "project", remote)
     name = train(project, seed=31)
     assert henryvc(project.root, "tag-run", name).returncode == 0
     done = henryvc(project.root, "backup")

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.helpers.reliability import henryvc, train
+from tests.helpers.reliability import big_project, henryvc, train
 
 
 def _flip_keeping_mtime(path) -> None:
@@ -23,7 +23,8 @@ def _flip_keeping_mtime(path) -> None:
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
-def test_restore_counts_read_and_trusted_and_rehash_finds_bit_rot(project):
+def test_restore_counts_read_and_trusted_and_rehash_finds_bit_rot(tmp_path):
+    project = big_project(tmp_path / "project", tmp_path / "dvc-remote")
     name = train(project, seed=21)
     assert henryvc(project.root, "tag-run", name).returncode == 0
     first = henryvc(project.root, "restore", name, "--json")

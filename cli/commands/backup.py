@@ -13,29 +13,39 @@ from henryvc.errors import BadInput, Reported
 @click.command("backup")
 @remote_option
 @click.option("--verify", is_flag=True, help="Push nothing; prove the remote holds every object of every tag (exit 1 if not).")
+@click.option("--deep", is_flag=True, help="With --verify: read every object back from a network remote too "
+              "(a local remote is always read back).")
+@click.option("--repair", is_flag=True, help="Also read every object back from the remote and replace "
+              "damaged ones from a good DVC cache copy.")
 @click.option("--best-only", is_flag=True, help="Push only voice data and each tag's best_model* files (the weekly backup).")
 @json_option
-def backup_cmd(remote: str | None, verify: bool, best_only: bool, as_json: bool) -> None:
+def backup_cmd(remote: str | None, verify: bool, deep: bool, repair: bool, best_only: bool, as_json: bool) -> None:
     """Push voice data, configs and every tagged run's checkpoints and best model to the backup remote.
 
     Example: henryvc backup --remote backup && henryvc backup --verify
     """
-    if verify and best_only:
-        raise BadInput("--verify and --best-only exclude each other")
+    if verify and (best_only or repair):
+        raise BadInput("--verify excludes --best-only and --repair (it writes nothing)")
+    if deep and not verify:
+        raise BadInput("--deep goes with --verify")
     project = api.require_project()
     if verify:
-        check = api.verify_backup(project, remote)
+        check = api.verify_backup(project, remote, deep)
         if as_json:
             emit_json(check.to_dict())
         else:
             for m in check.missing:
                 click.echo(f"{m.problem}: {m.tag}: {m.path} ({m.oid})")
-            click.echo(f"{check.remote} ({check.url}): {check.tags} tag(s), {check.objects} object(s) checked: "
-                       + ("all there" if check.ok else f"{len(check.missing)} missing; run `henryvc backup`"))
+            how = (f"read back and re-hashed ({check.read_bytes / 1e6:.1f} MB in {check.read_seconds:.1f} s)"
+                   if check.content_checked else "present with the right size, NOT read back (add --deep to re-hash)")
+            damaged = any(m.problem != "missing" for m in check.missing)
+            click.echo(f"{check.remote} ({check.url}): {check.tags} tag(s), {check.objects} object(s) {how}: "
+                       + ("all there" if check.ok else f"{len(check.missing)} missing or damaged; run `henryvc backup"
+                          + (" --repair`" if damaged else "`")))
         if not check.ok:
             raise Reported()
         return
-    result = api.backup(project, remote, best_only)
+    result = api.backup(project, remote, best_only, repair)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -43,6 +53,8 @@ def backup_cmd(remote: str | None, verify: bool, best_only: bool, as_json: bool)
             click.echo(f"lost: {m.tag}: {m.path} ({m.oid}) is in no DVC cache and {m.problem} on {result.remote}")
         click.echo(f"{'best models' if best_only else 'backup'} of {len(result.tags)} tag(s) to {result.remote} "
                    f"({result.url}): {result.pushed_objects} object(s) pushed"
+                   + (f" ({result.repaired_objects} damaged one(s) replaced from the cache after reading "
+                      f"{result.read_bytes / 1e6:.1f} MB back)" if repair else "")
                    + ("; tags pushed to origin" if result.git_pushed else ""))
     if result.lost:
         raise Reported()

@@ -14,6 +14,8 @@ def _print_result(result, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_dict())
         return
+    if getattr(result, "moved_back_from", None):
+        click.echo(f"moved {result.name} back from {result.moved_back_from} to training_runs/ (committed)", err=True)
     click.echo(f"{result.name}: {result.status}", err=True)
     for reason in result.verdict.get("reasons", []):
         click.echo(f"  - {reason}", err=True)
