@@ -101,7 +101,8 @@ def diff(project: Project, a: str, b: str) -> dict[str, Any]:
 
 
 def restore(project: Project, name: str, into: Path | None = None, in_place: bool = False,
-            pull: bool = False, progress: restores.Progress | None = None) -> restores.RestoreResult:
+            pull: bool = False, progress: restores.Progress | None = None,
+            rehash: bool = False) -> restores.RestoreResult:
     """`henryvc restore`."""
     from henryvc import restore as restores
 
@@ -109,7 +110,7 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
     if into is not None and in_place:
         raise BadInput("--into and --in-place exclude each other")
     with project.lock():
-        return restores.restore(project, name, into, in_place, pull, progress)
+        return restores.restore(project, name, into, in_place, pull, progress, rehash)
 
 
 def verify(project: Project, name: str, path: Path | None = None,

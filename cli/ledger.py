@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -64,7 +65,20 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
         db.execute(_SCHEMA)
+        if "at" not in {row[1] for row in db.execute("PRAGMA table_info(hashes)")}:
+            db.execute("ALTER TABLE hashes ADD COLUMN at REAL")  # when it was read (older rows: unknown)
         return db
+
+    def hashed_since(self, paths: list[Path]) -> float | None:
+        """The earliest time (epoch seconds) henryvc last read any of PATHS (by their identity); None if unknown."""
+        identities = [i for i in (_identity(p) for p in paths) if i is not None]
+        if not identities:
+            return None
+        with closing(self._connect()) as db:
+            rows = {(dev, ino, size, mtime): at for dev, ino, size, mtime, at in db.execute(
+                "SELECT dev, ino, size, mtime_ns, at FROM hashes")}
+        times = [rows.get(i) for i in identities]
+        return None if not times or any(t is None for t in times) else min(times)
 
     def known(self, paths: list[Path]) -> dict[Path, str]:
         """Path → md5 for the PATHS whose identity is unchanged since henryvc hashed them."""
@@ -86,5 +100,7 @@ class Ledger:
     def remember_identities(self, hashed: list[tuple[Identity, str]]) -> None:
         """Record that the file of each identity, taken before reading it, had this md5."""
         with closing(self._connect()) as db, db:
-            db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)",
-                           [(*ident, md5) for ident, md5 in hashed])
+            now = time.time()
+            db.executemany("INSERT OR REPLACE INTO hashes (dev, ino, size, mtime_ns, md5, at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           [(*ident, md5, now) for ident, md5 in hashed])

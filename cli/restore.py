@@ -134,10 +134,16 @@ class RestoreResult:
     checked_files: int
     checked_bytes: int
     recreate: str
-    known_files: int = 0  # of checked_files: unchanged since henryvc last read them (its hash ledger)
+    known_files: int = 0  # of checked_files: NOT read, trusted unchanged since henryvc last read them (its ledger)
+    known_since: str | None = None  # the earliest of those last reads (ISO time), when the ledger knows it
+    rehashed: bool = False  # --rehash: every file read, the ledger not consulted
+
+    @property
+    def read_files(self) -> int:
+        return self.checked_files - self.known_files
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "read_files": self.read_files}
 
 
 def tag_commit(git_repo: git.Repo, name: str) -> str:
@@ -165,8 +171,13 @@ def _prepare_worktree(project: Project, git_repo: git.Repo, name: str, commit: s
 
 
 def restore(project: Project, name: str, into: Path | None = None, in_place: bool = False, pull: bool = False,
-            progress: Progress | None = None) -> RestoreResult:
-    """Check tag NAME out (worktree or in place), bring its DVC data from the cache or remote, check it."""
+            progress: Progress | None = None, rehash: bool = False) -> RestoreResult:
+    """Check tag NAME out (worktree or in place), bring its DVC data from the cache or remote, check it.
+
+    Files whose identity (device, inode, size, mtime) is unchanged since henryvc last read them are trusted
+    from its hash ledger, not read: the result counts them apart (and since when), never as read. REHASH
+    reads every file.
+    """
     git_repo = gitrepo.open_repo(project.root)
     commit = tag_commit(git_repo, name)
     outs = dvcrepo.outs_at(git_repo, commit)
@@ -188,11 +199,27 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
     if pulled:
         with HashWhilePulling(cache, outs, hashes):
             dvcrepo.pull(target)  # DVC's pull is fetch + checkout: a second checkout would only re-stat every file
-    checked = check_outs(target, outs, cache, progress, known=hashes.known, remember=hashes.remember_identities)
+    trusted: list[Path] = []
+
+    def known(paths: list[Path]) -> dict[Path, str]:
+        found = hashes.known(paths)
+        trusted.extend(found)
+        return found
+
+    checked = check_outs(target, outs, cache, progress, known=None if rehash else known,
+                         remember=hashes.remember_identities)
     if not checked.ok:
         raise IntegrityError(_mismatch_text(name, checked))
+    since = hashes.hashed_since(trusted) if checked.trusted_files else None
     return RestoreResult(name, commit, str(target), in_place, pulled, checked.checked_files,
-                         checked.checked_bytes, f"cd {target} && dvc repro --force", checked.trusted_files)
+                         checked.checked_bytes, f"cd {target} && dvc repro --force", checked.trusted_files,
+                         _iso(since), rehash)
+
+
+def _iso(epoch: float | None) -> str | None:
+    from datetime import datetime
+
+    return None if epoch is None else datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
 
 
 class HashWhilePulling:

@@ -447,13 +447,14 @@ def test_schedule_prints_cron_and_systemd_lines(project, invoke):
     result = invoke(["schedule"], project.root)
     assert result.exit_code == 0
     jobs = [line for line in result.output.splitlines() if line and not line.startswith("#")]
-    assert len(jobs) == 2
-    weekly, monthly = (line.split(None, 5) for line in jobs)
+    assert len(jobs) == 3
+    weekly, monthly, scrub = (line.split(None, 5) for line in jobs)
     assert weekly[:5] == ["0", "3", "*", "*", "0"] and "backup --best-only" in weekly[5]
     assert monthly[:5] == ["0", "4", "1", "*", "*"] and "backup --verify" in monthly[5]
+    assert scrub[:5] == ["0", "5", "15", "*", "*"] and "backup --verify --deep" in scrub[5]  # reads every byte back
     assert str(project.root) in weekly[5]
     result = invoke(["schedule", "--systemd"], project.root)
-    assert result.output.count("[Timer]") == 2 and "OnCalendar=Sun *-*-* 03:00:00" in result.output
+    assert result.output.count("[Timer]") == 3 and "OnCalendar=Sun *-*-* 03:00:00" in result.output
     assert "ExecStart=" in result.output and "backup --verify" in result.output
     assert f"WorkingDirectory={project.root}" in result.output
 

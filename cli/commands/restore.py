@@ -17,18 +17,25 @@ from henryvc.errors import Reported
               "(default .henryvc/restore/NAME).")
 @click.option("--in-place", is_flag=True, help="Check the tag out in the project itself (refuses if dirty).")
 @click.option("--pull", is_flag=True, help="dvc pull from the remote first (done anyway for what the cache lacks).")
+@click.option("--rehash", is_flag=True, help="Read and re-hash every file, trusting nothing from henryvc's hash "
+              "ledger (finds bit rot, which keeps size and mtime).")
 @json_option
-def restore_cmd(name: str, into: Path | None, in_place: bool, pull: bool, as_json: bool) -> None:
+def restore_cmd(name: str, into: Path | None, in_place: bool, pull: bool, rehash: bool, as_json: bool) -> None:
     """Restore a tagged run (git worktree + DVC data from the shared cache), then check every hash.
 
     Example: henryvc restore henry_v2_debug_20261124_101500 --pull
     """
     with progress("checking hashes") as bar:
-        result = api.restore(api.require_project(), name, into, in_place, pull, bar)
+        result = api.restore(api.require_project(), name, into, in_place, pull, bar, rehash)
     if as_json:
         emit_json(result.to_dict())
         return
-    click.echo(f"restored {result.name} at {result.path} ({result.checked_files} files match the tag)")
+    line = f"restored {result.name} at {result.path}: {result.read_files} file(s) read, all match the tag"
+    if result.known_files:
+        since = f" since {result.known_since}" if result.known_since else ""
+        line += (f"; {result.known_files} trusted unread from henryvc's hash ledger (same inode, size and mtime"
+                 f"{since}; `--rehash` reads them too)")
+    click.echo(line)
     click.echo(f"re-create it with: {result.recreate}")
 
 
