@@ -48,7 +48,15 @@ def module_file(module: str, dirs: dict[str, Path] | None = None) -> Path | None
 
 def _imported(module: str, path: Path) -> set[str]:
     """Dotted names MODULE's source imports (anywhere in the file), relative imports resolved."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
+    stat = path.stat()
+    return _imported_cached(module, str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=1024)
+def _imported_cached(module: str, filename: str, mtime_ns: int, size: int) -> frozenset[str]:
+    """_imported for one version of a file (three stages share most modules: each is parsed once)."""
+    path = Path(filename)
+    tree = ast.parse(path.read_bytes(), filename=filename)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -63,7 +71,7 @@ def _imported(module: str, path: Path) -> set[str]:
                 source = node.module or ""
             names.add(source)
             names.update(f"{source}.{alias.name}" for alias in node.names)  # `from pkg import submodule`
-    return names
+    return frozenset(names)
 
 
 def closure(module: str, dirs: dict[str, Path] | None = None) -> dict[str, Path]:

@@ -31,6 +31,14 @@ def test_lock_is_a_complete_pip_requirements_file():
     assert envlock.parse_lock(text) == packages
 
 
+def test_freeze_reads_folder_names_as_metadata_says():
+    first: dict[str, str] = {}
+    for dist in metadata.distributions():  # the slow way: every METADATA file parsed
+        first.setdefault(envlock.normalize(dist.metadata["Name"]), dist.version)
+    first.pop("henryvc")
+    assert envlock.freeze() == dict(sorted(first.items()))
+
+
 def test_drift_names_each_difference_once():
     info, pins = envlock.current()
     other = json.loads(json.dumps(info))
