@@ -11,9 +11,10 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from henryvc import envlock
 from henryvc.errors import BadInput, HenryvcError

@@ -149,6 +149,9 @@ def resume(project: Project, name: str, output: Output | None = None) -> Pipelin
             if params.active_run(project.root) != name:
                 params.set_active_run(project.root, name)  # dvc repro trains the run params.yaml names
                 switched = True
+            from henryvc import stagecode
+
+            stagecode.link(project.root)  # a fresh clone has no stage_code/ links: dvc.yaml's stages need them
         _repro_or_raise(project, name, output)
     continued = None
     for event in reversed(records.load(run_dir).history):

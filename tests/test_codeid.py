@@ -50,13 +50,19 @@ def test_closure_follows_lazy_relative_and_from_imports(tmp_path):
     (pkg / "a.py").write_text("from . import b\n")
     (pkg / "b.py").write_text("def f():\n    from henryvc.c import thing\n")
     (pkg / "c.py").write_text("thing = 1\n")
+    (pkg / "d.py").write_text("")
+    (pkg / "e.py").write_text("")
     (pkg / "unused.py").write_text("import henryvc.a\n")
-    (train / "train.py").write_text("import os\nfrom henryvc import a\nfrom .helper import x\n")
+    (train / "train.py").write_text(
+        '"""Docs: import henryvc.unused is prose here, and does not parse alone."""\n'
+        "import os\nfrom henryvc import a\nfrom .helper import x\n"
+        "class K:\n    def m(self):\n        from henryvc import (\n            d,  # parenthesised\n        )\n"
+        "        import henryvc.e as \\\n            e\n")
     (train / "helper.py").write_text("x = 1\n")
     dirs = {"henryvc": pkg, "henryvc_training": train}
     assert list(codeid.closure("henryvc_training.train", dirs)) == [
-        "henryvc", "henryvc.a", "henryvc.b", "henryvc.c", "henryvc_training", "henryvc_training.helper",
-        "henryvc_training.train"]
+        "henryvc", "henryvc.a", "henryvc.b", "henryvc.c", "henryvc.d", "henryvc.e", "henryvc_training",
+        "henryvc_training.helper", "henryvc_training.train"]
 
 
 def test_identity_hashes_every_file_and_changes_with_one_byte(tmp_path):

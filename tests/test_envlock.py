@@ -75,8 +75,9 @@ def _layered_venv(base: Path, numpy_version: str) -> Path:
     """A venv over this one (its site-packages through a .pth line) with another numpy installed into it."""
     venv = base / "layer"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", where], capture_output=True, text=True,
+                               check=True).stdout.strip())
     main_site = sysconfig.get_path("purelib")
     (site / "zz_henryvc_main.pth").write_text(f"import site; site.addsitedir({main_site!r})\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),

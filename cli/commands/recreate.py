@@ -19,7 +19,8 @@ def _echo(line: str) -> None:
               help="Re-run even when code, packages, python, arch or image differ from the tag's (the drift is "
                    "recorded in the re-created run).")
 @click.option("--check", "check_only", is_flag=True,
-              help="Only compare this environment with the tag's: exit 0 when the same, 1 with one line per difference.")
+              help="Only compare this environment with the tag's: exit 0 when the same, "
+                   "1 with one line per difference.")
 @json_option
 def recreate_cmd(name: str, allow_drift: bool, check_only: bool, as_json: bool) -> None:
     """Restore a tagged run into a worktree and re-run its stages here (dvc repro --force), then compare metrics.
