@@ -40,7 +40,7 @@ def pushed(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("fresh-clone")
     data = tf.sample_data(base / "voice", clips=10)
     project = tf.make_project(base / "proj", data, params={"evaluation": tf.TINY_PARAMS})
-    tf.sh("git", "init", "-q", "--bare", str(base / "origin.git"), cwd=base)
+    tf.sh("git", "init", "-q", "--bare", "--initial-branch=main", str(base / "origin.git"), cwd=base)
     tf.sh("git", "remote", "add", "origin", str(base / "origin.git"), cwd=project)
     tf.dvc("remote", "add", "-d", "storage", str(base / "dvc-remote"), cwd=project)
     tf.sh("git", "commit", "-qam", "DVC remote", cwd=project)
