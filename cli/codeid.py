@@ -47,7 +47,7 @@ def module_file(module: str, dirs: dict[str, Path] | None = None) -> Path | None
     return None
 
 
-def _imported(module: str, path: Path) -> set[str]:
+def _imported(module: str, path: Path) -> frozenset[str]:
     """Dotted names MODULE's source imports (anywhere in the file), relative imports resolved."""
     stat = path.stat()
     return _imported_cached(module, str(path), stat.st_mtime_ns, stat.st_size)

@@ -71,12 +71,17 @@ def test_identity_hashes_every_file_and_changes_with_one_byte(tmp_path):
         shutil.copytree(folder, dirs[name], ignore=shutil.ignore_patterns("__pycache__"))
     before = codeid.identity(dirs)
     assert set(before["files"]) == {f for s in codeid.STAGES for f in codeid.stage_files(s, dirs)}
-    with (dirs["henryvc_training"] / "evaluate.py").open("a") as handle:
+    # A file one stage imports and another does not: only the first stage's digest moves.
+    files = {stage: set(codeid.stage_files(stage, dirs)) for stage in codeid.STAGES}
+    edited, inside, outside = next((f, a, b) for a in codeid.STAGES for b in codeid.STAGES
+                                   for f in sorted(files[a] - files[b]))
+    top, _, rest = edited.partition("/")
+    with (dirs[top] / rest).open("a") as handle:
         handle.write("# edited\n")
     after = codeid.identity(dirs)
-    assert after["stages"]["evaluate"] != before["stages"]["evaluate"]
-    assert after["stages"]["train"] == before["stages"]["train"]
-    assert after["digest"] != before["digest"]
+    assert after["stages"][inside] != before["stages"][inside]
+    assert after["stages"][outside] == before["stages"][outside]
+    assert after["digest"] != before["digest"] and after["files"][edited] != before["files"][edited]
 
 
 def test_code_edit_makes_dvc_status_report_the_stage_in_an_init_project(tmp_path):
