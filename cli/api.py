@@ -327,6 +327,13 @@ def review_run(project: Project, name: str, rating: int, verdict: str, notes: st
     return reviews.review_run(project, str(runname.parse(name)), rating, verdict, notes, reviewer)
 
 
+def push_reviews(project: Project) -> bool:
+    """`henryvc review --push`: the reviews' git notes to origin, merged with the remote's first."""
+    from henryvc import review as reviews
+
+    return reviews.push(project.root)
+
+
 def review_from_file(project: Project, ratings_path: Path, key_path: Path | None = None,
                      reviewer: str | None = None) -> list[reviews.ReviewResult]:
     """`henryvc review --from FILE`."""

@@ -105,7 +105,7 @@ def push_tags(git_repo: git.Repo, names: list[str]) -> bool:
 
     pushed = gitrepo.push_tags(git_repo, names)
     if pushed:
-        gitrepo.push_ref(git_repo, review.NOTES_REF)  # the runs' reviews travel with their tags
+        review.push(Path(str(gitrepo.root_of(git_repo))))  # the runs' reviews travel with their tags (merged first)
     return pushed
 
 
