@@ -76,7 +76,7 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
            "source_commit": determinism.source_commit(root)}
     if env.get("cuda_available"):
         env["cuda"] = environment.cuda()  # runtime, cuDNN, driver, devices
-    history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now()}]
+    history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now_utc_iso()}]
     record.update(paths.run_dir, status="training", seed=int(config.training_seed), environment=env,
                   history=history, training={"started": True, "finished": False})
     if not continuing or not (paths.run_dir / "environment.lock").exists():
@@ -89,7 +89,7 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
     return result
 
 
-def _now() -> str:
+def _now_utc_iso() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -100,7 +100,7 @@ def _record_result(paths: RunPaths, result: TrainResult) -> None:
     rec = record.load(paths.run_dir)
     training = {"started": True, "finished": result.status == "finished", "steps": result.steps,
                 "epochs": result.epochs, "ended": result.status}
-    event = {"event": f"train-{result.status}", "at": _now(), "steps": result.steps}
+    event = {"event": f"train-{result.status}", "at": _now_utc_iso(), "steps": result.steps}
     if result.continued_from:
         event["continued_from"] = result.continued_from
     if result.message:
