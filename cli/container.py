@@ -355,11 +355,10 @@ class Recreation:
 
 def compare_metrics(tagged: dict[str, Any], recreated: dict[str, Any]) -> list[MetricChange]:
     """Every key of either side, with the numeric difference where both are numbers."""
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    from henryvc.numbers import is_number
 
     return [MetricChange(key, tagged.get(key), recreated.get(key),
-                         recreated[key] - tagged[key] if number(tagged.get(key)) and number(recreated.get(key))
+                         recreated[key] - tagged[key] if is_number(tagged.get(key)) and is_number(recreated.get(key))
                          else None)
             for key in sorted(tagged.keys() | recreated.keys())]
 

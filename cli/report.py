@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from henryvc import runname
 from henryvc.errors import BadInput
+from henryvc.numbers import is_number
 
 if TYPE_CHECKING:
     from henryvc.project import Project
@@ -143,10 +144,6 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, (int, float, str, bool)) or value is None
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def loss_specs(runs: list[RunData]) -> list[dict[str, Any]]:
     """One Vega-Lite spec per loss column, every run's curve overlaid (rev = the run's label), via dvc-render."""
     from dvc_render.vega import VegaRenderer
@@ -186,7 +183,7 @@ def _metric_rows(runs: list[RunData]) -> list[dict[str, Any]]:
     for key in keys:
         values = [run.metrics.get(key) for run in runs]
         base = values[0]
-        deltas = [float(v) - float(base) if _number(v) and _number(base) and i else None  # type: ignore[arg-type]
+        deltas = [float(v) - float(base) if is_number(v) and is_number(base) and i else None  # type: ignore[arg-type]
                   for i, v in enumerate(values)]
         rows.append({"key": key, "values": values, "deltas": deltas})
     return rows

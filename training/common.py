@@ -217,5 +217,7 @@ def append_readme(paths: RunPaths, title: str, lines: list[str]) -> None:
 
 
 def is_finite_number(value: Any) -> bool:
-    """True for a real, finite number (bools and strings are not numbers here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """True for a real, finite number (bools and strings are not numbers here: henryvc.numbers decides)."""
+    from henryvc.numbers import is_number
+
+    return is_number(value) and math.isfinite(value)
