@@ -101,8 +101,9 @@ def merged(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def latest(reviews: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The newest review, None when there is none."""
-    return max(reviews, key=lambda r: str(r.get("at")), default=None)
+    """The newest review, None when there is none; of reviews made in the same second, the one recorded last
+    (REVIEWS are in recording order within a second: merged() sorts stably)."""
+    return max(reversed(reviews), key=lambda r: str(r.get("at")), default=None)
 
 
 def brief(reviews: list[dict[str, Any]]) -> str:
