@@ -174,9 +174,13 @@ def _protected_oids(project: Project, cache: Path, skip: set[Path]) -> set[str]:
 def used_oids(project: Project, git_repo: git.Repo, commits: list[str], cache: Path, odb) -> set[str]:
     """Every object the DVC outputs of COMMITS and of the work tree need, read from git itself (not through
     DVC, whose view of an old revision breaks when a remote was added later with a local keyfile)."""
-    outs = [out for out in dvcrepo.workspace_outs(project.root) if out.cached]
-    outs += [out for commit in commits for out in dvcstore.cached_outs_at(git_repo, commit)]
-    used = set()
+    every = dvcrepo.workspace_outs(project.root)
+    every += [out for commit in commits for out in dvcrepo.outs_at(git_repo, commit)]
+    outs = [out for out in every if out.cached]
+    # A `cache: false` folder's listing is never required, and never deleted when DVC wrote one to the cache
+    # (DVC reads it back for `dvc status`): one rule whatever git holds at each revision.
+    used = {f"{out.md5}.dir" for out in every
+            if not out.cached and out.is_dir and dvcstore.in_cache(cache, f"{out.md5}.dir")}
     for out in set(outs):
         if dvcstore.out_files(cache, odb, out) is None:
             raise NotReady(f"the listing of {out.path} ({out.md5}.dir) is neither in the cache nor on the remote, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -172,9 +173,19 @@ def cache_dir(root: Path) -> Path:
 
 
 def object_path(cache: Path, out: Out) -> Path:
-    """Where OUT's object (a file, or the .dir listing) lives in CACHE."""
+    """Where OUT's object (a file, or the .dir listing) lives in CACHE.
+
+    DVC 3 keeps objects under files/md5/; outputs recorded by DVC 2 (dvc.lock entries without `hash: md5`)
+    stay in the older layout at the cache's top (xx/yyyy), and DVC 3 still reads them there. The new place
+    is answered unless only the older one holds the object, so every henryvc check sees what DVC sees.
+    """
     suffix = ".dir" if out.is_dir else ""
-    return cache / "files" / "md5" / out.md5[:2] / (out.md5[2:] + suffix)
+    current = cache / "files" / "md5" / out.md5[:2] / (out.md5[2:] + suffix)
+    if not current.exists():
+        legacy = cache / out.md5[:2] / (out.md5[2:] + suffix)
+        if legacy.is_file():
+            return legacy
+    return current
 
 
 def _out(entry: dict[str, Any], prefix: str = "") -> Out | None:
@@ -220,7 +231,34 @@ def outs_at(git_repo: git.Repo, rev: str) -> list[Out]:
                      for o in outs_from_lock(gitrepo.show(git_repo, rev, path) or "")]
         elif path.endswith(".dvc") and not path.startswith(".dvc/"):
             outs += outs_from_dvcfile(gitrepo.show(git_repo, rev, path) or "", str(Path(path).parent))
+    uncached = _uncached_patterns(gitrepo.show(git_repo, rev, "dvc.yaml") or "") if "dvc.yaml" in files else []
+    outs = [replace(o, cached=False) if any(fnmatch.fnmatchcase(o.path, p) for p in uncached) else o for o in outs]
     return _mark_git_tracked(outs, set(files))
+
+
+def _uncached_patterns(text: str) -> list[str]:
+    """Glob patterns of the `cache: false` outputs in a dvc.yaml text (${...} templates match any name).
+
+    Whether git happens to hold an output's files at a revision (an interrupted run's logs/ may be in no
+    commit) must not decide whether henryvc looks for its listing in DVC's cache.
+    """
+    import re
+
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return []
+    patterns = []
+    for stage in (data.get("stages") or {}).values() if isinstance(data, dict) else []:
+        for kind in ("outs", "metrics", "plots"):
+            for entry in (stage or {}).get(kind) or []:
+                if isinstance(entry, dict):
+                    for path, options in entry.items():
+                        if isinstance(options, dict) and options.get("cache") is False:
+                            patterns.append(re.sub(r"\$\{[^}]*\}", "*", str(path)).rstrip("/"))
+    return patterns
 
 
 def dvcfiles(root: Path) -> list[Path]:
