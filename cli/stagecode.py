@@ -105,8 +105,16 @@ def _in_sync(path: Path, dirs: dict[str, Path] | None) -> bool:
 
 
 def ensure(root: Path) -> list[str]:
-    """Links made and dvc.yaml brought up to date for the installed henryvc; the paths it changed."""
+    """Links made (and git-ignored: they name machine paths) and dvc.yaml brought up to date for the
+    installed henryvc; the paths it changed."""
     changed = link(root)
+    ignore = Path(root) / ".gitignore"
+    lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+    if GITIGNORE_LINE not in lines:
+        with ignore.open("a", encoding="utf-8") as handle:
+            handle.write(("\n" if lines and not ignore.read_text(encoding="utf-8").endswith("\n") else "")
+                         + GITIGNORE_LINE + "\n")
+        changed.append(".gitignore")
     if sync_pipeline(root):
         changed.append("dvc.yaml")
     return changed

@@ -93,6 +93,7 @@ def test_code_edit_makes_dvc_status_report_the_stage_in_an_init_project(tmp_path
     assert (root / "stage_code" / "henryvc_training").resolve() == codeid.package_dirs()["henryvc_training"]
     assert "stage_code" not in subprocess.run(["git", "status", "--porcelain", "--ignored=no"], cwd=root,
                                               capture_output=True, text=True, check=True).stdout
+    assert stagecode.ensure(root) == []  # in place already: nothing changes
     # A prepare stage that ran: its outputs exist and dvc.lock records its dependencies, code included.
     (root / "voice_data").mkdir()
     (root / "voice_data" / "metadata.csv").write_text("clip1|Hi.|Hi.\n")
