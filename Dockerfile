@@ -27,7 +27,8 @@ ARG BASE_IMAGE=nvidia/cuda:13.0.1-cudnn-runtime-ubuntu24.04
 
 # ---------------------------------------------------------------------------------------------------
 # pins: the dependency pins out of pyproject.toml, so that its other edits (version, tool settings, test
-# markers) leave the builder's and the runtime's dependency layers cached (COPY --from is by content).
+# markers) can leave the dependency layers cached where COPY --from is cached by content (Docker's
+# builders); Podman 4.3 (buildah 1.28) rebuilds after any pyproject.toml change (measured).
 FROM ${BASE_IMAGE} AS pins
 
 ARG EXTRAS=train
