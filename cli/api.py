@@ -122,11 +122,13 @@ def verify(project: Project, name: str, path: Path | None = None,
 
 
 def run(project: Project, major: int, variant: str, config_path: Path | None = None, description: str = "",
-        tag: bool = True, output: Callable[[str], None] | None = None) -> pipelines.PipelineResult:
-    """`henryvc run`: new-run, `dvc repro`, tag-run."""
+        tag: bool = True, output: Callable[[str], None] | None = None, gpus: int | None = None,
+        nodes: int | None = None) -> pipelines.PipelineResult:
+    """`henryvc run`: new-run, `dvc repro`, tag-run (on GPUS processes per node and NODES machines)."""
     from henryvc import pipeline as pipelines
 
-    return pipelines.run(project, major, variant, config_path, description, tag=tag, output=output)
+    return pipelines.run(project, major, variant, config_path, description, tag=tag, output=output,
+                         gpus=gpus, nodes=nodes)
 
 
 def resume(project: Project, name: str, output: Callable[[str], None] | None = None) -> pipelines.PipelineResult:

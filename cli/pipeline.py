@@ -194,14 +194,20 @@ def _check_restored(name: str, continued: dict[str, Any] | None) -> None:
 
 
 def run(project: Project, major: int, variant: str, config_path: Path | None = None, description: str = "",
-        tag: bool = True, output: Output | None = None) -> PipelineResult:
-    """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run."""
-    from henryvc import newrun, pipelock, runtag
+        tag: bool = True, output: Output | None = None, gpus: int | None = None,
+        nodes: int | None = None) -> PipelineResult:
+    """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run.
 
+    GPUS/NODES (params.yaml train.gpus/train.nodes) train the run on that many processes through torchrun.
+    """
+    from henryvc import newrun, pipelock, runtag, scale
+
+    scale.check(gpus, nodes)
     # Held from before new-run re-points params.yaml until the tag: a second `henryvc run` is refused
     # before it writes anything instead of re-pointing params.yaml under this one's `dvc repro`.
     with pipelock.hold(project) as held:
         record = newrun.new_run(project, major, variant, config_path=config_path, description=description)
+        scale.set_scale(project.params, gpus, nodes)
         name = record.name
         held.name(name)
         _repro_or_raise(project, name, output, fresh=True)

@@ -39,16 +39,22 @@ def _stream(line: str) -> None:
               help="Config template to use instead of configs/henry_voice_v<MAJOR>_<VARIANT>.json.")
 @click.option("--description", default="", help="One line saying what this run tries.")
 @click.option("--no-tag", is_flag=True, help="Train and evaluate, but leave tagging to `henryvc tag-run`.")
+@click.option("--gpus", type=click.IntRange(min=1), help="Train on N processes per node (GPUs; gloo on CPUs) through torchrun: "
+              "sets params.yaml train.gpus. See docs/distributed.md.")
+@click.option("--nodes", type=click.IntRange(min=1), help="Machines taking part (params.yaml train.nodes); start the others "
+              "with `python -m henryvc_training.train --node-rank R`.")
 @json_option
 def run_command(major: int, variant: str, config_path: Path | None, description: str, no_tag: bool,
-                as_json: bool) -> None:
+                gpus: int | None, nodes: int | None, as_json: bool) -> None:
     """Create a run, train and evaluate it with `dvc repro`, and tag it.
 
     Example: henryvc run --major 2 --variant debug --description "CPU smoke test"
+    Example: henryvc run --major 2 --variant stable --gpus 4
     """
     from henryvc import api
 
-    result = api.run(api.require_project(), major, variant, config_path, description, tag=not no_tag, output=_stream)
+    result = api.run(api.require_project(), major, variant, config_path, description, tag=not no_tag, output=_stream,
+                     gpus=gpus, nodes=nodes)
     _print_result(result, as_json)
 
 
