@@ -48,13 +48,19 @@ def project(tmp_path: Path, name: str, world: int, nodes: int = 1, **config) -> 
 
 
 def stage(root: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "henryvc_training.train", *args], cwd=root, env=tf.env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """The train stage as `dvc repro` starts it; its output goes to a file (two at once must not block on a pipe)."""
+    out = (root.parent / f"{root.name}.out").open("a")
+    proc = subprocess.Popen([sys.executable, "-m", "henryvc_training.train", *args], cwd=root, env=tf.env(),
+                            stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc.output = Path(out.name)  # type: ignore[attr-defined]
+    return proc
 
 
-def finish(proc: subprocess.Popen, timeout: float = 1500) -> str:
-    out, _ = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, out[-4000:]
+def finish(proc: subprocess.Popen, timeout: float = 1500, code: int | None = 0) -> str:
+    proc.wait(timeout=timeout)
+    out = proc.output.read_text()  # type: ignore[attr-defined]
+    if code is not None:
+        assert proc.returncode == code, out[-4000:]
     return out
 
 
@@ -112,7 +118,7 @@ def test_two_processes_on_one_machine_against_one_process(tmp_path):
     steps_one, steps_two = rows(run_one / "logs" / "step_losses.jsonl"), rows(run_two / "logs" / "step_losses.jsonl")
     assert [r["step"] for r in steps_two] == [r["step"] for r in steps_one] == [0, 1, 2, 3]
     for a, b in zip(steps_one, steps_two):
-        assert b["loss"] == pytest.approx(a["loss"], rel=0.15), (a, b)
+        assert b["loss"] == pytest.approx(a["loss"], rel=0.05), (a, b)  # measured: within 0.7 %
     # ...but not bit-identical: BatchNorm statistics and loss normalisation are per rank (docs/distributed.md).
     assert any(a["loss"] != b["loss"] for a, b in zip(steps_one, steps_two))
     print("step losses 1 process vs 2 processes:",
@@ -179,7 +185,7 @@ def test_killed_rank_leaves_the_run_incomplete_and_resumable(tmp_path):
             time.sleep(0.2)
         time.sleep(1)  # checkpoint_2.pth complete (torch.save ends before the next step's line)
         os.kill(victim, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=600)
+        out = finish(proc, timeout=600, code=None)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -15,11 +15,15 @@ process) every method here is a plain pass-through. With a rank:
 
 from __future__ import annotations
 
+import atexit
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from henryvc_training import distributed, loader as loaders
+from henryvc_training import common, distributed
+from henryvc_training import loader as loaders
 from henryvc_training.hooks import Hooks, NonFiniteLoss, non_finite_losses
 
 log = logging.getLogger("henryvc.training.train")
@@ -135,7 +139,10 @@ def _merge(keep_avg: Any) -> None:
     """Coqui's KeepAverage of this rank replaced in place by the average over all ranks' values."""
     if keep_avg is None:
         return
-    merged = distributed.weighted_mean(dict(keep_avg.avg_values), dict(keep_avg.iters))
+    # KeepAverage's first value sets the average with iters 0 and the next k values make it their mean
+    # (iters k): so an average stands for max(iters, 1) values.
+    counts = {k: max(int(keep_avg.iters.get(k, 0)), 1) for k in keep_avg.avg_values}
+    merged = distributed.weighted_mean(dict(keep_avg.avg_values), counts)
     keep_avg.avg_values.update(merged)
 
 
@@ -146,6 +153,7 @@ class FollowerHooks(Hooks):
         self.paths = paths
         self.settings = settings
         self.config = config
+        self.data_dir = None
 
     def close(self) -> None:
         return None
@@ -162,3 +170,32 @@ class FollowerHooks(Hooks):
 
     def maybe_evaluate(self, trainer: Any) -> None:
         return None
+
+
+def scratch_folder() -> Path:
+    """Where Coqui's Trainer of a rank other than 0 puts its own files (its log, a config copy): a
+    temporary folder outside the project, removed when the process ends."""
+    folder = Path(tempfile.mkdtemp(prefix="henryvc-rank-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+def attach(trainer: Any, paths: Any, rank: distributed.Rank | None, continuing: bool) -> None:
+    """Give a freshly built HenryTrainer its loader settings and, in a multi-process run, its rank, its
+    checkpoint (ranks other than 0 restore it themselves: Coqui's continue_path would make the run's
+    checkpoints/ their output folder) and DistributedDataParallel."""
+    trainer.loader_settings = loaders.LoaderSettings.from_config(common.read_config(paths))
+    if rank is None:
+        return
+    trainer.rank = rank
+    trainer._clips = []
+    if rank.is_writer:
+        trainer.shards_file = paths.logs / "shards.jsonl"
+    elif continuing:
+        from henryvc_training.checkpoints import last_checkpoint
+
+        last = last_checkpoint(paths.checkpoints)
+        trainer.continue_run = True
+        trainer.args.restore_path = str(last)
+        trainer.restore_model()
+    trainer.ddp = distributed.wrap_model(trainer.model)

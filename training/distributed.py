@@ -18,12 +18,13 @@ and the clip ids every rank saw are gathered to rank 0 and checked (logs/shards.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from henryvc.errors import BadInput
 
@@ -107,6 +108,7 @@ class Rank:
     rank: int
     local_rank: int
     world_size: int
+    local_world_size: int = 1
     backend: str = ""
 
     @property
@@ -122,7 +124,8 @@ def from_env() -> Rank | None:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or "RANK" not in os.environ:
         return None
-    return Rank(int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")), world)
+    return Rank(int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")), world,
+                int(os.environ.get("LOCAL_WORLD_SIZE", str(world))))
 
 
 def one_gpu_per_rank(rank: Rank) -> None:
@@ -145,7 +148,38 @@ def init(rank: Rank) -> Rank:
     if backend == "nccl":
         torch.cuda.set_device(0)  # one_gpu_per_rank left each rank exactly one visible GPU
     dist.init_process_group(backend=backend, rank=rank.rank, world_size=rank.world_size)
-    return Rank(rank.rank, rank.local_rank, rank.world_size, backend)
+    return Rank(rank.rank, rank.local_rank, rank.world_size, rank.local_world_size, backend)
+
+
+def as_rank(rank: Rank, work: Callable[[Rank], Any]) -> Any:
+    """WORK(rank) inside the process group: joined before, left after, whatever happens."""
+    one_gpu_per_rank(rank)
+    rank = init(rank)
+    if not rank.is_writer:
+        # Not the run log (rank 0's alone): this rank's henryvc lines go to the launcher's output.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"%(asctime)s rank {rank.rank} %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("henryvc").addHandler(handler)
+        logging.getLogger("henryvc").setLevel(logging.INFO)
+    try:
+        return work(rank)
+    finally:
+        shutdown()
+
+
+def record_entry(rank: Rank) -> dict[str, Any]:
+    """What run.json says about how the run was trained."""
+    return {"world_size": rank.world_size, "nodes": rank.world_size // max(1, rank.local_world_size),
+            "processes_per_node": rank.local_world_size, "backend": rank.backend, "launcher": "torchrun"}
+
+
+def share(obj: Any) -> Any:
+    """Rank 0's OBJ on every rank (the others pass None)."""
+    import torch.distributed as dist
+
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def shutdown() -> None:

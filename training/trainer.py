@@ -56,7 +56,9 @@ def trainer_class() -> type:
     """The Coqui Trainer with henryvc's hooks (built lazily: importing trainer imports torch)."""
     from trainer import Trainer
 
-    class HenryTrainer(Trainer):
+    from henryvc_training.ddp import DistributedTrainer
+
+    class HenryTrainer(DistributedTrainer, Trainer):
         """Coqui's Trainer plus a NaN guard before backward(), per-step loss lines and henryvc evaluations."""
 
         hooks: Hooks
@@ -101,9 +103,12 @@ def _detach_trainer_file_log(output_path: Path) -> None:
 
 
 def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Path, continuing: bool,
-                  callbacks: dict[str, Any] | None = None) -> Any:
-    """Model, data and a HenryTrainer whose checkpoints land in PATHS.checkpoints."""
+                  callbacks: dict[str, Any] | None = None, rank: Any = None) -> Any:
+    """Model, data and a HenryTrainer whose checkpoints land in PATHS.checkpoints (RANK: this process's
+    henryvc_training.distributed.Rank in a multi-process run; only rank 0 writes the run folder)."""
     from trainer import TrainerArgs
+
+    from henryvc_training import ddp
     from trainer.logging.tensorboard_logger import TensorboardLogger
     from TTS.config.shared_configs import BaseDatasetConfig
     from TTS.tts.datasets import load_tts_samples
@@ -120,9 +125,12 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     # them is deprecated in coqui-tts 0.28); the tokenizer completes config.characters in place.
     model = Tacotron2(config)
     config = model.config
-    paths.checkpoints.mkdir(parents=True, exist_ok=True)
-    args = TrainerArgs(continue_path=str(paths.checkpoints) if continuing else "")
-    hooks = Hooks(paths, settings, config)
+    writer = rank is None or rank.is_writer
+    if writer:
+        paths.checkpoints.mkdir(parents=True, exist_ok=True)
+    args = TrainerArgs(continue_path=str(paths.checkpoints) if continuing and writer else "",
+                       rank=rank.rank if rank is not None else 0)
+    hooks = Hooks(paths, settings, config) if writer else ddp.FollowerHooks(paths, settings, config)
     hooks.data_dir = data_dir  # the held-out clips' real recordings, for the periodic evaluations
     # Where Coqui's own output folder goes: a fresh Trainer invents <output_path>/<run>-<date>-<commit>/
     # and Trainer.fit() deletes that folder on any exception while it holds no .pth. So the Trainer never
@@ -131,15 +139,19 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     # its own exception handling, so remove_experiment_folder() is never reached. When continuing, Coqui
     # uses continue_path (checkpoints/, which holds .pth files) as its folder.
     trainer = trainer_class()(
-        args, config, output_path=str(paths.logs / "trainer"), model=model,
+        args, config, output_path=str(paths.logs / "trainer" if writer else ddp.scratch_folder()), model=model,
         train_samples=train_samples, eval_samples=eval_samples,
         parse_command_line_args=False,  # the stage's argv is henryvc's, not Coqui's
-        dashboard_logger=TensorboardLogger(str(paths.tensorboard), model_name="tacotron2"),
+        # Ranks other than 0 get Coqui's DummyLogger: nothing of theirs reaches tensorboard/.
+        dashboard_logger=TensorboardLogger(str(paths.tensorboard), model_name="tacotron2") if writer else None,
         callbacks={**(callbacks or {}), "on_epoch_end": _chain(hooks.on_epoch_end, (callbacks or {}).get("on_epoch_end"))},
     )
     trainer.hooks = hooks
     invented = trainer.output_path
     _detach_trainer_file_log(invented)
+    ddp.attach(trainer, paths, rank, continuing)
+    if not writer:
+        return trainer
     if not continuing:
         trainer.output_path = paths.checkpoints
         shutil.rmtree(invented, ignore_errors=True)
@@ -180,7 +192,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Path, continuing: bool,
-                 callbacks: dict[str, Any] | None = None) -> TrainResult:
+                 callbacks: dict[str, Any] | None = None, rank: Any = None) -> TrainResult:
     """Train (or continue) and report how it ended; exceptions become a TrainResult, never a deleted folder."""
     trainer = None
     continued_from = None
@@ -190,7 +202,7 @@ def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Pat
                 continued_from = checkpoints.checkpoint_state(checkpoints.last_checkpoint(paths.checkpoints))
                 log.info("continuing %s from %s (step %d, epoch %d)", paths.name, continued_from["checkpoint"],
                          continued_from["step"], continued_from["epoch"])
-            trainer = build_trainer(paths, config, settings, data_dir, continuing, callbacks)
+            trainer = build_trainer(paths, config, settings, data_dir, continuing, callbacks, rank)
             if continued_from:
                 restored = checkpoints.check_restored(trainer, continued_from)
                 log.info("restored step %d and learning rate %s from %s", restored["step"], restored["lr"],

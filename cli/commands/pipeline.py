@@ -49,7 +49,8 @@ def run_command(major: int, variant: str, config_path: Path | None, description:
     """Create a run, train and evaluate it with `dvc repro`, and tag it.
 
     Example: henryvc run --major 2 --variant debug --description "CPU smoke test"
-    Example: henryvc run --major 2 --variant stable --gpus 4
+
+    Example: henryvc run --major 2 --variant stable --gpus 4   (4 GPUs, see docs/distributed.md)
     """
     from henryvc import api
 
