@@ -72,3 +72,9 @@ def test_set_scale_keeps_comments(tmp_path):
         scale.set_scale(params, 0, None)
     scale.set_scale(params, None, None)
     assert params.read_text() == text
+
+
+@pytest.mark.parametrize("flag", ["--gpus", "--nodes"])
+def test_run_refuses_fewer_than_one(tmp_path, invoke, flag):
+    result = invoke(["run", "--major", "2", "--variant", "debug", flag, "0"], tmp_path)
+    assert result.exit_code == 2 and flag in result.output
