@@ -341,6 +341,17 @@ def pull(root: Path, remote: str | None = None, targets: list[str] | None = None
             raise HenryvcError(f"dvc pull failed: {_cause(exc, logged)}") from None
 
 
+def add(root: Path, paths: list[str]) -> None:
+    """`dvc add PATHS` in ROOT (writes PATH.dvc and the folder's .gitignore; the data goes into the cache)."""
+    from dvc.exceptions import DvcException
+
+    with _dvc_logs() as logged:
+        try:
+            open_repo(root).add([str(Path(root) / p) for p in paths])  # DVC resolves against the cwd
+        except (DvcException, OSError) as exc:
+            raise HenryvcError(f"dvc add failed: {_cause(exc, logged)}") from None
+
+
 def push(root: Path, remote: str | None = None, targets: list[str] | None = None, all_tags: bool = False,
          dvc_repo: Any = None) -> int:
     """`dvc push` of TARGETS (all tracked outputs when None; ALL_TAGS: every tag's too); how many objects went."""
