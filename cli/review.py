@@ -276,9 +276,18 @@ KEY_FORMAT = "henryvc-blind-key/1"
 KEY_FILE = "blind-key.json"
 
 
+MAX_RATINGS_BYTES = 1 << 20  # a ratings or key file is a few KB; /dev/zero never ends
+
+
 def _load_json(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not Path(path).is_file():  # a FIFO blocks, a device never ends: regular files only
+            raise BadInput(f"the {what} {path} is not a regular file")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_RATINGS_BYTES + 1)
+        if len(raw) > MAX_RATINGS_BYTES:
+            raise BadInput(f"the {what} {path} is over {MAX_RATINGS_BYTES} bytes: not a ratings file")
+        data = json.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise BadInput(f"cannot read the {what} {path}: {exc.strerror}") from None
     except ValueError as exc:

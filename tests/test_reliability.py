@@ -492,6 +492,17 @@ HOSTILE = [
     ["init", "--bogus"],
     ["status", "--bogus"],
     ["doctor", "--bogus"],
+    ["env", "build", f"../{RUN}"],
+    ["recreate", f"../{RUN}"],
+    ["recreate", f"{RUN}/x"],
+    ["report", "../{run}"],
+    ["report", "{run}", "--out", "pipe.json"],
+    ["report", "{run}", "{run}"],
+    ["review", f"../{RUN}", "--rating", "5", "--verdict", "approve", "--notes", "x"],
+    ["review", "{run}", "--rating", "9", "--verdict", "approve", "--notes", "x"],
+    ["review", "--from", "/dev/zero"],
+    ["review", "--from", "pipe.json"],
+    ["review", "--from", "huge.json"],
 ]
 
 
@@ -527,8 +538,6 @@ def test_every_command_that_takes_input_has_hostile_cases():
 
 def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
     project, name, remote, origin = pushed_setup
-    if not lifecycle_landed("backup"):
-        pytest.skip("`henryvc backup` has not landed yet")
     assert henryvc(project.root, "tag-run", name).returncode == 0  # tagged, nothing pushed yet
     objects = lambda: sum(1 for p in (remote / "files" / "md5").rglob("*") if p.is_file()) \
         if (remote / "files").is_dir() else 0  # noqa: E731
@@ -567,8 +576,6 @@ def failed_tagged_run(project: Project, seed: int) -> str:
 
 def test_sigkill_mid_archive_then_rerun_completes(project_with_remote, tmp_path):
     project = project_with_remote
-    if not lifecycle_landed("archive"):
-        pytest.skip("`henryvc archive` has not landed yet")
     name = failed_tagged_run(project, seed=5)
     marks = tmp_path / "marks"
     marks.mkdir()
