@@ -46,7 +46,7 @@ def main() -> int:
                                      "[init]\n\tdefaultBranch = main\n")
     os.environ.update(HOME=str(home), GIT_CONFIG_GLOBAL=str(home / ".gitconfig"), DVC_NO_ANALYTICS="1",
                       PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    from henryvc import codeid, envlock, stagecode
+    from henryvc import codeid, envlock
     from tests.helpers.project import make_project, trained_run
 
     project = make_project(base / "project", base / "remote")

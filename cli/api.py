@@ -7,20 +7,33 @@ hashing, the config lints, the container SDK) are imported inside the functions 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from henryvc import runname
 from henryvc.errors import BadInput, HenryvcError
 
 if TYPE_CHECKING:
-    from henryvc import (archive as archives, backup as backups, cleanup as cleanups, config as configs,
-                         container as containers, doctor as doctors, envbuild, envlock, imagestore, logs as logs_,
-                         pipeline as pipelines, recreate as recreates, record as records, registry, report as reports,
-                         reset as resets, restore as restores, review as reviews, runtag, schedule as schedules,
-                         snapshot as snapshots,
-                         status as statuses)
+    from henryvc import archive as archives
+    from henryvc import backup as backups
+    from henryvc import cleanup as cleanups
+    from henryvc import config as configs
+    from henryvc import container as containers
+    from henryvc import doctor as doctors
+    from henryvc import envbuild, envlock, imagestore, registry, runtag
+    from henryvc import logs as logs_
+    from henryvc import pipeline as pipelines
+    from henryvc import record as records
+    from henryvc import recreate as recreates
+    from henryvc import report as reports
+    from henryvc import reset as resets
+    from henryvc import restore as restores
+    from henryvc import review as reviews
+    from henryvc import schedule as schedules
+    from henryvc import snapshot as snapshots
+    from henryvc import status as statuses
     from henryvc.project import Project
 
 
@@ -70,7 +83,8 @@ def tag_run(project: Project, name: str | None = None, push: bool = False) -> ru
 def list_runs(project: Project, major: int | None = None, variant: str | None = None,
               status: str | None = None) -> registry.Listing:
     """`henryvc list`."""
-    from henryvc import record as records, registry
+    from henryvc import record as records
+    from henryvc import registry
 
     if variant is not None:
         runname.check_variant(variant)
@@ -246,7 +260,8 @@ def docker_build(root: Path, tag: str, platform: str | None, base_image: str | N
 
 def docker_save(project: Project, image_id: str) -> imagestore.StoredImage:
     """`henryvc docker build --save`: store the image under images/, tracked by DVC."""
-    from henryvc import container as containers, imagestore
+    from henryvc import container as containers
+    from henryvc import imagestore
 
     return imagestore.save(project, image_id, containers.connect())
 

@@ -13,9 +13,20 @@ from typing import TYPE_CHECKING, Any
 from henryvc import gitrepo, params
 from henryvc.errors import HenryvcError
 from henryvc.journal import journal, read_journal, sync_journal
-from henryvc.runfolder import (ARCHIVE_DIRS, FAILED_PLACE, INCOMPLETE_PLACE, MARKER, RunFolder, check_layout,
-                               escape_reason, holding_training_lock, live_training, load_record, run_folder_of,
-                               run_folders)
+from henryvc.runfolder import (
+    ARCHIVE_DIRS,
+    FAILED_PLACE,
+    INCOMPLETE_PLACE,
+    MARKER,
+    RunFolder,
+    check_layout,
+    escape_reason,
+    holding_training_lock,
+    live_training,
+    load_record,
+    run_folder_of,
+    run_folders,
+)
 from henryvc.summary import tag_summaries
 
 if TYPE_CHECKING:

@@ -6,22 +6,32 @@ See docs/lifecycle.md (cleanup-failed) for the rules.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from henryvc import dvcrepo, dvcstore, gitrepo, runname
 from henryvc.coverage import coverage, source_at
 from henryvc.errors import BadInput, HenryvcError, NotReady
 from henryvc.journal import journal
-from henryvc.runfolder import (RunFolder, check_layout, escape_reason, holding_training_lock, live_training,
-                               load_record, remove, run_folders, walk_files)
+from henryvc.runfolder import (
+    RunFolder,
+    check_layout,
+    escape_reason,
+    holding_training_lock,
+    live_training,
+    load_record,
+    remove,
+    run_folders,
+    walk_files,
+)
 from henryvc.summary import tag_summaries
 
 if TYPE_CHECKING:
-    from dvc.repo import Repo
     import git
+    from dvc.repo import Repo
 
     from henryvc.project import Project
 

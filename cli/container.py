@@ -9,9 +9,10 @@ from __future__ import annotations
 import codecs
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from henryvc.errors import BadInput, EngineUnavailable, HenryvcError
 

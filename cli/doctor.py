@@ -21,11 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc import record as records, runfolder
+from henryvc import record as records
+from henryvc import runfolder
 from henryvc.status import disk_space, gpu_usage
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
+
     from henryvc.project import Project
 
 GIB = 1024 ** 3

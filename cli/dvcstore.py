@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from henryvc.dvcrepo import EMPTY_MD5, Out, object_path, outs_at
 from henryvc.errors import HenryvcError

@@ -92,7 +92,8 @@ def henryvc_spec(code: dict[str, Any], source: str | None) -> str | None:
 def build_for_run(project, name: str, venv: Path, python: str | None = None, pip_args: tuple[str, ...] = (),
                   source: str | None = None, output: Output | None = None) -> EnvBuild:
     """`henryvc env build NAME --venv DIR`: the venv of tag NAME's lock and henryvc, then its remaining drift."""
-    from henryvc import gitrepo, recreate, restore as restores
+    from henryvc import gitrepo, recreate
+    from henryvc import restore as restores
 
     info, _ = recreate.recorded(project, name)
     want = info.get("python")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import codecs
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from henryvc.errors import HenryvcError, NotReady, RunExists
 

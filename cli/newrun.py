@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from henryvc import gitrepo, params, record as records, runname
+from henryvc import gitrepo, params, runname
+from henryvc import record as records
 from henryvc.errors import BadInput, Busy, RunExists
 
 if TYPE_CHECKING:

@@ -45,7 +45,7 @@ class RunRecord:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
         """Build a record from its JSON form, keeping unknown keys in extra."""
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         missing = {"name", "major", "variant", "created", "config_hash", "source_commit"} - data.keys()

@@ -8,9 +8,10 @@ recreated run's record (`recreation` in run.json of the worktree).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from henryvc import envlock
 from henryvc.errors import HenryvcError, NotReady
@@ -28,7 +29,8 @@ class Drifted(HenryvcError):
 
 def recorded(project, name: str) -> tuple[dict[str, Any], dict[str, str]]:
     """(environment.json, lock pins) recorded at tag NAME, or NotReady for runs made before locks."""
-    from henryvc import gitrepo, restore as restores
+    from henryvc import gitrepo
+    from henryvc import restore as restores
 
     repo = gitrepo.open_repo(project.root)
     commit = restores.tag_commit(repo, name)
@@ -77,7 +79,8 @@ class HostRecreation:
 
 def recreate(project, name: str, allow_drift: bool = False, output: Output | None = None) -> HostRecreation:
     """Check the environment, restore tag NAME into a worktree, `dvc repro --force` there, compare metrics."""
-    from henryvc import container, registry, restore as restores, stagecode
+    from henryvc import container, registry, stagecode
+    from henryvc import restore as restores
     from henryvc.pipeline import dvc_repro
 
     drift = check(project, name) if not allow_drift else _check_or_none(project, name)
@@ -120,7 +123,8 @@ def in_image(project: Project, name: str, image: str | None = None, gpus: str = 
     """Restore tag NAME into a worktree, check the image's environment against the tag's, re-run its stages
     in IMAGE (default: the image the run recorded, loaded from DVC when the engine lacks it, else
     henryvc:latest), compare the metrics with the tag's."""
-    from henryvc import container, imagestore, registry, restore as restores, runname
+    from henryvc import container, imagestore, registry, runname
+    from henryvc import restore as restores
 
     name = str(runname.parse(name))
     client = client or container.connect()  # before restoring: no engine, nothing written

@@ -15,8 +15,17 @@ from henryvc.backup import backup_remote
 from henryvc.coverage import Coverage, Source, coverage, source_at
 from henryvc.errors import IntegrityError, NotReady
 from henryvc.journal import journal
-from henryvc.runfolder import (RunFolder, check_layout, escape_reason, holding_training_lock, live_training, remove,
-                               run_folder_of, run_folders, walk_files)
+from henryvc.runfolder import (
+    RunFolder,
+    check_layout,
+    escape_reason,
+    holding_training_lock,
+    live_training,
+    remove,
+    run_folder_of,
+    run_folders,
+    walk_files,
+)
 from henryvc.snapshot import MAX_GIT_FILE_BYTES, snapshot_locked
 from henryvc.summary import tag_summaries
 

@@ -7,10 +7,11 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from henryvc import dvcrepo, gitrepo
 from henryvc.dvcrepo import Out
@@ -19,6 +20,7 @@ from henryvc.ledger import Identity, Ledger, hash_unchanged, identity, md5_file
 
 if TYPE_CHECKING:
     import git
+
     from henryvc.project import Project
 
 Progress = Callable[[int], None]
@@ -246,7 +248,7 @@ class HashWhilePulling:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="henryvc-hash-while-pulling", daemon=True)
 
-    def __enter__(self) -> "HashWhilePulling":
+    def __enter__(self) -> HashWhilePulling:
         self.thread.start()
         return self
 

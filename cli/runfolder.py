@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from henryvc import record as records, runname
+from henryvc import record as records
+from henryvc import runname
 from henryvc.errors import NotReady, RunNotFound
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from henryvc import dvcrepo, dvcstore, gitrepo, params
-from henryvc.runfolder import run_outs
 from henryvc import summary as summaries
 from henryvc.errors import IntegrityError, NotReady, RunExists, RunNotFound
+from henryvc.runfolder import run_outs
 
 if TYPE_CHECKING:
     import git

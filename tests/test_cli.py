@@ -15,7 +15,6 @@ from henryvc import api
 from henryvc.main import cli
 
 
-
 def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()):
     ctx = click.Context(group)
     for name in group.list_commands(ctx):

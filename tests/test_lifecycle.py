@@ -13,13 +13,27 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import (api, archive as archives, backup as backups, cleanup as cleanups, dvcstore, gitrepo,
-                     journal as journals, record as records, runfolder, runname, snapshot as snapshots)
+from henryvc import api, dvcstore, gitrepo, runfolder, runname
+from henryvc import archive as archives
+from henryvc import backup as backups
+from henryvc import cleanup as cleanups
+from henryvc import journal as journals
+from henryvc import record as records
+from henryvc import snapshot as snapshots
 from henryvc.errors import BadInput, NotReady
 from henryvc.project import Project
+from tests.helpers.lifecycle import (
+    HENRYVC,
+    henryvc,
+    picture,
+    relink,
+    remote_objects,
+    run_with_status,
+    train,
+    training,
+    tree,
+)
 from tests.helpers.project import dvc, gen, sh
-from tests.helpers.lifecycle import (HENRYVC, henryvc, picture, relink, remote_objects, run_with_status, train,
-                                      training, tree)
 
 REPO = Path(__file__).resolve().parents[1]
 KEPT = ["README.md", "config.json", "logs/trainer.txt", "metrics.json", "run.json"]

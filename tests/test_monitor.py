@@ -12,11 +12,9 @@ import sys
 import time
 import urllib.request
 
-import pytest
-
 from henryvc import api, logs
-from tests.helpers.project import dvc
 from tests.helpers.lifecycle import HENRYVC, run_with_status, training
+from tests.helpers.project import dvc
 
 WRITER = """\
 import os, pathlib, sys, time

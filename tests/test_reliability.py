@@ -25,9 +25,22 @@ import pytest
 from henryvc import dvcrepo
 from henryvc.project import Project
 from tests.helpers.project import sh
-from tests.helpers.reliability import (HENRYVC, big_project, git_consistency, git_locks, git_state, henryvc,
-                                        kill_when, md5, record_problems, rehash_store, remote_tags, snapshot_tree,
-                                        spawn, train)
+from tests.helpers.reliability import (
+    HENRYVC,
+    big_project,
+    git_consistency,
+    git_locks,
+    git_state,
+    henryvc,
+    kill_when,
+    md5,
+    record_problems,
+    rehash_store,
+    remote_tags,
+    snapshot_tree,
+    spawn,
+    train,
+)
 
 # Heavy: real kills, tmpfs, sshd and big checkpoints (make test runs them; make test-fast does not).
 pytestmark = pytest.mark.reliability
@@ -281,7 +294,7 @@ def test_commands_at_once_are_serialised_by_the_lock(pushed_setup):
     held_s = time.monotonic() - started
     assert first.returncode == 0, err
     results = {}
-    for args, (process, begun) in others.items():
+    for args, (process, _begun) in others.items():
         out, err = process.communicate()
         assert process.returncode == 0, f"{args}: {err}"
         results[args] = out.strip()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.helpers import training as tf
 from henryvc_training import prepare, train
+from tests.helpers import training as tf
 
 pytestmark = pytest.mark.slow
 

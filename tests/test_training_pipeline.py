@@ -79,7 +79,7 @@ def test_tensorboard_events_hold_losses(run_dir):
 
 def test_log_lines_are_timestamped_with_levels(run_dir):
     lines = (run_dir / "training_v2.log").read_text().splitlines()
-    assert lines and all(LOG_LINE.match(line) for line in lines), [l for l in lines if not LOG_LINE.match(l)][:5]
+    assert lines and all(LOG_LINE.match(line) for line in lines), [ln for ln in lines if not LOG_LINE.match(ln)][:5]
     levels = {LOG_LINE.match(line).group(1) for line in lines}
     assert "INFO" in levels and "WARNING" in levels  # deprecations and the capped decoder are warnings
     assert "CRITICAL" not in levels and "ERROR" not in levels
@@ -90,7 +90,7 @@ def test_log_lines_are_timestamped_with_levels(run_dir):
 
 
 def test_learning_rate_moves(run_dir):
-    rows = [json.loads(l) for l in (run_dir / "logs" / "step_losses.jsonl").read_text().splitlines()]
+    rows = [json.loads(ln) for ln in (run_dir / "logs" / "step_losses.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(6))
     assert len({r["current_lr"] for r in rows}) == len(rows)  # NoamLR warm-up, stepped every step
 

@@ -6,10 +6,11 @@ import json
 import logging
 import math
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from henryvc.errors import BadInput, HenryvcError
 

@@ -22,9 +22,10 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from henryvc.errors import BadInput
 
@@ -47,7 +48,7 @@ class Scale:
         return self.gpus * self.nodes
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "Scale":
+    def from_params(cls, params: dict[str, Any]) -> Scale:
         """The scale params.yaml's `train` section asks for; BadInput naming the field when it is wrong."""
         train = params.get("train") or {}
         scale = cls(gpus=_positive(train, "gpus", 1), nodes=_positive(train, "nodes", 1),

@@ -22,7 +22,7 @@ class LoaderSettings:
     pin_memory: bool = False
 
     @classmethod
-    def from_config(cls, raw: dict[str, Any]) -> "LoaderSettings":
+    def from_config(cls, raw: dict[str, Any]) -> LoaderSettings:
         return cls(pin_memory=bool(raw.get(PIN_MEMORY_KEY, False)))
 
 

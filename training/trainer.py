@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import shutil
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from henryvc_training import checkpoints
 from henryvc_training.checkpoints import RestoreMismatch
@@ -43,7 +44,7 @@ class Settings:
     min_chars_per_second: float = 5.0  # audio past the longest plausible duration is not transcribed
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "Settings":
+    def from_params(cls, params: dict[str, Any]) -> Settings:
         evaluation = params.get("evaluation") or {}
         train = params.get("train") or {}
         criteria = params.get("criteria") or {}
@@ -107,12 +108,12 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     """Model, data and a HenryTrainer whose checkpoints land in PATHS.checkpoints (RANK: this process's
     henryvc_training.distributed.Rank in a multi-process run; only rank 0 writes the run folder)."""
     from trainer import TrainerArgs
-
-    from henryvc_training import ddp
     from trainer.logging.tensorboard_logger import TensorboardLogger
     from TTS.config.shared_configs import BaseDatasetConfig
     from TTS.tts.datasets import load_tts_samples
     from TTS.tts.models.tacotron2 import Tacotron2
+
+    from henryvc_training import ddp
 
     dataset = BaseDatasetConfig(formatter="ljspeech", path=str(data_dir),
                                 meta_file_train=str(paths.data / "train.csv"),
