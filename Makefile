@@ -55,9 +55,9 @@ test-arm64: setup engine-arm64
 gpu-smoke:
 	bash scripts/gpu_smoke.sh
 
-# Developers' inner loop: no training, no container engine, no kill/sshd/tmpfs tier.
+# Developers' inner loop: no training, no container engine, no kill/sshd/tmpfs/random-kill tier.
 test-fast: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not engine and not reliability and not arm64 and not arm64_builder" tests
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not engine and not reliability and not randomkill and not arm64 and not arm64_builder" tests
 
 # The seeded random-kill tier alone (CI runs it inside `make test`); HENRYVC_KILL_SEED=N replays a failure.
 test-randomkill: setup
@@ -65,7 +65,7 @@ test-randomkill: setup
 
 # ruff over the code and tests; mypy on the import names (strict on the adapters and nouns: pyproject.toml).
 lint: $(BIN)/henryvc
-	$(BIN)/ruff check cli training tests benchmarks
+	$(BIN)/ruff check cli training tests benchmarks scripts
 	mkdir -p build/typecheck && ln -sfn ../../cli build/typecheck/henryvc && ln -sfn ../../training build/typecheck/henryvc_training
 	cd build/typecheck && MYPYPATH=. ../../$(BIN)/mypy --config-file ../../pyproject.toml -p henryvc -p henryvc_training
 
