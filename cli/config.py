@@ -132,8 +132,9 @@ def _naming(data: dict[str, Any], name: str, file_name: str | None) -> list[Find
             found.append(Finding(name, "variant", f"says {data['variant']!r} but the file name says "
                                  f"{match['variant']!r}", "make the field and the file name agree"))
         version = data.get("version")
-        if isinstance(version, str) and VERSION.match(version) and int(VERSION.match(version)["major"]) != int(match["major"]):
-            found.append(Finding(name, "version", f"major {VERSION.match(version)['major']} disagrees with the "
+        parsed = VERSION.match(version) if isinstance(version, str) else None
+        if parsed and int(parsed["major"]) != int(match["major"]):
+            found.append(Finding(name, "version", f"major {parsed['major']} disagrees with the "
                                  f"file name's v{match['major']}", "make the field and the file name agree"))
     return found
 
@@ -174,7 +175,7 @@ def _known_failures(data: dict[str, Any], name: str) -> list[Finding]:
 
 def _box_tuning(data: dict[str, Any], name: str) -> list[Finding]:
     """Warnings for a config meant for the GPU box (every variant but debug) that would starve or NaN it."""
-    found = []
+    found: list[Finding] = []
     if data.get("variant") == "debug" or not isinstance(data.get("variant"), str):
         return found
     if as_float(data.get("num_loader_workers", 0)) == 0:
@@ -213,6 +214,7 @@ def load_template(path: Path, major: int, variant: str) -> dict[str, Any]:
     if findings:
         more = f" (and {len(findings) - 1} more; run `henryvc validate {path}`)" if len(findings) > 1 else ""
         raise BadInput(f"{findings[0]}{more}")
+    assert data is not None  # read_json returns a finding whenever it returns no data
     return data
 
 
@@ -221,7 +223,9 @@ def _agrees(data: dict[str, Any], name: str, major: int, variant: str) -> list[F
     if data.get("variant") != variant:
         found.append(Finding(name, "variant", f"is {data.get('variant')!r} but the run is {variant!r}",
                              f"use configs/henry_voice_v{major}_{variant}.json or pass --variant {data.get('variant')}"))
-    if int(VERSION.match(data["version"])["major"]) != major:
+    version = VERSION.match(data["version"])
+    assert version is not None  # only called once lint found the version well-formed
+    if int(version["major"]) != major:
         found.append(Finding(name, "version", f"is {data['version']!r} but the run is v{major}",
                              "use a template of the same major version"))
     return found
@@ -229,7 +233,7 @@ def _agrees(data: dict[str, Any], name: str, major: int, variant: str) -> list[F
 
 def render(template: dict[str, Any], name: str, description: str | None) -> dict[str, Any]:
     """The run's own config: the template with run_name, output_path and description filled."""
-    config = json.loads(json.dumps(template))
+    config: dict[str, Any] = json.loads(json.dumps(template))
     config["run_name"] = name
     config["output_path"] = template["output_path"].replace(RUN_PLACEHOLDER, name)
     if description:

@@ -57,7 +57,7 @@ def is_busy(root: Path) -> bool:
     return False
 
 
-def open_repo(root: Path):
+def open_repo(root: Path) -> Repo:
     """DVC's Repo at ROOT (imports DVC only when called).
 
     DVC fills dvc.yaml's ${run} from params.yaml whenever it reads the pipeline, so params.yaml's run is
@@ -99,7 +99,7 @@ def cache_types(folder: Path) -> str:
         source = Path(probe) / "source"
         source.write_bytes(b"henryvc reflink probe")
         try:
-            reflink(str(source), str(Path(probe) / "clone"))
+            reflink(str(source), str(Path(probe) / "clone"))  # type: ignore[no-untyped-call]  # dvc_objects leaves it unannotated
         except OSError:
             return LINK_TYPES
     return REFLINK_TYPES
@@ -283,7 +283,8 @@ def status(root: Path) -> dict[str, Any]:
     from dvc.exceptions import DvcException
 
     try:
-        return open_repo(root).status()
+        result: dict[str, Any] = open_repo(root).status()
+        return result
     except DvcException as exc:
         raise HenryvcError(f"dvc status failed: {exc}") from None
 
@@ -358,7 +359,8 @@ def push(root: Path, remote: str | None = None, targets: list[str] | None = None
     """`dvc push` of TARGETS (all tracked outputs when None; ALL_TAGS: every tag's too); how many objects went."""
     with _dvc_logs() as logged:
         try:
-            return (dvc_repo or open_repo(root)).push(targets=targets, remote=remote, all_tags=all_tags)
+            pushed: int = (dvc_repo or open_repo(root)).push(targets=targets, remote=remote, all_tags=all_tags)
+            return pushed
         except Exception as exc:  # ssh remotes fail with OSError (refused key, server down) or worse
             if not is_remote_failure(exc):
                 raise
@@ -412,7 +414,8 @@ REMOTE_PACKAGES = ("sshfs", "asyncssh", "fsspec", "dvc_ssh", "dvc_objects", "dvc
 def _dvc_exception() -> type:
     from dvc.exceptions import DvcException
 
-    return DvcException
+    exception: type = DvcException
+    return exception
 
 
 def is_remote_failure(exc: BaseException) -> bool:
@@ -474,7 +477,8 @@ def lock_if_free(dvc_repo: Repo) -> Iterator[bool]:
 
 def default_remote(dvc_repo: Repo) -> str | None:
     """The default DVC remote: the one `henryvc restore` pulls from."""
-    return dvc_repo.config.get("core", {}).get("remote")
+    remote: str | None = dvc_repo.config.get("core", {}).get("remote")
+    return remote
 
 
 def remote_url(dvc_repo: Repo, name: str) -> str:

@@ -17,14 +17,16 @@ from henryvc.errors import HenryvcError
 if TYPE_CHECKING:
     import git
     from dvc.repo import Repo
+    from dvc_data.hashfile.db import HashFileDB
 
 
-def remote_odb(dvc_repo: Repo, name: str):
+def remote_odb(dvc_repo: Repo, name: str) -> HashFileDB:
     """The object database of DVC remote NAME."""
-    return dvc_repo.cloud.get_remote_odb(name, "status")
+    odb: HashFileDB = dvc_repo.cloud.get_remote_odb(name, "status")
+    return odb
 
 
-def remote_sizes(odb, oids: Iterable[str]) -> dict[str, int]:
+def remote_sizes(odb: HashFileDB, oids: Iterable[str]) -> dict[str, int]:
     """oid → size of those of OIDS the remote has a file for, asked of the remote itself (DVC's remote
     index is not trusted)."""
     oids = sorted(set(oids))
@@ -44,7 +46,7 @@ def remote_sizes(odb, oids: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def remote_problems(odb, oids: Iterable[str], cache: Path, content: bool = False,
+def remote_problems(odb: HashFileDB, oids: Iterable[str], cache: Path, content: bool = False,
                     read: dict[str, float] | None = None) -> dict[str, str]:
     """oid → what is wrong with it on the remote (missing, not the size of the good copy, or with CONTENT:
     bytes that do not hash to its name); the rest are fine. READ, when given, gets "bytes" and "seconds"
@@ -69,7 +71,7 @@ def remote_problems(odb, oids: Iterable[str], cache: Path, content: bool = False
     return problems
 
 
-def remote_content_problems(odb, oids: Iterable[str], read: dict[str, float] | None = None) -> dict[str, str]:
+def remote_content_problems(odb: HashFileDB, oids: Iterable[str], read: dict[str, float] | None = None) -> dict[str, str]:
     """oid → "damaged: ..." for each of OIDS whose bytes on the remote do not hash to its name (read back
     through the remote's own file system: local, ssh, ...)."""
     import time
@@ -106,7 +108,7 @@ def cache_copy_good(cache: Path, oid: str) -> bool:
     return digest.hexdigest() == oid.removesuffix(".dir")
 
 
-def on_remote(odb, oids: Iterable[str], cache: Path) -> set[str]:
+def on_remote(odb: HashFileDB, oids: Iterable[str], cache: Path) -> set[str]:
     """Those of OIDS the remote holds whole."""
     oids = set(oids)
     return oids - set(remote_problems(odb, oids, cache))
@@ -122,7 +124,7 @@ def in_cache(cache: Path, oid: str) -> bool:
     return object_path(cache, Out("", oid.removesuffix(".dir"), oid.endswith(".dir"))).is_file()
 
 
-def read_listing(cache: Path, odb, out: Out) -> list[dict[str, str]] | None:
+def read_listing(cache: Path, odb: HashFileDB | None, out: Out) -> list[dict[str, str]] | None:
     """The entries of directory output OUT, from the cache, else from the remote ODB; None if neither has it."""
     local = object_path(cache, out)
     try:
@@ -137,7 +139,7 @@ def read_listing(cache: Path, odb, out: Out) -> list[dict[str, str]] | None:
     return json.loads(data) if hashlib.md5(data).hexdigest() == out.md5 else None
 
 
-def out_files(cache: Path, odb, out: Out) -> dict[str, str] | None:
+def out_files(cache: Path, odb: HashFileDB | None, out: Out) -> dict[str, str] | None:
     """relpath → md5 of OUT's files ({"": md5} for a file output); None when its listing cannot be read."""
     if not out.is_dir:
         return {"": out.md5}
@@ -145,13 +147,13 @@ def out_files(cache: Path, odb, out: Out) -> dict[str, str] | None:
     return None if entries is None else {e["relpath"]: e["md5"] for e in entries}
 
 
-def out_oids(cache: Path, odb, out: Out) -> set[str]:
+def out_oids(cache: Path, odb: HashFileDB | None, out: Out) -> set[str]:
     """Every object OUT needs: its files, and its listing for a directory (only the listing if unreadable)."""
     files = out_files(cache, odb, out) or {}
     return set(files.values()) | ({out.md5 + ".dir"} if out.is_dir else set())
 
 
-def fill_holes(dvc_repo: Repo, name: str, odb, wanted: Iterable[str], cache: Path, content: bool = False,
+def fill_holes(dvc_repo: Repo, name: str, odb: HashFileDB, wanted: Iterable[str], cache: Path, content: bool = False,
                read: dict[str, float] | None = None) -> tuple[int, dict[str, str]]:
     """Push those WANTED objects the remote lacks (asked of it directly) from the cache.
 

@@ -8,11 +8,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from henryvc.errors import HenryvcError, NotReady, RunExists
 
 if TYPE_CHECKING:
+    import io
+
     import git
 
 _FIELD, _RECORD = "\x00", "\x00\x01"
@@ -33,7 +35,7 @@ class TagInfo:
     oid: str = ""  # the ref's own object: the tag object (annotated) or the commit (lightweight)
 
 
-def open_repo(root: Path):
+def open_repo(root: Path) -> git.Repo:
     """The GitPython Repo at ROOT."""
     import git
 
@@ -53,7 +55,7 @@ def git_version() -> str | None:
         return None
 
 
-def init(root: Path):
+def init(root: Path) -> git.Repo:
     """Open the repository at ROOT, creating it (branch main) when absent."""
     import git
 
@@ -80,7 +82,7 @@ def tag_exists(repo: git.Repo, name: str) -> bool:
     return bool(repo.git.tag("--list", name))
 
 
-def read_tags(repo: git.Repo, pattern: str) -> list[TagInfo]:
+def read_tags(repo: git.Repo | Path, pattern: str) -> list[TagInfo]:
     """Every tag matching PATTERN with its commit, date and message body, in one git call.
 
     REPO is a GitPython Repo or the path of a work tree (read commands pass the path: no GitPython import).
@@ -107,8 +109,10 @@ def iter_tags(repo: git.Repo | Path, *patterns: str) -> Iterator[TagInfo]:
                                 cwd=root, stdout=subprocess.PIPE, stderr=errors)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         rest = ""
+        # Popen's default buffering (bufsize=-1) makes stdout a BufferedReader, which has read1.
+        stdout = cast("io.BufferedReader", proc.stdout)
         try:
-            while chunk := proc.stdout.read1(_READ_SIZE):
+            while chunk := stdout.read1(_READ_SIZE):
                 records = (rest + decoder.decode(chunk)).split(_RECORD)
                 rest = records.pop()
                 yield from filter(None, map(_tag_info, records))
@@ -118,7 +122,7 @@ def iter_tags(repo: git.Repo | Path, *patterns: str) -> Iterator[TagInfo]:
                 raise HenryvcError(f"git for-each-ref failed in {root}: "
                                    f"{errors.read().decode('utf-8', 'replace').strip()}")
         finally:  # also when the caller stops early: git then ends on a closed pipe
-            proc.stdout.close()
+            stdout.close()
             proc.wait()
     if rest.strip("\n") and (info := _tag_info(rest)):
         yield info
@@ -147,20 +151,24 @@ def tag_oids(repo: git.Repo | Path, pattern: str) -> dict[str, str]:
 
 def root_of(repo: git.Repo | Path) -> str | Path:
     """The folder to run git in: REPO is a GitPython Repo or a path."""
-    return getattr(repo, "working_tree_dir", None) or getattr(repo, "git_dir", None) or repo
+    if isinstance(repo, (str, os.PathLike)):
+        return repo
+    return str(repo.working_tree_dir or repo.git_dir)
 
 
 def show(repo: git.Repo, rev: str, path: str) -> str | None:
     """Text of PATH at REV, or None when it is not there."""
     try:
-        return (repo.commit(rev).tree / path).data_stream.read().decode("utf-8")
+        data: bytes = (repo.commit(rev).tree / path).data_stream.read()
+        return data.decode("utf-8")
     except (KeyError, ValueError):
         return None
 
 
 def ls_tree(repo: git.Repo, rev: str) -> list[str]:
     """Every file path at REV."""
-    return repo.git.ls_tree("-r", "--name-only", rev).splitlines()
+    listing: str = repo.git.ls_tree("-r", "--name-only", rev)
+    return listing.splitlines()
 
 
 def _git_processes_and_open_files(repo: git.Repo) -> tuple[list[int], set[str]] | None:
@@ -229,7 +237,7 @@ def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str | None:
     import git
 
     clear_stale_locks(repo)
-    root = Path(repo.working_tree_dir)
+    root = Path(root_of(repo))
     present = [p for p in paths if (root / p).exists()]
     if not present:
         return None
@@ -328,7 +336,10 @@ def commit_of(repo: git.Repo, rev: str) -> str:
 
 def tag_message(repo: git.Repo, name: str) -> str:
     """The message of annotated tag NAME."""
-    return repo.tag(name).tag.message
+    tag = repo.tag(name).tag
+    if tag is None:
+        raise HenryvcError(f"tag {name} is not an annotated tag")
+    return tag.message
 
 
 def checkout_detached(repo: git.Repo, commit: str) -> None:
@@ -442,7 +453,8 @@ def write(git_repo: git.Repo, command: str, *args: str) -> str:
 
     clear_stale_locks(git_repo)
     try:
-        return getattr(git_repo.git, command.replace("-", "_"))(*args)
+        output: str = getattr(git_repo.git, command.replace("-", "_"))(*args)
+        return output
     except git.GitCommandError as exc:
         raise HenryvcError(f"git {command} failed: {(exc.stderr or str(exc)).strip()}") from None
 

@@ -75,10 +75,11 @@ class Ledger:
         if not identities:
             return None
         with closing(self._connect()) as db:
-            rows = {(dev, ino, size, mtime): at for dev, ino, size, mtime, at in db.execute(
+            rows: dict[Identity, float | None] = {(dev, ino, size, mtime): at for dev, ino, size, mtime, at in db.execute(
                 "SELECT dev, ino, size, mtime_ns, at FROM hashes")}
         times = [rows.get(i) for i in identities]
-        return None if not times or any(t is None for t in times) else min(times)
+        known = [t for t in times if t is not None]
+        return None if not known or len(known) < len(times) else min(known)
 
     def known(self, paths: list[Path]) -> dict[Path, str]:
         """Path → md5 for the PATHS whose identity is unchanged since henryvc hashed them."""

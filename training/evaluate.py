@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from henryvc import published, record, review
+from henryvc import atomic, published, record, review
 from henryvc.errors import BadInput, HenryvcError
 from henryvc.verdict import Verdict, judge, listener_metrics
 from henryvc_training import common
@@ -203,9 +203,9 @@ def evaluate(root: Path) -> Verdict:
     metrics.update(listener_metrics(utterances))
     metrics["verdict"] = verdict.status
     if utterances:
-        record.write_json_atomic(paths.samples / "utterances.json", utterances)
+        atomic.write_json_atomic(paths.samples / "utterances.json", utterances)
         log_tensorboard(paths, metrics)
-    record.write_json_atomic(paths.metrics, _json_safe(metrics))
+    atomic.write_json_atomic(paths.metrics, _json_safe(metrics))
     marker = paths.run_dir / SUCCESS_MARKER
     if verdict.status == "success":
         marker.write_text(f"{paths.name} met every criterion; see metrics.json\n", encoding="utf-8")

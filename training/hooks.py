@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc import record
+from henryvc import atomic
 from henryvc.errors import HenryvcError
 from henryvc_training import common
 from henryvc_training.common import RunPaths
@@ -81,7 +81,7 @@ class Hooks:
                    "clips": [Path(p).stem for p in batch.get("audio_unique_names", batch.get("item_idxs", []))
                              if isinstance(p, str)],
                    "debug_state": str((debug_dir / f"nan_step_{step}.pt").relative_to(self.paths.run_dir))}
-        record.write_json_atomic(self.paths.logs / "nan_debug.json", summary)
+        atomic.write_json_atomic(self.paths.logs / "nan_debug.json", summary)
         raise NonFiniteLoss(f"non-finite loss ({', '.join(bad)}) at step {step}, epoch {trainer.epochs_done}; "
                             f"debug state in {summary['debug_state']}, summary in logs/nan_debug.json")
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from henryvc.atomic import write_json_atomic
 from henryvc.errors import BadInput, HenryvcError
-from henryvc.record import write_json_atomic
 from henryvc_training import common
 
 log = logging.getLogger("henryvc.training.prepare")
