@@ -191,6 +191,8 @@ def test_image_records_its_build_info(engine, image, built_commit):
     assert build_info["base_image"] == BASE_IMAGE
     assert build_info["arch"] == platform.machine()
     assert build_info["torch"] == "2.11.0" and build_info["build_date"]
+    # What the builder stage had to build from source for this arch (pure-Python sdists on amd64).
+    assert build_info["built_from_source"] and all("==" in pin for pin in build_info["built_from_source"])
     assert seen_by_run["image_id"] == image and seen_by_run["git_commit"] == build_info["git_commit"]
 
 
