@@ -167,6 +167,7 @@ def _archive_locked(project: Project) -> ArchiveResult:
         if action.action == "keep":
             action.done = _mark_success(folder)
         elif action.action == "move":
+            assert action.target is not None  # the plan names a target for every move
             problem = _move(folder, project.root / action.target)
             if problem:
                 action.action, action.target, action.reason = "skip", None, problem

@@ -163,4 +163,4 @@ def verify_backup(project: Project, remote: str | None = None, deep: bool = Fals
 
 def _missing(wanted: dict[str, tuple[str, str]], problems: dict[str, str]) -> list[MissingObject]:
     """The objects with PROBLEMS, named by the (tag, path) WANTED records for each, in that order."""
-    return [MissingObject(*wanted[oid], oid, problems[oid]) for oid in sorted(problems, key=wanted.get)]
+    return [MissingObject(*wanted[oid], oid, problems[oid]) for oid in sorted(problems, key=wanted.__getitem__)]

@@ -158,8 +158,8 @@ def build_image(root: Path, tag: str = DEFAULT_TAG, platform: str | None = None,
 
 def passthrough_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     """The part of ENVIRON (default: this process's) that a run inside the container must see."""
-    environ = os.environ if environ is None else environ
-    return {k: v for k, v in environ.items()
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items()
             if k.startswith(PASSTHROUGH_PREFIXES) or k in PASSTHROUGH_NAMES}
 
 
@@ -197,8 +197,9 @@ def mounts_for(root: Path) -> list[Any]:
     mounts = [Mount(PROJECT_MOUNT, str(root), type="bind")]
     seen = {root}
     for extra in (_git_common_dir(root), _dvc_cache_dir(root)):
-        if extra is not None:
-            extra = extra.resolve()
+        if extra is None:
+            continue
+        extra = extra.resolve()
         if _outside(extra, root) and extra not in seen and extra.is_dir():
             mounts.append(Mount(str(extra), str(extra), type="bind"))
             seen.add(extra)

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from dvc_data.hashfile.db import HashFileDB
 
 
-def remote_odb(dvc_repo: Repo, name: str) -> HashFileDB:
-    """The object database of DVC remote NAME."""
+def remote_odb(dvc_repo: Repo, name: str | None) -> HashFileDB:
+    """The object database of DVC remote NAME (None: the default remote)."""
     odb: HashFileDB = dvc_repo.cloud.get_remote_odb(name, "status")
     return odb
 
@@ -153,7 +153,7 @@ def out_oids(cache: Path, odb: HashFileDB | None, out: Out) -> set[str]:
     return set(files.values()) | ({out.md5 + ".dir"} if out.is_dir else set())
 
 
-def fill_holes(dvc_repo: Repo, name: str, odb: HashFileDB, wanted: Iterable[str], cache: Path, content: bool = False,
+def fill_holes(dvc_repo: Repo, name: str | None, odb: HashFileDB, wanted: Iterable[str], cache: Path, content: bool = False,
                read: dict[str, float] | None = None) -> tuple[int, dict[str, str]]:
     """Push those WANTED objects the remote lacks (asked of it directly) from the cache.
 

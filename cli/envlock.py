@@ -36,7 +36,7 @@ def freeze() -> dict[str, str]:
         name, version = _from_folder(dist)
         if name is None:  # not a wheel-installed .dist-info folder: read its METADATA
             name, version = dist.metadata["Name"], dist.version
-        if not name:
+        if not name or version is None:
             continue
         key = normalize(name)
         if key != SELF:

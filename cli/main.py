@@ -69,4 +69,4 @@ def entry() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(entry())
+    entry()  # click exits with the command's code itself

@@ -242,7 +242,8 @@ class HashWhilePulling:
         self.base = cache / "files" / "md5"
         self.wanted = {out.md5 for out in outs if out.cached and not out.is_dir}
         self.listings = {out.md5 for out in outs if out.is_dir and out.cached}
-        self.ledger, self.matched = ledger, []
+        self.ledger = ledger
+        self.matched: list[tuple[Identity, str]] = []
         self.known = ledger.identities()  # read before: a warm cache's objects need no second read
         self.seen: dict[str, int] = {}  # prefix folder -> its mtime when last listed
         self.stop = threading.Event()

@@ -48,7 +48,9 @@ def _run_commit(project: Project, git_repo: git.Repo, name: str, status: str) ->
         return made
     if gitrepo.show(git_repo, "HEAD", f"training_runs/{name}/run.json") is None:
         raise NotReady(f"nothing of run {name} could be committed: is training_runs/{name} ignored by git?")
-    return gitrepo.head(git_repo)
+    head = gitrepo.head(git_repo)
+    assert head is not None  # the run's run.json is committed at HEAD (checked just above)
+    return head
 
 
 def tag(project: Project, name: str | None = None, push: bool = False) -> TagResult:
@@ -128,6 +130,6 @@ def _fill_remote_holes(project: Project, git_repo: git.Repo, name: str) -> None:
         wanted = tag_objects(git_repo, [name], cache, odb)
         _, lost = dvcstore.fill_holes(dvc_repo, remote, odb, wanted.keys(), cache)
     if lost:
-        first = min(lost, key=wanted.get)
+        first = min(lost, key=wanted.__getitem__)
         raise IntegrityError(f"{len(lost)} object(s) of {name} are neither in the DVC cache nor whole on "
                              f"{remote} (first: {wanted[first][1]}); the tag was not pushed")

@@ -108,6 +108,8 @@ def snapshot_locked(project: Project, message: str, push: bool, remote: str | No
     if gitrepo.has_staged_changes(git_repo):
         gitrepo.write(git_repo, "commit", "--quiet", "--no-verify", "-m", f"henryvc: snapshot {name}")
     commit = gitrepo.head(git_repo)
+    if commit is None:
+        raise NotReady("nothing to snapshot: the project has no files git tracks and no commit yet")
     summary = {"format": SNAPSHOT_FORMAT, "snapshot": name, "message": message, "created": now_local_iso(),
                "runs": [f.rel for f in run_folders(project)], "data": {o.path: o.to_dict() for o in outs},
                "not_in_cache": missing}

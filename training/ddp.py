@@ -39,6 +39,13 @@ class DistributedTrainer:
     loader_settings: loaders.LoaderSettings = loaders.LoaderSettings()
     shards_file: Path | None = None
     _clips: list[str]
+    # Coqui's Trainer's own attributes (it comes after this mixin in HenryTrainer's bases): declared, not set.
+    config: Any
+    total_steps_done: int
+    epochs_done: int
+    train_loader: Any
+    keep_avg_train: Any
+    keep_avg_eval: Any
 
     # ---------------------------------------------------------------- loaders
 
@@ -88,7 +95,7 @@ class DistributedTrainer:
             return super().train_epoch()  # type: ignore[misc]
         self._clips = []
         sampler = getattr(self.train_loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
+        if sampler is not None and hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epochs_done)
         super().train_epoch()  # type: ignore[misc]
         _merge(self.keep_avg_train)

@@ -200,7 +200,10 @@ def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Pat
     try:
         with sigterm_as_interrupt():
             if continuing:
-                continued_from = checkpoints.checkpoint_state(checkpoints.last_checkpoint(paths.checkpoints))
+                last = checkpoints.last_checkpoint(paths.checkpoints)
+                if last is None:
+                    raise RestoreMismatch(f"no checkpoint left in {paths.checkpoints} to continue from")
+                continued_from = checkpoints.checkpoint_state(last)
                 log.info("continuing %s from %s (step %d, epoch %d)", paths.name, continued_from["checkpoint"],
                          continued_from["step"], continued_from["epoch"])
             trainer = build_trainer(paths, config, settings, data_dir, continuing, callbacks, rank)

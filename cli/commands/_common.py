@@ -6,9 +6,12 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 
 def _run_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -46,6 +49,7 @@ def progress(label: str, total: int | None = None) -> Iterator[Callable[[int], N
     if not sys.stderr.isatty():
         yield None
         return
+    bar: ProgressBar[int]
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         yield bar.update
 

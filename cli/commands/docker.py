@@ -123,7 +123,10 @@ def recreate_command(name: str, gpus: str, image: str | None, allow_drift: bool,
     """
     from henryvc import api
 
-    out = (lambda text: sys.stderr.write(text)) if as_json else _echo  # keep stdout pure JSON
+    def to_stderr(text: str) -> None:
+        sys.stderr.write(text)
+
+    out = to_stderr if as_json else _echo  # keep stdout pure JSON
     result = api.docker_recreate(api.require_project(), name, image, gpus, on_output=out, allow_drift=allow_drift)
     if as_json:
         emit_json(result.to_dict())

@@ -99,6 +99,7 @@ def env_build_cmd(name: str | None, venv: Path, lock: Path | None, python: str |
     if lock is not None:
         result = api.env_build_from_lock(lock, venv, python, pip_args, output=_echo)
     else:
+        assert name is not None  # exactly one of name and lock, checked above
         result = api.env_build(api.require_project(), name, venv, python, pip_args, henryvc_source, _echo)
     if as_json:
         emit_json(result.to_dict())
