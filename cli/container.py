@@ -286,10 +286,10 @@ def create(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = Non
     environment = {**passthrough_env(), **(env or {}), "HENRYVC_IMAGE_ID": image_id}
     from henryvc import stagecode
 
-    code_mounts, command = stagecode.in_container(root, PROJECT_MOUNT, command)
+    code_tmpfs, command = stagecode.in_container(root, PROJECT_MOUNT, command, podman_version(client) is not None)
     return client.containers.create(
         image_id, command=command, working_dir=PROJECT_MOUNT, user=user or owner(root),
-        environment=environment, mounts=mounts_for(root) + code_mounts, shm_size=shm_size,
+        environment=environment, mounts=mounts_for(root), tmpfs=code_tmpfs, shm_size=shm_size,
         device_requests=devices or None, labels={"henryvc.project": str(root)})
 
 

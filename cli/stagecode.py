@@ -120,18 +120,25 @@ def ensure(root: Path) -> list[str]:
     return changed
 
 
-def in_container(root: Path, mount_point: str, command: list[str] | None) -> tuple[list, list[str]]:
-    """(the tmpfs mount over MOUNT_POINT/stage_code, COMMAND wrapped to make the links there first).
+def in_container(root: Path, mount_point: str, command: list[str] | None,
+                 podman: bool = False) -> tuple[dict[str, str], list[str]]:
+    """(the tmpfs over MOUNT_POINT/stage_code as HostConfig.Tmpfs, COMMAND wrapped to make the links there first).
 
     The links then point at the image's own packages, and the host's links (the bind-mounted project's)
-    are neither used nor touched. COMMAND None is the image's default, `dvc repro`.
+    are neither used nor touched. COMMAND None is the image's default, `dvc repro`. HostConfig.Tmpfs, not a
+    tmpfs Mount: Podman's Docker API drops a Mount's mode, and the container runs as the project's owner,
+    who must be able to write the links (mode 1777).
     """
-    from docker.types import Mount
-
-    (Path(root) / FOLDER).mkdir(exist_ok=True)  # the mount point, owned by the project's owner, not the engine
-    mount = Mount(f"{mount_point}/{FOLDER}", None, type="tmpfs", tmpfs_mode=0o1777)
+    folder = Path(root) / FOLDER
+    folder.mkdir(exist_ok=True)  # the mount point, owned by the project's owner, not the engine
+    # Podman 4 gives a tmpfs over a bind-mounted folder that folder's mode, ignoring mode= (measured with
+    # 4.3.1): the mount point is made sticky and world-writable, as /tmp is, so a non-root owner can link.
+    os.chmod(folder, 0o1777)
     script = f'python -m henryvc.stagecode {mount_point} && exec "$@"'
-    return [mount], ["sh", "-c", script, "henryvc-stage-code", *(command or ["dvc", "repro"])]
+    # Podman also copies the folder's content (the host's links) into a tmpfs unless told not to.
+    options = "rw,notmpcopyup,mode=1777" if podman else "rw,mode=1777"
+    return ({f"{mount_point}/{FOLDER}": options},
+            ["sh", "-c", script, "henryvc-stage-code", *(command or ["dvc", "repro"])])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,8 @@ def henryvc_lite_image(engine, tmp_path):
         pass
 
 
-def test_links_in_the_container_point_at_the_image_packages(project, engine, henryvc_lite_image):
+@pytest.mark.parametrize("user", [None, "4242:4242"], ids=["owner", "non-root"])
+def test_links_in_the_container_point_at_the_image_packages(project, engine, henryvc_lite_image, user):
     host_links = {p.name: os.readlink(p) for p in (project.root / "stage_code").iterdir()}
     assert host_links["henryvc_training"] == str(codeid.package_dirs()["henryvc_training"])
     out: list[str] = []
@@ -44,7 +45,7 @@ def test_links_in_the_container_point_at_the_image_packages(project, engine, hen
                          ["sh", "-c", "readlink stage_code/henryvc stage_code/henryvc_training && "
                                       "test -f stage_code/henryvc_training/train.py && "
                                       "python -m henryvc.envlock --check /nonexistent"],
-                         on_output=out.append, client=engine)
+                         user=user, on_output=out.append, client=engine)
     text = "".join(out)
     assert code == 0, text
     assert text.split() == ["/opt/hv/henryvc", "/opt/hv/henryvc_training", "null"]
