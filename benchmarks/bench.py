@@ -27,10 +27,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -536,7 +536,8 @@ def machine(before: str, commit: str) -> str:
             return subprocess.run(argv, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         except (OSError, IndexError):
             return "?"
-    mem_kb = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), 0)
     return (f"{platform.machine()}, {os.cpu_count()} cores, {mem_kb / 2**20:.0f} GiB RAM, Python "
             f"{platform.python_version()}, {version(['git', '--version'])}, dvc {version(DVC + ['--version'])}, "
             f"gto {version(GTO + ['--version']).split()[-1] if GTO else 'absent'}, henryvc at commit {commit}; "

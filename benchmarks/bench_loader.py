@@ -113,7 +113,7 @@ def step_time(variant: str, data: Path, steps: int) -> dict[str, Any]:
             torch.cuda.synchronize()
         if index:
             times.append(time.perf_counter() - start)
-    batch_size = int(batch["token_id"].shape[0])
+    batch_size = int(batch["text_input"].shape[0])
     median = statistics.median(times)
     return {"device": device, "batch_size": batch_size, "steps": steps, "s_per_step": round(median, 3),
             "clips_per_s_needed": round(batch_size / median, 2)}

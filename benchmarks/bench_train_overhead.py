@@ -129,7 +129,8 @@ def hook_cost(repeats: int = 2000) -> float:
     """
     import torch
 
-    from henryvc_training import common, hooks as training_hooks, trainer
+    from henryvc_training import common, trainer
+    from henryvc_training import hooks as training_hooks
 
     keys = ("decoder_loss", "postnet_loss", "stopnet_loss", "ga_loss", "decoder_diff_spec_loss",
             "postnet_diff_spec_loss", "loss", "align_error", "decoder_b_loss", "decoder_c_loss")

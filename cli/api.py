@@ -1,28 +1,46 @@
-"""One plain function per registry command; the Click layer calls these and formats what they return."""
+"""One plain function per command: the Click layer (henryvc.commands) calls these and formats what they return.
+
+Below this layer, one module per noun or operation does the work (docs/architecture.md). Heavy modules (DVC,
+hashing, the config lints, the container SDK) are imported inside the functions that need them:
+`henryvc --help`, `list` and `show` import this module and must not pay for them.
+"""
 
 from __future__ import annotations
 
-import os
-import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from henryvc import gitrepo, project as projects, record as records, registry, runname
-from henryvc.errors import BadInput, Busy, HenryvcError, RunExists
-from henryvc.project import Project
+from henryvc import runname
+from henryvc.errors import BadInput, HenryvcError
 
 if TYPE_CHECKING:
-    from henryvc import config as configs, snapshot
-
-# cli.config (the config lints), henryvc.snapshot (hashing, DVC) and tempfile are imported by the commands
-# that use them: `henryvc list` and `show` must not pay for them at start-up.
-
-COLLISION_RETRIES = 3
+    from henryvc import archive as archives
+    from henryvc import backup as backups
+    from henryvc import cleanup as cleanups
+    from henryvc import config as configs
+    from henryvc import container as containers
+    from henryvc import doctor as doctors
+    from henryvc import envbuild, envlock, imagestore, registry, runtag
+    from henryvc import logs as logs_
+    from henryvc import pipeline as pipelines
+    from henryvc import record as records
+    from henryvc import recreate as recreates
+    from henryvc import report as reports
+    from henryvc import reset as resets
+    from henryvc import restore as restores
+    from henryvc import review as reviews
+    from henryvc import schedule as schedules
+    from henryvc import snapshot as snapshots
+    from henryvc import status as statuses
+    from henryvc.project import Project
 
 
 def init(root: Path, remote: str | None = None) -> dict[str, Any]:
     """`henryvc init`: make ROOT a project (idempotent)."""
+    from henryvc import project as projects
+
     return projects.init(root, remote)
 
 
@@ -34,120 +52,40 @@ def validate(paths: list[Path]) -> list[configs.Finding]:
 
 
 def active_run(project: Project) -> str:
-    """The run params.yaml points at (what `dvc repro` trains)."""
-    import yaml
+    """The run params.yaml points at (what `dvc repro` trains); BadInput when there is none."""
+    from henryvc import params
 
-    if not project.params.exists():
-        raise BadInput(f"{project.params} does not exist: name the run, or create one with `henryvc new-run`")
-    name = (yaml.safe_load(project.params.read_text()) or {}).get("run")
-    if not name:
-        raise BadInput("params.yaml names no run: name the run, or create one with `henryvc new-run`")
-    return str(runname.parse(str(name)))
+    return params.active_run(project.root)
 
 
 def set_active_run(project: Project, name: str) -> None:
     """Point params.yaml's `run` at NAME, keeping its comments and order; atomic."""
-    from ruamel.yaml import YAML
+    from henryvc import params
 
-    yaml = YAML()
-    data = yaml.load(project.params.read_text()) if project.params.exists() else None
-    data = data if data is not None else {}
-    data["run"] = name
-    from henryvc.atomic import write_atomic
-
-    write_atomic(project.params, lambda handle: yaml.dump(data, handle))
-
-
-def _readme(name: str, major: int, variant: str, description: str, created: str) -> str:
-    return (f"# {name}\n\nHenry Voice v{major} ({variant}) training run, created {created}.\n\n"
-            f"{description or 'No description.'}\n\n"
-            "## Re-create\n\n```\n"
-            f"henryvc restore {name}\ncd .henryvc/restore/{name} && dvc repro --force\n```\n\n"
-            "## Evaluations\n\n")
-
-
-def _reserve_name(project: Project, major: int, variant: str, now: Callable[[], datetime]) -> runname.RunName:
-    """A name whose folder and tag are both free; two runs in one second get the next second."""
-    repo = gitrepo.open_repo(project.root)
-    for _ in range(COLLISION_RETRIES + 1):
-        name = runname.generate(major, variant, now())
-        if not project.run_dir(name).exists() and not gitrepo.tag_exists(repo, str(name)):
-            return name
-        time.sleep(1.0 - datetime.now().microsecond / 1e6)
-    raise RunExists(f"run {name} already exists and no free name came up in {COLLISION_RETRIES} s")
-
-
-def _refuse_while_pipeline_runs(project: Project) -> None:
-    """A `dvc repro` reads params.yaml's run at each stage: re-pointing it mid-pipeline would mix two runs."""
-    from henryvc import dvcrepo, pipelock
-
-    if (message := pipelock.busy_message(project)) is not None:
-        raise Busy(message)
-    if dvcrepo.is_busy(project.root):
-        raise Busy("a DVC command (`dvc repro`?) is running in this project and params.yaml must keep naming "
-                   "its run until it ends: try again then, or create the run in another clone")
-    try:
-        current = active_run(project)
-    except BadInput:
-        return
-    if records.is_training(project.run_dir(current)):
-        raise Busy(f"run {current} is training and params.yaml names it: try again when it has finished")
+    params.set_active_run(project.root, name)
 
 
 def new_run(project: Project, major: int, variant: str, config_path: Path | None = None,
             description: str = "", now: Callable[[], datetime] = datetime.now) -> records.RunRecord:
     """`henryvc new-run`: name, validate, create the run folder (atomically) and point params.yaml at it."""
-    from henryvc import config as configs
+    from henryvc import newrun
 
-    runname.check_major(major)
-    runname.check_variant(variant)
-    source = Path(config_path) if config_path else configs.template_path(project.root, major, variant)
-    template = configs.load_template(source, major, variant)
-    with project.lock():
-        _refuse_while_pipeline_runs(project)
-        from henryvc import stagecode
-
-        stagecode.ensure(project.root)  # dvc.yaml's stages depend on the code that will run them
-        name = _reserve_name(project, major, variant, now)
-        config_text = configs.dumps(configs.render(template, str(name), description))
-        repo = gitrepo.open_repo(project.root)
-        created = name.stamp.isoformat()
-        record = records.RunRecord(
-            name=str(name), major=major, variant=variant, created=created,
-            config_hash=configs.digest(config_text), source_commit=gitrepo.head(repo),
-            description=description or template.get("run_description", ""), seed=template.get("seed"),
-            extra={"config_source": str(source.resolve().relative_to(project.root))
-                   if project.root in source.resolve().parents else source.name})
-        project.runs.mkdir(exist_ok=True)
-        import tempfile
-
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=project.runs))
-        try:
-            (staging / "config.json").write_text(config_text)
-            (staging / "README.md").write_text(_readme(str(name), major, variant, record.description, created))
-            records.save(staging, record)
-            os.rename(staging, project.run_dir(name))  # atomic: the folder appears whole or not at all
-        except BaseException:
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        set_active_run(project, str(name))
-    return record
+    return newrun.new_run(project, major, variant, config_path, description, now)
 
 
-def tag_run(project: Project, name: str | None = None, push: bool = False) -> snapshot.TagResult:
+def tag_run(project: Project, name: str | None = None, push: bool = False) -> runtag.TagResult:
     """`henryvc tag-run`: one commit and one annotated tag for the run (default: params.yaml's run)."""
-    from henryvc import environment, snapshot  # importlib.metadata, platform, socket: only tag-run needs them
+    from henryvc import runtag
 
-    name = str(runname.parse(name)) if name else active_run(project)
-    with project.lock():
-        return snapshot.tag_run(project, name, environment.capture(), push=push)
+    return runtag.tag(project, str(runname.parse(name)) if name else None, push)
 
 
 def list_runs(project: Project, major: int | None = None, variant: str | None = None,
               status: str | None = None) -> registry.Listing:
     """`henryvc list`."""
+    from henryvc import record as records
+    from henryvc import registry
+
     if variant is not None:
         runname.check_variant(variant)
     if status is not None and status not in records.STATUSES:
@@ -157,7 +95,7 @@ def list_runs(project: Project, major: int | None = None, variant: str | None = 
 
 def show(project: Project, name: str) -> registry.RunInfo:
     """`henryvc show`."""
-    from henryvc import envlock
+    from henryvc import envlock, registry
 
     info = registry.show(project, str(runname.parse(name)))
     found = envlock.of_run(project, info.name, info.tagged)
@@ -167,7 +105,7 @@ def show(project: Project, name: str) -> registry.RunInfo:
 
 def diff(project: Project, a: str, b: str) -> dict[str, Any]:
     """`henryvc diff`."""
-    from henryvc import envlock
+    from henryvc import envlock, registry
 
     result = registry.diff(project, str(runname.parse(a)), str(runname.parse(b)))
     tagged = {run: registry.show(project, run).tagged for run in (result["a"], result["b"])}
@@ -177,27 +115,255 @@ def diff(project: Project, a: str, b: str) -> dict[str, Any]:
 
 
 def restore(project: Project, name: str, into: Path | None = None, in_place: bool = False,
-            pull: bool = False, progress: snapshot.Progress | None = None) -> snapshot.RestoreResult:
+            pull: bool = False, progress: restores.Progress | None = None,
+            rehash: bool = False) -> restores.RestoreResult:
     """`henryvc restore`."""
-    from henryvc import snapshot
+    from henryvc import restore as restores
 
     name = str(runname.parse(name))
     if into is not None and in_place:
         raise BadInput("--into and --in-place exclude each other")
     with project.lock():
-        return snapshot.restore(project, name, into, in_place, pull, progress)
+        return restores.restore(project, name, into, in_place, pull, progress, rehash)
 
 
 def verify(project: Project, name: str, path: Path | None = None,
-           progress: snapshot.Progress | None = None, fast: bool = False) -> snapshot.CheckResult:
+           progress: restores.Progress | None = None, fast: bool = False) -> restores.CheckResult:
     """`henryvc verify`."""
-    from henryvc import snapshot
+    from henryvc import restore as restores
 
-    return snapshot.verify(project, str(runname.parse(name)), path, progress, fast)
+    return restores.verify(project, str(runname.parse(name)), path, progress, fast)
+
+
+def run(project: Project, major: int, variant: str, config_path: Path | None = None, description: str = "",
+        tag: bool = True, output: Callable[[str], None] | None = None, gpus: int | None = None,
+        nodes: int | None = None) -> pipelines.PipelineResult:
+    """`henryvc run`: new-run, `dvc repro`, tag-run (on GPUS processes per node and NODES machines)."""
+    from henryvc import pipeline as pipelines
+
+    return pipelines.run(project, major, variant, config_path, description, tag=tag, output=output,
+                         gpus=gpus, nodes=nodes)
+
+
+def resume(project: Project, name: str, output: Callable[[str], None] | None = None,
+           inexact: bool = False) -> pipelines.PipelineResult:
+    """`henryvc resume`: continue an incomplete run from its last checkpoint (exactly, unless INEXACT)."""
+    from henryvc import pipeline as pipelines
+
+    return pipelines.resume(project, str(runname.parse(name)), output=output, inexact=inexact)
+
+
+def archive(project: Project, dry_run: bool = False) -> archives.ArchiveResult:
+    """`henryvc archive`."""
+    from henryvc import archive as archives
+
+    return archives.archive(project, dry_run)
+
+
+def cleanup_failed(project: Project, older_than: float | None = None, dry_run: bool = False, force: bool = False,
+                   only: set[str] | None = None) -> cleanups.CleanupPlan:
+    """`henryvc cleanup-failed` (a dry run plans only)."""
+    from henryvc import cleanup as cleanups
+
+    return cleanups.cleanup_failed(project, older_than, dry_run=dry_run, force=force, only=only)
+
+
+def plan_reset(project: Project, remote: str | None = None) -> resets.ResetPlan:
+    """What `henryvc reset` would do; reads only."""
+    from henryvc import reset as resets
+
+    return resets.plan_reset(project, remote)
+
+
+def reset(project: Project, remote: str | None = None, only: set[str] | None = None) -> resets.ResetPlan:
+    """`henryvc reset`."""
+    from henryvc import reset as resets
+
+    return resets.reset(project, remote, only=only)
+
+
+def backup(project: Project, remote: str | None = None, best_only: bool = False,
+           repair: bool = False) -> backups.BackupResult:
+    """`henryvc backup` (--repair: also read the remote back and replace damaged objects)."""
+    from henryvc import backup as backups
+
+    return backups.backup(project, remote, best_only, repair)
+
+
+def verify_backup(project: Project, remote: str | None = None, deep: bool = False) -> backups.BackupCheck:
+    """`henryvc backup --verify` (--deep: read every object back from a network remote too)."""
+    from henryvc import backup as backups
+
+    return backups.verify_backup(project, remote, deep)
+
+
+def snapshot(project: Project, message: str = "", push: bool = True,
+             remote: str | None = None) -> snapshots.SnapshotResult:
+    """`henryvc snapshot`."""
+    from henryvc import snapshot as snapshots
+
+    return snapshots.snapshot(project, message, push=push, remote=remote)
+
+
+def schedule(project: Project, kind: str = "cron") -> schedules.Schedule:
+    """`henryvc schedule`."""
+    from henryvc import schedule as schedules
+
+    return schedules.schedule(project, kind)
+
+
+def read_log(project: Project, name: str, follow: bool = False, lines: int | None = None) -> Iterator[str]:
+    """`henryvc logs`."""
+    from henryvc import logs as logs_
+
+    return logs_.read_log(project, name, follow=follow, lines=lines)
+
+
+def tensorboard(project: Project, names: list[str], port: int = 6006,
+                host: str = "localhost") -> logs_.TensorBoardLaunch:
+    """`henryvc tensorboard`: the command line for one TensorBoard over runs NAMES."""
+    from henryvc import logs as logs_
+
+    return logs_.tensorboard(project, names, port, host)
+
+
+def run_tensorboard(launch: logs_.TensorBoardLaunch) -> int:
+    """Run LAUNCH in the foreground; its exit code."""
+    from henryvc import logs as logs_
+
+    return logs_.run_tensorboard(launch)
+
+
+def status(project: Project) -> statuses.Status:
+    """`henryvc status`."""
+    from henryvc import status as statuses
+
+    return statuses.status(project)
+
+
+def doctor(project: Project) -> doctors.Report:
+    """`henryvc doctor`."""
+    from henryvc import doctor as doctors
+
+    return doctors.doctor(project)
+
+
+def docker_build(root: Path, tag: str, platform: str | None, base_image: str | None, build_args: dict[str, str],
+                 ca_bundle: Path | None, on_output: Callable[[str], None] | None = None,
+                 target: str | None = None) -> containers.BuildResult:
+    """`henryvc docker build` of the project at ROOT (its build context: henryvc's source tree), up to
+    Dockerfile stage TARGET when given."""
+    from henryvc import container as containers
+
+    return containers.build_image(containers.context_root(root), tag=tag, platform=platform, base_image=base_image,
+                                  build_args=build_args, ca_bundle=ca_bundle, on_output=on_output, target=target)
+
+
+def docker_save(project: Project, image_id: str) -> imagestore.StoredImage:
+    """`henryvc docker build --save`: store the image under images/, tracked by DVC."""
+    from henryvc import container as containers
+    from henryvc import imagestore
+
+    return imagestore.save(project, image_id, containers.connect())
+
+
+def docker_run(root: Path, image: str, command: list[str] | None, gpus: str, user: str | None,
+               on_output: Callable[[str], None] | None = None) -> int:
+    """`henryvc docker run`: the container's exit code."""
+    from henryvc import container as containers
+
+    return containers.run(root, image=image, command=command, gpus=gpus, user=user, on_output=on_output)
+
+
+def docker_recreate(project: Project, name: str, image: str | None, gpus: str,
+                    on_output: Callable[[str], None] | None = None,
+                    allow_drift: bool = False) -> containers.Recreation:
+    """`henryvc docker recreate`: IMAGE None is the image the run recorded."""
+    from henryvc import recreate
+
+    return recreate.in_image(project, str(runname.parse(name)), image=image, gpus=gpus, on_output=on_output,
+                             allow_drift=allow_drift)
+
+
+def recreate(project: Project, name: str, allow_drift: bool = False,
+             output: Callable[[str], None] | None = None) -> recreates.HostRecreation:
+    """`henryvc recreate`: check the environment, restore, re-run here, compare metrics."""
+    from henryvc import recreate as recreates
+
+    return recreates.recreate(project, str(runname.parse(name)), allow_drift=allow_drift, output=output)
+
+
+def recreate_check(project: Project, name: str) -> list[envlock.Drift]:
+    """`henryvc recreate --check`: every difference between the tag's environment and this one."""
+    from henryvc import recreate as recreates
+
+    return recreates.check(project, str(runname.parse(name)))
+
+
+def drift_refusal(name: str, drift: list[envlock.Drift]) -> HenryvcError:
+    """The error that refuses a re-run with DRIFT, one line per difference."""
+    from henryvc import recreate as recreates
+
+    return recreates.refusal(name, drift)
+
+
+def env_build(project: Project, name: str, venv: Path, python: str | None, pip_args: tuple[str, ...],
+              source: str | None, output: Callable[[str], None] | None = None) -> envbuild.EnvBuild:
+    """`henryvc env build NAME --venv DIR`."""
+    from henryvc import envbuild
+
+    return envbuild.build_for_run(project, str(runname.parse(name)), venv, python, pip_args, source, output)
+
+
+def env_build_from_lock(lock: Path, venv: Path, python: str | None, pip_args: tuple[str, ...],
+                        output: Callable[[str], None] | None = None) -> envbuild.EnvBuild:
+    """`henryvc env build --lock FILE --venv DIR` (henryvc itself is not installed)."""
+    from henryvc import envbuild
+
+    return envbuild.build_venv(Path(lock).read_text(encoding="utf-8"), venv, python, pip_args, output=output)
+
+
+def venv_python(venv: Path) -> Path:
+    """The interpreter of virtual environment VENV."""
+    from henryvc import envbuild
+
+    return envbuild.venv_python(venv)
+
+
+def report(project: Project, names: list[str], blind: bool = False, out: Path | None = None) -> reports.ReportResult:
+    """`henryvc report`: a static page comparing runs."""
+    from henryvc import report as reports
+
+    return reports.report(project, names, blind, out)
+
+
+def review_run(project: Project, name: str, rating: int, verdict: str, notes: str = "",
+               reviewer: str | None = None) -> reviews.ReviewResult:
+    """`henryvc review NAME`."""
+    from henryvc import review as reviews
+
+    return reviews.review_run(project, str(runname.parse(name)), rating, verdict, notes, reviewer)
+
+
+def push_reviews(project: Project) -> bool:
+    """`henryvc review --push`: the reviews' git notes to origin, merged with the remote's first."""
+    from henryvc import review as reviews
+
+    return reviews.push(project.root)
+
+
+def review_from_file(project: Project, ratings_path: Path, key_path: Path | None = None,
+                     reviewer: str | None = None) -> list[reviews.ReviewResult]:
+    """`henryvc review --from FILE`."""
+    from henryvc import review as reviews
+
+    return reviews.review_from_file(project, ratings_path, key_path, reviewer)
 
 
 def require_project(start: Path | None = None) -> Project:
     """The project around START, for commands that need one."""
+    from henryvc import project as projects
+
     return projects.find(start)
 
 

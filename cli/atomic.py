@@ -32,7 +32,9 @@ def write_atomic(path: Path, write: Callable[[IO[str]], None], *, mode: int | No
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write TEXT to PATH atomically."""
-    write_atomic(path, lambda handle: handle.write(text) and None)
+    def put(handle: IO[str]) -> None:
+        handle.write(text)
+    write_atomic(path, put)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

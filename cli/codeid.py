@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 from importlib import util
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ STAGES = ("prepare", "train", "evaluate")
 CODE_FORMAT = "henryvc-code/1"
 
 
-@lru_cache(maxsize=None)
+@cache
 def package_dirs() -> dict[str, Path]:
     """Import name -> folder of the installed package (found, not imported)."""
     dirs = {}
@@ -46,12 +47,19 @@ def module_file(module: str, dirs: dict[str, Path] | None = None) -> Path | None
     return None
 
 
-def _imported(module: str, path: Path) -> set[str]:
+def _imported(module: str, path: Path) -> frozenset[str]:
     """Dotted names MODULE's source imports (anywhere in the file), relative imports resolved."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
+    stat = path.stat()
+    return _imported_cached(module, str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=1024)
+def _imported_cached(module: str, filename: str, mtime_ns: int, size: int) -> frozenset[str]:
+    """_imported for one version of a file (three stages share most modules: each is parsed once)."""
+    path = Path(filename)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _import_statements(path.read_text(encoding="utf-8")):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -63,7 +71,25 @@ def _imported(module: str, path: Path) -> set[str]:
                 source = node.module or ""
             names.add(source)
             names.update(f"{source}.{alias.name}" for alias in node.names)  # `from pkg import submodule`
-    return names
+    return frozenset(names)
+
+
+# An import statement at the start of a line, at any indentation (inside functions too), with its
+# parenthesised or backslash-continued names. Parsing only these, not the whole file, is 20x faster (each
+# `henryvc new-run` checks the closure); tests/test_codeid.py checks it against Python's own imports.
+IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|(?:\\\n|[^\n])*)"
+                         r"|import[ \t]+(?:\\\n|[^\n])*)", re.M)
+
+
+def _import_statements(source: str) -> list[ast.stmt]:
+    """The import statements of SOURCE (one that does not parse alone, e.g. a line inside a string, is skipped)."""
+    found: list[ast.stmt] = []
+    for match in IMPORT_LINE.finditer(source):
+        try:
+            found += [n for n in ast.parse(match.group(0).strip()).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        except SyntaxError:
+            continue
+    return found
 
 
 def closure(module: str, dirs: dict[str, Path] | None = None) -> dict[str, Path]:
@@ -111,7 +137,7 @@ def source() -> dict[str, Any]:
     distribution version (and, inside the henryvc image, the commit it was built from)."""
     from henryvc import __version__
     from henryvc.environment import container_info
-    from henryvc.project import SOURCE_ROOT
+    from henryvc.paths import SOURCE_ROOT
 
     info: dict[str, Any] = {"version": __version__}
     if (SOURCE_ROOT / ".git").exists() and package_dirs()["henryvc"].is_relative_to(SOURCE_ROOT):

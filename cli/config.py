@@ -11,6 +11,7 @@ from typing import Any
 
 from henryvc import runname
 from henryvc.errors import BadInput
+from henryvc.numbers import as_float
 
 RUN_PLACEHOLDER = "{RUN_NAME}"
 TEMPLATE_FILE = re.compile(r"\Ahenry_voice_v(?P<major>[0-9]+)_(?P<variant>[a-z]+)\.json\Z")
@@ -131,8 +132,9 @@ def _naming(data: dict[str, Any], name: str, file_name: str | None) -> list[Find
             found.append(Finding(name, "variant", f"says {data['variant']!r} but the file name says "
                                  f"{match['variant']!r}", "make the field and the file name agree"))
         version = data.get("version")
-        if isinstance(version, str) and VERSION.match(version) and int(VERSION.match(version)["major"]) != int(match["major"]):
-            found.append(Finding(name, "version", f"major {VERSION.match(version)['major']} disagrees with the "
+        parsed = VERSION.match(version) if isinstance(version, str) else None
+        if parsed and int(parsed["major"]) != int(match["major"]):
+            found.append(Finding(name, "version", f"major {parsed['major']} disagrees with the "
                                  f"file name's v{match['major']}", "make the field and the file name agree"))
     return found
 
@@ -140,7 +142,7 @@ def _naming(data: dict[str, Any], name: str, file_name: str | None) -> list[Find
 def logged_losses(data: dict[str, Any]) -> set[str]:
     """Names of the losses Tacotron2 logs with this config (what target_loss may name)."""
     names = set(ALWAYS_LOGGED)
-    names |= {loss for loss, alpha in CONDITIONAL_LOSSES.items() if _number(data.get(alpha, 0.0)) not in (None, 0.0)}
+    names |= {loss for loss, alpha in CONDITIONAL_LOSSES.items() if as_float(data.get(alpha, 0.0)) not in (None, 0.0)}
     if data.get("bidirectional_decoder"):
         names |= {"decoder_b_loss", "decoder_c_loss"}
     if data.get("double_decoder_consistency"):
@@ -148,15 +150,11 @@ def logged_losses(data: dict[str, Any]) -> set[str]:
     return names
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _known_failures(data: dict[str, Any], name: str) -> list[Finding]:
     found = []
     for field in ("decoder_ssim_alpha", "postnet_ssim_alpha"):
         value = data.get(field, 0.25)  # Coqui's default when absent
-        if _number(value) != 0.0:
+        if as_float(value) != 0.0:
             found.append(Finding(name, field, f"is {value!r}: the SSIM loss turns NaN on short or silent clips",
                                  f"set \"{field}\": 0.0"))
     target = data.get("target_loss")
@@ -170,17 +168,17 @@ def _known_failures(data: dict[str, Any], name: str) -> list[Finding]:
                              "set \"scheduler_after_epoch\": false"))
     found += _box_tuning(data, name)
     for field, (low, high, why) in RANGES.items():
-        if field in data and not (_number(data[field]) is not None and low <= data[field] <= high):
+        if field in data and not (as_float(data[field]) is not None and low <= data[field] <= high):
             found.append(Finding(name, field, f"{data[field]!r} is outside {low}..{high}", why))
     return found
 
 
 def _box_tuning(data: dict[str, Any], name: str) -> list[Finding]:
     """Warnings for a config meant for the GPU box (every variant but debug) that would starve or NaN it."""
-    found = []
+    found: list[Finding] = []
     if data.get("variant") == "debug" or not isinstance(data.get("variant"), str):
         return found
-    if _number(data.get("num_loader_workers", 0)) == 0:
+    if as_float(data.get("num_loader_workers", 0)) == 0:
         found.append(Finding(name, "num_loader_workers", "is 0 in a GPU config: the training process itself then "
                              "loads and featurizes every clip while the GPU waits",
                              "set \"num_loader_workers\": 4 (Coqui's Tacotron2 recipes use 4; see "
@@ -216,6 +214,7 @@ def load_template(path: Path, major: int, variant: str) -> dict[str, Any]:
     if findings:
         more = f" (and {len(findings) - 1} more; run `henryvc validate {path}`)" if len(findings) > 1 else ""
         raise BadInput(f"{findings[0]}{more}")
+    assert data is not None  # read_json returns a finding whenever it returns no data
     return data
 
 
@@ -224,7 +223,9 @@ def _agrees(data: dict[str, Any], name: str, major: int, variant: str) -> list[F
     if data.get("variant") != variant:
         found.append(Finding(name, "variant", f"is {data.get('variant')!r} but the run is {variant!r}",
                              f"use configs/henry_voice_v{major}_{variant}.json or pass --variant {data.get('variant')}"))
-    if int(VERSION.match(data["version"])["major"]) != major:
+    version = VERSION.match(data["version"])
+    assert version is not None  # only called once lint found the version well-formed
+    if int(version["major"]) != major:
         found.append(Finding(name, "version", f"is {data['version']!r} but the run is v{major}",
                              "use a template of the same major version"))
     return found
@@ -232,7 +233,7 @@ def _agrees(data: dict[str, Any], name: str, major: int, variant: str) -> list[F
 
 def render(template: dict[str, Any], name: str, description: str | None) -> dict[str, Any]:
     """The run's own config: the template with run_name, output_path and description filled."""
-    config = json.loads(json.dumps(template))
+    config: dict[str, Any] = json.loads(json.dumps(template))
     config["run_name"] = name
     config["output_path"] = template["output_path"].replace(RUN_PLACEHOLDER, name)
     if description:

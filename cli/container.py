@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import codecs
 import os
-import subprocess
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from henryvc.errors import BadInput, EngineUnavailable, HenryvcError, NotReady
+from henryvc.errors import BadInput, EngineUnavailable, HenryvcError
 
 OutputCallback = Callable[[str], None]
 
@@ -71,21 +72,15 @@ def connect():
 
 def git_commit(root: Path) -> str:
     """HEAD of ROOT, with "-dirty" when tracked files differ from it; "unknown" outside git."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    try:
-        head = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("-dirty" if dirty else "")
+    from henryvc import gitrepo
+
+    return gitrepo.describe_head(root)
 
 
 def context_root(project_root: Path) -> Path:
     """Where the Dockerfile is: the project itself when it has one (the henryvc repository as a
     project), else the henryvc source tree this henryvc runs from (projects made by `henryvc init`)."""
-    from henryvc.project import SOURCE_ROOT
+    from henryvc.paths import SOURCE_ROOT
 
     for candidate in (Path(project_root), SOURCE_ROOT):
         if (candidate / "Dockerfile").is_file():
@@ -138,15 +133,16 @@ def build_args_for(root: Path, base_image: str | None, extra: dict[str, str] | N
 def build_image(root: Path, tag: str = DEFAULT_TAG, platform: str | None = None,
                 base_image: str | None = None, build_args: dict[str, str] | None = None,
                 ca_bundle: Path | None = None, on_output: OutputCallback | None = None,
-                client=None) -> BuildResult:
-    """Build ROOT's Dockerfile into TAG, streaming the build log to ON_OUTPUT."""
+                client=None, target: str | None = None) -> BuildResult:
+    """Build ROOT's Dockerfile into TAG (up to stage TARGET when given), streaming the log to ON_OUTPUT."""
     client = client or connect()
     args = build_args_for(root, base_image, build_args)
     context = build_context(root, ca_bundle)
     last_error = None
     try:
         for chunk in client.api.build(fileobj=context, custom_context=True, tag=tag, buildargs=args,
-                                      platform=platform, rm=True, forcerm=True, pull=False, decode=True):
+                                      platform=platform, target=target, rm=True, forcerm=True, pull=False,
+                                      decode=True):
             if "error" in chunk:
                 last_error = chunk.get("error", "").strip()
             text = chunk.get("stream") or chunk.get("status")
@@ -162,18 +158,15 @@ def build_image(root: Path, tag: str = DEFAULT_TAG, platform: str | None = None,
 
 def passthrough_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     """The part of ENVIRON (default: this process's) that a run inside the container must see."""
-    environ = os.environ if environ is None else environ
-    return {k: v for k, v in environ.items()
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items()
             if k.startswith(PASSTHROUGH_PREFIXES) or k in PASSTHROUGH_NAMES}
 
 
 def _git_common_dir(root: Path) -> Path | None:
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return Path(out) if out else None
+    from henryvc import gitrepo
+
+    return gitrepo.common_dir(root)
 
 
 def _dvc_cache_dir(root: Path) -> Path | None:
@@ -204,8 +197,9 @@ def mounts_for(root: Path) -> list[Any]:
     mounts = [Mount(PROJECT_MOUNT, str(root), type="bind")]
     seen = {root}
     for extra in (_git_common_dir(root), _dvc_cache_dir(root)):
-        if extra is not None:
-            extra = extra.resolve()
+        if extra is None:
+            continue
+        extra = extra.resolve()
         if _outside(extra, root) and extra not in seen and extra.is_dir():
             mounts.append(Mount(str(extra), str(extra), type="bind"))
             seen.add(extra)
@@ -223,7 +217,7 @@ def owner(root: Path) -> str:
 
 
 def device_requests(gpus: str) -> list[Any]:
-    """The Docker device requests for --gpus all|none."""
+    """The Docker device requests for --gpus all|none (what `docker run --gpus all` sends)."""
     if gpus not in GPU_CHOICES:
         raise BadInput(f"--gpus must be one of {', '.join(GPU_CHOICES)}, got {gpus!r}")
     if gpus == "none":
@@ -231,6 +225,38 @@ def device_requests(gpus: str) -> list[Any]:
     from docker.types import DeviceRequest
 
     return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+
+
+# Podman's Docker API accepts device requests but drops them before 5.4 (containers/podman#25171): the
+# container would start without a GPU and train on the CPU without a word. From 5.4 it honours CDI ones.
+PODMAN_CDI_SINCE = (5, 4)
+
+
+def podman_version(client) -> tuple[int, ...] | None:
+    """The Podman version behind CLIENT's Docker API, None for Docker."""
+    for component in client.version().get("Components") or []:
+        if "podman" in str(component.get("Name", "")).lower():
+            return tuple(int(p) for p in re.findall(r"\d+", str(component.get("Version", "")))[:3])
+    return None
+
+
+def engine_device_requests(client, gpus: str) -> list[Any]:
+    """device_requests for the engine behind CLIENT: Docker's as is, Podman >= 5.4 the CDI form
+    (nvidia.com/gpu=all); an older Podman cannot give a container GPUs over this API, which is an error."""
+    requests = device_requests(gpus)
+    if not requests:
+        return []
+    version = podman_version(client)
+    if version is None:
+        return requests
+    if version < PODMAN_CDI_SINCE:
+        shown = ".".join(map(str, version))
+        raise HenryvcError(f"--gpus all: Podman {shown}'s Docker API ignores GPU requests (fixed in 5.4, "
+                           "containers/podman#25171), so the container would run on the CPU; use Docker with the "
+                           "NVIDIA Container Toolkit, or Podman >= 5.4 with a CDI spec (nvidia-ctk cdi generate)")
+    from docker.types import DeviceRequest
+
+    return [DeviceRequest(driver="cdi", device_ids=["nvidia.com/gpu=all"])]
 
 
 def _stream(chunks: Iterable[bytes], on_output: OutputCallback | None) -> None:
@@ -244,15 +270,15 @@ def _stream(chunks: Iterable[bytes], on_output: OutputCallback | None) -> None:
         on_output(tail)
 
 
-def run(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, gpus: str = "none",
-        env: dict[str, str] | None = None, user: str | None = None, shm_size: str = SHM_SIZE,
-        on_output: OutputCallback | None = None, client=None) -> int:
-    """Run COMMAND (default: the image's, `dvc repro`) in IMAGE on project ROOT; return its exit code."""
+def create(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, gpus: str = "none",
+           env: dict[str, str] | None = None, user: str | None = None, shm_size: str = SHM_SIZE, client=None):
+    """The container `run` starts, created but not started (its HostConfig shows what was requested)."""
     import docker
 
     root = Path(root).resolve()
-    devices = device_requests(gpus)
+    device_requests(gpus)  # bad input before any engine is asked
     client = client or connect()
+    devices = engine_device_requests(client, gpus)
     try:
         image_id = client.images.get(image).id
     except docker.errors.ImageNotFound:
@@ -260,11 +286,18 @@ def run(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, 
     environment = {**passthrough_env(), **(env or {}), "HENRYVC_IMAGE_ID": image_id}
     from henryvc import stagecode
 
-    code_mounts, command = stagecode.in_container(root, PROJECT_MOUNT, command)
-    container = client.containers.create(
+    code_tmpfs, command = stagecode.in_container(root, PROJECT_MOUNT, command, podman_version(client) is not None)
+    return client.containers.create(
         image_id, command=command, working_dir=PROJECT_MOUNT, user=user or owner(root),
-        environment=environment, mounts=mounts_for(root) + code_mounts, shm_size=shm_size,
+        environment=environment, mounts=mounts_for(root), tmpfs=code_tmpfs, shm_size=shm_size,
         device_requests=devices or None, labels={"henryvc.project": str(root)})
+
+
+def run(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, gpus: str = "none",
+        env: dict[str, str] | None = None, user: str | None = None, shm_size: str = SHM_SIZE,
+        on_output: OutputCallback | None = None, client=None) -> int:
+    """Run COMMAND (default: the image's, `dvc repro`) in IMAGE on project ROOT; return its exit code."""
+    container = create(root, image, command, gpus, env, user, shm_size, client)
     try:
         container.start()
         _stream(container.logs(stream=True, follow=True), on_output)
@@ -324,11 +357,10 @@ class Recreation:
 
 def compare_metrics(tagged: dict[str, Any], recreated: dict[str, Any]) -> list[MetricChange]:
     """Every key of either side, with the numeric difference where both are numbers."""
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    from henryvc.numbers import is_number
 
     return [MetricChange(key, tagged.get(key), recreated.get(key),
-                         recreated[key] - tagged[key] if number(tagged.get(key)) and number(recreated.get(key))
+                         recreated[key] - tagged[key] if is_number(tagged.get(key)) and is_number(recreated.get(key))
                          else None)
             for key in sorted(tagged.keys() | recreated.keys())]
 
@@ -344,70 +376,3 @@ def read_metrics(path: Path) -> dict[str, Any]:
         return {}
     # The tag keeps scalar metrics only (henryvc.summary.build); lists cannot be compared with it.
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
-
-
-def recreate(project, name: str, image: str | None = None, gpus: str = "none",
-             command: list[str] | None = None, on_output: OutputCallback | None = None,
-             client=None, allow_drift: bool = False) -> Recreation:
-    """Restore tag NAME into a worktree, check the image's environment against the tag's, re-run its stages
-    in IMAGE (default: the image the run recorded, loaded from DVC when the engine lacks it, else
-    henryvc:latest), compare the metrics with the tag's."""
-    from henryvc import imagestore, recreate as host, registry, runname, snapshot
-
-    name = str(runname.parse(name))
-    client = client or connect()  # before restoring: no engine, nothing written
-    if image is None:
-        image = _recorded_image(project, name) or DEFAULT_TAG
-        if image != DEFAULT_TAG:
-            imagestore.ensure_loaded(project, image, client)
-    with project.lock():
-        restored = snapshot.restore(project, name)
-    tagged = registry.show(project, name).metrics
-    worktree = Path(restored.path)
-    drift = _drift_in_image(worktree, name, image, gpus, client)
-    if drift is None and not allow_drift:
-        raise NotReady(f"tag {name} records no environment lock (a run trained before henryvc kept one): "
-                            "there is nothing to check the image against; re-run with --allow-drift")
-    if drift and not allow_drift:
-        raise host.refusal(name, drift)
-    run_dir = worktree / "training_runs" / name
-    host.mark(run_dir, drift or [], f"image {image}")
-    metrics_file = run_dir / "metrics.json"
-    before = metrics_file.read_bytes() if metrics_file.exists() else None
-    before_mtime = metrics_file.stat().st_mtime_ns if metrics_file.exists() else None
-    code = run(worktree, image, command or ["dvc", "repro", "--force"], gpus=gpus,
-               on_output=on_output, client=client)
-    rewritten = metrics_file.exists() and (metrics_file.stat().st_mtime_ns != before_mtime
-                                           or metrics_file.read_bytes() != before)
-    host.mark(run_dir, drift or [], f"image {image}", exit_code=code)
-    return Recreation(name, str(worktree), image, code, rewritten,
-                      compare_metrics(tagged, read_metrics(metrics_file)), [d.line() for d in drift or []])
-
-
-def _recorded_image(project, name: str) -> str | None:
-    """The id of the image run NAME trained in (its environment.json at the tag), if any."""
-    from henryvc import recreate as host
-    from henryvc.errors import NotReady
-
-    try:
-        info, _ = host.recorded(project, name)
-    except NotReady:
-        return None
-    return (info.get("image") or {}).get("image_id")
-
-
-def _drift_in_image(worktree: Path, name: str, image: str, gpus: str, client):
-    """The differences between run NAME's recorded environment and IMAGE's, computed inside IMAGE
-    (None when the run records no lock)."""
-    import json
-
-    from henryvc import envlock
-
-    out: list[str] = []
-    code = run(worktree, image, ["python", "-m", "henryvc.envlock", "--check", f"training_runs/{name}"],
-               gpus=gpus, on_output=out.append, client=client)
-    text = "".join(out).strip().splitlines()
-    if code != 0 or not text:
-        raise HenryvcError(f"the environment check in {image} failed (exit {code}): {''.join(out)[-500:]}")
-    found = json.loads(text[-1])
-    return None if found is None else [envlock.Drift(**d) for d in found]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import fnmatch
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from henryvc.errors import HenryvcError, NotReady
+
+if TYPE_CHECKING:
+    import git
+    from dvc.repo import Repo
 
 # Links only, so nothing copies gigabytes when a link works; no "copy" fallback. Reflink only where the
 # filesystem has it: DVC's add/commit copies instead of trying the next type when the first is an
@@ -53,10 +57,18 @@ def is_busy(root: Path) -> bool:
     return False
 
 
-def open_repo(root: Path):
-    """DVC's Repo at ROOT (imports DVC only when called)."""
+def open_repo(root: Path) -> Repo:
+    """DVC's Repo at ROOT (imports DVC only when called).
+
+    DVC fills dvc.yaml's ${run} from params.yaml whenever it reads the pipeline, so params.yaml's run is
+    checked with the run-name grammar first: `run: ../../etc` is BadInput (exit 2) here, never a path
+    outside the project that DVC would read, hash or collect.
+    """
     from dvc.repo import Repo
 
+    from henryvc import params
+
+    params.active_run_or_none(root)  # BadInput when `run` is not a run name
     return Repo(str(root))
 
 
@@ -87,7 +99,7 @@ def cache_types(folder: Path) -> str:
         source = Path(probe) / "source"
         source.write_bytes(b"henryvc reflink probe")
         try:
-            reflink(str(source), str(Path(probe) / "clone"))
+            reflink(str(source), str(Path(probe) / "clone"))  # type: ignore[no-untyped-call]  # dvc_objects leaves it unannotated
         except OSError:
             return LINK_TYPES
     return REFLINK_TYPES
@@ -151,7 +163,7 @@ def share_cache(worktree: Path, main_root: Path) -> Path:
     return cache
 
 
-def cache_of(dvc_repo) -> Path:
+def cache_of(dvc_repo: Repo) -> Path:
     """The cache directory (the folder holding files/md5) of an open DVC repo."""
     return Path(dvc_repo.cache.local.path).parent.parent
 
@@ -162,9 +174,19 @@ def cache_dir(root: Path) -> Path:
 
 
 def object_path(cache: Path, out: Out) -> Path:
-    """Where OUT's object (a file, or the .dir listing) lives in CACHE."""
+    """Where OUT's object (a file, or the .dir listing) lives in CACHE.
+
+    DVC 3 keeps objects under files/md5/; outputs recorded by DVC 2 (dvc.lock entries without `hash: md5`)
+    stay in the older layout at the cache's top (xx/yyyy), and DVC 3 still reads them there. The new place
+    is answered unless only the older one holds the object, so every henryvc check sees what DVC sees.
+    """
     suffix = ".dir" if out.is_dir else ""
-    return cache / "files" / "md5" / out.md5[:2] / (out.md5[2:] + suffix)
+    current = cache / "files" / "md5" / out.md5[:2] / (out.md5[2:] + suffix)
+    if not current.exists():
+        legacy = cache / out.md5[:2] / (out.md5[2:] + suffix)
+        if legacy.is_file():
+            return legacy
+    return current
 
 
 def _out(entry: dict[str, Any], prefix: str = "") -> Out | None:
@@ -198,7 +220,7 @@ def _mark_git_tracked(outs: list[Out], files: set[str]) -> list[Out]:
     return [replace(o, cached=False) if o.path in files or o.path in prefixes else o for o in outs]
 
 
-def outs_at(git_repo, rev: str) -> list[Out]:
+def outs_at(git_repo: git.Repo, rev: str) -> list[Out]:
     """Every DVC-tracked output at git revision REV (dvc.lock and .dvc files)."""
     from henryvc import gitrepo
 
@@ -210,7 +232,34 @@ def outs_at(git_repo, rev: str) -> list[Out]:
                      for o in outs_from_lock(gitrepo.show(git_repo, rev, path) or "")]
         elif path.endswith(".dvc") and not path.startswith(".dvc/"):
             outs += outs_from_dvcfile(gitrepo.show(git_repo, rev, path) or "", str(Path(path).parent))
+    uncached = _uncached_patterns(gitrepo.show(git_repo, rev, "dvc.yaml") or "") if "dvc.yaml" in files else []
+    outs = [replace(o, cached=False) if any(fnmatch.fnmatchcase(o.path, p) for p in uncached) else o for o in outs]
     return _mark_git_tracked(outs, set(files))
+
+
+def _uncached_patterns(text: str) -> list[str]:
+    """Glob patterns of the `cache: false` outputs in a dvc.yaml text (${...} templates match any name).
+
+    Whether git happens to hold an output's files at a revision (an interrupted run's logs/ may be in no
+    commit) must not decide whether henryvc looks for its listing in DVC's cache.
+    """
+    import re
+
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return []
+    patterns = []
+    for stage in (data.get("stages") or {}).values() if isinstance(data, dict) else []:
+        for kind in ("outs", "metrics", "plots"):
+            for entry in (stage or {}).get(kind) or []:
+                if isinstance(entry, dict):
+                    for path, options in entry.items():
+                        if isinstance(options, dict) and options.get("cache") is False:
+                            patterns.append(re.sub(r"\$\{[^}]*\}", "*", str(path)).rstrip("/"))
+    return patterns
 
 
 def dvcfiles(root: Path) -> list[Path]:
@@ -234,7 +283,8 @@ def status(root: Path) -> dict[str, Any]:
     from dvc.exceptions import DvcException
 
     try:
-        return open_repo(root).status()
+        result: dict[str, Any] = open_repo(root).status()
+        return result
     except DvcException as exc:
         raise HenryvcError(f"dvc status failed: {exc}") from None
 
@@ -283,25 +333,39 @@ def checkout(root: Path) -> None:
 
 def pull(root: Path, remote: str | None = None, targets: list[str] | None = None) -> None:
     """`dvc pull [TARGETS]` in ROOT from REMOTE (default remote when None)."""
-    from dvc.exceptions import DvcException
-
     with _dvc_logs() as logged:
         try:
             open_repo(root).pull(targets=[str(Path(root) / t) for t in targets] if targets else None,
                                  remote=remote, force=True)
-        except (DvcException, OSError) as exc:  # ssh remotes fail with OSError: refused key, server down
+        except Exception as exc:  # ssh remotes fail with OSError (refused key, server down) or worse
+            if not is_remote_failure(exc):
+                raise
             raise HenryvcError(f"dvc pull failed: {_cause(exc, logged)}") from None
 
 
-def push(root: Path, remote: str | None = None, targets: list[str] | None = None) -> int:
-    """`dvc push` of TARGETS (all tracked outputs when None); returns how many objects went."""
+def add(root: Path, paths: list[str]) -> None:
+    """`dvc add PATHS` in ROOT (writes PATH.dvc and the folder's .gitignore; the data goes into the cache)."""
     from dvc.exceptions import DvcException
 
     with _dvc_logs() as logged:
         try:
-            return open_repo(root).push(targets=targets, remote=remote)
-        except (DvcException, OSError) as exc:  # ssh remotes fail with OSError: refused key, server down
-            raise HenryvcError(f"dvc push failed: {_cause(exc, logged)}") from None
+            open_repo(root).add([str(Path(root) / p) for p in paths])  # DVC resolves against the cwd
+        except (DvcException, OSError) as exc:
+            raise HenryvcError(f"dvc add failed: {_cause(exc, logged)}") from None
+
+
+def push(root: Path, remote: str | None = None, targets: list[str] | None = None, all_tags: bool = False,
+         dvc_repo: Any = None) -> int:
+    """`dvc push` of TARGETS (all tracked outputs when None; ALL_TAGS: every tag's too); how many objects went."""
+    with _dvc_logs() as logged:
+        try:
+            pushed: int = (dvc_repo or open_repo(root)).push(targets=targets, remote=remote, all_tags=all_tags)
+            return pushed
+        except Exception as exc:  # ssh remotes fail with OSError (refused key, server down) or worse
+            if not is_remote_failure(exc):
+                raise
+            where = f" (remote {remote})" if remote else ""
+            raise HenryvcError(f"dvc push failed{where}: {_cause(exc, logged)}") from None
 
 
 DVC_LOGGERS = ("dvc", "dvc_objects", "dvc_data")
@@ -332,9 +396,51 @@ def _dvc_logs() -> Iterator[list[str]]:
 
 
 def _cause(exc: Exception, logged: list[str]) -> str:
-    """EXC's message, with the first thing DVC logged when that says more (e.g. why a connection failed)."""
+    """EXC's message, with the first thing DVC logged when that says more (e.g. why a connection failed),
+    and the next step when the failure is one henryvc recognises."""
     errors = [line for line in logged if line]
-    return f"{exc}: {errors[0]}" if errors else str(exc)
+    text = f"{exc}: {errors[0]}" if errors else str(exc)
+    if not isinstance(exc, (_dvc_exception(), OSError)):
+        text = f"{type(exc).__name__}: {text}"
+    return text + _next_step(text)
+
+
+# Packages DVC's remotes talk through: an exception raised inside them is the remote failing (exit 1),
+# whatever its type (sshfs raises ValueError("Can't create any SFTP connections!") for a server without SFTP).
+REMOTE_PACKAGES = ("sshfs", "asyncssh", "fsspec", "dvc_ssh", "dvc_objects", "dvc_data", "aiohttp", "s3fs",
+                   "gcsfs", "adlfs", "botocore", "paramiko")
+
+
+def _dvc_exception() -> type:
+    from dvc.exceptions import DvcException
+
+    exception: type = DvcException
+    return exception
+
+
+def is_remote_failure(exc: BaseException) -> bool:
+    """True for DVC's own errors, OS errors, and any exception raised inside the remote's transport."""
+    import traceback
+
+    if isinstance(exc, (_dvc_exception(), OSError)):
+        return True
+    if not isinstance(exc, Exception):
+        return False
+    return any(package in Path(frame.filename).parts for frame in traceback.extract_tb(exc.__traceback__)
+               for package in REMOTE_PACKAGES)
+
+
+def remote_failure_text(exc: BaseException) -> str:
+    """One line for a remote that failed outside a push or pull (listing, reading back): cause and next step."""
+    text = str(exc) if isinstance(exc, (_dvc_exception(), OSError)) else f"{type(exc).__name__}: {exc}"
+    return text + _next_step(text)
+
+
+def _next_step(text: str) -> str:
+    if "SFTP" in text:
+        return (" (the SSH server answers but serves no SFTP, which DVC's ssh remote needs: enable it in its "
+                "sshd_config, `Subsystem sftp internal-sftp`, or use another remote; `sftp -P PORT USER@HOST` checks)")
+    return ""
 
 
 def require_clean(root: Path) -> None:
@@ -353,10 +459,10 @@ def _describe(info: Any) -> str:
     return str(info)
 
 
-# --- remotes, listings, the repo lock (backup, cleanup, reset, tag-run --push) --------------------------
+# --- remotes and the repo lock (objects on remotes and in the cache: henryvc.dvcstore) --------------------------
 
 @contextmanager
-def lock_if_free(dvc_repo) -> Iterator[bool]:
+def lock_if_free(dvc_repo: Repo) -> Iterator[bool]:
     """Hold DVC's own repo lock (what `dvc gc` and `dvc repro` take) and yield True; False when another DVC
     process (a `dvc repro` training for hours, say) holds it."""
     from dvc.lock import LockError
@@ -369,138 +475,26 @@ def lock_if_free(dvc_repo) -> Iterator[bool]:
         yield False
 
 
-def default_remote(dvc_repo) -> str | None:
+def default_remote(dvc_repo: Repo) -> str | None:
     """The default DVC remote: the one `henryvc restore` pulls from."""
-    return dvc_repo.config.get("core", {}).get("remote")
+    remote: str | None = dvc_repo.config.get("core", {}).get("remote")
+    return remote
 
 
-def remote_url(dvc_repo, name: str) -> str:
+def remote_url(dvc_repo: Repo, name: str) -> str:
     """The URL of DVC remote NAME."""
     return str(dvc_repo.config["remote"][name].get("url", ""))
 
 
-def remote_odb(dvc_repo, name: str):
-    """The object database of DVC remote NAME."""
-    return dvc_repo.cloud.get_remote_odb(name, "status")
+def remotes(dvc_repo: Repo) -> dict[str, dict[str, Any]]:
+    """Every configured DVC remote: name -> its configuration (url, ...)."""
+    return dict(dvc_repo.config.get("remote", {}))
 
 
-def remote_sizes(odb, oids: Iterable[str]) -> dict[str, int]:
-    """oid → size of those of OIDS the remote has a file for, asked of the remote itself (DVC's remote
-    index is not trusted)."""
-    oids = sorted(set(oids))
-    if not oids:
-        return {}
+def remote_exists(dvc_repo: Repo, name: str) -> str | None:
+    """None when remote NAME answers and its folder exists, else why not (anything the transport raises)."""
     try:
-        infos = odb.fs.info([odb.oid_to_path(oid) for oid in oids], return_exceptions=True)
-    except Exception as exc:  # ssh, permissions, network: all mean "cannot tell"
-        raise HenryvcError(f"cannot reach the DVC remote at {odb.path}: {type(exc).__name__}: {exc}") from None
-    found = {}
-    for oid, info in zip(oids, infos):
-        if isinstance(info, FileNotFoundError):
-            continue
-        if isinstance(info, Exception):
-            raise HenryvcError(f"cannot read the DVC remote at {odb.path}: {type(info).__name__}: {info}")
-        found[oid] = int(info.get("size") or 0)
-    return found
-
-
-def remote_problems(odb, oids: Iterable[str], cache: Path) -> dict[str, str]:
-    """oid → what is wrong with it on the remote (missing, or not the size of the good copy); the rest are fine.
-
-    Sizes matter: a push killed at the wrong moment can leave an empty file under an object's name (DVC
-    tries a reflink at the final path first), which DVC then takes as present forever.
-    """
-    oids = set(oids)
-    sizes = remote_sizes(odb, oids)
-    problems = {}
-    for oid in oids:
-        local = object_path(cache, Out("", oid.removesuffix(".dir"), oid.endswith(".dir")))
-        want = local.stat().st_size if local.is_file() else None
-        if oid not in sizes:
-            problems[oid] = "missing"
-        elif (want is not None and sizes[oid] != want) or (want is None and sizes[oid] == 0 and oid != EMPTY_MD5):
-            problems[oid] = f"damaged: {sizes[oid]} bytes on the remote" + (f", {want} in the cache" if want else "")
-    return problems
-
-
-def on_remote(odb, oids: Iterable[str], cache: Path) -> set[str]:
-    """Those of OIDS the remote holds whole."""
-    oids = set(oids)
-    return oids - set(remote_problems(odb, oids, cache))
-
-
-def cached_outs_at(git_repo, rev: str) -> list[Out]:
-    """The DVC outputs at REV whose data is in DVC's cache (`cache: false` ones are git's)."""
-    return [out for out in outs_at(git_repo, rev) if out.cached]
-
-
-def in_cache(cache: Path, oid: str) -> bool:
-    """True when object OID (a file md5, or md5.dir) is in CACHE."""
-    return object_path(cache, Out("", oid.removesuffix(".dir"), oid.endswith(".dir"))).is_file()
-
-
-def read_listing(cache: Path, odb, out: Out) -> list[dict[str, str]] | None:
-    """The entries of directory output OUT, from the cache, else from the remote ODB; None if neither has it."""
-    local = object_path(cache, out)
-    try:
-        if local.is_file():
-            data = local.read_bytes()
-        elif odb is not None:
-            data = odb.fs.cat_file(odb.oid_to_path(out.md5 + ".dir"))
-        else:
-            return None
-    except Exception:  # absent or unreachable: both mean "cannot read it"
-        return None
-    return json.loads(data) if hashlib.md5(data).hexdigest() == out.md5 else None
-
-
-def out_files(cache: Path, odb, out: Out) -> dict[str, str] | None:
-    """relpath → md5 of OUT's files ({"": md5} for a file output); None when its listing cannot be read."""
-    if not out.is_dir:
-        return {"": out.md5}
-    entries = read_listing(cache, odb, out)
-    return None if entries is None else {e["relpath"]: e["md5"] for e in entries}
-
-
-def out_oids(cache: Path, odb, out: Out) -> set[str]:
-    """Every object OUT needs: its files, and its listing for a directory (only the listing if unreadable)."""
-    files = out_files(cache, odb, out) or {}
-    return set(files.values()) | ({out.md5 + ".dir"} if out.is_dir else set())
-
-
-def fill_holes(dvc_repo, name: str, odb, wanted: Iterable[str], cache: Path) -> tuple[int, dict[str, str]]:
-    """Push those WANTED objects the remote lacks (asked of it directly) from the cache.
-
-    DVC's own push takes a directory whose listing is on the remote as complete, and trusts its remote
-    index; so holes (a file deleted there, a half-finished transfer) are sent one object at a time,
-    with that index cleared. Returns how many went, and oid -> problem for what neither the cache nor
-    the remote has whole.
-    """
-    from contextlib import closing
-
-    from dvc_data.hashfile.db import get_index
-    from dvc_data.hashfile.hash_info import HashInfo
-
-    holes = remote_problems(odb, wanted, cache)
-    sendable = sorted(oid for oid in holes if in_cache(cache, oid))
-    if sendable:
-        damaged = [odb.oid_to_path(oid) for oid in sendable if holes[oid] != "missing"]
-        if damaged:  # DVC never overwrites an object it sees: the good copy replaces the damaged one
-            odb.fs.remove(damaged)
-        with closing(get_index(odb)) as index:
-            index.clear()
-        result = dvc_repo.cloud.push([HashInfo("md5", oid) for oid in sendable], remote=name)
-        if result.failed:
-            raise HenryvcError(f"{len(result.failed)} object(s) could not be pushed to {name}; run the backup again")
-    return len(sendable), {oid: holes[oid] for oid in holes if oid not in sendable}
-
-
-def add(root: Path, paths: list[str]) -> None:
-    """`dvc add PATHS` in ROOT (writes PATH.dvc and the folder's .gitignore; the data goes into the cache)."""
-    from dvc.exceptions import DvcException
-
-    with _dvc_logs() as logged:
-        try:
-            open_repo(root).add([str(Path(root) / p) for p in paths])  # DVC resolves against the cwd
-        except (DvcException, OSError) as exc:
-            raise HenryvcError(f"dvc add failed: {_cause(exc, logged)}") from None
+        remote = dvc_repo.cloud.get_remote(name, "doctor")
+        return None if remote.fs.exists(remote.path) else f"{remote.path} does not exist"
+    except Exception as exc:  # any transport error means "not reachable"
+        return f"{type(exc).__name__}: {exc}"

@@ -11,9 +11,10 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from henryvc import envlock
 from henryvc.errors import BadInput, HenryvcError
@@ -76,7 +77,7 @@ def build_venv(lock_text: str, venv: Path, python: str | None = None, pip_args: 
 def henryvc_spec(code: dict[str, Any], source: str | None) -> str | None:
     """The pip requirement for the henryvc a run recorded: SOURCE (a henryvc git repository, default the one
     this henryvc runs from) at the recorded commit; None when no commit was recorded."""
-    from henryvc.project import SOURCE_ROOT
+    from henryvc.paths import SOURCE_ROOT
 
     commit = ((code or {}).get("henryvc") or {}).get("commit")
     if not commit:
@@ -91,14 +92,15 @@ def henryvc_spec(code: dict[str, Any], source: str | None) -> str | None:
 def build_for_run(project, name: str, venv: Path, python: str | None = None, pip_args: tuple[str, ...] = (),
                   source: str | None = None, output: Output | None = None) -> EnvBuild:
     """`henryvc env build NAME --venv DIR`: the venv of tag NAME's lock and henryvc, then its remaining drift."""
-    from henryvc import gitrepo, recreate, snapshot
+    from henryvc import gitrepo, recreate
+    from henryvc import restore as restores
 
     info, _ = recreate.recorded(project, name)
     want = info.get("python")
     if python is None and want and want != platform.python_version():
         raise BadInput(f"{name} ran on python {want}, this is {platform.python_version()}: pass --python PATH")
     repo = gitrepo.open_repo(project.root)
-    lock_text = gitrepo.show(repo, snapshot.tag_commit(repo, name), f"training_runs/{name}/{envlock.LOCK_FILE}") or ""
+    lock_text = gitrepo.show(repo, restores.tag_commit(repo, name), f"training_runs/{name}/{envlock.LOCK_FILE}") or ""
     dirty = ((info.get("code") or {}).get("henryvc") or {}).get("dirty")
     result = build_venv(lock_text, venv, python, pip_args, henryvc_spec(info.get("code") or {}, source), output)
     if result.henryvc is None or dirty:

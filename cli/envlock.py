@@ -33,13 +33,25 @@ def freeze() -> dict[str, str]:
 
     packages: dict[str, str] = {}
     for dist in metadata.distributions():  # sys.path order: the first of a name is the one imported
-        name = dist.metadata["Name"]
-        if not name:
+        name, version = _from_folder(dist)
+        if name is None:  # not a wheel-installed .dist-info folder: read its METADATA
+            name, version = dist.metadata["Name"], dist.version
+        if not name or version is None:
             continue
         key = normalize(name)
         if key != SELF:
-            packages.setdefault(key, dist.version)
+            packages.setdefault(key, version)
     return dict(sorted(packages.items()))
+
+
+def _from_folder(dist) -> tuple[str | None, str | None]:
+    """Name and version from a `{name}-{version}.dist-info` folder name (the wheel spec's escaping: no "-" in
+    either part), without parsing METADATA: 190 METADATA files cost about a second."""
+    folder = getattr(dist, "_path", None)
+    if folder is None or not folder.name.endswith(".dist-info"):
+        return None, None
+    name, sep, version = folder.name[:-len(".dist-info")].partition("-")
+    return (name, version) if sep and "-" not in version else (None, None)
 
 
 def lock_text(packages: dict[str, str]) -> str:

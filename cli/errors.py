@@ -41,3 +41,12 @@ class Busy(HenryvcError):
 
 class EngineUnavailable(HenryvcError):
     """No container engine answers on the Docker API."""
+
+
+class Reported(HenryvcError):
+    """The command has printed its report (a failed check, a mismatch, a child's own output) and ends with
+    EXIT_CODE (default 1). The message may be empty: henryvc.main then prints no error line."""
+
+    def __init__(self, message: str = "", exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -5,11 +5,17 @@ from __future__ import annotations
 import codecs
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, cast
 
 from henryvc.errors import HenryvcError, NotReady, RunExists
+
+if TYPE_CHECKING:
+    import io
+
+    import git
 
 _FIELD, _RECORD = "\x00", "\x00\x01"
 GIT_LOCK_FILES = ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock")
@@ -29,7 +35,7 @@ class TagInfo:
     oid: str = ""  # the ref's own object: the tag object (annotated) or the commit (lightweight)
 
 
-def open_repo(root: Path):
+def open_repo(root: Path) -> git.Repo:
     """The GitPython Repo at ROOT."""
     import git
 
@@ -39,7 +45,17 @@ def open_repo(root: Path):
         raise HenryvcError(f"{root} is not a git work tree") from None
 
 
-def init(root: Path):
+def git_version() -> str | None:
+    """The installed git's version ("2.39.5"), None without git."""
+    import git
+
+    try:
+        return ".".join(map(str, git.Git().version_info))
+    except (OSError, git.GitCommandNotFound):
+        return None
+
+
+def init(root: Path) -> git.Repo:
     """Open the repository at ROOT, creating it (branch main) when absent."""
     import git
 
@@ -48,7 +64,7 @@ def init(root: Path):
     return git.Repo.init(root, initial_branch="main")
 
 
-def head(repo) -> str | None:
+def head(repo: git.Repo) -> str | None:
     """The HEAD commit's sha, or None in a repository without commits."""
     try:
         return repo.head.commit.hexsha
@@ -56,17 +72,17 @@ def head(repo) -> str | None:
         return None
 
 
-def is_dirty(repo) -> bool:
+def is_dirty(repo: git.Repo) -> bool:
     """True when tracked files have uncommitted changes (untracked files do not count)."""
     return repo.is_dirty(index=True, working_tree=True, untracked_files=False)
 
 
-def tag_exists(repo, name: str) -> bool:
+def tag_exists(repo: git.Repo, name: str) -> bool:
     """True when refs/tags/NAME exists."""
     return bool(repo.git.tag("--list", name))
 
 
-def read_tags(repo, pattern: str) -> list[TagInfo]:
+def read_tags(repo: git.Repo | Path, pattern: str) -> list[TagInfo]:
     """Every tag matching PATTERN with its commit, date and message body, in one git call.
 
     REPO is a GitPython Repo or the path of a work tree (read commands pass the path: no GitPython import).
@@ -74,14 +90,14 @@ def read_tags(repo, pattern: str) -> list[TagInfo]:
     return list(iter_tags(repo, pattern))
 
 
-def iter_tags(repo, *patterns: str) -> Iterator[TagInfo]:
+def iter_tags(repo: git.Repo | Path, *patterns: str) -> Iterator[TagInfo]:
     """read_tags, streamed (tags matching any of PATTERNS): each tag is yielded as git's output is read."""
     import subprocess
 
-    root = _root(repo)
+    root = root_of(repo)
     import tempfile
 
-    root = _root(repo)
+    root = root_of(repo)
     # %00 and %01 are git's own escapes (NUL cannot travel in an argument); a record ends with NUL SOH,
     # which no tag message made with git's tools contains.
     fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
@@ -93,8 +109,10 @@ def iter_tags(repo, *patterns: str) -> Iterator[TagInfo]:
                                 cwd=root, stdout=subprocess.PIPE, stderr=errors)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         rest = ""
+        # Popen's default buffering (bufsize=-1) makes stdout a BufferedReader, which has read1.
+        stdout = cast("io.BufferedReader", proc.stdout)
         try:
-            while chunk := proc.stdout.read1(_READ_SIZE):
+            while chunk := stdout.read1(_READ_SIZE):
                 records = (rest + decoder.decode(chunk)).split(_RECORD)
                 rest = records.pop()
                 yield from filter(None, map(_tag_info, records))
@@ -104,7 +122,7 @@ def iter_tags(repo, *patterns: str) -> Iterator[TagInfo]:
                 raise HenryvcError(f"git for-each-ref failed in {root}: "
                                    f"{errors.read().decode('utf-8', 'replace').strip()}")
         finally:  # also when the caller stops early: git then ends on a closed pipe
-            proc.stdout.close()
+            stdout.close()
             proc.wait()
     if rest.strip("\n") and (info := _tag_info(rest)):
         yield info
@@ -119,37 +137,41 @@ def _tag_info(record: str) -> TagInfo | None:
     return TagInfo(name, kind, peeled or obj, date, body, obj)
 
 
-def tag_oids(repo, pattern: str) -> dict[str, str]:
+def tag_oids(repo: git.Repo | Path, pattern: str) -> dict[str, str]:
     """Tag name -> the object id its ref holds, for tags matching PATTERN: git reads refs only, no objects."""
     import subprocess
 
     proc = subprocess.run(["git", "for-each-ref", "--format=%(objectname) %(refname:strip=2)", f"refs/tags/{pattern}"],
-                          cwd=_root(repo), capture_output=True, text=True, encoding="utf-8", errors="replace")
+                          cwd=root_of(repo), capture_output=True, text=True, encoding="utf-8", errors="replace")
     if proc.returncode != 0:
-        raise HenryvcError(f"git for-each-ref failed in {_root(repo)}: {proc.stderr.strip()}")
+        raise HenryvcError(f"git for-each-ref failed in {root_of(repo)}: {proc.stderr.strip()}")
     # A ref name cannot contain a space (git check-ref-format).
     return {name: oid for oid, name in (line.split(" ", 1) for line in proc.stdout.splitlines())}
 
 
-def _root(repo):
+def root_of(repo: git.Repo | Path) -> str | Path:
     """The folder to run git in: REPO is a GitPython Repo or a path."""
-    return getattr(repo, "working_tree_dir", None) or getattr(repo, "git_dir", None) or repo
+    if isinstance(repo, (str, os.PathLike)):
+        return repo
+    return str(repo.working_tree_dir or repo.git_dir)
 
 
-def show(repo, rev: str, path: str) -> str | None:
+def show(repo: git.Repo, rev: str, path: str) -> str | None:
     """Text of PATH at REV, or None when it is not there."""
     try:
-        return (repo.commit(rev).tree / path).data_stream.read().decode("utf-8")
+        data: bytes = (repo.commit(rev).tree / path).data_stream.read()
+        return data.decode("utf-8")
     except (KeyError, ValueError):
         return None
 
 
-def ls_tree(repo, rev: str) -> list[str]:
+def ls_tree(repo: git.Repo, rev: str) -> list[str]:
     """Every file path at REV."""
-    return repo.git.ls_tree("-r", "--name-only", rev).splitlines()
+    listing: str = repo.git.ls_tree("-r", "--name-only", rev)
+    return listing.splitlines()
 
 
-def _git_processes_and_open_files(repo) -> tuple[list[int], set[str]] | None:
+def _git_processes_and_open_files(repo: git.Repo) -> tuple[list[int], set[str]] | None:
     """PIDs of git processes working in REPO and every path any process holds open (None: cannot tell)."""
     proc = Path("/proc")
     if not proc.is_dir():
@@ -176,7 +198,7 @@ def _git_processes_and_open_files(repo) -> tuple[list[int], set[str]] | None:
     return gits, held
 
 
-def clear_stale_locks(repo) -> list[str]:
+def clear_stale_locks(repo: git.Repo) -> list[str]:
     """Remove the lock files a killed git left in REPO, or raise NotReady saying what to do.
 
     A git killed mid-commit leaves .git/index.lock and every later git write fails until it goes. Git
@@ -207,7 +229,7 @@ def clear_stale_locks(repo) -> list[str]:
     return [str(p) for p in present]
 
 
-def commit_paths(repo, paths: list[str], message: str) -> str | None:
+def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str | None:
     """Stage the existing PATHS and commit them and nothing else; None when they did not change.
 
     Only these paths: whatever else the user has staged stays staged, out of henryvc's commit.
@@ -215,7 +237,7 @@ def commit_paths(repo, paths: list[str], message: str) -> str | None:
     import git
 
     clear_stale_locks(repo)
-    root = Path(repo.working_tree_dir)
+    root = Path(root_of(repo))
     present = [p for p in paths if (root / p).exists()]
     if not present:
         return None
@@ -230,7 +252,7 @@ def commit_paths(repo, paths: list[str], message: str) -> str | None:
     return head(repo)
 
 
-def create_tag(repo, name: str, commit: str, message: str) -> None:
+def create_tag(repo: git.Repo, name: str, commit: str, message: str) -> None:
     """Create the annotated tag NAME on COMMIT; never moves an existing tag."""
     import git
 
@@ -243,25 +265,39 @@ def create_tag(repo, name: str, commit: str, message: str) -> None:
         raise HenryvcError(f"git could not create tag {name}: {exc.stderr.strip()}") from None
 
 
-def push_tag(repo, name: str, remote: str = "origin") -> None:
-    """Push refs/tags/NAME to REMOTE."""
+def push_tag(repo: git.Repo, name: str, remote: str = "origin") -> None:
+    """Push refs/tags/NAME to REMOTE (NotReady when there is no such remote)."""
+    push_tags(repo, [name], remote, required=True)
+
+
+def push_tags(repo: git.Repo, names: list[str], remote: str = "origin", required: bool = False) -> bool:
+    """Push tags NAMES to REMOTE (tags never move, so this never overwrites one); whether anything was pushed.
+
+    Without REMOTE configured: NotReady when REQUIRED, else nothing is pushed (False).
+    """
     import git
 
     if remote not in [r.name for r in repo.remotes]:
-        raise NotReady(f"no git remote named {remote!r}: add one with `git remote add {remote} URL`")
+        if required:
+            raise NotReady(f"no git remote named {remote!r}: add one with `git remote add {remote} URL`")
+        return False
+    if not names:
+        return False
     try:
-        repo.git.push(remote, f"refs/tags/{name}:refs/tags/{name}")
+        repo.git.push(remote, *(f"refs/tags/{n}:refs/tags/{n}" for n in names))
     except git.GitCommandError as exc:
-        raise HenryvcError(f"git push of tag {name} to {remote} failed: {exc.stderr.strip()}") from None
+        what = f"tag {names[0]}" if len(names) == 1 else "tags"
+        raise HenryvcError(f"git push of {what} to {remote} failed: {exc.stderr.strip()}") from None
+    return True
 
 
-def fetch_tags(repo, remote: str = "origin") -> None:
+def fetch_tags(repo: git.Repo, remote: str = "origin") -> None:
     """Fetch all tags from REMOTE when it exists."""
     if remote in [r.name for r in repo.remotes]:
         repo.git.fetch(remote, "--tags", "--quiet")
 
 
-def worktree_add(repo, path: Path, rev: str) -> None:
+def worktree_add(repo: git.Repo, path: Path, rev: str) -> None:
     """Add a detached worktree of REV at PATH."""
     clear_stale_locks(repo)
     repo.git.worktree("add", "--detach", "--quiet", str(path), rev)
@@ -282,7 +318,7 @@ def complete_worktree(path: Path) -> list[str]:
     return missing
 
 
-def worktrees(repo) -> dict[str, str]:
+def worktrees(repo: git.Repo) -> dict[str, str]:
     """Path → HEAD sha of each worktree of REPO."""
     found, current = {}, None
     for line in repo.git.worktree("list", "--porcelain").splitlines():
@@ -293,9 +329,100 @@ def worktrees(repo) -> dict[str, str]:
     return found
 
 
+def commit_of(repo: git.Repo, rev: str) -> str:
+    """The commit sha REV (a tag, branch or sha) points at."""
+    return repo.commit(rev).hexsha
+
+
+def tag_message(repo: git.Repo, name: str) -> str:
+    """The message of annotated tag NAME."""
+    tag = repo.tag(name).tag
+    if tag is None:
+        raise HenryvcError(f"tag {name} is not an annotated tag")
+    return tag.message
+
+
+def checkout_detached(repo: git.Repo, commit: str) -> None:
+    """Check COMMIT out in the work tree, HEAD detached."""
+    repo.git.checkout("--detach", "--quiet", commit)
+
+
+def blobs(repo: git.Repo, rev: str, prefix: str) -> dict[str, tuple[str, str, int]]:
+    """Every file under PREFIX/ at REV: path -> (mode, blob sha, size)."""
+    found = {}
+    for line in repo.git.ls_tree("-r", "-l", "-z", rev, "--", prefix + "/").split("\0"):
+        meta, _, path = line.partition("\t")
+        parts = meta.split()
+        if len(parts) == 4 and parts[1] == "blob":
+            found[path] = (parts[0], parts[2], int(parts[3]))
+    return found
+
+
+def kept_commits(repo: git.Repo, keep_tags: set[str]) -> list[str]:
+    """The commits of KEEP_TAGS, of every branch and of every DVC experiment (one git call)."""
+    out = repo.git.for_each_ref("--format=%(refname)%00%(objectname)%00%(*objectname)",
+                                "refs/heads", "refs/exps", "refs/tags")
+    commits = set()
+    for line in out.splitlines():
+        ref, obj, peeled = line.split("\0")
+        if not ref.startswith("refs/tags/") or ref[len("refs/tags/"):] in keep_tags:
+            commits.add(peeled or obj)
+    return sorted(commits)
+
+
+def ignored(repo: git.Repo, paths: list[str]) -> set[str]:
+    """Those of PATHS that .gitignore rules ignore (tracked or not)."""
+    import git
+
+    if not paths:
+        return set()
+    try:
+        return set(repo.git.check_ignore("--no-index", "--", *paths).splitlines())
+    except git.GitCommandError:  # exit 1: none is ignored
+        return set()
+
+
+def changed_files(repo: git.Repo) -> list[str]:
+    """Files `git add -A` would take: untracked and not ignored, or modified."""
+    return sorted({p for p in repo.git.ls_files("-z", "--others", "--modified", "--exclude-standard").split("\0") if p})
+
+
+def has_staged_changes(repo: git.Repo) -> bool:
+    """True when the index differs from HEAD, or there is no commit yet."""
+    return head(repo) is None or bool(repo.index.diff("HEAD"))
+
+
+def missing_identity(repo: git.Repo) -> list[str]:
+    """The keys of user.name and user.email that git's configuration lacks."""
+    reader = repo.config_reader()
+    return [key for key in ("name", "email") if not reader.get_value("user", key, default="")]
+
+
+def describe_head(root: Path) -> str:
+    """HEAD of ROOT, with "-dirty" when tracked files differ from it; "unknown" outside git."""
+    import git
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return "unknown"
+    commit = head(repo)
+    return "unknown" if commit is None else commit + ("-dirty" if is_dirty(repo) else "")
+
+
+def common_dir(root: Path) -> Path | None:
+    """The absolute git common directory of the work tree at ROOT (a worktree's main .git), None outside git."""
+    import git
+
+    try:
+        return Path(git.Repo(root, search_parent_directories=True).common_dir).resolve()
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
 # --- writes of henryvc's own paths (archive, cleanup, reset) -------------------------------------------
 
-def tracked(git_repo, paths: list[str]) -> list[str]:
+def tracked(git_repo: git.Repo, paths: list[str]) -> list[str]:
     """The files under PATHS that git tracks, in its index or at HEAD (after a kill they can differ)."""
     if not paths:
         return []
@@ -305,14 +432,14 @@ def tracked(git_repo, paths: list[str]) -> list[str]:
     return sorted(p for p in found if p)
 
 
-def require_branch(git_repo, what: str) -> None:
+def require_branch(git_repo: git.Repo, what: str) -> None:
     """NotReady when HEAD is detached: a commit made there (WHAT it records) would be lost."""
     if git_repo.head.is_detached:
         raise NotReady(f"HEAD is detached (after `henryvc restore --in-place`?), so the commit {what} would "
                        "be lost: `git checkout main` first")
 
 
-def commit_only(git_repo, paths: list[str], message: str) -> str | None:
+def commit_only(git_repo: git.Repo, paths: list[str], message: str) -> str | None:
     """Commit what is staged for PATHS only (other staged changes stay staged); None when nothing changed."""
     if not paths or not git_repo.git.status("--porcelain", "--", *paths):
         return None
@@ -320,75 +447,21 @@ def commit_only(git_repo, paths: list[str], message: str) -> str | None:
     return head(git_repo)
 
 
-def write(git_repo, command: str, *args: str) -> str:
+def write(git_repo: git.Repo, command: str, *args: str) -> str:
     """Run a git command that writes (after clearing locks a killed git left); failures are HenryvcError."""
     import git
 
     clear_stale_locks(git_repo)
     try:
-        return getattr(git_repo.git, command.replace("-", "_"))(*args)
+        output: str = getattr(git_repo.git, command.replace("-", "_"))(*args)
+        return output
     except git.GitCommandError as exc:
         raise HenryvcError(f"git {command} failed: {(exc.stderr or str(exc)).strip()}") from None
 
 
-# --- git notes (reviews attached to a run tag's commit, never moving the tag) ---------------------------
+# --- refs (the review notes: henryvc.gitnotes) -------------------------------------------------------
 
-def notes(repo, ref: str) -> dict[str, str]:
-    """Annotated commit -> note text of every note under REF (one `notes list`, one `cat-file --batch`)."""
-    import git
-
-    try:
-        listing = repo.git.notes("--ref", ref, "list")
-    except git.GitCommandError:
-        return {}  # no such notes ref yet
-    pairs = [line.split() for line in listing.splitlines() if line.strip()]
-    if not pairs:
-        return {}
-    blobs = _cat_blobs(repo, [blob for blob, _ in pairs])
-    return {commit: blobs.get(blob, "") for blob, commit in pairs}
-
-
-def _cat_blobs(repo, oids: list[str]) -> dict[str, str]:
-    """The text of each blob OID, read through one `git cat-file --batch`."""
-    import subprocess
-
-    out = subprocess.run(["git", "cat-file", "--batch"], cwd=_root(repo), input=("\n".join(oids) + "\n").encode(),
-                         capture_output=True, check=True).stdout
-    found, pos = {}, 0
-    for oid in oids:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        pos = end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        found[oid] = out[pos:pos + size].decode("utf-8", "replace")
-        pos += size + 1
-    return found
-
-
-def note(repo, ref: str, commit: str) -> str | None:
-    """The note under REF on COMMIT, None when there is none."""
-    import git
-
-    try:
-        return repo.git.notes("--ref", ref, "show", commit)
-    except git.GitCommandError:
-        return None
-
-
-def set_note(repo, ref: str, commit: str, text: str) -> None:
-    """Write TEXT as the note under REF on COMMIT (replacing the previous one: a new notes commit)."""
-    import subprocess
-
-    clear_stale_locks(repo)
-    done = subprocess.run(["git", "notes", "--ref", ref, "add", "--force", "--file=-", commit], cwd=_root(repo),
-                          input=text.encode(), capture_output=True)
-    if done.returncode:
-        raise HenryvcError(f"git notes add failed: {done.stderr.decode(errors='replace').strip()}")
-
-
-def push_ref(repo, ref: str, remote: str = "origin") -> bool:
+def push_ref(repo: git.Repo, ref: str, remote: str = "origin") -> bool:
     """Push REF to REMOTE when both exist; False when there is nothing to push or no such remote."""
     import git
 
@@ -405,7 +478,7 @@ def push_ref(repo, ref: str, remote: str = "origin") -> bool:
     return True
 
 
-def fetch_ref(repo, ref: str, remote: str = "origin") -> None:
+def fetch_ref(repo: git.Repo, ref: str, remote: str = "origin") -> None:
     """Fetch REF from REMOTE into the same ref here, merging nothing (notes: the remote's wins when ours
     is an ancestor; otherwise ours stays and the fetch is skipped)."""
     import git

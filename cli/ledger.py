@@ -9,12 +9,15 @@ ledger pay off: a restored worktree's files are the cache's inodes, read once fo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 
 LEDGER_FILE = "hashes.sqlite"
+HASH_CHUNK = 4 * 1024 * 1024
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS hashes (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER, "
            "md5 TEXT, PRIMARY KEY (dev, ino))")
 
@@ -25,6 +28,24 @@ Identity = tuple[int, int, int, int]  # (device, inode, size, mtime_ns): what a 
 def identity(st: os.stat_result) -> Identity:
     """The identity of a file from its stat."""
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def md5_file(path: Path) -> str:
+    """MD5 of a file's bytes, the hash DVC 3 records."""
+    return hash_unchanged(path)[0]
+
+
+def hash_unchanged(path: Path) -> tuple[str, Identity | None]:
+    """MD5 of PATH and the identity its file had before it was read; None for the identity when the file
+    changed while it was read. One open: both stats are of the very inode whose bytes were hashed."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        before = os.fstat(handle.fileno())
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+        after = os.fstat(handle.fileno())
+    ident = identity(before)
+    return digest.hexdigest(), ident if ident == identity(after) else None
 
 
 def _identity(path: Path) -> Identity | None:
@@ -44,7 +65,21 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
         db.execute(_SCHEMA)
+        if "at" not in {row[1] for row in db.execute("PRAGMA table_info(hashes)")}:
+            db.execute("ALTER TABLE hashes ADD COLUMN at REAL")  # when it was read (older rows: unknown)
         return db
+
+    def hashed_since(self, paths: list[Path]) -> float | None:
+        """The earliest time (epoch seconds) henryvc last read any of PATHS (by their identity); None if unknown."""
+        identities = [i for i in (_identity(p) for p in paths) if i is not None]
+        if not identities:
+            return None
+        with closing(self._connect()) as db:
+            rows: dict[Identity, float | None] = {(dev, ino, size, mtime): at for dev, ino, size, mtime, at in db.execute(
+                "SELECT dev, ino, size, mtime_ns, at FROM hashes")}
+        times = [rows.get(i) for i in identities]
+        known = [t for t in times if t is not None]
+        return None if not known or len(known) < len(times) else min(known)
 
     def known(self, paths: list[Path]) -> dict[Path, str]:
         """Path → md5 for the PATHS whose identity is unchanged since henryvc hashed them."""
@@ -66,5 +101,7 @@ class Ledger:
     def remember_identities(self, hashed: list[tuple[Identity, str]]) -> None:
         """Record that the file of each identity, taken before reading it, had this md5."""
         with closing(self._connect()) as db, db:
-            db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)",
-                           [(*ident, md5) for ident, md5 in hashed])
+            now = time.time()
+            db.executemany("INSERT OR REPLACE INTO hashes (dev, ino, size, mtime_ns, md5, at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           [(*ident, md5, now) for ident, md5 in hashed])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
@@ -35,7 +34,8 @@ class HenryvcGroup(click.Group):
         try:
             return super().invoke(ctx)
         except HenryvcError as exc:
-            click.secho(f"henryvc: error: {exc}", fg="red", err=True)
+            if str(exc):  # Reported("") : the command printed its own report
+                click.secho(f"henryvc: error: {exc}", fg="red", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.secho("henryvc: interrupted", fg="red", err=True)
@@ -68,4 +68,4 @@ def entry() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(entry())
+    entry()  # click exits with the command's code itself

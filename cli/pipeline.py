@@ -11,11 +11,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from henryvc import record as records
 from henryvc import runname
 from henryvc.errors import HenryvcError, NotReady, RunNotFound
+
+if TYPE_CHECKING:
+    from henryvc.project import Project
 
 Output = Callable[[str], None]
 TAIL_LINES = 15
@@ -31,6 +34,7 @@ class PipelineResult:
     tag_commit: str | None = None
     continued_from: dict[str, Any] | None = None
     switched_active_run: bool = False
+    moved_back_from: str | None = None  # resume of an archived run: where archive had put it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +53,9 @@ def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = 
               extra_env: dict[str, str] | None = None) -> tuple[int, list[str]]:
     """Run the real `dvc repro [ARGS]` in ROOT (EXTRA_ENV added to its environment); stream its lines to
     OUTPUT; return (exit code, last lines)."""
+    from henryvc import params
+
+    params.active_run_or_none(root)  # `run: ../../etc` is BadInput before DVC reads any path from it
     env = {**os.environ, **(extra_env or {})}
     # dvc.yaml says `python -m henryvc_training.<stage>`: it must be this interpreter, the one with henryvc.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
@@ -89,7 +96,7 @@ def _fail_before_training(run_dir: Path, code: int, tail: list[str]) -> str:
     return reason
 
 
-def _repro_or_raise(project: Any, name: str, output: Output | None, fresh: bool = False,
+def _repro_or_raise(project: Project, name: str, output: Output | None, fresh: bool = False,
                     extra_env: dict[str, str] | None = None) -> None:
     """`dvc repro` for NAME; HenryvcError with the last lines when it fails.
 
@@ -112,12 +119,12 @@ def _repro_or_raise(project: Any, name: str, output: Output | None, fresh: bool 
                            + "\n".join(tail))
 
 
-def _result(project: Any, name: str, **extra: Any) -> PipelineResult:
+def _result(project: Project, name: str, **extra: Any) -> PipelineResult:
     record = records.load(project.run_dir(name))
     return PipelineResult(name, record.status, record.verdict, **extra)
 
 
-def resume(project: Any, name: str, output: Output | None = None, inexact: bool = False) -> PipelineResult:
+def resume(project: Project, name: str, output: Output | None = None, inexact: bool = False) -> PipelineResult:
     """Continue incomplete run NAME from its last checkpoint (Coqui continue_path) and evaluate it.
 
     The train stage checks that the checkpoint's step and learning rate were restored and refuses to
@@ -125,12 +132,13 @@ def resume(project: Any, name: str, output: Output | None = None, inexact: bool 
     state (random generators, data-loader position: made before henryvc saved them) is refused here,
     before anything runs, unless INEXACT.
     """
-    from henryvc import api
+    from henryvc import params
 
     name = str(runname.parse(name))
     run_dir = project.run_dir(name)
+    moved_back = None
     if not run_dir.is_dir():
-        raise RunNotFound(f"no run folder {run_dir}: see `henryvc list`")
+        moved_back = _bring_back_archived(project, name)
     if records.is_training(run_dir):
         raise NotReady(f"run {name} is training right now; wait for it or stop it before resuming")
     status = run_status(run_dir)
@@ -145,9 +153,12 @@ def resume(project: Any, name: str, output: Output | None = None, inexact: bool 
     switched = False
     with pipelock.hold(project, "henryvc resume", name):
         with project.lock():
-            if api.active_run(project) != name:
-                api.set_active_run(project, name)  # dvc repro trains the run params.yaml names
+            if params.active_run(project.root) != name:
+                params.set_active_run(project.root, name)  # dvc repro trains the run params.yaml names
                 switched = True
+            from henryvc import stagecode
+
+            stagecode.link(project.root)  # a fresh clone has no stage_code/ links: dvc.yaml's stages need them
         _repro_or_raise(project, name, output, extra_env=extra_env)
     continued = None
     for event in reversed(records.load(run_dir).history):
@@ -156,7 +167,28 @@ def resume(project: Any, name: str, output: Output | None = None, inexact: bool 
             break
     if not training.get("finished"):
         _check_restored(name, continued)
-    return _result(project, name, continued_from=continued, switched_active_run=switched)
+    return _result(project, name, continued_from=continued, switched_active_run=switched, moved_back_from=moved_back)
+
+
+def _bring_back_archived(project: Project, name: str) -> str:
+    """Move archived incomplete run NAME back to training_runs/ (committed) so it can be resumed; where it was.
+
+    RunNotFound when it is nowhere; NotReady, nothing moved, when the archived run is not resumable.
+    """
+    from henryvc import runfolder, unarchive
+
+    folder = runfolder.find_run(project, name)  # RunNotFound: not in training_runs/ nor its archive
+    if not folder.place:
+        raise RunNotFound(f"no run folder {project.run_dir(name)}: see `henryvc list`")
+    status = records.live_status(folder.path, runfolder.load_record(project, folder))
+    if status != "incomplete":
+        raise NotReady(f"run {name} is archived in {folder.rel} as {status}, not incomplete: "
+                       "there is nothing to resume")
+    if not _has_checkpoint(folder.path) and not (records.load(folder.path).extra.get("training") or {}).get("finished"):
+        raise NotReady(f"run {name} (archived in {folder.rel}) stopped before its first checkpoint: nothing to resume")
+    moved = unarchive.unarchive(project, name)
+    assert moved is not None
+    return moved.source
 
 
 def _exactness(name: str, run_dir: Path, training: dict[str, Any], inexact: bool) -> dict[str, str]:
@@ -181,17 +213,23 @@ def _check_restored(name: str, continued: dict[str, Any] | None) -> None:
         raise HenryvcError(f"run {name} did not restore step/learning rate: checkpoint {continued}, got {restored}")
 
 
-def run(project: Any, major: int, variant: str, config_path: Path | None = None, description: str = "",
-        tag: bool = True, output: Output | None = None) -> PipelineResult:
-    """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run."""
-    from henryvc import api, pipelock
+def run(project: Project, major: int, variant: str, config_path: Path | None = None, description: str = "",
+        tag: bool = True, output: Output | None = None, gpus: int | None = None,
+        nodes: int | None = None) -> PipelineResult:
+    """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run.
 
+    GPUS/NODES (params.yaml train.gpus/train.nodes) train the run on that many processes through torchrun.
+    """
+    from henryvc import newrun, pipelock, runtag, scale
+
+    scale.check(gpus, nodes)
     # Held from before new-run re-points params.yaml until the tag: a second `henryvc run` is refused
     # before it writes anything instead of re-pointing params.yaml under this one's `dvc repro`.
     with pipelock.hold(project) as held:
-        record = api.new_run(project, major, variant, config_path=config_path, description=description)
+        record = newrun.new_run(project, major, variant, config_path=config_path, description=description)
+        scale.set_scale(project.params, gpus, nodes)
         name = record.name
         held.name(name)
         _repro_or_raise(project, name, output, fresh=True)
-        commit = api.tag_run(project, name).commit if tag else None
+        commit = runtag.tag(project, name).commit if tag else None
     return _result(project, name, tag_commit=commit)

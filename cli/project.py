@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from henryvc.errors import BadInput, Busy, NotAProject
+from henryvc.paths import TEMPLATES
+from henryvc.runfolder import ARCHIVE_DIRS, RUNS_DIR, run_dir, runs_dir
 
-RUNS_DIR = "training_runs"
-ARCHIVE_DIRS = ("archive/failed", "archive/incomplete")
 STATE_DIR = ".henryvc"
 DEFAULT_REMOTE_NAME = "storage"
 TEMPLATE_FILES = ("dvc.yaml", "params.yaml")
@@ -20,10 +20,6 @@ GITIGNORE_LINES = (f"/{STATE_DIR}/", ".training.lock",  # the trainer's OS lock 
                    "/stage_code/")  # links to the installed stage code (henryvc.stagecode): machine paths
 DVCIGNORE_LINES = (f"/{STATE_DIR}/", f"/{RUNS_DIR}/archive/", "__pycache__/")
 LOCK_TIMEOUT_S = float(os.environ.get("HENRYVC_LOCK_TIMEOUT", "600"))
-# The henryvc source tree (editable install: the Dockerfile's build context).
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
-# The default pipeline and config templates, shipped as package data (any install, the image too).
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Stage commands of projects made before the import name henryvc_training: `henryvc init` rewrites them.
 OLD_STAGE_MODULE, STAGE_MODULE = "python -m training.", "python -m henryvc_training."
 
@@ -36,7 +32,7 @@ class Project:
 
     @property
     def runs(self) -> Path:
-        return self.root / RUNS_DIR
+        return runs_dir(self.root)
 
     @property
     def state(self) -> Path:
@@ -47,8 +43,8 @@ class Project:
         return self.root / "params.yaml"
 
     def run_dir(self, name: object) -> Path:
-        """The folder of run NAME (a RunName, so never a path that escapes)."""
-        return self.runs / str(name)
+        """The folder of run NAME in training_runs/ (a RunName, so never a path that escapes)."""
+        return run_dir(self.root, name)
 
     def inside(self, path: Path) -> Path:
         """PATH resolved, or BadInput when it escapes the project (symlinks followed)."""

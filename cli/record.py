@@ -8,10 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from henryvc.atomic import write_json_atomic
 from henryvc.errors import BadInput, HenryvcError
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 RECORD_FILE = "run.json"
 LOCK_FILE = ".training.lock"
@@ -45,7 +48,7 @@ class RunRecord:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
         """Build a record from its JSON form, keeping unknown keys in extra."""
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         missing = {"name", "major", "variant", "created", "config_hash", "source_commit"} - data.keys()
@@ -90,7 +93,7 @@ def update(run_dir: Path, **changes: Any) -> RunRecord:
     return record
 
 
-def training_lock(run_dir: Path):
+def training_lock(run_dir: Path) -> FileLock:
     """The lock a training process holds for as long as it trains (an OS lock: a kill releases it)."""
     from filelock import FileLock
 

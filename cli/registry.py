@@ -9,19 +9,18 @@ of the index when it is written back. Losing the file only costs one full read.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from henryvc import gitrepo, runname
+from henryvc import gitrepo, runfolder, runname
 from henryvc.errors import RunNotFound
+from henryvc.numbers import is_number
 from henryvc.summary import flatten, parse_message
 
 if TYPE_CHECKING:
     from henryvc.project import Project
 
-ARCHIVE_PLACES = ("archive/failed", "archive/incomplete")
 INDEX_FILE = "registry-index.json"
 INDEX_FORMAT = "henryvc-registry-index/2"  # change it whenever a row's layout or meaning changes
 # What `list` carries of a tag's summary; `show` has the rest (data hashes, environment, config hash...).
@@ -66,24 +65,6 @@ def _info(tag_name: str, name: runname.RunName, commit: str, date: str, summary:
                    summary.get("metrics") or {}, summary)
 
 
-def _run_folders(project: Project) -> dict[str, str]:
-    """Run-named folder -> its path relative to the project, in training_runs/ or its archive (first wins).
-
-    One scandir per place: 2,000 tagged runs cost no Path and no stat each.
-    """
-    found: dict[str, str] = {}
-    for place in ("", *ARCHIVE_PLACES):
-        prefix = "/".join(p for p in (project.runs.name, place) if p)
-        try:
-            with os.scandir(project.runs / place) as entries:
-                # Real folders only (d_type, no stat): a symlink or a file is never read through.
-                names = [e.name for e in entries if e.name.startswith("henry_v") and e.is_dir(follow_symlinks=False)]
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        found.update((n, f"{prefix}/{n}") for n in names if n not in found)
-    return found
-
-
 def _workspace_runs(project: Project, folders: dict[str, str],
                     tagged: set[str]) -> list[tuple[runname.RunName, RunInfo]]:
     """Run folders whose run has no tag yet, read from their run.json."""
@@ -119,7 +100,7 @@ def list_runs(project: Project, major: int | None = None, variant: str | None = 
             unreadable.append(tag_name)
         else:
             runs.append((name, _info(tag_name, name, row.commit, row.date, row.head)))
-    folders = _run_folders(project)
+    folders = runfolder.folder_index(project)
     for _, info in runs:
         info.folder = folders.get(info.name)
     runs += _workspace_runs(project, folders, set(rows))
@@ -210,15 +191,15 @@ def show(project: Project, name: str) -> RunInfo:
         summary = parse_message(tag.body) if tag.kind == "tag" else None
         if summary is not None:
             info = _info(tag.name, parsed, tag.commit, tag.date, summary)
-            info.folder = _run_folders(project).get(name)
+            info.folder = runfolder.folder_index(project).get(name)
             return _attach_reviews(project, [info])[0]
-    for _, info in _workspace_runs(project, _run_folders(project), set()):
+    for _, info in _workspace_runs(project, runfolder.folder_index(project), set()):
         if info.name == name:
             return _attach_reviews(project, [info])[0]
     raise RunNotFound(f"no run {name}: see `henryvc list`")
 
 
-def _files_of(project, repo, name: str, tagged: bool) -> tuple[dict, dict]:
+def _files_of(project: Project, repo, name: str, tagged: bool) -> tuple[dict, dict]:
     import yaml
 
     path = f"training_runs/{name}/config.json"
@@ -238,11 +219,7 @@ def _changes(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ())
             if fa.get(k) != fb.get(k) and k not in ignore]
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def diff(project, a: str, b: str) -> dict[str, Any]:
+def diff(project: Project, a: str, b: str) -> dict[str, Any]:
     """Config and params differences and metric deltas (B minus A) between runs A and B."""
     repo = gitrepo.open_repo(project.root)
     run_a, run_b = show(project, a), show(project, b)
@@ -250,7 +227,7 @@ def diff(project, a: str, b: str) -> dict[str, Any]:
     config_b, params_b = _files_of(project, repo, b, run_b.tagged)
     metrics = [{"key": k, "a": run_a.metrics.get(k), "b": run_b.metrics.get(k),
                 "delta": run_b.metrics[k] - run_a.metrics[k]
-                if _number(run_a.metrics.get(k)) and _number(run_b.metrics.get(k)) else None}
+                if is_number(run_a.metrics.get(k)) and is_number(run_b.metrics.get(k)) else None}
                for k in sorted(run_a.metrics.keys() | run_b.metrics.keys())]
     return {
         "a": a, "b": b,

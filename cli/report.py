@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from henryvc import runname
 from henryvc.errors import BadInput
+from henryvc.numbers import is_number
 
 if TYPE_CHECKING:
     from henryvc.project import Project
@@ -80,16 +81,17 @@ def _labels(count: int) -> list[str]:
     return [letters[i] if i < 26 else f"{letters[i // 26 - 1]}{letters[i % 26]}" for i in range(count)]
 
 
-def _run_folder(project: Project, name: str, tagged: bool) -> tuple[Path, str]:
+def _run_folder(project: Project, name: str, tagged: bool, folder_rel: str | None) -> tuple[Path, str]:
     """The folder to read run NAME from: its tag restored (hashes checked), else its run folder."""
     if tagged:
-        from henryvc import snapshot
+        from henryvc import restore as restores
 
-        restored = snapshot.restore(project, name)  # raises IntegrityError on any mismatch
-        return Path(restored.path) / project.runs.name / name, f"restored from its tag ({restored.checked_files} files checked)"
-    folder = project.run_dir(name)
-    if not folder.is_dir():
+        restored = restores.restore(project, name)  # raises IntegrityError on any mismatch
+        checked = f"restored from its tag ({restored.checked_files} files checked)"
+        return Path(restored.path) / project.runs.name / name, checked
+    if folder_rel is None:  # a run folder is found in training_runs/ or its archive (registry)
         raise BadInput(f"run {name} has no tag and no run folder here")
+    folder = project.root / folder_rel
     return folder, "run folder (not tagged: nothing to check against)"
 
 
@@ -127,9 +129,9 @@ def _gather(project: Project, names: list[str], labels: list[str]) -> list[RunDa
     from henryvc import registry
 
     runs = []
-    for name, label in zip(names, labels):
+    for name, label in zip(names, labels, strict=True):
         info = registry.show(project, name)
-        folder, source = _run_folder(project, name, info.tagged)
+        folder, source = _run_folder(project, name, info.tagged, info.folder)
         verdict = info.summary.get("verdict") or {}
         runs.append(RunData(name, label, folder, info.status, verdict if isinstance(verdict, dict) else {},
                             {k: v for k, v in info.metrics.items() if _scalar(v)}, info.reviews,
@@ -140,10 +142,6 @@ def _gather(project: Project, names: list[str], labels: list[str]) -> list[RunDa
 
 def _scalar(value: Any) -> bool:
     return isinstance(value, (int, float, str, bool)) or value is None
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def loss_specs(runs: list[RunData]) -> list[dict[str, Any]]:
@@ -167,7 +165,8 @@ def _unsmoothed(spec: dict[str, Any]) -> dict[str, Any]:
     """The linear template without its loess smoothing layer's slider binding (the raw layer stays)."""
     text = json.dumps(spec)
     text = text.replace('"bandwidth": {"signal": "smooth"}', '"bandwidth": 0.3')
-    return json.loads(text)
+    result: dict[str, Any] = json.loads(text)
+    return result
 
 
 def _float(value: Any) -> bool:
@@ -184,7 +183,8 @@ def _metric_rows(runs: list[RunData]) -> list[dict[str, Any]]:
     for key in keys:
         values = [run.metrics.get(key) for run in runs]
         base = values[0]
-        deltas = [v - base if _number(v) and _number(base) and i else None for i, v in enumerate(values)]
+        deltas = [float(v) - float(base) if is_number(v) and is_number(base) and i else None  # type: ignore[arg-type]
+                  for i, v in enumerate(values)]
         rows.append({"key": key, "values": values, "deltas": deltas})
     return rows
 
@@ -231,7 +231,7 @@ def vega_bundle(project: Project) -> str:
     cached = project.state / "vega" / f"bundle-{version}.js"
     if cached.is_file():
         return cached.read_text(encoding="utf-8")
-    text = vl_convert.javascript_bundle()
+    text = vl_convert.javascript_bundle()  # type: ignore[call-arg]  # snippet=None is its default
     from henryvc.atomic import write_text_atomic
 
     cached.parent.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def _metrics_table(runs: list[RunData], rows: list[dict[str, Any]]) -> str:
     body.append(f"<tr><th>verdict</th>{reasons}</tr>")
     for row in rows:
         cells = []
-        for i, (value, delta) in enumerate(zip(row["values"], row["deltas"])):
+        for i, (value, delta) in enumerate(zip(row["values"], row["deltas"], strict=True)):
             cells.append(f"<td class='num'>{escape(_fmt(value))}</td>")
             if i:
                 css = "" if not delta else (" up" if delta > 0 else " down")
@@ -75,7 +75,8 @@ def _metrics_table(runs: list[RunData], rows: list[dict[str, Any]]) -> str:
 
 def _audio_rows(runs: list[RunData], media: dict[str, Any]) -> str:
     parts = []
-    for number, (text, epochs) in enumerate(sorted(media["grid"].items(), key=lambda item: item[0].startswith("final"))):
+    finals_last = sorted(media["grid"].items(), key=lambda item: item[0].startswith("final"))
+    for number, (text, epochs) in enumerate(finals_last):
         head = "".join(f"<th>{escape(r.label)}</th>" for r in runs)
         rows = []
         for epoch, cells in sorted(epochs.items(), key=lambda item: (item[0] < 0, item[0])):

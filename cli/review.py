@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from henryvc import gitrepo, runname
+from henryvc import gitnotes, gitrepo, runname
 from henryvc.errors import BadInput, NotReady, RunNotFound
 
 if TYPE_CHECKING:
@@ -64,13 +65,25 @@ def check(rating: Any, verdict: Any, notes: Any) -> tuple[int, str, str]:
 
 
 def parse(text: str | None) -> list[dict[str, Any]]:
-    """The reviews in a reviews.json or note text ([] for nothing or something not ours)."""
-    try:
-        data = json.loads(text or "")
-    except ValueError:
-        return []
-    reviews = data.get("reviews") if isinstance(data, dict) and data.get("format") == FORMAT else None
-    return [r for r in reviews if isinstance(r, dict) and r.get("verdict") in VERDICTS] if isinstance(reviews, list) else []
+    """The reviews in a reviews.json or note text ([] for nothing or something not ours).
+
+    A note merged from two boxes (`git notes merge -s union`) holds two JSON documents one after the
+    other: the reviews of both, each once.
+    """
+    decoder, text, pos, found = json.JSONDecoder(), text or "", 0, []
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        try:
+            data, pos = decoder.raw_decode(text, pos)
+        except ValueError:
+            break
+        reviews = data.get("reviews") if isinstance(data, dict) and data.get("format") == FORMAT else None
+        if isinstance(reviews, list):
+            found.append([r for r in reviews if isinstance(r, dict) and r.get("verdict") in VERDICTS])
+    return merged(*found) if found else []
 
 
 def dumps(name: str, reviews: list[dict[str, Any]]) -> str:
@@ -88,8 +101,9 @@ def merged(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def latest(reviews: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The newest review, None when there is none."""
-    return max(reviews, key=lambda r: str(r.get("at")), default=None)
+    """The newest review, None when there is none; of reviews made in the same second, the one recorded last
+    (REVIEWS are in recording order within a second: merged() sorts stably)."""
+    return max(reversed(reviews), key=lambda r: str(r.get("at")), default=None)
 
 
 def brief(reviews: list[dict[str, Any]]) -> str:
@@ -111,7 +125,7 @@ def read_folder(run_dir: Path) -> list[dict[str, Any]]:
 
 def by_commit(root: Path) -> dict[str, list[dict[str, Any]]]:
     """Tag commit -> its reviews, from every note under NOTES_REF."""
-    return {commit: parse(text) for commit, text in gitrepo.notes(gitrepo.open_repo(root), NOTES_REF).items()}
+    return {commit: parse(text) for commit, text in gitnotes.notes(root, NOTES_REF).items()}
 
 
 # --- the gate ------------------------------------------------------------------------------------------
@@ -170,7 +184,7 @@ def reviewer_of(root: Path) -> str:
     return f"{name} <{email}>" if email else str(name)
 
 
-def new(name: str, rating: int, verdict: str, notes: str, reviewer: str, source: str = "cli",
+def new(name: str, rating: Any, verdict: Any, notes: Any, reviewer: str, source: str = "cli",
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> dict[str, Any]:
     """A review record (checked)."""
     rating, verdict, notes = check(rating, verdict, notes)
@@ -202,8 +216,8 @@ def record(project: Project, name: str, review: dict[str, Any]) -> ReviewResult:
     result = ReviewResult(review)
     if tagged:
         commit = repo.commit(name).hexsha
-        old = parse(gitrepo.note(repo, NOTES_REF, commit))
-        gitrepo.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, [review])))
+        old = parse(gitnotes.note(repo, NOTES_REF, commit))
+        gitnotes.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, [review])))
         result.noted = commit
     if not here:
         result.notes.append(f"run folder not in this work tree: the review is in the note on {name}'s commit only")
@@ -243,13 +257,16 @@ def note_at_tag(root: Path, name: str, commit: str, run_dir: Path) -> None:
     reviews = read_folder(run_dir)
     if reviews:
         repo = gitrepo.open_repo(root)
-        old = parse(gitrepo.note(repo, NOTES_REF, commit))
-        gitrepo.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, reviews)))
+        old = parse(gitnotes.note(repo, NOTES_REF, commit))
+        gitnotes.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, reviews)))
 
 
 def push(root: Path, remote: str = "origin") -> bool:
-    """Push the reviews' notes ref (tag-run --push, backup)."""
-    return gitrepo.push_ref(gitrepo.open_repo(root), NOTES_REF, remote)
+    """Push the reviews' notes ref (tag-run --push, backup, snapshot), merged first with the remote's:
+    reviews written on another box are kept (union of the two notes; `parse` reads both halves)."""
+    repo = gitrepo.open_repo(root)
+    gitnotes.merge_remote_notes(repo, NOTES_REF, remote)
+    return gitrepo.push_ref(repo, NOTES_REF, remote)
 
 
 # --- ratings from a blind report page ----------------------------------------------------------------
@@ -259,9 +276,18 @@ KEY_FORMAT = "henryvc-blind-key/1"
 KEY_FILE = "blind-key.json"
 
 
+MAX_RATINGS_BYTES = 1 << 20  # a ratings or key file is a few KB; /dev/zero never ends
+
+
 def _load_json(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not Path(path).is_file():  # a FIFO blocks, a device never ends: regular files only
+            raise BadInput(f"the {what} {path} is not a regular file")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_RATINGS_BYTES + 1)
+        if len(raw) > MAX_RATINGS_BYTES:
+            raise BadInput(f"the {what} {path} is over {MAX_RATINGS_BYTES} bytes: not a ratings file")
+        data = json.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise BadInput(f"cannot read the {what} {path}: {exc.strerror}") from None
     except ValueError as exc:

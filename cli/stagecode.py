@@ -54,13 +54,15 @@ def sync_pipeline(root: Path, dirs: dict[str, Path] | None = None) -> bool:
 
     Keeps the file's comments and order (ruamel round trip); stages that are not henryvc's are left alone.
     """
+    path = Path(root) / "dvc.yaml"
+    if not path.is_file():
+        return False
+    if _in_sync(path, dirs):
+        return False  # the common case, read with PyYAML: ruamel's round trip costs 0.2 s
     from ruamel.yaml import YAML
 
     from henryvc.atomic import write_atomic
 
-    path = Path(root) / "dvc.yaml"
-    if not path.is_file():
-        return False
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -88,26 +90,55 @@ def sync_pipeline(root: Path, dirs: dict[str, Path] | None = None) -> bool:
     return changed
 
 
+def _in_sync(path: Path, dirs: dict[str, Path] | None) -> bool:
+    import yaml
+
+    stages = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    for stage in codeid.STAGES:
+        spec = stages.get(stage)
+        if not spec or str(spec.get("cmd", "")).strip() != STAGE_COMMAND.format(stage=stage):
+            continue
+        listed = [d for d in spec.get("deps") or [] if isinstance(d, str) and d.startswith(f"{FOLDER}/")]
+        if listed != stage_deps(stage, dirs):
+            return False
+    return True
+
+
 def ensure(root: Path) -> list[str]:
-    """Links made and dvc.yaml brought up to date for the installed henryvc; the paths it changed."""
+    """Links made (and git-ignored: they name machine paths) and dvc.yaml brought up to date for the
+    installed henryvc; the paths it changed."""
     changed = link(root)
+    ignore = Path(root) / ".gitignore"
+    lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+    if GITIGNORE_LINE not in lines:
+        with ignore.open("a", encoding="utf-8") as handle:
+            handle.write(("\n" if lines and not ignore.read_text(encoding="utf-8").endswith("\n") else "")
+                         + GITIGNORE_LINE + "\n")
+        changed.append(".gitignore")
     if sync_pipeline(root):
         changed.append("dvc.yaml")
     return changed
 
 
-def in_container(root: Path, mount_point: str, command: list[str] | None) -> tuple[list, list[str]]:
-    """(the tmpfs mount over MOUNT_POINT/stage_code, COMMAND wrapped to make the links there first).
+def in_container(root: Path, mount_point: str, command: list[str] | None,
+                 podman: bool = False) -> tuple[dict[str, str], list[str]]:
+    """(the tmpfs over MOUNT_POINT/stage_code as HostConfig.Tmpfs, COMMAND wrapped to make the links there first).
 
     The links then point at the image's own packages, and the host's links (the bind-mounted project's)
-    are neither used nor touched. COMMAND None is the image's default, `dvc repro`.
+    are neither used nor touched. COMMAND None is the image's default, `dvc repro`. HostConfig.Tmpfs, not a
+    tmpfs Mount: Podman's Docker API drops a Mount's mode, and the container runs as the project's owner,
+    who must be able to write the links (mode 1777).
     """
-    from docker.types import Mount
-
-    (Path(root) / FOLDER).mkdir(exist_ok=True)  # the mount point, owned by the project's owner, not the engine
-    mount = Mount(f"{mount_point}/{FOLDER}", None, type="tmpfs", tmpfs_mode=0o1777)
+    folder = Path(root) / FOLDER
+    folder.mkdir(exist_ok=True)  # the mount point, owned by the project's owner, not the engine
+    # Podman 4 gives a tmpfs over a bind-mounted folder that folder's mode, ignoring mode= (measured with
+    # 4.3.1): the mount point is made sticky and world-writable, as /tmp is, so a non-root owner can link.
+    os.chmod(folder, 0o1777)
     script = f'python -m henryvc.stagecode {mount_point} && exec "$@"'
-    return [mount], ["sh", "-c", script, "henryvc-stage-code", *(command or ["dvc", "repro"])]
+    # Podman also copies the folder's content (the host's links) into a tmpfs unless told not to.
+    options = "rw,notmpcopyup,mode=1777" if podman else "rw,mode=1777"
+    return ({f"{mount_point}/{FOLDER}": options},
+            ["sh", "-c", script, "henryvc-stage-code", *(command or ["dvc", "repro"])])
 
 
 def main(argv: list[str] | None = None) -> int:

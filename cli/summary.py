@@ -1,13 +1,16 @@
 """The run summary an annotated run tag carries: how it is built, written into the message and read back.
 
-Kept apart from henryvc.snapshot (hashing, DVC, restore) so that read commands such as `henryvc list` import
+Kept apart from henryvc.restore and henryvc.runtag (hashing, DVC) so that read commands such as `henryvc list` import
 only json to parse 2,000 of them.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import git
 
 SUMMARY_FORMAT = "henryvc-tag/1"
 
@@ -60,3 +63,19 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     for key, value in data.items():
         flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
     return flat
+
+
+def tag_summaries(git_repo: git.Repo, pattern: str | None = None) -> dict[str, dict[str, Any]]:
+    """Tag name → its henryvc summary ({} for a tag without one), in one git call; PATTERN defaults to run tags."""
+    from henryvc import gitrepo, runname
+
+    return {tag.name: (parse_message(tag.body) or {})
+            for tag in gitrepo.read_tags(git_repo, runname.TAG_GLOB if pattern is None else pattern)}
+
+
+def all_tags(git_repo: git.Repo) -> list[str]:
+    """Every run tag and snapshot tag, run tags first, each sorted."""
+    from henryvc import runname
+
+    return sorted(tag_summaries(git_repo)) + sorted(
+        t for t in tag_summaries(git_repo, runname.SNAPSHOT_GLOB) if runname.is_snapshot_name(t))

@@ -1,5 +1,11 @@
 """The verdict on a run: its metrics judged against the success criteria of params.yaml.
 
+Two kinds of checks: the seed's loss criteria ("value < threshold"), and what a listener would notice,
+judged per synthesized utterance (the short text, the config's test sentences, the held-out eval clips):
+a duration plausible for the text, a decoder that stops by itself, attention that is focused and walks
+the text diagonally, and (optional) intelligibility next to the real recordings. A failed check names
+the utterance, by how much it failed and the team's troubleshooting step with the run's current value.
+
 Plain data in, plain data out (no torch): the evaluate stage, `henryvc show` and the tests share it.
 """
 
@@ -9,7 +15,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from henryvc import troubleshooting
 from henryvc.errors import BadInput
+from henryvc.numbers import parse_float
 
 VERDICTS = ("success", "failed", "incomplete")
 # metric name in metrics.json -> threshold name in params.yaml `criteria`; every one is "value < threshold".
@@ -21,14 +29,30 @@ CRITERIA = (
 )
 
 
+# What a listener would notice: aggregate metric (worst utterance) -> params.yaml `criteria` name, the
+# comparison that passes, the value used when an older params.yaml lacks it, and its troubleshooting check.
+LISTENER = (
+    ("chars_per_second_min", "min_chars_per_second", ">=", 5.0, "duration"),
+    ("chars_per_second_max", "max_chars_per_second", "<=", 25.0, "duration"),
+    ("decoder_runaways", None, "<=", 0.0, "decoder_stop"),
+    ("attention_focus_min", "min_attention_focus", ">=", 0.3, "attention_focus"),
+    ("attention_diagonality_min", "min_attention_diagonality", ">=", 0.5, "attention_diagonality"),
+)
+# Judged only when params.yaml sets a number (null or absent: reported, not judged).
+OPTIONAL = (("asr_wer_gap", "max_asr_wer_gap", "<=", "asr_wer_gap"),)
+_PASSES = {"<": lambda v, t: v < t, "<=": lambda v, t: v <= t, ">=": lambda v, t: v >= t}
+_WORDS = {"<": "is not below", "<=": "is above", ">=": "is below"}
+
+
 @dataclass
 class CriterionResult:
-    """One criterion: the measured value, its threshold, and whether value < threshold (None: not measured)."""
+    """One criterion: the measured value, its threshold, whether `value OP threshold` (None: not measured)."""
 
     metric: str
     value: float | None
     threshold: float
     passed: bool | None
+    op: str = "<"
 
 
 @dataclass
@@ -38,6 +62,7 @@ class Verdict:
     status: str
     criteria: list[CriterionResult] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)  # the troubleshooting steps of the failed checks
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (NaN values become the string "nan", which JSON can carry)."""
@@ -48,21 +73,11 @@ class Verdict:
         return data
 
 
-def _number(value: Any) -> float | None:
-    """VALUE as a float, None when absent; strings "nan"/"inf" (as JSON carries them) count as numbers."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def thresholds(criteria: dict[str, Any]) -> dict[str, float]:
     """The thresholds of CRITERIA (params.yaml `criteria`); BadInput naming any missing or non-numeric one."""
     found, bad = {}, []
     for _metric, name in CRITERIA:
-        value = _number(criteria.get(name))
+        value = parse_float(criteria.get(name))
         if value is None or not math.isfinite(value):
             bad.append(name)
         else:
@@ -72,37 +87,129 @@ def thresholds(criteria: dict[str, Any]) -> dict[str, float]:
     return found
 
 
-def judge(metrics: dict[str, Any], criteria: dict[str, Any]) -> Verdict:
-    """Judge METRICS (metrics.json) against CRITERIA (params.yaml `criteria`).
+def listener_thresholds(criteria: dict[str, Any]) -> dict[str, float]:
+    """The listener checks' thresholds from CRITERIA, defaults for those an older params.yaml lacks."""
+    found = {}
+    for _metric, name, _op, default, _check in LISTENER:
+        if name is None:
+            continue
+        value = parse_float(criteria.get(name, default))
+        if value is None or not math.isfinite(value):
+            raise BadInput(f"params.yaml criteria.{name} must be a number, got {criteria.get(name)!r}")
+        found[name] = value
+    for _metric, name, _op, _check in OPTIONAL:
+        if criteria.get(name) is not None:
+            value = parse_float(criteria.get(name))
+            if value is None or not math.isfinite(value):
+                raise BadInput(f"params.yaml criteria.{name} must be a number or null, got {criteria.get(name)!r}")
+            found[name] = value
+    return found
 
+
+def listener_metrics(utterances: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The worst utterance per listener check (what metrics.json carries; None where nothing was measured)."""
+    if not utterances:
+        return {}
+    rates = [u["chars_per_second"] for u in utterances.values() if parse_float(u.get("chars_per_second")) is not None]
+    return {
+        "utterances_checked": len(utterances),
+        "chars_per_second_min": min(rates) if rates else None,
+        "chars_per_second_max": max(rates) if rates else None,
+        "decoder_runaways": sum(1 for u in utterances.values() if not u.get("stopped_by_itself")),
+        "attention_focus_min": min(u["attention_focus"] for u in utterances.values()),
+        "attention_diagonality_min": min(u["attention_diagonality"] for u in utterances.values()),
+    }
+
+
+def _utterance_reasons(key: str, u: dict[str, Any], limits: dict[str, float]) -> list[tuple[str, str]]:
+    """(check, line) for each listener check utterance U fails, saying by how much."""
+    said = f"{key} {u.get('text', '')!r}"
+    out = []
+    seconds, chars = parse_float(u.get("seconds")) or 0.0, int(u.get("characters") or 0)
+    shortest = chars / limits["max_chars_per_second"]
+    longest = chars / limits["min_chars_per_second"]
+    rate = f"{chars / seconds:.1f}" if seconds > 0 else "inf"
+    if seconds < shortest:
+        out.append(("duration", f"duration: {said} lasts {seconds:.2f} s for {chars} letters ({rate}/s, over "
+                                f"{limits['max_chars_per_second']:g}/s): {shortest - seconds:.2f} s short of the "
+                                f"shortest plausible {shortest:.2f} s (truncated)"))
+    elif seconds > longest:
+        out.append(("duration", f"duration: {said} lasts {seconds:.2f} s for {chars} letters ({rate}/s, under "
+                                f"{limits['min_chars_per_second']:g}/s): {seconds - longest:.2f} s over the "
+                                f"longest plausible {longest:.2f} s (runaway)"))
+    if not u.get("stopped_by_itself"):
+        out.append(("decoder_stop", f"decoder stop: {said} ran to max_decoder_steps {u.get('max_decoder_steps')} "
+                                    f"without its stop token firing (last stop probability "
+                                    f"{parse_float(u.get('stop_probability')) or 0:.2f}, needs > "
+                                    f"{parse_float(u.get('stop_threshold')) or 0.5:g})"))
+    for check, name, what in (("attention_focus", "min_attention_focus", "the attention is spread over the text"),
+                              ("attention_diagonality", "min_attention_diagonality",
+                               "the attention does not walk the text from start to end")):
+        value = parse_float(u.get(check))
+        if value is not None and value < limits[name]:
+            out.append((check, f"{check.replace('_', ' ')}: {said} {value:.3f} is {limits[name] - value:.3f} below "
+                               f"{limits[name]:g} ({what})"))
+    return out
+
+
+def judge(metrics: dict[str, Any], criteria: dict[str, Any], config: dict[str, Any] | None = None,
+          utterances: dict[str, dict[str, Any]] | None = None) -> Verdict:
+    """Judge METRICS (metrics.json) and UTTERANCES (per synthesized text) against CRITERIA (params.yaml).
+
+    CONFIG (the run's config.json) supplies the current values the troubleshooting advice names.
     NaN/inf in any loss -> failed; training not finished or a metric not measured -> incomplete;
-    otherwise success when every value is strictly below its threshold, else failed.
+    otherwise success when every check passes, else failed.
     """
     limits = thresholds(criteria)
-    results, reasons = [], []
-    nan_metrics = []
-    missing = []
-    for metric, name in CRITERIA:
-        value = _number(metrics.get(metric))
+    listener = listener_thresholds(criteria)
+    results: list[CriterionResult] = []
+    failed: list[tuple[str, str]] = []  # (check, line)
+    nan_metrics, missing = [], []
+    metrics = {**metrics, **listener_metrics(utterances or {})}
+    checks: list[tuple[str, str | None, str, float, str]] = [(m, n, "<", limits[n], m) for m, n in CRITERIA]
+    checks += [(m, n, op, listener[n] if n else default, check) for m, n, op, default, check in LISTENER]
+    checks += [(m, n, op, listener[n], check) for m, n, op, check in OPTIONAL if n in listener]
+    for metric, _name, op, threshold, check in checks:
+        value = parse_float(metrics.get(metric))
         if value is None:
             missing.append(metric)
-            results.append(CriterionResult(metric, None, limits[name], None))
+            results.append(CriterionResult(metric, None, threshold, None, op))
             continue
         if not math.isfinite(value):
             nan_metrics.append(metric)
-            results.append(CriterionResult(metric, value, limits[name], False))
+            results.append(CriterionResult(metric, value, threshold, False, op))
             continue
-        passed = value < limits[name]
-        results.append(CriterionResult(metric, value, limits[name], passed))
-        if not passed:
-            reasons.append(f"{metric} {value:.4g} is not below {limits[name]:g}")
+        passed = _PASSES[op](value, threshold)
+        results.append(CriterionResult(metric, value, threshold, passed, op))
+        if passed:
+            continue
+        if check == "asr_wer_gap":
+            failed.append((check, f"intelligibility: the recognizer's WER on the synthesis is {value:.3f} above "
+                                  f"its WER on the real recordings of the same texts ({threshold:g} allowed)"))
+        elif (metric, _name) in CRITERIA or not utterances:  # listener checks: per utterance below
+            failed.append((check, f"{metric} {value:.4g} {_WORDS[op]} {threshold:g}"))
+    for key, u in (utterances or {}).items():
+        failed += _utterance_reasons(key, u, listener)
     if metrics.get("has_nan") or nan_metrics:
         where = ", ".join(nan_metrics) or ", ".join(metrics.get("nan_losses") or []) or "a loss"
-        return Verdict("failed", results, [f"NaN or infinite value in {where}"] + reasons)
+        failed.insert(0, ("nan", f"NaN or infinite value in {where}"))
+        return _verdict("failed", results, failed, config)
     if not metrics.get("training_finished", False):
         return Verdict("incomplete", results, ["training did not finish all its epochs"])
     if missing:
         return Verdict("incomplete", results, [f"not measured: {', '.join(missing)}"])
-    if reasons:
-        return Verdict("failed", results, reasons)
+    if failed:
+        return _verdict("failed", results, failed, config)
     return Verdict("success", results, ["every criterion met"])
+
+
+def _verdict(status: str, results: list[CriterionResult], failed: list[tuple[str, str]],
+             config: dict[str, Any] | None) -> Verdict:
+    """A verdict whose reason lines each end with the troubleshooting step of their check."""
+    reasons, advice = [], []
+    for check, line in failed:
+        step = troubleshooting.advice(check, config)
+        reasons.append(f"{line}; fix: {step}" if step else line)
+        if step and step not in advice:
+            advice.append(step)
+    return Verdict(status, results, reasons, advice)

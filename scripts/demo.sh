@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The embedded default (make demo): a fresh project in DIR (default demo/), a sample voice made locally with
 # espeak-ng, a tiny debug Tacotron2 trained on CPU by `dvc repro`, judged, tagged, restored into a worktree
-# and verified. Nothing is downloaded. The run honestly fails the quality criteria: it is tiny.
+# and verified, then a report page written for it (henryvc report). Nothing is downloaded. The run honestly
+# fails the quality criteria: it is tiny.
 set -euo pipefail
 DIR=${1:-demo}
 CLIPS=${HENRYVC_DEMO_CLIPS:-24}
@@ -19,4 +20,5 @@ NAME=$(printf '%s\n' "$NAME" | tail -n 1)
 henryvc show "$NAME"
 henryvc restore "$NAME"
 henryvc verify "$NAME" --path ".henryvc/restore/$NAME"
+henryvc report "$NAME"  # prints where the page is (.henryvc/reports/...): metrics, loss curves, audio
 echo "demo run $NAME: trained, evaluated, tagged, restored and verified in $(pwd)"

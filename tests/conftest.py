@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.helpers.reliability",
     "tests.helpers.container",
     "tests.helpers.sshd",
+    "tests.helpers.listening",
 ]

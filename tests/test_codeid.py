@@ -50,13 +50,19 @@ def test_closure_follows_lazy_relative_and_from_imports(tmp_path):
     (pkg / "a.py").write_text("from . import b\n")
     (pkg / "b.py").write_text("def f():\n    from henryvc.c import thing\n")
     (pkg / "c.py").write_text("thing = 1\n")
+    (pkg / "d.py").write_text("")
+    (pkg / "e.py").write_text("")
     (pkg / "unused.py").write_text("import henryvc.a\n")
-    (train / "train.py").write_text("import os\nfrom henryvc import a\nfrom .helper import x\n")
+    (train / "train.py").write_text(
+        '"""Docs: import henryvc.unused is prose here, and does not parse alone."""\n'
+        "import os\nfrom henryvc import a\nfrom .helper import x\n"
+        "class K:\n    def m(self):\n        from henryvc import (\n            d,  # parenthesised\n        )\n"
+        "        import henryvc.e as \\\n            e\n")
     (train / "helper.py").write_text("x = 1\n")
     dirs = {"henryvc": pkg, "henryvc_training": train}
     assert list(codeid.closure("henryvc_training.train", dirs)) == [
-        "henryvc", "henryvc.a", "henryvc.b", "henryvc.c", "henryvc_training", "henryvc_training.helper",
-        "henryvc_training.train"]
+        "henryvc", "henryvc.a", "henryvc.b", "henryvc.c", "henryvc.d", "henryvc.e", "henryvc_training",
+        "henryvc_training.helper", "henryvc_training.train"]
 
 
 def test_identity_hashes_every_file_and_changes_with_one_byte(tmp_path):
@@ -65,12 +71,17 @@ def test_identity_hashes_every_file_and_changes_with_one_byte(tmp_path):
         shutil.copytree(folder, dirs[name], ignore=shutil.ignore_patterns("__pycache__"))
     before = codeid.identity(dirs)
     assert set(before["files"]) == {f for s in codeid.STAGES for f in codeid.stage_files(s, dirs)}
-    with (dirs["henryvc_training"] / "evaluate.py").open("a") as handle:
+    # A file one stage imports and another does not: only the first stage's digest moves.
+    files = {stage: set(codeid.stage_files(stage, dirs)) for stage in codeid.STAGES}
+    edited, inside, outside = next((f, a, b) for a in codeid.STAGES for b in codeid.STAGES
+                                   for f in sorted(files[a] - files[b]))
+    top, _, rest = edited.partition("/")
+    with (dirs[top] / rest).open("a") as handle:
         handle.write("# edited\n")
     after = codeid.identity(dirs)
-    assert after["stages"]["evaluate"] != before["stages"]["evaluate"]
-    assert after["stages"]["train"] == before["stages"]["train"]
-    assert after["digest"] != before["digest"]
+    assert after["stages"][inside] != before["stages"][inside]
+    assert after["stages"][outside] == before["stages"][outside]
+    assert after["digest"] != before["digest"] and after["files"][edited] != before["files"][edited]
 
 
 def test_code_edit_makes_dvc_status_report_the_stage_in_an_init_project(tmp_path):
@@ -82,6 +93,7 @@ def test_code_edit_makes_dvc_status_report_the_stage_in_an_init_project(tmp_path
     assert (root / "stage_code" / "henryvc_training").resolve() == codeid.package_dirs()["henryvc_training"]
     assert "stage_code" not in subprocess.run(["git", "status", "--porcelain", "--ignored=no"], cwd=root,
                                               capture_output=True, text=True, check=True).stdout
+    assert stagecode.ensure(root) == []  # in place already: nothing changes
     # A prepare stage that ran: its outputs exist and dvc.lock records its dependencies, code included.
     (root / "voice_data").mkdir()
     (root / "voice_data" / "metadata.csv").write_text("clip1|Hi.|Hi.\n")

@@ -154,9 +154,17 @@ def test_dockerfile_defaults():
     text = (REPO / "Dockerfile").read_text()
     assert f"ARG BASE_IMAGE={container.DEFAULT_BASE_IMAGE}\n" in text
     assert 'CMD ["dvc", "repro"]' in text and "\nUSER henry\n" in text
-    # The dependency layer sees pyproject.toml only, so source changes do not reinstall torch.
-    deps_copy = text.index("COPY pyproject.toml")
-    assert text.index('pip install "./stub[${EXTRAS}]"') < text.index("COPY . ") and deps_copy < text.index("COPY . ")
+    # The dependency layers see pyproject.toml only, so source changes do not reinstall torch; the builder
+    # stage (same base) makes the wheels the index lacks, the runtime stage installs binaries only.
+    source_copy = text.index("COPY . ")
+    pins, builder = text.index("FROM ${BASE_IMAGE} AS pins"), text.index("FROM ${BASE_IMAGE} AS builder")
+    assert pins < text.index("COPY pyproject.toml scripts/image_wheels.py") < builder
+    assert builder < text.index("COPY --from=pins /pins/requirements.txt")  # the pins, not the whole file
+    runtime = text.index("COPY --from=builder /wheels")
+    install = text.index("pip install --only-binary :all: --find-links $w -c $w/constraints.txt")
+    assert text.index("COPY pyproject.toml") < runtime < install < source_copy
+    assert "COPY . " not in text[:runtime] and "apt-get install" not in text[runtime:].replace(
+        "apt-get install -y --no-install-recommends $missing", "")  # the runtime stage installs no compiler
 
 
 # ---------------------------------------------------------------- engine tier
@@ -183,6 +191,8 @@ def test_image_records_its_build_info(engine, image, built_commit):
     assert build_info["base_image"] == BASE_IMAGE
     assert build_info["arch"] == platform.machine()
     assert build_info["torch"] == "2.11.0" and build_info["build_date"]
+    # What the builder stage had to build from source for this arch (pure-Python sdists on amd64).
+    assert build_info["built_from_source"] and all("==" in pin for pin in build_info["built_from_source"])
     assert seen_by_run["image_id"] == image and seen_by_run["git_commit"] == build_info["git_commit"]
 
 

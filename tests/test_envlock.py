@@ -31,6 +31,14 @@ def test_lock_is_a_complete_pip_requirements_file():
     assert envlock.parse_lock(text) == packages
 
 
+def test_freeze_reads_folder_names_as_metadata_says():
+    first: dict[str, str] = {}
+    for dist in metadata.distributions():  # the slow way: every METADATA file parsed
+        first.setdefault(envlock.normalize(dist.metadata["Name"]), dist.version)
+    first.pop("henryvc")
+    assert envlock.freeze() == dict(sorted(first.items()))
+
+
 def test_drift_names_each_difference_once():
     info, pins = envlock.current()
     other = json.loads(json.dumps(info))
@@ -67,8 +75,9 @@ def _layered_venv(base: Path, numpy_version: str) -> Path:
     """A venv over this one (its site-packages through a .pth line) with another numpy installed into it."""
     venv = base / "layer"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", where], capture_output=True, text=True,
+                               check=True).stdout.strip())
     main_site = sysconfig.get_path("purelib")
     (site / "zz_henryvc_main.pth").write_text(f"import site; site.addsitedir({main_site!r})\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
@@ -111,7 +120,7 @@ def test_show_and_diff_report_the_environment(locked_run, invoke):
 
 def test_env_build_installs_a_lock_and_henryvc_at_a_commit(tmp_path):
     from henryvc import envbuild
-    from henryvc.project import SOURCE_ROOT
+    from henryvc.paths import SOURCE_ROOT
 
     lock = "# a small real lock\nsix==1.16.0\nidna==3.7\n"
     commit = gitrepo.head(gitrepo.open_repo(SOURCE_ROOT))

@@ -13,12 +13,27 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import api, dvcrepo, gitrepo, lifecycle, record as records, runname
+from henryvc import api, dvcstore, gitrepo, runfolder, runname
+from henryvc import archive as archives
+from henryvc import backup as backups
+from henryvc import cleanup as cleanups
+from henryvc import journal as journals
+from henryvc import record as records
+from henryvc import snapshot as snapshots
 from henryvc.errors import BadInput, NotReady
 from henryvc.project import Project
+from tests.helpers.lifecycle import (
+    HENRYVC,
+    henryvc,
+    picture,
+    relink,
+    remote_objects,
+    run_with_status,
+    train,
+    training,
+    tree,
+)
 from tests.helpers.project import dvc, gen, sh
-from tests.helpers.lifecycle import (HENRYVC, henryvc, picture, relink, remote_objects, run_with_status, train,
-                                      training, tree)
 
 REPO = Path(__file__).resolve().parents[1]
 KEPT = ["README.md", "config.json", "logs/trainer.txt", "metrics.json", "run.json"]
@@ -30,8 +45,8 @@ def tag_commit(project: Project, name: str) -> str:
 
 def checkpoint_files(project: Project, name: str) -> dict[str, str]:
     """relpath → md5 of the checkpoints recorded at tag NAME (the listing read from the cache)."""
-    [out] = [o for o in dvcrepo.cached_outs_at(gitrepo.open_repo(project.root), name) if o.path.endswith("checkpoints")]
-    return dvcrepo.out_files(project.root / ".dvc" / "cache", None, out)
+    [out] = [o for o in dvcstore.cached_outs_at(gitrepo.open_repo(project.root), name) if o.path.endswith("checkpoints")]
+    return dvcstore.out_files(project.root / ".dvc" / "cache", None, out)
 
 
 def restores(project: Project, name: str) -> bool:
@@ -68,14 +83,14 @@ def test_archive_moves_by_verdict_is_idempotent_and_recorded(project, invoke):
     assert sh(project.root, "git", "log", "-1", "--format=%s").stdout.strip() == f"henryvc: archive {failed}"
     assert not [line for line in sh(project.root, "git", "status", "--porcelain").stdout.splitlines()
                 if not line.startswith("??")]  # nothing tracked is left modified or deleted
-    moves = [e for e in lifecycle.read_journal(project) if e["action"] == "archive"]
+    moves = [e for e in journals.read_journal(project) if e["action"] == "archive"]
     assert {(e["run"], e["to"]) for e in moves} == {
         (failed, f"training_runs/archive/failed/{failed}"), (incomplete, f"training_runs/archive/incomplete/{incomplete}")}
 
-    head, journal = sh(project.root, "git", "rev-parse", "HEAD").stdout, lifecycle.read_journal(project)
-    again = lifecycle.archive(project)
+    head, journal = sh(project.root, "git", "rev-parse", "HEAD").stdout, journals.read_journal(project)
+    again = archives.archive(project)
     assert [(a.run, a.action, a.done) for a in again.actions] == [(success, "keep", False)]
-    assert sh(project.root, "git", "rev-parse", "HEAD").stdout == head and lifecycle.read_journal(project) == journal
+    assert sh(project.root, "git", "rev-parse", "HEAD").stdout == head and journals.read_journal(project) == journal
     # The registry still knows every run, and the archived tagged run still restores.
     assert {r["name"] for r in json.loads(invoke(["list", "--json"], project.root).output)["runs"]} == {
         failed, incomplete, success}
@@ -88,39 +103,39 @@ def test_archive_finishes_what_a_killed_archive_left(project):
     for name in (a, b):  # as if killed after the rename: one before `git rm --cached`, one after it
         os.rename(project.run_dir(name), project.runs / "archive" / "failed" / name)
     sh(project.root, "git", "rm", "-r", "-q", "--cached", f"training_runs/{b}")
-    result = lifecycle.archive(project)
+    result = archives.archive(project)
     assert result.actions == [] and result.commit
     assert not [line for line in sh(project.root, "git", "status", "--porcelain").stdout.splitlines()
                 if not line.startswith("??")]
     assert sh(project.root, "git", "ls-files", "training_runs/archive/failed").stdout.count("run.json") == 2
-    assert {e["run"] for e in lifecycle.read_journal(project) if e["action"] == "archive"} == {a, b}
+    assert {e["run"] for e in journals.read_journal(project) if e["action"] == "archive"} == {a, b}
 
 
 def test_archive_leaves_the_run_about_to_be_trained(project):
     done = run_with_status(project, "failed", seed=1)
     fresh = api.new_run(project, 2, "debug").name  # params.yaml points at it; not trained yet
-    actions = {a.run: a for a in lifecycle.archive(project).actions}
+    actions = {a.run: a for a in archives.archive(project).actions}
     assert actions[done].done and actions[fresh].action == "skip" and "not trained yet" in actions[fresh].reason
     api.new_run(project, 2, "stable")  # now another run is next: the abandoned one is incomplete
-    assert lifecycle.archive(project).actions[0].target == f"training_runs/archive/incomplete/{fresh}"
+    assert archives.archive(project).actions[0].target == f"training_runs/archive/incomplete/{fresh}"
 
 
 def test_archive_never_moves_a_run_that_is_training(project):
     name = run_with_status(project, "training", seed=1)
     with training(project.run_dir(name)):
-        result = lifecycle.archive(project)
+        result = archives.archive(project)
         [action] = result.actions
         assert action.action == "skip" and "training now" in action.reason
         assert project.run_dir(name).is_dir()
     # The lock died with the process: status "training" with nobody training is incomplete.
-    [action] = lifecycle.archive(project).actions
+    [action] = archives.archive(project).actions
     assert action.done and action.target == f"training_runs/archive/incomplete/{name}"
 
 
 def test_archive_skips_a_record_that_disagrees_with_its_tag(project):
     name = run_with_status(project, "success", seed=1, tag=True)
     records.update(project.run_dir(name), status="failed")
-    [action] = lifecycle.archive(project).actions
+    [action] = archives.archive(project).actions
     assert action.action == "skip" and "its tag says success" in action.reason
     assert project.run_dir(name).is_dir()
 
@@ -134,7 +149,7 @@ def test_archive_never_acts_through_symlinks(project, tmp_path):
     link = project.runs / "henry_v2_debug_20200101_000000"
     link.symlink_to(outside / "henry_v2_debug_20200101_000000")
     before = sorted(p.name for p in (outside / "henry_v2_debug_20200101_000000").iterdir())
-    [action] = lifecycle.archive(project).actions
+    [action] = archives.archive(project).actions
     assert action.action == "skip" and "symlink" in action.reason
     assert link.is_symlink() and sorted(p.name for p in link.resolve().iterdir()) == before
 
@@ -145,7 +160,7 @@ def test_archive_never_acts_through_symlinks(project, tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (project.runs / "archive" / "failed").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(NotReady, match="outside the project"):
-        lifecycle.archive(project)
+        archives.archive(project)
     assert project.run_dir(name).is_dir() and not any((tmp_path / "elsewhere").iterdir())
 
 
@@ -153,7 +168,7 @@ def test_archive_refuses_a_detached_head_before_moving(project):
     name = run_with_status(project, "failed", seed=1, tag=True)
     sh(project.root, "git", "checkout", "-q", "--detach", "HEAD")
     with pytest.raises(NotReady, match="detached"):
-        lifecycle.archive(project)
+        archives.archive(project)
     assert project.run_dir(name).is_dir()
 
 
@@ -207,15 +222,15 @@ def test_cleanup_counts_each_inode_once_and_keeps_what_the_remote_lacks(project)
     sh(project.root, "git", "checkout", "-q", "HEAD", "--", "dvc.lock", "params.yaml")
     ckpt = project.run_dir(failed) / "checkpoints" / "checkpoint_500.pth"
     assert ckpt.stat().st_nlink == 2
-    plan = lifecycle.cleanup_failed(project, dry_run=True)
+    plan = cleanups.cleanup_failed(project, dry_run=True)
     [item] = plan.items
     # Nothing is on the remote yet, so the cache keeps its copy and deleting the links frees nothing.
     assert item.action == "delete" and item.bytes == 0 and "kept" in item.cache and plan.will_free < 131072
-    lifecycle.backup(project)
-    plan = lifecycle.cleanup_failed(project, dry_run=True)
+    backups.backup(project)
+    plan = cleanups.cleanup_failed(project, dry_run=True)
     assert "dropped" in plan.items[0].cache
     assert 2 * 131072 <= plan.will_free < 3 * 131072  # each checkpoint's bytes once, not once per link
-    lifecycle.cleanup_failed(project)
+    cleanups.cleanup_failed(project)
     assert restores(project, failed)
 
 
@@ -224,16 +239,16 @@ def test_cleanup_never_follows_a_symlink_out_and_never_touches_a_training_run(pr
     outside = tmp_path / "precious.pth"
     outside.write_bytes(b"not henryvc's" * 1000)
     (project.run_dir(failed) / "checkpoints" / "stray.pth").symlink_to(outside)
-    [item] = lifecycle.cleanup_failed(project).items
+    [item] = cleanups.cleanup_failed(project).items
     assert item.action == "skip" and "not recoverable" in item.reason
     assert (project.run_dir(failed) / "checkpoints" / "checkpoint_500.pth").exists()
 
     with training(project.run_dir(failed)):
-        [item] = lifecycle.cleanup_failed(project, force=True).items
+        [item] = cleanups.cleanup_failed(project, force=True).items
         assert item.action == "skip" and "training now" in item.reason
         assert (project.run_dir(failed) / "checkpoints").is_dir()
 
-    [item] = lifecycle.cleanup_failed(project, force=True).items
+    [item] = cleanups.cleanup_failed(project, force=True).items
     assert item.action == "delete" and not (project.run_dir(failed) / "checkpoints").exists()
     assert outside.read_bytes() == b"not henryvc's" * 1000  # the link went, never its target
 
@@ -241,7 +256,7 @@ def test_cleanup_never_follows_a_symlink_out_and_never_touches_a_training_run(pr
 def test_cleanup_frees_checkpoints_while_dvc_repro_holds_the_dvc_lock(project, invoke):
     failed = run_with_status(project, "failed", seed=2, tag=True)
     run_with_status(project, "success", seed=4, tag=True)
-    lifecycle.backup(project)
+    backups.backup(project)
     hold = ("import sys, time\nfrom dvc.repo import Repo, lock_repo\nwith lock_repo(Repo('.')):\n"
             "    print('locked', flush=True)\n    time.sleep(600)\n")
     holder = subprocess.Popen([sys.executable, "-c", hold], cwd=project.root, stdout=subprocess.PIPE, text=True)
@@ -253,10 +268,10 @@ def test_cleanup_frees_checkpoints_while_dvc_repro_holds_the_dvc_lock(project, i
     finally:
         holder.kill()
         holder.wait()
-    [item] = lifecycle.cleanup_failed(project, dry_run=True).items  # the skipped gc is not forgotten:
+    [item] = cleanups.cleanup_failed(project, dry_run=True).items  # the skipped gc is not forgotten:
     assert item.action == "skip" and "dropped" in item.cache  # the tag's objects can still leave the cache
-    [ckpt] = [o for o in dvcrepo.cached_outs_at(gitrepo.open_repo(project.root), failed) if o.path.endswith("checkpoints")]
-    lifecycle.cleanup_failed(project)
+    [ckpt] = [o for o in dvcstore.cached_outs_at(gitrepo.open_repo(project.root), failed) if o.path.endswith("checkpoints")]
+    cleanups.cleanup_failed(project)
     assert not (project.root / ".dvc" / "cache" / "files" / "md5" / ckpt.md5[:2] / (ckpt.md5[2:] + ".dir")).exists()
     assert restores(project, failed)
 
@@ -264,12 +279,12 @@ def test_cleanup_frees_checkpoints_while_dvc_repro_holds_the_dvc_lock(project, i
 def test_cleanup_keeps_the_cache_copy_of_an_object_damaged_on_the_remote(project, tmp_path):
     failed = run_with_status(project, "failed", seed=2, tag=True)
     run_with_status(project, "success", seed=4, tag=True)
-    lifecycle.backup(project)
+    backups.backup(project)
     md5 = checkpoint_files(project, failed)["checkpoint_500.pth"]
     damaged = tmp_path / "dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]
     damaged.unlink()
     damaged.write_bytes(b"")  # what a push killed mid-reflink leaves behind
-    [item] = lifecycle.cleanup_failed(project).items
+    [item] = cleanups.cleanup_failed(project).items
     assert item.action == "delete" and "kept in the cache" in item.cache
     assert (project.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).is_file()  # the only good copy
     assert restores(project, failed)
@@ -284,7 +299,7 @@ def test_cleanup_and_backup_after_a_remote_with_local_only_settings_was_added(pr
     dvc(project.root, "remote", "modify", "--local", "backup", "jobs", "2")
     assert invoke(["backup"], project.root).exit_code == 0
     assert invoke(["backup", "--verify"], project.root).exit_code == 0
-    lifecycle.backup(project, remote="storage")
+    backups.backup(project, remote="storage")
     result = invoke(["cleanup-failed", "--yes"], project.root)
     assert result.exit_code == 0, result.output
     assert not (project.run_dir(failed) / "checkpoints").exists() and restores(project, failed)
@@ -292,11 +307,11 @@ def test_cleanup_and_backup_after_a_remote_with_local_only_settings_was_added(pr
 
 def test_cleanup_older_than_filters_by_the_run_name_date(project, invoke):
     failed = run_with_status(project, "failed", seed=2, tag=True)
-    lifecycle.backup(project)
-    assert lifecycle.cleanup_failed(project, older_than=30, dry_run=True).items == []
+    backups.backup(project)
+    assert cleanups.cleanup_failed(project, older_than=30, dry_run=True).items == []
     for days in ("-1", "nan", "inf", "1e300"):
         assert invoke(["cleanup-failed", "--older-than", days], project.root).exit_code == 2
-    assert [i.run for i in lifecycle.cleanup_failed(project, older_than=0, dry_run=True).items] == [failed]
+    assert [i.run for i in cleanups.cleanup_failed(project, older_than=0, dry_run=True).items] == [failed]
 
 
 # --- reset ---------------------------------------------------------------------------------------------
@@ -315,7 +330,7 @@ def test_reset_refuses_what_cannot_be_backed_up_and_writes_nothing(project, invo
 
 def test_reset_snapshots_pushes_then_clears(project, invoke, tmp_path):
     tagged = run_with_status(project, "failed", seed=1, tag=True)
-    lifecycle.archive(project)
+    archives.archive(project)
     active = run_with_status(project, "success", seed=2)  # untagged: a snapshot must hold it
     remote = tmp_path / "dvc-remote"
     assert remote_objects(remote) == []
@@ -330,12 +345,12 @@ def test_reset_snapshots_pushes_then_clears(project, invoke, tmp_path):
     assert result.exit_code == 0, result.output
     done = json.loads(result.output)
     snap = done["snapshot"]
-    assert lifecycle.is_snapshot_name(snap) and not runname.is_run_name(snap)
-    assert lifecycle.run_folders(project) == []
+    assert snapshots.is_snapshot_name(snap) and not runname.is_run_name(snap)
+    assert runfolder.run_folders(project) == []
     assert not [line for line in sh(project.root, "git", "status", "--porcelain").stdout.splitlines()
                 if not line.startswith("??")]
     # Everything is on the remote: even with the cache gone, both come back.
-    check = lifecycle.verify_backup(project)
+    check = backups.verify_backup(project)
     assert check.ok and check.tags == 2
     shutil.rmtree(project.root / ".dvc" / "cache")
     assert restores(project, tagged)
@@ -350,7 +365,7 @@ def test_reset_snapshots_pushes_then_clears(project, invoke, tmp_path):
 
 def test_reset_asks_for_typed_confirmation_on_a_terminal(project):
     name = run_with_status(project, "success", seed=1, tag=True)
-    lifecycle.backup(project)
+    backups.backup(project)
     leader, follower = pty.openpty()
     child = subprocess.Popen([*HENRYVC, "reset"], cwd=project.root, stdin=follower, stdout=follower,
                              stderr=follower, close_fds=True)
@@ -419,7 +434,7 @@ def test_snapshot_tags_the_state_outside_the_run_grammar(project, invoke):
     result = invoke(["snapshot", "-m", "before switching to v3", "--json"], project.root)
     assert result.exit_code == 0, result.output
     snap = json.loads(result.output)
-    assert lifecycle.SNAPSHOT_PATTERN.match(snap["name"]) and not runname.is_run_name(snap["name"])
+    assert snapshots.SNAPSHOT_PATTERN.match(snap["name"]) and not runname.is_run_name(snap["name"])
     assert sh(project.root, "git", "cat-file", "-t", snap["name"]).stdout.strip() == "tag"
     body = sh(project.root, "git", "tag", "-l", "--format=%(contents)", snap["name"]).stdout
     assert "before switching to v3" in body.splitlines()[0]
@@ -429,7 +444,7 @@ def test_snapshot_tags_the_state_outside_the_run_grammar(project, invoke):
     assert snap["pushed_objects"] > 0
     assert json.loads(invoke(["list", "--json"], project.root).output)["unreadable"] == []
     with pytest.raises(BadInput):
-        lifecycle.snapshot(project, "a\0b")
+        snapshots.snapshot(project, "a\0b")
 
     edited = project.run_dir(name) / "checkpoints" / "checkpoint_500.pth"
     edited.unlink()  # a link into the cache: edit a copy, as `dvc unprotect` would
@@ -446,13 +461,14 @@ def test_schedule_prints_cron_and_systemd_lines(project, invoke):
     result = invoke(["schedule"], project.root)
     assert result.exit_code == 0
     jobs = [line for line in result.output.splitlines() if line and not line.startswith("#")]
-    assert len(jobs) == 2
-    weekly, monthly = (line.split(None, 5) for line in jobs)
+    assert len(jobs) == 3
+    weekly, monthly, scrub = (line.split(None, 5) for line in jobs)
     assert weekly[:5] == ["0", "3", "*", "*", "0"] and "backup --best-only" in weekly[5]
     assert monthly[:5] == ["0", "4", "1", "*", "*"] and "backup --verify" in monthly[5]
+    assert scrub[:5] == ["0", "5", "15", "*", "*"] and "backup --verify --deep" in scrub[5]  # reads every byte back
     assert str(project.root) in weekly[5]
     result = invoke(["schedule", "--systemd"], project.root)
-    assert result.output.count("[Timer]") == 2 and "OnCalendar=Sun *-*-* 03:00:00" in result.output
+    assert result.output.count("[Timer]") == 3 and "OnCalendar=Sun *-*-* 03:00:00" in result.output
     assert "ExecStart=" in result.output and "backup --verify" in result.output
     assert f"WorkingDirectory={project.root}" in result.output
 

@@ -12,11 +12,9 @@ import sys
 import time
 import urllib.request
 
-import pytest
-
-from henryvc import api, monitor
-from tests.helpers.project import dvc
+from henryvc import api, logs
 from tests.helpers.lifecycle import HENRYVC, run_with_status, training
+from tests.helpers.project import dvc
 
 WRITER = """\
 import os, pathlib, sys, time
@@ -93,7 +91,7 @@ def test_read_log_follow_stops_when_asked(project):
     log = project.run_dir(name) / "training_v2.log"
     log.write_text("first\n")
     chunks = []
-    for chunk in monitor.read_log(project, name, follow=True, stop=lambda: len(chunks) >= 2, poll_s=0.01):
+    for chunk in logs.read_log(project, name, follow=True, stop=lambda: len(chunks) >= 2, poll_s=0.01):
         chunks.append(chunk)
         if len(chunks) == 1:
             with log.open("a") as handle:

@@ -50,8 +50,9 @@ def test_dvc_compares_run_tags_metric_by_metric_and_curve_over_curve(project, in
     assert json.loads(sh(project.root, "git", "show", f"{a}:metrics/run.json").stdout)["total_loss"] == 1.51
 
     diff = json.loads(dvc(project.root, "metrics", "diff", a, b, "--json").stdout)
-    assert diff["metrics/run.json"]["total_loss"]["old"] == 1.51 and diff["metrics/run.json"]["total_loss"]["new"] == 1.57
-    assert abs(diff["metrics/run.json"]["total_loss"]["diff"] - 0.06) < 1e-9
+    total = diff["metrics/run.json"]["total_loss"]
+    assert total["old"] == 1.51 and total["new"] == 1.57
+    assert abs(total["diff"] - 0.06) < 1e-9
     table = dvc(project.root, "metrics", "diff", a, b).stdout
     assert "metrics/run.json" in table and "training_runs" not in table  # one file, not two run-named ones
 

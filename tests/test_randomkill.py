@@ -6,7 +6,7 @@ delay, at least KILLS times (env HENRYVC_KILLS, default 10). The delays come fro
 start (`randomkill seed: N`); HENRYVC_KILL_SEED=N replays the same delays.
 
 Each command first runs once unkilled on a saved copy of its sandbox to measure how long it takes (D); the
-kills land uniformly in [0.15 D, D], where it writes. A kill that lands after the command ended counts as
+kills land uniformly in [0.1 D, 0.8 D], where it writes. A kill that lands after the command ended counts as
 "finished first" and the sandbox is put back to its saved copy, so that the next kill has work to hit;
 otherwise the next attempt starts from whatever the kill left (kills pile up, as in real life).
 
@@ -126,7 +126,7 @@ def kill_loop(box: Sandbox, args: list[str], rng: random.Random, after: Callable
     assert done.returncode == 0, f"{args}: the unkilled run failed: {done.stderr}"
     box.put_back()
     while tally.kills < KILLS:
-        delay = rng.uniform(0.15, 1.0) * tally.calibration_s
+        delay = rng.uniform(0.1, 0.8) * tally.calibration_s
         process = spawn(box.cwd, *args)
         try:
             process.wait(timeout=delay)

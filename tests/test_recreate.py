@@ -48,7 +48,8 @@ def test_tag_holds_the_lock_environment_and_code_identity(tagged):
     assert summary["code"]["digest"] == info["code"]["digest"]
     tracked = subprocess.run(["git", "ls-files", f"training_runs/{tf.RUN}"], cwd=tagged, capture_output=True,
                              text=True).stdout.split()
-    assert {f"training_runs/{tf.RUN}/{envlock.LOCK_FILE}", f"training_runs/{tf.RUN}/{envlock.INFO_FILE}"} <= set(tracked)
+    folder = f"training_runs/{tf.RUN}"
+    assert {f"{folder}/{envlock.LOCK_FILE}", f"{folder}/{envlock.INFO_FILE}"} <= set(tracked)
     lock = (tagged / "dvc.lock").read_text()
     assert "stage_code/henryvc_training/train.py" in lock  # dvc.lock at the tag carries the code's md5s too
 

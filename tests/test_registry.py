@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from henryvc import api, record as records, runname
+from henryvc import api, runname
+from henryvc import record as records
 from henryvc.errors import NotReady, RunExists
 from henryvc.project import Project
 from tests.helpers.project import dvc, gen, sh, trained_run

@@ -25,9 +25,22 @@ import pytest
 from henryvc import dvcrepo
 from henryvc.project import Project
 from tests.helpers.project import sh
-from tests.helpers.reliability import (HENRYVC, big_project, git_consistency, git_locks, git_state, henryvc,
-                                        kill_when, md5, record_problems, rehash_store, remote_tags, snapshot_tree,
-                                        spawn, train)
+from tests.helpers.reliability import (
+    HENRYVC,
+    big_project,
+    git_consistency,
+    git_locks,
+    git_state,
+    henryvc,
+    kill_when,
+    md5,
+    record_problems,
+    rehash_store,
+    remote_tags,
+    snapshot_tree,
+    spawn,
+    train,
+)
 
 # Heavy: real kills, tmpfs, sshd and big checkpoints (make test runs them; make test-fast does not).
 pytestmark = pytest.mark.reliability
@@ -281,7 +294,7 @@ def test_commands_at_once_are_serialised_by_the_lock(pushed_setup):
     held_s = time.monotonic() - started
     assert first.returncode == 0, err
     results = {}
-    for args, (process, begun) in others.items():
+    for args, (process, _begun) in others.items():
         out, err = process.communicate()
         assert process.returncode == 0, f"{args}: {err}"
         results[args] = out.strip()
@@ -492,6 +505,17 @@ HOSTILE = [
     ["init", "--bogus"],
     ["status", "--bogus"],
     ["doctor", "--bogus"],
+    ["env", "build", f"../{RUN}"],
+    ["recreate", f"../{RUN}"],
+    ["recreate", f"{RUN}/x"],
+    ["report", "../{run}"],
+    ["report", "{run}", "--out", "pipe.json"],
+    ["report", "{run}", "{run}"],
+    ["review", f"../{RUN}", "--rating", "5", "--verdict", "approve", "--notes", "x"],
+    ["review", "{run}", "--rating", "9", "--verdict", "approve", "--notes", "x"],
+    ["review", "--from", "/dev/zero"],
+    ["review", "--from", "pipe.json"],
+    ["review", "--from", "huge.json"],
 ]
 
 
@@ -523,12 +547,10 @@ def test_every_command_that_takes_input_has_hostile_cases():
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Lifecycle commands (cli/lifecycle.py): kills mid-backup and mid-archive, and deleting commands vs symlinks.
+# Lifecycle commands (cli/backup.py, cli/archive.py, ...): kills mid-backup and mid-archive, and deleting commands vs symlinks.
 
 def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
     project, name, remote, origin = pushed_setup
-    if not lifecycle_landed("backup"):
-        pytest.skip("`henryvc backup` has not landed yet")
     assert henryvc(project.root, "tag-run", name).returncode == 0  # tagged, nothing pushed yet
     objects = lambda: sum(1 for p in (remote / "files" / "md5").rglob("*") if p.is_file()) \
         if (remote / "files").is_dir() else 0  # noqa: E731
@@ -567,8 +589,6 @@ def failed_tagged_run(project: Project, seed: int) -> str:
 
 def test_sigkill_mid_archive_then_rerun_completes(project_with_remote, tmp_path):
     project = project_with_remote
-    if not lifecycle_landed("archive"):
-        pytest.skip("`henryvc archive` has not landed yet")
     name = failed_tagged_run(project, seed=5)
     marks = tmp_path / "marks"
     marks.mkdir()

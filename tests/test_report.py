@@ -9,54 +9,12 @@ import json
 import os
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from henryvc import review
+from tests.helpers.browser import audio_states, browser, plot_marks
 from tests.helpers.report import SENTENCES, two_tagged_runs
-
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-def _browser(downloads: Path):
-    if not (CHROMIUM and DRIVER):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium and chromium-driver are missing: scripts/install_system_deps.sh installs them")
-        pytest.skip("needs Debian's chromium and chromium-driver (scripts/install_system_deps.sh)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800",
-                "--allow-file-access-from-files"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(DRIVER), options=options)
-
-
-def _loaded(driver, timeout: float = 30.0) -> list[list]:
-    """[readyState, duration] of every <audio>, once all have their metadata (or TIMEOUT passed)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = driver.execute_script(
-            "return Array.from(document.querySelectorAll('audio')).map(a => [a.readyState, a.duration, a.error])")
-        if all(s[0] >= 1 for s in states) or time.monotonic() > deadline:
-            return states
-        time.sleep(0.2)
-
-
-def _marks(driver, timeout: float = 30.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while True:
-        counts = driver.execute_script("return Array.from(document.querySelectorAll('.plot')).map("
-                                       "p => p.querySelectorAll('svg .mark-line path, svg .mark-symbol path').length)")
-        if (counts and all(counts)) or time.monotonic() > deadline:
-            return counts
-        time.sleep(0.2)
 
 
 @pytest.mark.browser
@@ -87,13 +45,13 @@ def test_report_page_and_blind_ratings_in_a_real_browser(project, invoke, tmp_pa
 
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    driver = _browser(downloads)
+    driver = browser(downloads)
     try:
         for page in (page_dir, blind_dir):
             driver.get((page / "index.html").as_uri())
-            audio = _loaded(driver)
+            audio = audio_states(driver)
             assert len(audio) == 10 and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in audio), audio
-            assert _marks(driver) and all(_marks(driver)), "a loss plot drew no marks"
+            assert plot_marks(driver) and all(plot_marks(driver)), "a loss plot drew no marks"
             errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             assert errors == []
         assert driver.find_element("tag name", "h1").text == "Blind comparison"
@@ -112,8 +70,8 @@ def test_report_page_and_blind_ratings_in_a_real_browser(project, invoke, tmp_pa
             time.sleep(0.2)
         if os.environ.get("HENRYVC_REPORT_SCREENSHOT"):  # how docs/report.png is made
             driver.get((page_dir / "index.html").as_uri())
-            _loaded(driver)
-            _marks(driver)
+            audio_states(driver)
+            plot_marks(driver)
             driver.save_screenshot(os.environ["HENRYVC_REPORT_SCREENSHOT"])
     finally:
         driver.quit()
@@ -139,3 +97,17 @@ def test_report_bad_input(project, invoke, tmp_path):
         result = invoke(args, project.root)
         assert result.exit_code == 2, (args, result.output)
     assert list(busy.iterdir()) == [busy / "x"]
+
+
+def test_report_of_an_untagged_run_reads_its_folder(project, invoke, tmp_path):
+    from tests.helpers.project import trained_run
+    from tests.helpers.report import audio_project
+
+    audio_project(project)
+    name = trained_run(project, seed=3)
+    result = invoke(["report", name, "--out", str(tmp_path / "page"), "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    made = json.loads(result.output)
+    assert made["sources"][name].startswith("run folder") and made["audio_files"] == 5
+    assert sorted(p.name for p in (tmp_path / "page" / "media" / name).glob("*.wav"))[:2] == [
+        "epoch_0025_sentence_0.wav", "epoch_0025_sentence_1.wav"]

@@ -14,6 +14,10 @@ def _head(project) -> str:
     return sh(project.root, "git", "rev-parse", "HEAD").stdout.strip()
 
 
+def _subject(project) -> str:
+    return sh(project.root, "git", "log", "-1", "--format=%s").stdout.strip()
+
+
 def _note(project, name: str) -> list[dict]:
     done = sh(project.root, "git", "notes", "--ref", review.NOTES_REF, "show", f"{name}^{{commit}}", check=False)
     return review.parse(done.stdout) if done.returncode == 0 else []
@@ -28,7 +32,7 @@ def test_review_before_and_after_tagging(project, invoke):
     assert f"reviewed {name}: approve 4/5" in result.output
     after = _head(project)
     assert after != before
-    assert sh(project.root, "git", "log", "-1", "--format=%s").stdout.strip() == f"henryvc: review {name} (approve, 4/5)"
+    assert _subject(project) == f"henryvc: review {name} (approve, 4/5)"
     run_dir = project.run_dir(name)
     saved = review.read_folder(run_dir)
     assert [(r["rating"], r["verdict"], r["notes"]) for r in saved] == [(4, "approve", "clear and natural")]
@@ -48,13 +52,14 @@ def test_review_before_and_after_tagging(project, invoke):
     assert result.exit_code == 0, result.output
     assert sh(project.root, "git", "rev-parse", f"{name}^{{commit}}").stdout.strip() == tag_commit  # tag never moves
     assert [r["verdict"] for r in _note(project, name)] == ["approve", "reject"]
-    assert sh(project.root, "git", "log", "-1", "--format=%s").stdout.strip() == f"henryvc: review {name} (reject, 2/5)"
+    assert _subject(project) == f"henryvc: review {name} (reject, 2/5)"
 
     listing = invoke(["list"], project.root).output
     header, row = listing.splitlines()[0], next(line for line in listing.splitlines() if line.startswith(name))
     assert "REVIEW" in header and "reject 2/5 (+1)" in row
     shown = invoke(["show", name], project.root).output
-    assert "approve 4/5 by Henry Tester" in shown and "reject 2/5 by Henry Tester <tester@henryvc.invalid>: buzzy" in shown
+    assert "approve 4/5 by Henry Tester" in shown
+    assert "reject 2/5 by Henry Tester <tester@henryvc.invalid>: buzzy" in shown
     as_json = json.loads(invoke(["show", name, "--json"], project.root).output)
     assert [r["rating"] for r in as_json["reviews"]] == [4, 2]
     listed = json.loads(invoke(["list", "--json"], project.root).output)
@@ -71,6 +76,9 @@ def test_review_of_a_tagged_run_without_its_folder_goes_to_the_note(project, inv
     assert result.exit_code == 0, result.output
     assert "note on" in result.output and _head(project) == head
     assert [r["rating"] for r in _note(project, name)] == [3]
+    assert "approve 3/5" in invoke(["list"], project.root).output
+    sh(project.root, "git", "pack-refs", "--all")  # the notes ref in packed-refs (as after git gc) still reads
+    assert not (project.root / ".git" / review.NOTES_REF).exists()
     assert "approve 3/5" in invoke(["list"], project.root).output
 
 
@@ -121,7 +129,8 @@ def test_evaluate_withholds_success_until_an_approving_review_releases_it(projec
     run_dir = project.run_dir(name)
     params = {"review": {"required_for": ["production"]}}
     met = judge({"total_loss": 1.0, "align_error": 0.01, "stopnet_loss": 0.1, "short_text_seconds": 1.0,
-                 "training_finished": True},
+                 "training_finished": True, "chars_per_second_min": 11.0, "chars_per_second_max": 12.5,
+                 "decoder_runaways": 0, "attention_focus_min": 0.7, "attention_diagonality_min": 0.9},
                 {"max_total_loss": 2.0, "max_align_error": 0.1, "max_stopnet_loss": 0.5, "max_short_text_seconds": 5})
     assert met.status == "success"
     withheld = review.hold(met, run_dir, params)  # what the evaluate stage does with its verdict
@@ -146,7 +155,8 @@ def test_tag_run_push_and_backup_push_the_review_notes(project, invoke, tmp_path
     sh(tmp_path, "git", "init", "-q", "--bare", str(bare))
     sh(project.root, "git", "remote", "add", "origin", str(bare))
     sh(project.root, "git", "push", "-q", "origin", "main")
-    assert invoke(["review", name, "--rating", "4", "--verdict", "approve", "--notes", "ok"], project.root).exit_code == 0
+    approve = ["review", name, "--rating", "4", "--verdict", "approve", "--notes", "ok"]
+    assert invoke(approve, project.root).exit_code == 0
     assert invoke(["tag-run", name, "--push"], project.root).exit_code == 0
     remote_refs = sh(project.root, "git", "ls-remote", "origin").stdout
     assert review.NOTES_REF in remote_refs and f"refs/tags/{name}" in remote_refs
@@ -156,8 +166,66 @@ def test_tag_run_push_and_backup_push_the_review_notes(project, invoke, tmp_path
     sh(clone, "git", "fetch", "-q", "origin", f"{review.NOTES_REF}:{review.NOTES_REF}")
     assert [r["rating"] for r in review.parse(sh(clone, "git", "notes", "--ref", review.NOTES_REF, "show",
                                                     f"{name}^{{commit}}").stdout)] == [4]
-    assert invoke(["review", name, "--rating", "1", "--verdict", "reject", "--notes", "later"], project.root).exit_code == 0
+    reject = ["review", name, "--rating", "1", "--verdict", "reject", "--notes", "later"]
+    assert invoke(reject, project.root).exit_code == 0
     result = invoke(["backup"], project.root)
     assert result.exit_code == 0, result.output
     remote_note = sh(project.root, "git", "ls-remote", "origin", review.NOTES_REF).stdout.split()[0]
     assert remote_note == sh(project.root, "git", "rev-parse", review.NOTES_REF).stdout.strip()
+
+
+def test_review_asks_on_a_terminal(project):
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    name = trained_run(project)
+    master, slave = pty.openpty()
+    henryvc = str(Path(sys.executable).parent / "henryvc")
+    proc = subprocess.Popen([henryvc, "review", name], cwd=project.root, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+
+    def until(prompt: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while prompt not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+        assert prompt in seen, seen.decode(errors="replace")
+
+    for prompt, answer in ((b"Rating (1-5):", b"5\n"), (b"Verdict", b"approve\n"), (b"Notes:", b"asked on a tty\n")):
+        until(prompt)
+        os.write(master, answer)
+    until(b"reviewed ")
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    [saved] = review.read_folder(project.run_dir(name))
+    assert (saved["rating"], saved["verdict"], saved["notes"]) == (5, "approve", "asked on a tty")
+
+
+def test_reviews_from_two_boxes_merge_when_pushed(project, invoke, tmp_path):
+    name = trained_run(project)
+    bare = tmp_path / "origin.git"
+    sh(tmp_path, "git", "init", "-q", "--bare", str(bare))
+    sh(project.root, "git", "remote", "add", "origin", str(bare))
+    assert invoke(["tag-run", name, "--push"], project.root).exit_code == 0
+    sh(project.root, "git", "push", "-q", "origin", "main")
+    other = tmp_path / "other-box"
+    sh(tmp_path, "git", "clone", "-q", str(bare), str(other))
+    first = ["review", name, "--rating", "3", "--verdict", "approve", "--notes", "box two", "--push"]
+    result = invoke(first, other)
+    assert result.exit_code == 0 and "reviews pushed to origin" in result.output, result.output
+    second = ["review", name, "--rating", "2", "--verdict", "reject", "--notes", "box one", "--push"]
+    result = invoke(second, project.root)  # its notes ref never saw box two's: merged, not rejected
+    assert result.exit_code == 0, result.output
+    remote = review.parse(sh(bare, "git", "notes", "--ref", review.NOTES_REF, "show", f"{name}^{{commit}}").stdout)
+    assert sorted(r["notes"] for r in remote) == ["box one", "box two"]
+    assert "reject 2/5 (+1)" in invoke(["list"], project.root).output

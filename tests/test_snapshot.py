@@ -1,4 +1,4 @@
-"""henryvc.snapshot's parts that stand alone: hashing objects while a pull lands them."""
+"""henryvc.restore and henryvc.ledger parts that stand alone: hashing objects while a pull lands them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from henryvc.dvcrepo import Out
-from henryvc.ledger import Ledger
-from henryvc.snapshot import HashWhilePulling, hash_unchanged
+from henryvc.ledger import Ledger, hash_unchanged
+from henryvc.restore import HashWhilePulling
 
 
 def _land(cache: Path, oid: str, data: bytes) -> Path:

@@ -123,3 +123,22 @@ def test_ssh_server_down_fails_clearly(sshd, tmp_path):
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("henryvc: error: dvc pull failed") and len(done.stderr.splitlines()) == 1
     assert "failed to connect to ssh" in done.stderr and "Connect call failed" in done.stderr
+
+
+def test_ssh_server_without_sftp_is_a_failed_operation_with_its_cause(sshd_without_sftp, tmp_path):
+    """Issue 15, item 9: DVC's ssh remote raises ValueError("Can't create any SFTP connections!"), which was
+    exit 3 "unexpected error"; it is the remote failing: exit 1, its cause and the next step, nothing pushed."""
+    store = tmp_path / "ssh-store"
+    store.mkdir()
+    origin = tmp_path / "origin.git"
+    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    box = ssh_box(tmp_path / "box", sshd_without_sftp.url(store), sshd_without_sftp.keyfile, origin)
+    name = train(Project(box), seed=5)
+    assert henryvc(box, "tag-run", name).returncode == 0
+    for args in (["backup"], ["tag-run", name, "--push"]):
+        done = henryvc(box, *args, timeout=180)
+        assert done.returncode == 1, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "unexpected error" not in lines[0], (args, done.stderr)
+        assert "SFTP" in lines[0] and "Subsystem sftp" in lines[0], (args, done.stderr)
+    assert remote_tags(origin) == [] and not any(store.iterdir())

@@ -1,7 +1,8 @@
 """A SIGKILLed trainer is not `training` one moment longer (issue 15, item 10).
 
 A child that inherited the train stage's lock descriptor keeps the OS lock held after the trainer is
-SIGKILLed, so `list` showed a dead run as `training` for as long as that child lived. The trainer writes its pid and start time into the lock; every probe (records.is_training,
+SIGKILLed, so `list` showed a dead run as `training` for as long as that child lived. The trainer
+writes its pid and start time into the lock; every probe (records.is_training,
 used by list, show, status, resume, tag-run, archive, cleanup, reset) reads it, and the next trainer
 replaces such a stale lock instead of refusing.
 """

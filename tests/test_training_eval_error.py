@@ -7,8 +7,8 @@ import json
 import pytest
 
 from henryvc import record
-from tests.helpers import training as tf
 from henryvc_training import prepare, train
+from tests.helpers import training as tf
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_failed_evaluation_is_logged_as_error_and_training_finishes(tmp_path):
     assert train.main(["--root", str(project)]) == 0
     log = (run_dir / "training_v2.log").read_text()
     assert "WARNING  henryvc.training.prepare: evaluation text '☃☃☃' has characters" in log  # told early
-    errors = [l for l in (run_dir / "training_v2.log").read_text().splitlines() if " ERROR " in l]
+    errors = [ln for ln in (run_dir / "training_v2.log").read_text().splitlines() if " ERROR " in ln]
     assert errors and "evaluation at epoch 1 failed, training goes on" in errors[0]
     assert record.load(run_dir).extra["training"]["finished"] is True
     assert not (run_dir / "logs" / "evaluations.jsonl").exists()

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from tests.helpers import training as tf
 from henryvc_training import prepare, train
+from tests.helpers import training as tf
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def test_first_nan_stops_training_marks_failed_and_keeps_debug_state(tmp_path):
     assert any(not torch.isfinite(torch.as_tensor(v)).all() for v in state["loss"].values())
 
     # every loss line written before the guard fired is finite: the NaN step itself was never trained on
-    rows = [json.loads(l) for l in (run_dir / "logs" / "step_losses.jsonl").read_text().splitlines()]
+    rows = [json.loads(ln) for ln in (run_dir / "logs" / "step_losses.jsonl").read_text().splitlines()]
     assert len(rows) == step
     assert all(isinstance(v, float) and abs(v) < float("inf") for r in rows for k, v in r.items() if k.endswith("loss"))
     record = json.loads((run_dir / "run.json").read_text())

@@ -43,6 +43,7 @@ def test_run_folder_layout(run_dir):
     for name in ("config.json", "run.json", "README.md", "training_v2.log", "metrics.json",
                  "data/manifest.json", "data/train.csv", "data/eval.csv",
                  "plots/loss.png", "plots/alignment.png", "plots/loss.csv", "samples/short_text.wav",
+                 "samples/sentence_0.wav", "samples/utterances.json",
                  "logs/step_losses.jsonl", "logs/epoch_losses.jsonl", "logs/evaluations.jsonl"):
         assert (run_dir / name).is_file(), name
     assert not (run_dir / "SUCCESS").exists()  # a 6-step model cannot meet the criteria
@@ -69,12 +70,16 @@ def test_tensorboard_events_hold_losses(run_dir):
     accumulator.Reload()
     tags = accumulator.Tags()["scalars"]
     assert any("loss" in tag for tag in tags), tags
+    assert "Evaluation/asr_wer" in tags and "Evaluation/attention_focus_min" in tags, tags
     assert len(accumulator.Scalars(next(t for t in tags if "loss" in t))) >= 2
+    final = EventAccumulator(str(run_dir / "samples" / "tensorboard"))  # the evaluate stage's own events
+    final.Reload()
+    assert "FinalEvaluation/asr_wer_gap" in final.Tags()["scalars"]
 
 
 def test_log_lines_are_timestamped_with_levels(run_dir):
     lines = (run_dir / "training_v2.log").read_text().splitlines()
-    assert lines and all(LOG_LINE.match(line) for line in lines), [l for l in lines if not LOG_LINE.match(l)][:5]
+    assert lines and all(LOG_LINE.match(line) for line in lines), [ln for ln in lines if not LOG_LINE.match(ln)][:5]
     levels = {LOG_LINE.match(line).group(1) for line in lines}
     assert "INFO" in levels and "WARNING" in levels  # deprecations and the capped decoder are warnings
     assert "CRITICAL" not in levels and "ERROR" not in levels
@@ -85,7 +90,7 @@ def test_log_lines_are_timestamped_with_levels(run_dir):
 
 
 def test_learning_rate_moves(run_dir):
-    rows = [json.loads(l) for l in (run_dir / "logs" / "step_losses.jsonl").read_text().splitlines()]
+    rows = [json.loads(ln) for ln in (run_dir / "logs" / "step_losses.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(6))
     assert len({r["current_lr"] for r in rows}) == len(rows)  # NoamLR warm-up, stepped every step
 
@@ -95,6 +100,8 @@ def test_periodic_evaluation_saved_audio_alignment_and_readme(run_dir):
     assert (folder / "sentence_0.wav").is_file() and (folder / "sentence_0_alignment.png").is_file()
     summary = json.loads((run_dir / "logs" / "evaluations.jsonl").read_text().splitlines()[0])
     assert summary["epoch"] == 2
+    assert {"asr_wer", "asr_wer_reference", "attention_focus_min", "decoder_runaways"} <= set(summary["scores"])
+    assert (folder / "sentence_0.wav").is_file() and len(list(folder.glob("eval_henry_*.wav"))) == 2
     assert summary["sentences"][0]["decoder_steps"] <= 40  # the cap held
     readme = (run_dir / "README.md").read_text()
     assert "## Evaluation at epoch 2 (" in readme and "## Verdict: failed (" in readme
@@ -110,7 +117,23 @@ def test_metrics_and_verdict(run_dir):
     assert record["status"] == "failed"
     assert record["verdict"]["status"] == "failed"
     assert {c["metric"] for c in record["verdict"]["criteria"]} == {
-        "total_loss", "align_error", "stopnet_loss", "short_text_seconds"}
+        "total_loss", "align_error", "stopnet_loss", "short_text_seconds", "chars_per_second_min",
+        "chars_per_second_max", "decoder_runaways", "attention_focus_min", "attention_diagonality_min"}
+    # every evaluation text was heard: the short text, the test sentence, the two held-out clips
+    utterances = json.loads((run_dir / "samples" / "utterances.json").read_text())
+    clips = [key for key in utterances if key.startswith("eval_henry_")]
+    assert set(utterances) == {"short_text", "sentence_0", *clips} and len(clips) == 2
+    assert all((run_dir / "samples" / f"{key}.wav").is_file() for key in utterances)
+    # a 6-step model is not intelligible; the real recordings of the same texts are, to the same recognizer
+    assert metrics["asr_wer"] >= 0.9 and metrics["asr_wer_reference"] <= 0.6 and metrics["asr_wer_gap"] >= 0.3
+    # the gate's lines name the check, the utterance and the fix with this run's value
+    reasons = record["verdict"]["reasons"]
+    assert any(r.startswith("attention focus: ") and "fix: raise `ga_alpha`" in r for r in reasons), reasons
+    config = json.loads((run_dir / "config.json").read_text())
+    assert f"raise `stopnet_pos_weight` (weight of the rare 'stop' frames; now {config['stopnet_pos_weight']!r})" \
+        in record["verdict"]["advice"]
+    readme = (run_dir / "README.md").read_text()
+    assert "What to try" in readme and "Intelligibility (pocketsphinx" in readme
     assert record["seed"] == 54321
 
 

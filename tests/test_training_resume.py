@@ -69,12 +69,12 @@ def test_sigkill_then_resume(tmp_path):
     assert result.status == "failed"  # evaluated: a tiny model fails the criteria, honestly
     final = record.load(run_dir)
     assert final.extra["training"]["finished"] is True
-    epochs = [json.loads(l) for l in (run_dir / "logs" / "epoch_losses.jsonl").read_text().splitlines()]
+    epochs = [json.loads(ln) for ln in (run_dir / "logs" / "epoch_losses.jsonl").read_text().splitlines()]
     assert epochs[-1]["epoch"] == 2  # all three epochs done
     log_after = (run_dir / "training_v2.log").read_text()
     assert log_after.startswith(log_before)  # the killed run's log was kept and appended to
     assert f"continuing {tf.RUN} from {continued['checkpoint']}" in log_after
-    steps = [json.loads(l)["step"] for l in (run_dir / "logs" / "step_losses.jsonl").read_text().splitlines()]
+    steps = [json.loads(ln)["step"] for ln in (run_dir / "logs" / "step_losses.jsonl").read_text().splitlines()]
     assert len(steps) > killed_at and steps[killed_at] == continued["step"] + 1
     assert "up to date" in tf.dvc("status", cwd=project).stdout
 
@@ -101,5 +101,5 @@ def test_sigterm_saves_a_checkpoint_and_leaves_the_run_incomplete(tmp_path):
     assert rec.status == "incomplete" and rec.extra["training"]["ended"] == "interrupted"
     checkpoints = [p.name for p in (run_dir / "checkpoints").glob("checkpoint_*.pth")]
     assert len(checkpoints) == 1  # written on the way out (save_on_interrupt), not by save_step
-    critical = [l for l in (run_dir / "training_v2.log").read_text().splitlines() if " CRITICAL " in l]
+    critical = [ln for ln in (run_dir / "training_v2.log").read_text().splitlines() if " CRITICAL " in ln]
     assert len(critical) == 1 and f"henryvc resume {tf.RUN}" in critical[0]

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from henryvc import pipeline, record
-from tests.helpers import training as tf
 from henryvc_training import common
+from tests.helpers import training as tf
 
 VARIANTS = ("stable", "experimental", "production", "debug")
 

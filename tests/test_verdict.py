@@ -8,7 +8,7 @@ import math
 import pytest
 
 from henryvc.errors import BadInput
-from henryvc.verdict import CRITERIA, judge
+from henryvc.verdict import CRITERIA, LISTENER, judge
 
 CRITERIA_PARAMS = {"max_total_loss": 2.0, "max_align_error": 0.1, "max_stopnet_loss": 0.5,
                    "max_short_text_seconds": 5.0}
@@ -18,26 +18,36 @@ RECORDED_DEBUG = {
     "model_file": "best_model.pth", "nan_losses": [], "short_text_decoder_steps": 40,
     "short_text_hit_max_decoder_steps": True, "short_text_seconds": 6.478, "steps": 6,
     "stopnet_loss": 0.6457568407058716, "total_loss": 3.3221564292907715, "training_finished": True,
+    # the listener checks' worst utterance (aggregates metrics.json carries since issue 14)
+    "chars_per_second_min": 2.006, "chars_per_second_max": 2.006, "decoder_runaways": 1,
+    "attention_focus_min": 0.041, "attention_diagonality_min": 0.36,
 }
+ALL = len(CRITERIA) + len(LISTENER)
 # The same fields as a trained voice reports them.
 RECORDED_GOOD = {**RECORDED_DEBUG, "align_error": 0.042, "stopnet_loss": 0.08, "total_loss": 0.61,
-                 "short_text_seconds": 1.9, "short_text_hit_max_decoder_steps": False}
+                 "short_text_seconds": 1.9, "short_text_hit_max_decoder_steps": False,
+                 "chars_per_second_min": 10.5, "chars_per_second_max": 14.2, "decoder_runaways": 0,
+                 "attention_focus_min": 0.62, "attention_diagonality_min": 0.81}
 
 
 def test_good_run_succeeds_with_every_criterion_passed():
     verdict = judge(RECORDED_GOOD, CRITERIA_PARAMS)
     assert verdict.status == "success"
-    assert [c.passed for c in verdict.criteria] == [True] * len(CRITERIA)
+    assert [c.passed for c in verdict.criteria] == [True] * ALL
     assert {c.metric: c.threshold for c in verdict.criteria} == {
-        "total_loss": 2.0, "align_error": 0.1, "stopnet_loss": 0.5, "short_text_seconds": 5.0}
+        "total_loss": 2.0, "align_error": 0.1, "stopnet_loss": 0.5, "short_text_seconds": 5.0,
+        # listener checks: params.yaml's values, or the documented defaults for an older params.yaml
+        "chars_per_second_min": 5.0, "chars_per_second_max": 25.0, "decoder_runaways": 0.0,
+        "attention_focus_min": 0.3, "attention_diagonality_min": 0.5}
 
 
 def test_recorded_debug_run_fails_every_criterion_with_reasons():
     verdict = judge(RECORDED_DEBUG, CRITERIA_PARAMS)
     assert verdict.status == "failed"
-    assert [c.passed for c in verdict.criteria] == [False] * len(CRITERIA)
-    assert len(verdict.reasons) == len(CRITERIA)
-    assert "total_loss 3.322 is not below 2" in verdict.reasons
+    assert [c.passed for c in verdict.criteria] == [False] * len(CRITERIA) + [False, True, False, False, False]
+    assert len(verdict.reasons) == ALL - 1
+    assert "total_loss 3.322 is not below 2; fix: train longer: more `epochs` or a continued run (now not set)" \
+        in verdict.reasons
 
 
 @pytest.mark.parametrize("metric,bad", [("total_loss", 2.5), ("align_error", 0.3), ("stopnet_loss", 0.7),
@@ -59,8 +69,9 @@ def test_value_equal_to_threshold_fails(metric):
 def test_thresholds_come_from_params_not_code():
     strict = {**CRITERIA_PARAMS, "max_total_loss": 0.5}
     assert judge(RECORDED_GOOD, strict).status == "failed"
-    lenient = {"max_total_loss": 10, "max_align_error": 1, "max_stopnet_loss": 1, "max_short_text_seconds": 10}
-    assert judge(RECORDED_DEBUG, lenient).status == "success"
+    lenient = {"max_total_loss": 10, "max_align_error": 1, "max_stopnet_loss": 1, "max_short_text_seconds": 10,
+               "min_chars_per_second": 1, "min_attention_focus": 0.01, "min_attention_diagonality": 0.1}
+    assert judge({**RECORDED_DEBUG, "decoder_runaways": 0}, lenient).status == "success"
 
 
 def test_nan_flag_fails_even_when_values_pass():

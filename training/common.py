@@ -6,10 +6,11 @@ import json
 import logging
 import math
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from henryvc.errors import BadInput, HenryvcError
 
@@ -80,16 +81,10 @@ class RunPaths:
 
 
 def load_params(root: Path) -> dict[str, Any]:
-    """params.yaml of the project at ROOT, with the run name checked."""
-    import yaml
+    """params.yaml of the project at ROOT, with the run name checked (henryvc.params owns the file)."""
+    from henryvc import params
 
-    path = root / PARAMS_FILE
-    if not path.exists():
-        raise BadInput(f"{path} does not exist: run the stages from the project root (where dvc.yaml is)")
-    params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(params.get("run"), str) or not params["run"]:
-        raise BadInput(f"{path} names no run: create one with `henryvc new-run --major 2 --variant debug`")
-    return params
+    return params.load_stage_params(root)
 
 
 def run_paths(root: Path, params: dict[str, Any]) -> RunPaths:
@@ -223,5 +218,7 @@ def append_readme(paths: RunPaths, title: str, lines: list[str]) -> None:
 
 
 def is_finite_number(value: Any) -> bool:
-    """True for a real, finite number (bools and strings are not numbers here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """True for a real, finite number (bools and strings are not numbers here: henryvc.numbers decides)."""
+    from henryvc.numbers import is_number
+
+    return is_number(value) and math.isfinite(value)

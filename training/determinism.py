@@ -33,7 +33,7 @@ def thread_count(params: dict[str, Any]) -> int | None:
     return threads
 
 
-def configure(config: Any, threads: int | None = None) -> dict[str, Any]:
+def configure(config: Any, threads: int | None = None, world_size: int = 1) -> dict[str, Any]:
     """Make this process train deterministically; return the settings for the run record.
 
     Seeds Python, NumPy and torch from the config's training_seed, fixes torch's thread count (THREADS,
@@ -41,7 +41,8 @@ def configure(config: Any, threads: int | None = None) -> dict[str, Any]:
     (strict on CPU: an op without a deterministic kernel stops training; warn-only on CUDA, where some of
     Coqui's kernels have none), and on CUDA sets CUBLAS_WORKSPACE_CONFIG, cuDNN deterministic without
     benchmark, and TF32 off. The Coqui config gets the same cuDNN/TF32 values, because the Trainer sets
-    these flags again from it.
+    these flags again from it. A multi-process run (WORLD_SIZE > 1) is warn-only too: strict mode under
+    DistributedDataParallel's collectives is untried, and such a run promises no bitwise match anyway.
     """
     import torch
 
@@ -49,7 +50,7 @@ def configure(config: Any, threads: int | None = None) -> dict[str, Any]:
     if cuda:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
     torch.set_num_threads(threads or torch.get_num_threads())
-    warn_only = cuda
+    warn_only = cuda or world_size > 1
     torch.use_deterministic_algorithms(True, warn_only=warn_only)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
@@ -70,8 +71,10 @@ def configure(config: Any, threads: int | None = None) -> dict[str, Any]:
         "cudnn_benchmark": torch.backends.cudnn.benchmark,
         "tf32": False,
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG") if cuda else None,
-        "promise": ("bitwise on this CPU, torch build and thread count" if not cuda else
-                    "close, not bitwise: see docs/reproducibility.md (atomics, cuDNN algorithms, GPU/driver)"),
+        "world_size": world_size,
+        "promise": ("close, not bitwise: see docs/reproducibility.md (atomics, cuDNN algorithms, GPU/driver)"
+                    if cuda else "bitwise on this CPU, torch build and thread count" if world_size == 1 else
+                    "close, not bitwise: a multi-process run (see docs/reproducibility.md)"),
     }
 
 

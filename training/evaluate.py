@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from henryvc import published, record, review
+from henryvc import atomic, published, record, review
 from henryvc.errors import BadInput, HenryvcError
-from henryvc.verdict import Verdict, judge
+from henryvc.verdict import Verdict, judge, listener_metrics
 from henryvc_training import common
 from henryvc_training.common import RunPaths
 
@@ -25,6 +25,9 @@ log = logging.getLogger("henryvc.training.evaluate")
 
 LOSS_COLUMNS = ("loss", "decoder_loss", "postnet_loss", "stopnet_loss", "align_error")
 SUCCESS_MARKER = "SUCCESS"
+# The listener and intelligibility scores logged as TensorBoard scalars (periodic and final evaluations).
+EVAL_SCALARS = ("asr_wer", "asr_cer", "asr_wer_reference", "asr_wer_gap", "asr_wer_all", "chars_per_second_min",
+                "chars_per_second_max", "decoder_runaways", "attention_focus_min", "attention_diagonality_min")
 
 
 def loss_metrics(paths: RunPaths) -> dict[str, Any]:
@@ -103,19 +106,46 @@ def write_loss_plots(paths: RunPaths) -> None:
     plt.close(fig)
 
 
-def short_text_metrics(paths: RunPaths, text: str, max_decoder_steps: int) -> dict[str, Any]:
-    """Synthesize TEXT with the delivered model; save audio and alignment; return its duration."""
-    from henryvc_training import synth
+def listen_metrics(root: Path, paths: RunPaths, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Synthesize the evaluation texts with the delivered model, measure and transcribe them; save their
+    audio in samples/ and the short text's alignment; return (metrics, utterances)."""
+    from henryvc_training import listen, synth
 
+    evaluation = params.get("evaluation") or {}
+    criteria = params.get("criteria") or {}
+    text = str(evaluation.get("short_text", "Hello, I am Henry."))
+    max_steps = int(evaluation.get("max_decoder_steps", 500))
     model, chosen = load_model(paths)
-    result = synth.synthesize(model, text, max_decoder_steps)
-    synth.save_wav(model, result.wav, paths.samples / "short_text.wav")
-    synth.save_alignment_png(result.alignment, paths.plots / "alignment.png", f"{chosen.name}: {text}")
-    if result.hit_cap:
-        log.warning("short text %r ran to max_decoder_steps=%d: the model does not predict the end yet",
-                    text, max_decoder_steps)
-    return {"short_text_seconds": round(result.seconds, 3), "short_text_decoder_steps": result.decoder_steps,
-            "short_text_hit_max_decoder_steps": result.hit_cap, "model_file": chosen.name}
+    clips = listen.eval_clips(paths, root / (params.get("data") or {}).get("dir", "voice_data"))
+    todo = listen.items(text, list(model.config.test_sentences or []), clips)
+    heard = listen.listen(model, todo, max_steps, paths.samples, bool(evaluation.get("asr", True)),
+                          float(criteria.get("min_chars_per_second", 5.0)))
+    synth.save_alignment_png(heard.alignments["short_text"], paths.plots / "alignment.png", f"{chosen.name}: {text}")
+    short = heard.utterances["short_text"]
+    for key, u in heard.utterances.items():
+        if not u["stopped_by_itself"]:
+            log.warning("%s %r ran to max_decoder_steps=%d: the model does not predict the end yet", key, u["text"],
+                        max_steps)
+    metrics = {"short_text_seconds": short["seconds"], "short_text_decoder_steps": short["decoder_steps"],
+               "short_text_hit_max_decoder_steps": not short["stopped_by_itself"], "model_file": chosen.name,
+               **heard.asr, "eval_synthesis_seconds": round(heard.synthesis_seconds, 3),
+               "eval_asr_seconds": round(heard.asr_seconds, 3)}
+    return metrics, heard.utterances
+
+
+def log_tensorboard(paths: RunPaths, metrics: dict[str, Any]) -> None:
+    """The final evaluation's scores as TensorBoard scalars in samples/tensorboard (the evaluate stage's
+    output; training's tensorboard/ is the train stage's and must not change after it)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(paths.samples / "tensorboard"))
+    try:
+        step = int(metrics.get("steps") or 0)
+        for key in EVAL_SCALARS:
+            if common.is_finite_number(metrics.get(key)):
+                writer.add_scalar(f"FinalEvaluation/{key}", float(metrics[key]), step)
+    finally:
+        writer.close()
 
 
 def _json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -123,16 +153,30 @@ def _json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not common.is_finite_number(v) else v) for k, v in metrics.items()}
 
 
-def readme_lines(verdict: Verdict, metrics: dict[str, Any]) -> list[str]:
-    """The README section body: the verdict, a criteria table, the reasons."""
+def readme_lines(verdict: Verdict, metrics: dict[str, Any], utterances: dict[str, Any] | None = None) -> list[str]:
+    """The README section body: the verdict, a criteria table, each utterance, the reasons and what to try."""
+    from henryvc_training import listen
+
     lines = [f"**{verdict.status.upper()}**", "", "| criterion | value | threshold | passed |", "|---|---|---|---|"]
     for item in verdict.criteria:
         value = "not measured" if item.value is None else f"{item.value:.4g}"
-        lines.append(f"| {item.metric} < threshold | {value} | {item.threshold:g} | "
+        lines.append(f"| {item.metric} {getattr(item, 'op', '<')} threshold | {value} | {item.threshold:g} | "
                      f"{'-' if item.passed is None else ('yes' if item.passed else 'no')} |")
     lines += ["", *(f"- {reason}" for reason in verdict.reasons)]
+    if verdict.advice:
+        lines += ["", "What to try (the team's troubleshooting steps, with this run's current values):", "",
+                  *(f"- {step}" for step in verdict.advice)]
+    if utterances:
+        lines += ["", *listen.table(utterances)]
+    if "asr_wer" in metrics:
+        lines += ["", f"Intelligibility (pocketsphinx, language model from the evaluation texts): WER "
+                      f"{metrics['asr_wer']:.3f} on the synthesized eval clips against "
+                      f"{metrics['asr_wer_reference']:.3f} "
+                      f"on their real recordings (gap {metrics['asr_wer_gap']:+.3f}; CER {metrics['asr_cer']:.3f} "
+                      f"vs {metrics['asr_cer_reference']:.3f})."]
     lines += ["", f"Trained {metrics.get('steps', '?')} steps in {metrics.get('epochs', '?')} epochs; "
-                  f"losses: {metrics.get('loss_source', 'none recorded')}; short text from {metrics.get('model_file', '-')}."]
+                  f"losses: {metrics.get('loss_source', 'none recorded')}; "
+                  f"evaluated with {metrics.get('model_file', '-')}."]
     return lines
 
 
@@ -141,23 +185,29 @@ def evaluate(root: Path) -> Verdict:
     params = common.load_params(root)
     paths = common.run_paths(root, params)
     criteria = params.get("criteria") or {}
-    evaluation = params.get("evaluation") or {}
     rec = record.load(paths.run_dir)
     training = rec.extra.get("training") or {}
     metrics: dict[str, Any] = {**loss_metrics(paths)}
     nan = non_finite_losses(paths)
     metrics.update(has_nan=bool(nan), nan_losses=nan, training_finished=bool(training.get("finished")))
     write_loss_plots(paths)
+    utterances: dict[str, Any] = {}
     try:
-        metrics.update(short_text_metrics(paths, str(evaluation.get("short_text", "Hello, I am Henry.")),
-                                          int(evaluation.get("max_decoder_steps", 500))))
+        heard, utterances = listen_metrics(root, paths, params)
+        metrics.update(heard)
     except BadInput:
         raise
     except Exception as exc:  # the verdict is still written: without the measurement it is incomplete
-        log.error("short-text synthesis failed: %s: %s", type(exc).__name__, exc)
-    verdict = review.hold(judge(metrics, criteria), paths.run_dir, params)  # production: success needs a review
+        log.error("evaluation synthesis failed: %s: %s", type(exc).__name__, exc, exc_info=True)
+    config = common.read_config(paths)
+    # production: success needs a review
+    verdict = review.hold(judge(metrics, criteria, config, utterances), paths.run_dir, params)
+    metrics.update(listener_metrics(utterances))
     metrics["verdict"] = verdict.status
-    record.write_json_atomic(paths.metrics, _json_safe(metrics))
+    if utterances:
+        atomic.write_json_atomic(paths.samples / "utterances.json", utterances)
+        log_tensorboard(paths, metrics)
+    atomic.write_json_atomic(paths.metrics, _json_safe(metrics))
     marker = paths.run_dir / SUCCESS_MARKER
     if verdict.status == "success":
         marker.write_text(f"{paths.name} met every criterion; see metrics.json\n", encoding="utf-8")
@@ -168,7 +218,7 @@ def evaluate(root: Path) -> Verdict:
     event = {"event": f"evaluated-{verdict.status}", "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     record.update(paths.run_dir, status=verdict.status, metrics=_json_safe(metrics), verdict=verdict.to_dict(),
                   history=rec.history + [event])
-    common.append_readme(paths, f"Verdict: {verdict.status}", readme_lines(verdict, metrics))
+    common.append_readme(paths, f"Verdict: {verdict.status}", readme_lines(verdict, metrics, utterances))
     published.publish(root, paths.run_dir)  # metrics/run.json, plots/loss.csv...: what `dvc metrics diff` compares
     level = logging.INFO if verdict.status == "success" else logging.WARNING
     log.log(level, "verdict %s: %s", verdict.status, "; ".join(verdict.reasons))
@@ -190,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"evaluate: {verdict.status}: " + "; ".join(verdict.reasons))
     for item in verdict.criteria:
         shown = "not measured" if item.value is None else f"{item.value:.4g}"
-        print(f"  {item.metric}: {shown} (< {item.threshold:g}: {item.passed})")
+        print(f"  {item.metric}: {shown} ({item.op} {item.threshold:g}: {item.passed})")
+    for step in verdict.advice:
+        print(f"  try: {step}")
     return 0
 
 

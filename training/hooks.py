@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc import record
+from henryvc import atomic
 from henryvc.errors import HenryvcError
 from henryvc_training import common
 from henryvc_training.common import RunPaths
@@ -44,6 +44,7 @@ class Hooks:
         self.paths = paths
         self.settings = settings
         self.config = config
+        self.data_dir: Path | None = None
         paths.logs.mkdir(parents=True, exist_ok=True)
         # Line-buffered appends: a SIGKILL loses at most the line being written.
         self.steps_file = paths.step_losses.open("a", encoding="utf-8", buffering=1)
@@ -80,7 +81,7 @@ class Hooks:
                    "clips": [Path(p).stem for p in batch.get("audio_unique_names", batch.get("item_idxs", []))
                              if isinstance(p, str)],
                    "debug_state": str((debug_dir / f"nan_step_{step}.pt").relative_to(self.paths.run_dir))}
-        record.write_json_atomic(self.paths.logs / "nan_debug.json", summary)
+        atomic.write_json_atomic(self.paths.logs / "nan_debug.json", summary)
         raise NonFiniteLoss(f"non-finite loss ({', '.join(bad)}) at step {step}, epoch {trainer.epochs_done}; "
                             f"debug state in {summary['debug_state']}, summary in logs/nan_debug.json")
 
@@ -110,35 +111,53 @@ class Hooks:
             log.error("evaluation at epoch %d failed, training goes on: %s: %s", epoch, type(exc).__name__, exc)
 
     def evaluate(self, trainer: Any, epoch: int) -> None:
-        from henryvc_training import synth
+        """Synthesize the test sentences and the held-out clips' texts; measure, transcribe and log them."""
+        from henryvc.verdict import listener_metrics
+        from henryvc_training import listen, synth
 
         model = trainer._get_model()
         out_dir = self.paths.checkpoints / "evaluations" / f"epoch_{epoch:04d}"
-        rows = []
-        for index, text in enumerate(self.config.test_sentences):
-            result = synth.synthesize(model, text, self.settings.max_decoder_steps)
-            synth.save_wav(model, result.wav, out_dir / f"sentence_{index}.wav")
-            synth.save_alignment_png(result.alignment, out_dir / f"sentence_{index}_alignment.png",
-                                     f"epoch {epoch}: {text}")
-            trainer.dashboard_logger.test_audios(trainer.total_steps_done, {f"{index}-audio": result.wav},
+        clips = listen.eval_clips(self.paths, self.data_dir) if self.data_dir is not None else []
+        todo = listen.items(None, list(self.config.test_sentences), clips)
+        heard = listen.listen(model, todo, self.settings.max_decoder_steps, out_dir, self.settings.asr,
+                              self.settings.min_chars_per_second)
+        step = trainer.total_steps_done
+        for key, alignment in heard.alignments.items():
+            synth.save_alignment_png(alignment, out_dir / f"{key}_alignment.png",
+                                     f"epoch {epoch}: {heard.utterances[key]['text']}")
+        for index, _text in enumerate(self.config.test_sentences):
+            trainer.dashboard_logger.test_audios(step, {f"{index}-audio": heard.wavs[f"sentence_{index}"]},
                                                  model.ap.sample_rate)
-            rows.append({"text": text, "seconds": round(result.seconds, 3), "decoder_steps": result.decoder_steps,
-                         "hit_max_decoder_steps": result.hit_cap})
-            if result.hit_cap:
-                log.warning("epoch %d: %r ran to max_decoder_steps=%d (the model does not stop yet)",
-                            epoch, text, self.settings.max_decoder_steps)
+        scores = {**listener_metrics(heard.utterances), **heard.asr}
+        from henryvc_training.evaluate import EVAL_SCALARS
+
+        for key in EVAL_SCALARS:
+            if common.is_finite_number(scores.get(key)):
+                trainer.dashboard_logger.add_scalar(f"Evaluation/{key}", float(scores[key]), step)
+        for key, u in heard.utterances.items():
+            if not u["stopped_by_itself"]:
+                log.warning("epoch %d: %s %r ran to max_decoder_steps=%d (the model does not stop yet)",
+                            epoch, key, u["text"], self.settings.max_decoder_steps)
+        rows = [{"text": u["text"], "seconds": u["seconds"], "decoder_steps": u["decoder_steps"],
+                 "hit_max_decoder_steps": not u["stopped_by_itself"]}
+                for key, u in heard.utterances.items() if key.startswith("sentence_")]
         train = dict(trainer.keep_avg_train.avg_values) if trainer.keep_avg_train is not None else {}
         evaluation = dict(trainer.keep_avg_eval.avg_values) if trainer.keep_avg_eval is not None else {}
         losses = {k: round(float(v), 5) for k, v in (evaluation or train).items()
                   if k in ("avg_loss", "avg_align_error", "avg_stopnet_loss", "avg_decoder_loss", "avg_postnet_loss")}
-        summary = {"epoch": epoch, "step": trainer.total_steps_done, "sentences": rows, "losses": losses,
-                   "audio": str(out_dir.relative_to(self.paths.run_dir))}
+        summary = {"epoch": epoch, "step": step, "sentences": rows, "losses": losses, "scores": scores,
+                   "utterances": heard.utterances, "audio": str(out_dir.relative_to(self.paths.run_dir)),
+                   "synthesis_seconds": round(heard.synthesis_seconds, 3), "asr_seconds": round(heard.asr_seconds, 3)}
         with (self.paths.logs / "evaluations.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(summary) + "\n")
-        lines = [f"Step {trainer.total_steps_done}; audio and alignments in `{summary['audio']}/`.", "",
-                 "| sentence | seconds | decoder steps | hit cap |", "|---|---|---|---|"]
-        lines += [f"| {r['text']} | {r['seconds']} | {r['decoder_steps']} | {r['hit_max_decoder_steps']} |"
-                  for r in rows]
+        lines = [f"Step {step}; audio and alignments in `{summary['audio']}/`.", "", *listen.table(heard.utterances)]
+        if "asr_wer" in scores:
+            lines += ["", f"Intelligibility: WER {scores['asr_wer']:.3f} on the synthesized eval clips, "
+                          f"{scores['asr_wer_reference']:.3f} on their real recordings "
+                          f"(gap {scores['asr_wer_gap']:+.3f})."]
         lines += ["", "Losses: " + ", ".join(f"{k.removeprefix('avg_')} {v}" for k, v in losses.items())]
         common.append_readme(self.paths, f"Evaluation at epoch {epoch}", lines)
-        log.info("evaluation at epoch %d: %s", epoch, "; ".join(f"{r['text']!r} {r['seconds']} s" for r in rows))
+        log.info("evaluation at epoch %d: %s%s", epoch,
+                 "; ".join(f"{u['text']!r} {u['seconds']} s" for u in heard.utterances.values()),
+                 f"; ASR WER {scores['asr_wer']:.3f} (recordings {scores['asr_wer_reference']:.3f})"
+                 if "asr_wer" in scores else "")

@@ -22,20 +22,20 @@ class LoaderSettings:
     pin_memory: bool = False
 
     @classmethod
-    def from_config(cls, raw: dict[str, Any]) -> "LoaderSettings":
+    def from_config(cls, raw: dict[str, Any]) -> LoaderSettings:
         return cls(pin_memory=bool(raw.get(PIN_MEMORY_KEY, False)))
 
 
-def tune(loader: Any, settings: LoaderSettings) -> Any:
-    """LOADER rebuilt with pinned memory (on CUDA) and persistent workers; LOADER itself when neither applies."""
+def tune(loader: Any, settings: LoaderSettings, sampler: Any = None) -> Any:
+    """LOADER rebuilt with pinned memory (on CUDA), persistent workers and SAMPLER (a rank's shard) when
+    given; LOADER itself when none of these applies."""
     import torch
     from torch.utils.data import DataLoader
 
     pin = settings.pin_memory and torch.cuda.is_available()
     workers = int(loader.num_workers)
-    if not pin and workers == 0:
+    if not pin and workers == 0 and sampler is None:
         return loader
-    # The sampler is passed on as it is: Coqui's DistributedSampler (one shard per rank) or its default.
-    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=loader.sampler,
+    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler or loader.sampler,
                       collate_fn=loader.collate_fn, drop_last=loader.drop_last, num_workers=workers,
                       pin_memory=pin, persistent_workers=workers > 0)

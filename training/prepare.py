@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import random
 import statistics
@@ -17,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from henryvc.atomic import write_json_atomic
 from henryvc.errors import BadInput, HenryvcError
-from henryvc.record import write_json_atomic
 from henryvc_training import common
 
 log = logging.getLogger("henryvc.training.prepare")

@@ -132,6 +132,8 @@ class ResumableLoader:
                            multiprocessing_context=loader.multiprocessing_context)
         self.loader = DataLoader(loader.dataset, batch_sampler=self.batches, **options)
         self.dataset = loader.dataset
+        # henryvc_training.ddp reads the sampler: set_epoch on a rank's shard sampler, its padding per epoch
+        self.sampler = loader.sampler
         self.tracker = tracker
         self.handed_out = 0  # batches of the current epoch trained or being trained, skipped ones included
 
@@ -185,7 +187,12 @@ class Tracker:
             "keep_avg_train": _averages(trainer.keep_avg_train), "keep_avg_eval": _averages(trainer.keep_avg_eval),
             "best_loss": best_loss if best_loss is not None else trainer.best_loss,
         }
-        if not exact:
+        world_size = int(getattr(getattr(trainer, "rank", None), "world_size", 1) or 1)
+        if world_size > 1:
+            # Each rank's loader holds its own shard and position; only rank 0's would be saved here.
+            state["exact"] = False
+            state["reason"] = multi_process_reason(world_size)
+        elif not exact:
             state["reason"] = "saved when training was stopped in the middle of a step"
         return state
 
@@ -240,6 +247,12 @@ class Tracker:
             return None
         self.pending = None
         return state["epoch_start_rng"], int(state["batches_done"]), state["rng"]
+
+
+def multi_process_reason(world_size: int) -> str:
+    """Why a multi-process run's checkpoint is not an exact-resume point (exact resume is single-process)."""
+    return (f"saved by a multi-process run (world size {world_size}): exact resume covers one-process "
+            "runs only, every rank's shard position is not saved")
 
 
 def _averages(keep: Any) -> dict[str, Any] | None:

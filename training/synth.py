@@ -17,6 +17,16 @@ class Synthesis:
     seconds: float
     decoder_steps: int
     hit_cap: bool
+    stop_probability: float = 0.0  # the stop token's probability at the last decoder step
+    stop_threshold: float = 0.5  # the decoder stops by itself once the stop token is above it
+    max_decoder_steps: int = 0
+
+    def measure(self) -> dict[str, Any]:
+        """What a listener would check about it (henryvc_training.quality), as henryvc.verdict reads it."""
+        from henryvc_training import quality
+
+        return quality.measure(self.text, self.seconds, self.decoder_steps, self.max_decoder_steps,
+                               self.stop_probability, self.stop_threshold, self.alignment)
 
 
 def synthesize(model: Any, text: str, max_decoder_steps: int) -> Synthesis:
@@ -39,7 +49,11 @@ def synthesize(model: Any, text: str, max_decoder_steps: int) -> Synthesis:
     alignment = alignment.detach().cpu().numpy()
     wav = out["wav"]
     steps = int(alignment.shape[0])
-    return Synthesis(text, wav, alignment, len(wav) / model.ap.sample_rate, steps, steps >= max_decoder_steps)
+    # Coqui's Tacotron2 inference returns the stop token's probability per decoder step ([1, steps(, 1)]).
+    stops = out.get("outputs", {}).get("stop_tokens")
+    last_stop = float(stops.reshape(-1)[-1]) if stops is not None and stops.numel() else 0.0
+    return Synthesis(text, wav, alignment, len(wav) / model.ap.sample_rate, steps, steps >= max_decoder_steps,
+                     last_stop, float(getattr(decoder, "stop_threshold", 0.5)), int(max_decoder_steps))
 
 
 def save_wav(model: Any, wav: Any, path: Path) -> None:

@@ -31,10 +31,11 @@ log = logging.getLogger("henryvc.training.train")
 EXIT_INTERRUPTED = 130
 
 
-def train(root: Path, callbacks: dict[str, Any] | None = None) -> TrainResult:
+def train(root: Path, callbacks: dict[str, Any] | None = None, rank: Any = None) -> TrainResult:
     """Run the train stage in project ROOT, holding the run's training lock the whole time.
 
-    CALLBACKS are extra Coqui Trainer callbacks (the overhead benchmark times steps with one).
+    CALLBACKS are extra Coqui Trainer callbacks (the overhead benchmark times steps with one). RANK is
+    rank 0 of a multi-process run (henryvc_training.distributed): the one process that writes the run.
     """
     params = common.load_params(root)
     paths = common.run_paths(root, params)
@@ -42,15 +43,14 @@ def train(root: Path, callbacks: dict[str, Any] | None = None) -> TrainResult:
     with record.training(paths.run_dir):  # NotReady when a live trainer holds it
         handler = common.open_run_log(paths)
         try:
-            return _train_locked(root, params, paths, settings, callbacks)
+            return _train_locked(root, params, paths, settings, callbacks, rank)
         finally:
             common.close_run_log(handler)
 
 
-def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings: Settings,
-                  callbacks: dict[str, Any] | None) -> TrainResult:
-    raw = common.read_config(paths)
-    config = common.coqui_config(raw)
+def stage_config(paths: RunPaths, settings: Settings) -> Any:
+    """The run's Coqui config as the stage trains it (params.yaml's retention, a moving learning rate)."""
+    config = common.coqui_config(common.read_config(paths))
     if settings.keep_checkpoints is not None:
         config.save_n_checkpoints = int(settings.keep_checkpoints)  # params.yaml's retention rule wins
     if config.scheduler_after_epoch:
@@ -58,6 +58,12 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
         # saw this step), so the learning rate would stay frozen: step it per optimizer step instead.
         log.warning("scheduler_after_epoch is true in config.json; using false so the learning rate moves")
         config.scheduler_after_epoch = False
+    return config
+
+
+def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings: Settings,
+                  callbacks: dict[str, Any] | None, rank: Any = None) -> TrainResult:
+    config = stage_config(paths, settings)
     rec = record.load(paths.run_dir)
     continuing = checkpoints.should_continue(rec, paths)
     inexact_reason = None
@@ -77,12 +83,21 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
         dvcrepo.unprotect(root, [str(paths.checkpoints), str(paths.tensorboard)])
     if not continuing:
         checkpoints.clear_outputs(paths)
+    if rank is not None:
+        from henryvc_training import distributed
+
+        log.info("rank 0 of %d (%s): the run's only writer", rank.world_size, rank.backend)
+        distributed.share({"continuing": continuing})  # the other ranks continue from the same checkpoint
+        record.update(paths.run_dir, distributed=distributed.record_entry(rank))
     from henryvc import environment
 
-    settings_used = determinism.configure(config, determinism.thread_count(params))
+    settings_used = determinism.configure(config, determinism.thread_count(params),
+                                         rank.world_size if rank is not None else 1)
     env = {**environment.capture(), **determinism.torch_environment(config),
            "source_commit": determinism.source_commit(root)}
-    history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now()}]
+    if env.get("cuda_available"):
+        env["cuda"] = environment.cuda()  # runtime, cuDNN, driver, devices
+    history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now_utc_iso()}]
     record.update(paths.run_dir, status="training", seed=int(config.training_seed), environment=env,
                   determinism=settings_used,
                   history=history, training={"started": True, "finished": False})
@@ -91,12 +106,12 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
 
         record.update(paths.run_dir, **envlock.write(paths.run_dir, determinism.accelerator_of(env)))
     data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
-    result = run_training(paths, config, settings, data_dir, continuing, callbacks, inexact_reason)
+    result = run_training(paths, config, settings, data_dir, continuing, callbacks, rank, inexact_reason)
     _record_result(paths, result)
     return result
 
 
-def _now() -> str:
+def _now_utc_iso() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -107,7 +122,7 @@ def _record_result(paths: RunPaths, result: TrainResult) -> None:
     rec = record.load(paths.run_dir)
     training = {"started": True, "finished": result.status == "finished", "steps": result.steps,
                 "epochs": result.epochs, "ended": result.status}
-    event = {"event": f"train-{result.status}", "at": _now(), "steps": result.steps}
+    event = {"event": f"train-{result.status}", "at": _now_utc_iso(), "steps": result.steps}
     if result.continued_from:
         event["continued_from"] = result.continued_from
     if result.message:
@@ -128,13 +143,42 @@ def _record_result(paths: RunPaths, result: TrainResult) -> None:
     record.update(paths.run_dir, **changes)
 
 
+def follow(root: Path, rank: Any) -> TrainResult:
+    """A rank other than 0: train in step with rank 0 on this rank's shard; write nothing in the run folder."""
+    params = common.load_params(root)
+    paths = common.run_paths(root, params)
+    settings = Settings.from_params(params)
+    config = stage_config(paths, settings)
+    from henryvc_training import distributed
+
+    plan = distributed.share(None)
+    determinism.configure(config, determinism.thread_count(params), rank.world_size)  # as rank 0 did
+    log.info("rank %d of %d (%s) follows rank 0; it writes nothing in the run folder", rank.rank,
+             rank.world_size, rank.backend)
+    data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
+    return run_training(paths, config, settings, data_dir, bool(plan["continuing"]), None, rank)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (dvc.yaml: python -m henryvc_training.train)."""
     parser = argparse.ArgumentParser(prog="python -m henryvc_training.train", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project root (where dvc.yaml is)")
+    parser.add_argument("--node-rank", type=int, default=None,
+                        help="this machine's node rank in a multi-node run (default: $HENRYVC_NODE_RANK or 0)")
     args = parser.parse_args(argv)
+    from henryvc_training import distributed
+
     try:
-        result = train(args.root.resolve())
+        root = args.root.resolve()
+        rank = distributed.from_env()
+        if rank is None:
+            scale = distributed.Scale.from_params(common.load_params(root))
+            if scale.world_size > 1 or args.node_rank:
+                # Several processes: torchrun starts this module once per rank (the branch below).
+                return distributed.launch(scale, distributed.node_rank(args.node_rank, scale), root)
+            result = train(root)
+        else:
+            result = distributed.as_rank(rank, lambda r: train(root, rank=r) if r.is_writer else follow(root, r))
     except HenryvcError as exc:
         print(f"train: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -40,13 +40,17 @@ class Settings:
     every_epochs: int = 25
     max_decoder_steps: int = 500
     keep_checkpoints: int | None = None
+    asr: bool = True  # periodic evaluations transcribe what the model says (henryvc_training.intelligibility)
+    min_chars_per_second: float = 5.0  # audio past the longest plausible duration is not transcribed
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Settings:
         evaluation = params.get("evaluation") or {}
         train = params.get("train") or {}
+        criteria = params.get("criteria") or {}
         return cls(int(evaluation.get("every_epochs", 25)), int(evaluation.get("max_decoder_steps", 500)),
-                   train.get("keep_checkpoints"))
+                   train.get("keep_checkpoints"), bool(evaluation.get("asr", True)),
+                   float(criteria.get("min_chars_per_second", 5.0)))
 
 
 def trainer_class() -> type:
@@ -55,9 +59,12 @@ def trainer_class() -> type:
     from trainer.io import save_best_model, save_checkpoint
     from trainer.utils.distributed import rank_zero_only
 
-    class HenryTrainer(Trainer):
+    from henryvc_training.ddp import DistributedTrainer
+
+    class HenryTrainer(DistributedTrainer, Trainer):
         """Coqui's Trainer plus a NaN guard before backward(), per-step loss lines, henryvc evaluations,
-        and the exact-resume state (henryvc_training.resume) in every checkpoint it saves."""
+        and the exact-resume state (henryvc_training.resume) in every checkpoint it saves. Its loaders
+        wrap the ones DistributedTrainer tuned and sharded (henryvc_training.loader.tune)."""
 
         hooks: Hooks
         tracker: resume.Tracker
@@ -122,8 +129,8 @@ def trainer_class() -> type:
 
         def save_best_model(self) -> None:
             # Coqui's Trainer.save_best_model, plus the exact-resume state of an epoch's end.
-            current = {"train_loss": self._pick_target_avg_loss(self.keep_avg_train) or float("inf"),
-                       "eval_loss": self._pick_target_avg_loss(self.keep_avg_eval)}
+            current: Any = {"train_loss": self._pick_target_avg_loss(self.keep_avg_train) or float("inf"),
+                            "eval_loss": self._pick_target_avg_loss(self.keep_avg_eval)}
             self.best_loss = save_best_model(
                 current, self.best_loss, self.config, self._get_model(), self.output_path,
                 current_step=self.total_steps_done, epoch=self.epochs_done, optimizer=self.optimizer,
@@ -150,13 +157,16 @@ def _detach_trainer_file_log(output_path: Path) -> None:
 
 
 def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Path, continuing: bool,
-                  callbacks: dict[str, Any] | None = None) -> Any:
-    """Model, data and a HenryTrainer whose checkpoints land in PATHS.checkpoints."""
+                  callbacks: dict[str, Any] | None = None, rank: Any = None) -> Any:
+    """Model, data and a HenryTrainer whose checkpoints land in PATHS.checkpoints (RANK: this process's
+    henryvc_training.distributed.Rank in a multi-process run; only rank 0 writes the run folder)."""
     from trainer import TrainerArgs
     from trainer.logging.tensorboard_logger import TensorboardLogger
     from TTS.config.shared_configs import BaseDatasetConfig
     from TTS.tts.datasets import load_tts_samples
     from TTS.tts.models.tacotron2 import Tacotron2
+
+    from henryvc_training import ddp
 
     dataset = BaseDatasetConfig(formatter="ljspeech", path=str(data_dir),
                                 meta_file_train=str(paths.data / "train.csv"),
@@ -169,9 +179,13 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     # them is deprecated in coqui-tts 0.28); the tokenizer completes config.characters in place.
     model = Tacotron2(config)
     config = model.config
-    paths.checkpoints.mkdir(parents=True, exist_ok=True)
-    args = TrainerArgs(continue_path=str(paths.checkpoints) if continuing else "")
-    hooks = Hooks(paths, settings, config)
+    writer = rank is None or rank.is_writer
+    if writer:
+        paths.checkpoints.mkdir(parents=True, exist_ok=True)
+    args = TrainerArgs(continue_path=str(paths.checkpoints) if continuing and writer else "",
+                       rank=rank.rank if rank is not None else 0)
+    hooks = Hooks(paths, settings, config) if writer else ddp.FollowerHooks(paths, settings, config)
+    hooks.data_dir = data_dir  # the held-out clips' real recordings, for the periodic evaluations
     # Where Coqui's own output folder goes: a fresh Trainer invents <output_path>/<run>-<date>-<commit>/
     # and Trainer.fit() deletes that folder on any exception while it holds no .pth. So the Trainer never
     # gets the run folder: it is pointed at logs/trainer/ (its invented folder is removed right after
@@ -179,10 +193,11 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     # its own exception handling, so remove_experiment_folder() is never reached. When continuing, Coqui
     # uses continue_path (checkpoints/, which holds .pth files) as its folder.
     trainer = trainer_class()(
-        args, config, output_path=str(paths.logs / "trainer"), model=model,
+        args, config, output_path=str(paths.logs / "trainer" if writer else ddp.scratch_folder()), model=model,
         train_samples=train_samples, eval_samples=eval_samples,
         parse_command_line_args=False,  # the stage's argv is henryvc's, not Coqui's
-        dashboard_logger=TensorboardLogger(str(paths.tensorboard), model_name="tacotron2"),
+        # Ranks other than 0 get Coqui's DummyLogger: nothing of theirs reaches tensorboard/.
+        dashboard_logger=TensorboardLogger(str(paths.tensorboard), model_name="tacotron2") if writer else None,
         callbacks={**(callbacks or {}),
                    "on_epoch_end": _chain(hooks.on_epoch_end, (callbacks or {}).get("on_epoch_end"))},
     )
@@ -190,6 +205,9 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     trainer.tracker = resume.Tracker()
     invented = trainer.output_path
     _detach_trainer_file_log(invented)
+    ddp.attach(trainer, paths, rank, continuing)
+    if not writer:
+        return trainer
     if not continuing:
         trainer.output_path = paths.checkpoints
         shutil.rmtree(invented, ignore_errors=True)
@@ -252,11 +270,13 @@ def stop_signals() -> Iterator[StopSignals]:
 
 
 def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Path, continuing: bool,
-                 callbacks: dict[str, Any] | None = None, inexact_reason: str | None = None) -> TrainResult:
+                 callbacks: dict[str, Any] | None = None, rank: Any = None,
+                 inexact_reason: str | None = None) -> TrainResult:
     """Train (or continue) and report how it ended; exceptions become a TrainResult, never a deleted folder.
 
     Continuing, the checkpoint's exact-resume state is applied unless INEXACT_REASON says why it cannot
     be (the caller allowed an inexact resume): then Coqui's own continue_path behaviour is all there is.
+    A multi-process run (RANK given) always continues that way: exact resume is single-process only.
     """
     trainer = None
     continued_from = None
@@ -265,11 +285,15 @@ def run_training(paths: RunPaths, config: Any, settings: Settings, data_dir: Pat
             state = None
             if continuing:
                 last = checkpoints.last_checkpoint(paths.checkpoints)
+                if last is None:
+                    raise RestoreMismatch(f"no checkpoint left in {paths.checkpoints} to continue from")
                 continued_from = checkpoints.checkpoint_state(last)
                 log.info("continuing %s from %s (step %d, epoch %d)", paths.name, continued_from["checkpoint"],
                          continued_from["step"], continued_from["epoch"])
+                if rank is not None and inexact_reason is None:
+                    inexact_reason = resume.multi_process_reason(rank.world_size)
                 state = None if inexact_reason else checkpoints.resume_state(last)
-            trainer = build_trainer(paths, config, settings, data_dir, continuing, callbacks)
+            trainer = build_trainer(paths, config, settings, data_dir, continuing, callbacks, rank)
             stops.tracker = trainer.tracker
             if continued_from:
                 restored = checkpoints.check_restored(trainer, continued_from)

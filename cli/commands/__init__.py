@@ -6,12 +6,14 @@ module of the command being run (`henryvc list` does not pay for the lifecycle o
 """
 
 COMMAND_MODULES = {
-    "init": "registry", "validate": "registry", "new-run": "registry", "tag-run": "registry",
-    "list": "registry", "show": "registry", "diff": "registry", "restore": "registry", "verify": "registry",
+    "init": "project", "validate": "project",
+    "new-run": "runs", "list": "runs", "show": "runs", "diff": "runs",
+    "tag-run": "runtag",
+    "restore": "restore", "verify": "restore",
     "run": "pipeline", "resume": "pipeline",
-    "archive": "lifecycle", "cleanup-failed": "lifecycle", "reset": "lifecycle", "backup": "lifecycle",
-    "snapshot": "lifecycle", "schedule": "lifecycle", "logs": "lifecycle", "tensorboard": "lifecycle",
-    "status": "lifecycle", "doctor": "lifecycle",
+    "archive": "maintenance", "cleanup-failed": "maintenance", "reset": "maintenance",
+    "backup": "backup", "snapshot": "backup", "schedule": "backup",
+    "logs": "monitor", "tensorboard": "monitor", "status": "monitor", "doctor": "monitor",
     "docker": "docker",
     "review": "review", "report": "review",
     "recreate": "recreate", "env": "recreate",

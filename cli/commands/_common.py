@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
 
 def _run_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     # Checked while parsing, before any project is looked up: bad input wins (exit 2, one line).
@@ -44,6 +49,7 @@ def progress(label: str, total: int | None = None) -> Iterator[Callable[[int], N
     if not sys.stderr.isatty():
         yield None
         return
+    bar: ProgressBar[int]
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         yield bar.update
 
@@ -53,3 +59,34 @@ def fmt_number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "-" if value is None else str(value)
+
+
+remote_option = click.option("--remote", metavar="NAME",
+                             help='DVC remote (default: "backup" when configured, else the default remote).')
+
+
+def size(n: int | float | None) -> str:
+    """Bytes for people: 512 B, 3.2 MiB, 1.5 GiB."""
+    value = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def confirm(yes: bool, question: str, typed: str | None = None) -> None:
+    """Go on only when --yes was given or a person at a terminal agrees (typing TYPED when given)."""
+    if yes:
+        return
+    from henryvc.errors import BadInput, HenryvcError
+
+    if not sys.stdin.isatty():
+        raise BadInput("stdin is not a terminal, so nobody can confirm: check with --dry-run, then pass --yes")
+    if typed is not None:
+        answer = click.prompt(f"{question} Type {typed} to go ahead", default="", show_default=False)
+        agreed = answer.strip() == typed
+    else:
+        agreed = click.confirm(question, default=False)
+    if not agreed:
+        raise HenryvcError("not confirmed; nothing was changed")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from henryvc.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
-from henryvc.errors import BadInput
+from henryvc.errors import BadInput, Reported
 
 
 def _echo(text: str) -> None:
@@ -28,9 +28,9 @@ def _parse_build_args(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _project_root() -> Path:
-    from henryvc import project
+    from henryvc import api
 
-    return project.find().root
+    return api.require_project().root
 
 
 @click.group("docker")
@@ -58,27 +58,26 @@ def docker_group() -> None:
 @click.option("--save", is_flag=True,
               help="Also save the image into the project as images/<id>.tar tracked by DVC (opt-in: gigabytes), so "
                    "`docker recreate` can load it where the engine lacks it.")
+@click.option("--target", default=None, metavar="STAGE",
+              help="Stop after this Dockerfile stage, e.g. builder (the wheels, without the runtime image).")
 def build_command(platform: str | None, base_image: str | None, tag: str, pip_index_url: str | None,
                   pip_extra_index_url: str | None, torch_index_url: str | None, ca_bundle: Path | None,
-                  build_args: tuple[str, ...], save: bool) -> None:
+                  build_args: tuple[str, ...], save: bool, target: str | None) -> None:
     """Build the project's Dockerfile into an image, streaming the build log.
 
     Example: henryvc docker build --platform linux/arm64 --tag henryvc:arm64
     """
-    from henryvc import container
+    from henryvc import api
 
     args = {"PIP_INDEX_URL": pip_index_url or "", "PIP_EXTRA_INDEX_URL": pip_extra_index_url or "",
             "TORCH_INDEX_URL": torch_index_url or "", **_parse_build_args(build_args)}
-    root = container.context_root(_project_root())
-    result = container.build_image(root, tag=tag, platform=platform, base_image=base_image, build_args=args,
-                                   ca_bundle=ca_bundle, on_output=_echo)
+    result = api.docker_build(_project_root(), tag, platform, base_image, args, ca_bundle, on_output=_echo,
+                              target=target)
     size_gb = result.size_bytes / 1e9
     click.echo(f"built {result.tag} {result.image_id[:19]} ({size_gb:.1f} GB) "
                f"from commit {result.build_args['GIT_COMMIT'][:12]}")
     if save:
-        from henryvc import api, imagestore
-
-        stored = imagestore.save(api.require_project(), result.image_id, container.connect())
+        stored = api.docker_save(api.require_project(), result.image_id)
         click.echo(f"saved {stored.path} ({stored.size_bytes / 1e9:.2f} GB, {stored.seconds:.0f} s), tracked by DVC"
                    if stored.created else f"{stored.path} already stored")
 
@@ -90,19 +89,18 @@ def build_command(platform: str | None, base_image: str | None, tag: str, pip_in
 @click.option("--user", default=None, metavar="UID:GID",
               help="Run as this uid:gid (default: the project's owner, so no root-owned files appear).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
-def run_command(ctx: click.Context, gpus: str, image: str, user: str | None, command: tuple[str, ...]) -> None:
+def run_command(gpus: str, image: str, user: str | None, command: tuple[str, ...]) -> None:
     """Run COMMAND (default: dvc repro) in the image with the project mounted at /project.
 
     The exit code is the container's.
 
     Example: henryvc docker run --gpus all -- dvc repro --force
     """
-    from henryvc import container
+    from henryvc import api
 
-    code = container.run(_project_root(), image=image, command=list(command) or None, gpus=gpus,
-                         user=user, on_output=_echo)
-    ctx.exit(code)
+    code = api.docker_run(_project_root(), image, list(command) or None, gpus, user, on_output=_echo)
+    if code:
+        raise Reported(exit_code=code)  # the container's exit code; its output said why
 
 
 @docker_group.command("recreate")
@@ -115,9 +113,7 @@ def run_command(ctx: click.Context, gpus: str, image: str, user: str | None, com
 @click.option("--allow-drift", is_flag=True,
               help="Re-run even when the image's code, packages, python, arch or id differ from the tag's.")
 @json_option
-@click.pass_context
-def recreate_command(ctx: click.Context, name: str, gpus: str, image: str | None, allow_drift: bool,
-                     as_json: bool) -> None:
+def recreate_command(name: str, gpus: str, image: str | None, allow_drift: bool, as_json: bool) -> None:
     """Restore a tagged run into a worktree, re-run its stages in the image, compare metrics with the tag.
 
     Refuses, one line per difference, when the image's environment is not the one the run recorded.
@@ -125,11 +121,13 @@ def recreate_command(ctx: click.Context, name: str, gpus: str, image: str | None
 
     Example: henryvc docker recreate henry_v2_debug_20261124_101500 --gpus all
     """
-    from henryvc import api, container
+    from henryvc import api
 
-    out = (lambda text: sys.stderr.write(text)) if as_json else _echo  # keep stdout pure JSON
-    result = container.recreate(api.require_project(), name, image=image, gpus=gpus, on_output=out,
-                                allow_drift=allow_drift)
+    def to_stderr(text: str) -> None:
+        sys.stderr.write(text)
+
+    out = to_stderr if as_json else _echo  # keep stdout pure JSON
+    result = api.docker_recreate(api.require_project(), name, image, gpus, on_output=out, allow_drift=allow_drift)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -139,7 +137,8 @@ def recreate_command(ctx: click.Context, name: str, gpus: str, image: str | None
             click.echo(f"drift: {line}")
         verdict = "matches the tag" if result.matches else "does NOT match the tag"
         click.echo(f"{result.name} re-created in {result.worktree} (exit {result.exit_code}): {verdict}")
-    ctx.exit(0 if result.matches else 1)
+    if not result.matches:
+        raise Reported()
 
 
 COMMANDS = [docker_group]

@@ -14,6 +14,8 @@ def _print_result(result, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_dict())
         return
+    if getattr(result, "moved_back_from", None):
+        click.echo(f"moved {result.name} back from {result.moved_back_from} to training_runs/ (committed)", err=True)
     click.echo(f"{result.name}: {result.status}", err=True)
     for reason in result.verdict.get("reasons", []):
         click.echo(f"  - {reason}", err=True)
@@ -37,17 +39,23 @@ def _stream(line: str) -> None:
               help="Config template to use instead of configs/henry_voice_v<MAJOR>_<VARIANT>.json.")
 @click.option("--description", default="", help="One line saying what this run tries.")
 @click.option("--no-tag", is_flag=True, help="Train and evaluate, but leave tagging to `henryvc tag-run`.")
+@click.option("--gpus", type=click.IntRange(min=1), help="Train on N processes per node (GPUs; gloo on CPUs) through torchrun: "
+              "sets params.yaml train.gpus. See docs/distributed.md.")
+@click.option("--nodes", type=click.IntRange(min=1), help="Machines taking part (params.yaml train.nodes); start the others "
+              "with `python -m henryvc_training.train --node-rank R`.")
 @json_option
 def run_command(major: int, variant: str, config_path: Path | None, description: str, no_tag: bool,
-                as_json: bool) -> None:
+                gpus: int | None, nodes: int | None, as_json: bool) -> None:
     """Create a run, train and evaluate it with `dvc repro`, and tag it.
 
     Example: henryvc run --major 2 --variant debug --description "CPU smoke test"
-    """
-    from henryvc import api, pipeline
 
-    project = api.require_project()
-    result = pipeline.run(project, major, variant, config_path, description, tag=not no_tag, output=_stream)
+    Example: henryvc run --major 2 --variant stable --gpus 4   (4 GPUs, see docs/distributed.md)
+    """
+    from henryvc import api
+
+    result = api.run(api.require_project(), major, variant, config_path, description, tag=not no_tag, output=_stream,
+                     gpus=gpus, nodes=nodes)
     _print_result(result, as_json)
 
 
@@ -63,10 +71,9 @@ def resume_command(name: str, inexact: bool, as_json: bool) -> None:
     The continuation is exact: same batches, random numbers and steps as if it had never stopped.
     Example: henryvc resume henry_v2_debug_20250101_120000
     """
-    from henryvc import api, pipeline
+    from henryvc import api
 
-    project = api.require_project()
-    _print_result(pipeline.resume(project, name, output=_stream, inexact=inexact), as_json)
+    _print_result(api.resume(api.require_project(), name, output=_stream, inexact=inexact), as_json)
 
 
 COMMANDS = [run_command, resume_command]

@@ -19,10 +19,10 @@ def _echo(line: str) -> None:
               help="Re-run even when code, packages, python, arch or image differ from the tag's (the drift is "
                    "recorded in the re-created run).")
 @click.option("--check", "check_only", is_flag=True,
-              help="Only compare this environment with the tag's: exit 0 when the same, 1 with one line per difference.")
+              help="Only compare this environment with the tag's: exit 0 when the same, "
+                   "1 with one line per difference.")
 @json_option
-@click.pass_context
-def recreate_cmd(ctx: click.Context, name: str, allow_drift: bool, check_only: bool, as_json: bool) -> None:
+def recreate_cmd(name: str, allow_drift: bool, check_only: bool, as_json: bool) -> None:
     """Restore a tagged run into a worktree and re-run its stages here (dvc repro --force), then compare metrics.
 
     Refuses first, one line per difference, when the stage code, any installed package, python, arch or
@@ -31,19 +31,22 @@ def recreate_cmd(ctx: click.Context, name: str, allow_drift: bool, check_only: b
 
     Example: henryvc recreate henry_v2_debug_20261124_101500
     """
-    from henryvc import api, recreate
+    from henryvc import api
+    from henryvc.errors import Reported
 
     project = api.require_project()
     if check_only:
-        drift = recreate.check(project, name)
+        drift = api.recreate_check(project, name)
         if as_json:
             emit_json([d.to_dict() for d in drift])
-            ctx.exit(1 if drift else 0)
+            if drift:
+                raise Reported()
+            return
         if drift:
-            raise recreate.refusal(name, drift)
+            raise api.drift_refusal(name, drift)
         click.echo(f"{name}: this environment is the one the run recorded")
         return
-    result = recreate.recreate(project, name, allow_drift=allow_drift, output=_echo)
+    result = api.recreate(project, name, allow_drift=allow_drift, output=_echo)
     rec = result.recreation
     if as_json:
         emit_json(result.to_dict())
@@ -54,7 +57,8 @@ def recreate_cmd(ctx: click.Context, name: str, allow_drift: bool, check_only: b
                for m in rec.metrics], ["metric", "tag", "recreated", "delta", "same"])
         verdict = "matches the tag" if rec.matches else "does NOT match the tag"
         click.echo(f"{name} re-created in {rec.worktree} (exit {rec.exit_code}): {verdict}")
-    ctx.exit(0 if rec.matches else 1)
+    if not rec.matches:
+        raise Reported()
 
 
 @click.group("env")
@@ -87,15 +91,16 @@ def env_build_cmd(name: str | None, venv: Path, lock: Path | None, python: str |
 
     Example: henryvc env build henry_v2_debug_20261124_101500 --venv ../henry-env
     """
-    from henryvc import api, envbuild
+    from henryvc import api
     from henryvc.errors import BadInput
 
     if (name is None) == (lock is None):
         raise BadInput("name a run or give --lock FILE (one of them)")
     if lock is not None:
-        result = envbuild.build_venv(lock.read_text(encoding="utf-8"), venv, python, pip_args, output=_echo)
+        result = api.env_build_from_lock(lock, venv, python, pip_args, output=_echo)
     else:
-        result = envbuild.build_for_run(api.require_project(), name, venv, python, pip_args, henryvc_source, _echo)
+        assert name is not None  # exactly one of name and lock, checked above
+        result = api.env_build(api.require_project(), name, venv, python, pip_args, henryvc_source, _echo)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -104,7 +109,7 @@ def env_build_cmd(name: str | None, venv: Path, lock: Path | None, python: str |
     for line in result.remaining_drift:
         click.echo(f"still differs: {line}")
     if name and not result.remaining_drift:
-        click.echo(f"re-create with: {envbuild.venv_python(Path(result.venv))} -m henryvc.main recreate {name}")
+        click.echo(f"re-create with: {api.venv_python(Path(result.venv))} -m henryvc.main recreate {name}")
 
 
 COMMANDS = [recreate_cmd, env_group]

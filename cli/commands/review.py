@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from henryvc.commands._common import emit_json, json_option
 
 
-def _ask(value, label: str, **prompt):
+def _ask(value: Any, label: str, **prompt: Any) -> Any:
     """VALUE, or asked on a terminal; a missing value off a terminal is bad input (exit 2, one line)."""
     if value is not None:
         return value
@@ -31,8 +32,10 @@ def _ask(value, label: str, **prompt):
               help="A ratings file downloaded from a blind report page (instead of NAME and the options).")
 @click.option("--key", type=click.Path(path_type=Path, dir_okay=False),
               help="The page's blind-key.json (default: beside the ratings file, else the project's copy).")
+@click.option("--push", is_flag=True, help="Also push the reviews' git notes to origin (merged with what is there).")
 @json_option
-def review_cmd(name, rating, verdict, notes, reviewer, ratings, key, as_json) -> None:
+def review_cmd(name: str | None, rating: int | None, verdict: str | None, notes: str | None, reviewer: str | None,
+               ratings: Path | None, key: Path | None, push: bool, as_json: bool) -> None:
     """Record a listener's review of a run: README entry, reviews.json, git commit, note on its tag.
 
     Asks for what is missing when run on a terminal. A production run (params.yaml review.required_for)
@@ -40,14 +43,14 @@ def review_cmd(name, rating, verdict, notes, reviewer, ratings, key, as_json) ->
 
     Example: henryvc review henry_v2_production_20261124_101500 --rating 4 --verdict approve --notes "clear"
     """
-    from henryvc import api, review
+    from henryvc import api
     from henryvc.errors import BadInput
 
     project = api.require_project()
     if ratings is not None:
         if name is not None:
             raise BadInput("give either NAME or --from FILE, not both")
-        results = review.review_from_file(project, ratings, key, reviewer)
+        results = api.review_from_file(project, ratings, key, reviewer)
     else:
         if name is None:
             raise BadInput("name the run to review (or --from FILE with a blind page's ratings)")
@@ -57,7 +60,8 @@ def review_cmd(name, rating, verdict, notes, reviewer, ratings, key, as_json) ->
         rating = _ask(rating, "Rating (1-5)", type=click.IntRange(1, 5))
         verdict = _ask(verdict, "Verdict", type=click.Choice(("approve", "reject")))
         notes = _ask(notes, "Notes", default="", show_default=False)
-        results = [review.review_run(project, name, rating, verdict, notes, reviewer)]
+        results = [api.review_run(project, name, rating, verdict, notes, reviewer)]
+    pushed = api.push_reviews(project) if push else False
     if as_json:
         emit_json([r.to_dict() for r in results])
         return
@@ -70,6 +74,9 @@ def review_cmd(name, rating, verdict, notes, reviewer, ratings, key, as_json) ->
                    + ("; success released by this approval" if result.released else ""))
         for line in result.notes:
             click.echo(f"note: {line}", err=True)
+    if push:
+        click.echo("reviews pushed to origin (refs/notes/henryvc-reviews)" if pushed
+                   else "nothing pushed: no git remote origin")
 
 
 @click.command("report")
@@ -79,16 +86,16 @@ def review_cmd(name, rating, verdict, notes, reviewer, ratings, key, as_json) ->
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the page (default .henryvc/reports/report_YYYYMMDD_HHMMSS).")
 @json_option
-def report_cmd(names, blind, out, as_json) -> None:
+def report_cmd(names: tuple[str, ...], blind: bool, out: Path | None, as_json: bool) -> None:
     """Write a static page comparing runs: metrics, verdicts, loss curves, alignments and audio side by side.
 
     Tagged runs are restored from their tags (hashes checked). Opens from disk; needs no server.
 
     Example: henryvc report henry_v2_debug_20261124_101500 henry_v2_debug_20261124_113000 --blind
     """
-    from henryvc import api, report
+    from henryvc import api
 
-    result = report.report(api.require_project(), list(names), blind, out)
+    result = api.report(api.require_project(), list(names), blind, out)
     if as_json:
         emit_json(result.to_dict())
         return

@@ -13,7 +13,7 @@ import sys
 
 import yaml
 
-params = yaml.safe_load(open("params.yaml"))
+params = yaml.safe_load(pathlib.Path("params.yaml").read_text())
 run, fake = params["run"], params["fake"]
 seed = fake["seed"]
 size = fake.get("bytes", fake.get("mb", 0) << 20 or 128 * 1024)

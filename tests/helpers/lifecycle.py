@@ -7,11 +7,12 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from henryvc import api, record as records
+from henryvc import api
+from henryvc import record as records
 from henryvc.project import Project
 from tests.helpers.project import dvc, sh
 

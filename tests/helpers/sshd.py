@@ -106,8 +106,10 @@ def _banner(port: int) -> bool:
         return False
 
 
-def start_sshd(folder: Path) -> SshServer:
-    """Start sshd on a free loopback port with keys and config in FOLDER; wait until it answers."""
+def start_sshd(folder: Path, sftp: bool = True) -> SshServer:
+    """Start sshd on a free loopback port with keys and config in FOLDER; wait until it answers.
+
+    SFTP False: a server without the sftp subsystem (logins work, DVC's ssh remote cannot)."""
     if not Path(SSHD).is_file():
         unavailable(f"{SSHD} is not installed (Debian: apt-get install openssh-server)")
     if not Path(SSH_KEYGEN).is_file():
@@ -124,8 +126,9 @@ def start_sshd(folder: Path) -> SshServer:
     for _ in range(3):  # a free port can be taken between asking and binding: try another
         port = free_port()
         config = folder / "sshd_config"
-        config.write_text(SSHD_CONFIG.format(port=port, host_key=host_key, pid_file=folder / "sshd.pid",
-                                             authorized_keys=authorized, user=user))
+        text = SSHD_CONFIG.format(port=port, host_key=host_key, pid_file=folder / "sshd.pid",
+                                  authorized_keys=authorized, user=user)
+        config.write_text(text if sftp else text.replace("Subsystem sftp internal-sftp\n", ""))
         log = folder / "sshd.log"
         with log.open("w") as handle:
             process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=handle,
@@ -141,6 +144,16 @@ def start_sshd(folder: Path) -> SshServer:
         last_error = log.read_text(errors="replace").strip()
     unavailable(f"sshd did not start: {last_error[-500:]}")
     raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def sshd_without_sftp(tmp_path_factory):
+    """A real sshd that accepts the key but serves no SFTP subsystem."""
+    server = start_sshd(tmp_path_factory.mktemp("sshd-nosftp"), sftp=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def make_project(root: Path, data: Path, config: dict[str, Any] | None = None,
     sh("git", "init", "-q", "-b", "main", cwd=root)
     dvc("init", "-q", cwd=root)
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
-    stagecode.link(root)  # the pipeline's stages depend on the stage code through these links
+    stagecode.ensure(root)  # the stages depend on the stage code through these links (git-ignored)
     base = yaml.safe_load((REPO / "params.yaml").read_text())
     base["run"] = RUN
     for section, values in (params or {}).items():

@@ -1,4 +1,4 @@
-"""Click glue for the run registry: init, validate, new-run, tag-run, list, show, diff, restore, verify."""
+"""Click glue for runs in the registry: new-run, list, show, diff."""
 
 from __future__ import annotations
 
@@ -7,42 +7,11 @@ from pathlib import Path
 import click
 
 from henryvc import api
-from henryvc.commands._common import emit_json, fmt_number, json_option, progress, run_name_argument, table
+from henryvc.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
 from henryvc.runname import VARIANTS
 
 # metrics.json keys of the evaluate stage shown as `list` columns
 KEY_METRICS = ("total_loss", "align_error", "stopnet_loss")
-
-
-@click.command("init")
-@click.option("--remote", metavar="PATH", help="DVC remote directory (default: .henryvc/storage in the project).")
-def init_cmd(remote: str | None) -> None:
-    """Make the current directory a henryvc project (git, DVC, remote, folders). Idempotent.
-
-    Example: henryvc init --remote /mnt/henry-storage
-    """
-    result = api.init(Path.cwd(), remote)
-    click.echo(f"henryvc project at {result['root']}; DVC remote {result['remote']}; "
-               f"cache links {result['cache_types']}")
-
-
-@click.command("validate")
-@click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@json_option
-def validate_cmd(configs: tuple[Path, ...], as_json: bool) -> None:
-    """Check config files: JSON syntax, required fields, naming, and known failure settings.
-
-    Example: henryvc validate configs/*.json
-    """
-    findings = api.validate(list(configs))
-    if as_json:
-        emit_json([f.to_dict() for f in findings])
-    else:
-        for finding in findings:
-            click.echo(f"{finding.severity}: {finding}")
-        click.echo(f"{len(configs)} file(s) checked, {len(findings)} problem(s)", err=True)
-    if any(f.severity == "error" for f in findings):
-        raise SystemExit(1)
 
 
 @click.command("new-run")
@@ -58,19 +27,6 @@ def new_run_cmd(major: int, variant: str, config_path: Path | None, description:
     """
     record = api.new_run(api.require_project(), major, variant, config_path, description)
     click.echo(record.name)
-
-
-@click.command("tag-run")
-@run_name_argument(required=False)
-@click.option("--push", is_flag=True, help="Also dvc push the run's data and git push the tag.")
-def tag_run_cmd(name: str | None, push: bool) -> None:
-    """Commit the run and create its annotated tag (default: the run params.yaml points at).
-
-    Example: henryvc tag-run henry_v2_debug_20261124_101500 --push
-    """
-    result = api.tag_run(api.require_project(), name, push)
-    click.echo(f"tagged {result.name} ({result.status}) at {result.commit[:10]}"
-               + (", pushed" if result.pushed else ""))
 
 
 @click.command("list")
@@ -108,7 +64,7 @@ def _where(folder: str | None) -> str:
 @run_name_argument()
 @json_option
 def show_cmd(name: str, as_json: bool) -> None:
-    """Show one run: status, metrics, data hashes and environment.
+    """Show one run: status, verdict with what to try, metrics, data hashes and environment.
 
     Example: henryvc show henry_v2_debug_20261124_101500 --json
     """
@@ -119,6 +75,11 @@ def show_cmd(name: str, as_json: bool) -> None:
     click.echo(f"run:     {info.name}\nstatus:  {info.status}\ntagged:  "
                + (f"yes, commit {info.commit} ({info.tag_date})" if info.tagged else "no")
                + f"\nfolder:  {info.folder or '- (none in this work tree: henryvc restore ' + info.name + ')'}")
+    verdict = info.summary.get("verdict") or {}
+    for reason in verdict.get("reasons") or []:
+        click.echo(f"verdict: {reason}")
+    for step in verdict.get("advice") or []:
+        click.echo(f"try:     {step}")
     for key, value in sorted(info.metrics.items()):
         click.echo(f"metric:  {key} = {fmt_number(value)}")
     for path, data in sorted((info.summary.get("data") or {}).items()):
@@ -158,51 +119,4 @@ def diff_cmd(a: str, b: str, as_json: bool) -> None:
         click.echo(f"metric: {m['key']}: {fmt_number(m['a'])} -> {fmt_number(m['b'])} (delta {fmt_number(m['delta'])})")
 
 
-@click.command("restore")
-@run_name_argument()
-@click.option("--into", type=click.Path(path_type=Path), help="Worktree folder inside the project "
-              "(default .henryvc/restore/NAME).")
-@click.option("--in-place", is_flag=True, help="Check the tag out in the project itself (refuses if dirty).")
-@click.option("--pull", is_flag=True, help="dvc pull from the remote first (done anyway for what the cache lacks).")
-@json_option
-def restore_cmd(name: str, into: Path | None, in_place: bool, pull: bool, as_json: bool) -> None:
-    """Restore a tagged run (git worktree + DVC data from the shared cache), then check every hash.
-
-    Example: henryvc restore henry_v2_debug_20261124_101500 --pull
-    """
-    with progress("checking hashes") as bar:
-        result = api.restore(api.require_project(), name, into, in_place, pull, bar)
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    click.echo(f"restored {result.name} at {result.path} ({result.checked_files} files match the tag)")
-    click.echo(f"re-create it with: {result.recreate}")
-
-
-@click.command("verify")
-@run_name_argument()
-@click.option("--path", type=click.Path(path_type=Path), help="Work tree to check (default: the project).")
-@click.option("--fast", is_flag=True, help="Trust DVC's state db, as `dvc status` does, for files unchanged "
-              "(inode, mtime, size) since DVC hashed them; re-read only the others (and no cache copies).")
-@json_option
-def verify_cmd(name: str, path: Path | None, fast: bool, as_json: bool) -> None:
-    """Re-hash a run's DVC data and its cache copies against its tag; exit 1 on any mismatch.
-
-    Example: henryvc verify henry_v2_debug_20261124_101500 --path .henryvc/restore/henry_v2_debug_20261124_101500
-    """
-    with progress("hashing") as bar:
-        result = api.verify(api.require_project(), name, path, bar, fast)
-    if as_json:
-        emit_json({"ok": result.ok, "checked_files": result.checked_files, "checked_bytes": result.checked_bytes,
-                   "trusted_files": result.trusted_files, "mismatches": [m.__dict__ for m in result.mismatches]})
-    else:
-        for m in result.mismatches:
-            click.echo(f"mismatch: {m.path}: {m.problem}")
-        click.echo(f"{result.checked_files} files, {result.checked_bytes} bytes checked "
-                   f"({result.checked_files - result.trusted_files} re-hashed, {result.trusted_files} taken from "
-                   "DVC's state db): " + ("all match" if result.ok else f"{len(result.mismatches)} mismatch(es)"))
-    if not result.ok:
-        raise SystemExit(1)
-
-
-COMMANDS = [init_cmd, validate_cmd, new_run_cmd, tag_run_cmd, list_cmd, show_cmd, diff_cmd, restore_cmd, verify_cmd]
+COMMANDS = [new_run_cmd, list_cmd, show_cmd, diff_cmd]

@@ -1,0 +1,56 @@
+"""cleanup-failed's listing check agrees with DVC's cache layouts (issue 15, item 8).
+
+A `cache: false` output (the run's logs/) is git's: its listing is never required, whether or not git
+holds its files at a revision, and never deleted when DVC wrote one. A listing kept in DVC 2's older cache
+layout (cache/xx/yyyy instead of cache/files/md5/xx/yyyy) is found where DVC 3 finds it.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from henryvc import dvcrepo
+from henryvc import record as records
+from tests.helpers.lifecycle import henryvc, run_with_status
+from tests.helpers.project import sh
+
+
+def _dir_objects(cache):
+    return sorted(p for p in (cache / "files" / "md5").rglob("*.dir"))
+
+
+def test_an_uncommitted_cache_false_listing_does_not_block_cleanup(project):
+    failed = run_with_status(project, "failed", seed=1, tag=True)
+    assert henryvc(project.root, "backup").returncode == 0
+    # A second run whose dvc.lock is committed alone: its logs/ (cache: false) is in no commit.
+    other = run_with_status(project, "incomplete", seed=2)
+    sh(project.root, "git", "add", "dvc.lock")
+    sh(project.root, "git", "commit", "-qm", "dvc.lock only")
+    cache = dvcrepo.cache_dir(project.root)
+    lock = (project.root / "dvc.lock").read_text()
+    logs_md5 = [line.split("md5: ")[1].removesuffix(".dir") for line in lock.splitlines() if ".dir" in line]
+    for oid in logs_md5:  # as the first cleanup of the issue did: no logs/ listing left in the cache
+        path = cache / "files" / "md5" / oid[:2] / (oid[2:] + ".dir")
+        text = path.read_text() if path.exists() else ""
+        if "trainer.txt" in text:
+            path.unlink()
+    done = henryvc(project.root, "cleanup-failed", "--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert failed in done.stdout and "neither in the cache nor on the remote" not in done.stdout + done.stderr
+    assert records.load(project.run_dir(other)).status == "incomplete"
+
+
+def test_a_listing_in_the_older_cache_layout_is_found(project):
+    failed = run_with_status(project, "failed", seed=3, tag=True)  # tagged, nothing pushed: the cache is all
+    cache = dvcrepo.cache_dir(project.root)
+    moved = 0
+    for listing in _dir_objects(cache):
+        legacy = cache / listing.parent.name / listing.name
+        legacy.parent.mkdir(exist_ok=True)
+        shutil.move(listing, legacy)  # where DVC 2 kept it, and DVC 3 still reads it
+        moved += 1
+    assert moved
+    done = henryvc(project.root, "cleanup-failed", "--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "neither in the cache nor on the remote" not in done.stdout + done.stderr
+    assert failed in done.stdout

@@ -1,0 +1,61 @@
+"""`henryvc report` on what the real train and evaluate stages write (tiny Coqui Tacotron2 on CPU): the
+periodic evaluations' audio and alignments, the final sample, the loss table; the page in headless
+chromium; and the evaluate stage's copies at DVC's stable paths."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import training as tf
+from tests.helpers.browser import audio_states, browser, plot_marks
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """One tiny run trained and evaluated by the real `dvc repro`, with an evaluation every epoch."""
+    base = tmp_path_factory.mktemp("report-real")
+    data = tf.sample_data(base / "voice", clips=10)
+    project = tf.make_project(base / "proj", data, params={"evaluation": {"every_epochs": 1, "max_decoder_steps": 40}})
+    result = tf.dvc("repro", cwd=project, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
+def test_evaluate_publishes_the_run_at_the_stable_paths(trained):
+    run_dir = trained / "training_runs" / tf.RUN
+    published = json.loads((trained / "metrics" / "run.json").read_text())
+    assert published == json.loads((run_dir / "metrics.json").read_text())
+    assert (trained / "plots" / "loss.csv").read_bytes() == (run_dir / "plots" / "loss.csv").read_bytes()
+    assert (trained / "metrics" / "data.json").is_file() and (trained / "plots" / "alignment.png").is_file()
+    assert "up to date" in tf.dvc("status", cwd=trained).stdout  # the copies are no stage's outputs
+    shown = json.loads(tf.dvc("metrics", "show", "--json", cwd=trained).stdout)
+    assert "metrics/run.json" in json.dumps(shown) and "training_runs" not in json.dumps(shown)
+
+
+def test_report_of_a_real_run_plays_in_chromium(trained, tmp_path):
+    out = tmp_path / "page"
+    henryvc = str(Path(sys.executable).parent / "henryvc")
+    made = tf.sh(henryvc, "report", tf.RUN, "--out", str(out), "--json", cwd=trained, check=False)
+    assert made.returncode == 0, made.stdout + made.stderr
+    result = json.loads(made.stdout)
+    evaluations = sorted((trained / "training_runs" / tf.RUN / "checkpoints" / "evaluations").glob("epoch_*"))
+    assert len(evaluations) == 2  # 2 epochs, one evaluation each
+    assert result["audio_files"] == 2 * len(tf.TINY["test_sentences"]) + 1  # + the final short text
+    html = (out / "index.html").read_text()
+    assert "epoch 1 (step " in html and "epoch 2 (step " in html and "Hello, I am Henry." in html
+    driver = browser(tmp_path)
+    try:
+        driver.get((out / "index.html").as_uri())
+        audio = audio_states(driver)
+        assert len(audio) == result["audio_files"] and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in audio)
+        assert plot_marks(driver) and all(plot_marks(driver))
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+        assert len(driver.find_elements("css selector", "img.align")) == result["audio_files"]
+    finally:
+        driver.quit()

@@ -1,0 +1,154 @@
+"""Listen to a model the way the gate does: synthesize the evaluation texts (the short text, the config's
+test sentences, the held-out eval clips), measure each utterance (henryvc_training.quality) and score
+what a recognizer hears against the text and against the clips' real recordings (intelligibility).
+
+Shared by the periodic evaluations during training and the evaluate stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from henryvc_training.common import RunPaths
+
+log = logging.getLogger("henryvc.training.listen")
+
+# Audio beyond the longest plausible duration (letters / min_chars_per_second) plus this margin is
+# not transcribed: a runaway decoder's babble would cost recognizer time and say nothing more.
+ASR_MARGIN_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Item:
+    """One text to synthesize: KEY names it in metrics and file names; RECORDING is its real clip, if any."""
+
+    key: str
+    text: str
+    recording: Path | None = None
+
+
+@dataclass
+class Listening:
+    """What one evaluation measured."""
+
+    utterances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    asr: dict[str, Any] = field(default_factory=dict)  # asr_wer, asr_wer_reference, asr_wer_gap, ...
+    synthesis_seconds: float = 0.0
+    asr_seconds: float = 0.0
+    alignments: dict[str, Any] = field(default_factory=dict)
+    wavs: dict[str, Any] = field(default_factory=dict)
+
+
+def eval_clips(paths: RunPaths, data_dir: Path) -> list[Item]:
+    """The held-out clips of the run's split (data/eval.csv), with their recordings in DATA_DIR/wavs."""
+    if not (paths.data / "eval.csv").exists():
+        return []
+    items = []
+    for line in (paths.data / "eval.csv").read_text(encoding="utf-8").splitlines():
+        parts = line.split("|")
+        if len(parts) >= 2 and parts[0]:
+            wav = data_dir / "wavs" / f"{parts[0]}.wav"
+            items.append(Item(f"eval_{parts[0]}", parts[-1] or parts[1], wav if wav.exists() else None))
+    return items
+
+
+def items(short_text: str | None, test_sentences: list[str], clips: list[Item]) -> list[Item]:
+    """The evaluation's texts: short text, test sentences (sentence_<i>), then the eval clips."""
+    found = [Item("short_text", short_text)] if short_text else []
+    found += [Item(f"sentence_{i}", text) for i, text in enumerate(test_sentences)]
+    return found + list(clips)
+
+
+_RECOGNIZERS: dict[tuple[str, ...], Any] = {}
+_HEARD: dict[tuple[str, int, int], str] = {}  # real recordings' transcripts: (path, mtime, size) -> words
+
+
+def recognizer(texts: list[str]) -> Any:
+    """The pocketsphinx recognizer for TEXTS, built once per process (training evaluates many times)."""
+    from henryvc_training.intelligibility import Recognizer
+
+    key = tuple(sorted(set(texts)))
+    if key not in _RECOGNIZERS:
+        _RECOGNIZERS.clear()
+        _HEARD.clear()
+        _RECOGNIZERS[key] = Recognizer(list(key))
+        if _RECOGNIZERS[key].unknown_words:
+            log.warning("words the recognizer's dictionary lacks count as errors for synthesis and recordings "
+                        "alike: %s", ", ".join(_RECOGNIZERS[key].unknown_words))
+    return _RECOGNIZERS[key]
+
+
+def listen(model: Any, todo: list[Item], max_decoder_steps: int, out_dir: Path | None, asr: bool,
+           min_chars_per_second: float = 5.0) -> Listening:
+    """Synthesize every item of TODO with MODEL (decoder capped), measure it, save its wav in OUT_DIR
+    as <key>.wav (if given); with ASR, transcribe and score it (intelligibility)."""
+    from henryvc_training import synth
+
+    result = Listening()
+    started = time.perf_counter()
+    for item in todo:
+        spoken = synth.synthesize(model, item.text, max_decoder_steps)
+        result.utterances[item.key] = spoken.measure()
+        result.alignments[item.key] = spoken.alignment
+        result.wavs[item.key] = spoken.wav
+        if out_dir is not None:
+            synth.save_wav(model, spoken.wav, out_dir / f"{item.key}.wav")
+    result.synthesis_seconds = time.perf_counter() - started
+    if asr:
+        started = time.perf_counter()
+        rate = int(model.ap.sample_rate)
+        result.asr = score(todo, result.wavs, rate, min_chars_per_second, result.utterances)
+        result.asr_seconds = time.perf_counter() - started
+    return result
+
+
+def score(todo: list[Item], wavs: dict[str, Any], rate: int, min_chars_per_second: float,
+          utterances: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """ASR scores of the synthesized WAVS (and each utterance's transcript and WER written into UTTERANCES)."""
+    from henryvc_training import intelligibility, quality
+
+    rec = recognizer([i.text for i in todo])
+    synthesized, references = {}, {}
+    for item in todo:
+        longest = quality.characters(item.text) / min_chars_per_second + ASR_MARGIN_SECONDS
+        synthesized[item.key] = (item.text, wavs[item.key][: int(longest * rate)], rate)
+        if item.recording is not None:
+            stat = item.recording.stat()
+            cache = (str(item.recording), stat.st_mtime_ns, stat.st_size)
+            if cache not in _HEARD:
+                _HEARD[cache] = rec.transcribe(*intelligibility.read_wav(item.recording))
+            references[item.key] = _HEARD[cache]
+    heard = {key: rec.transcribe(wav, r) for key, (_t, wav, r) in synthesized.items()}
+    for item in todo:
+        one = intelligibility.error_rates([item.text], [heard[item.key]])
+        utterances[item.key].update(transcript=heard[item.key], wer=round(one["wer"], 4))
+        if item.key in references:
+            utterances[item.key]["recording_transcript"] = references[item.key]
+    metrics: dict[str, Any] = {}
+    overall = intelligibility.error_rates([i.text for i in todo], [heard[i.key] for i in todo])
+    metrics.update(asr_wer_all=overall["wer"], asr_cer_all=overall["cer"])
+    clips = [i for i in todo if i.key in references]
+    if clips:
+        synth_rates = intelligibility.error_rates([i.text for i in clips], [heard[i.key] for i in clips])
+        real_rates = intelligibility.error_rates([i.text for i in clips], [references[i.key] for i in clips])
+        metrics.update(asr_wer=synth_rates["wer"], asr_cer=synth_rates["cer"], asr_wer_reference=real_rates["wer"],
+                       asr_cer_reference=real_rates["cer"], asr_wer_gap=synth_rates["wer"] - real_rates["wer"],
+                       asr_clips=len(clips))
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
+
+
+def table(utterances: dict[str, dict[str, Any]]) -> list[str]:
+    """The utterances as a Markdown table (README sections of periodic and final evaluations)."""
+    lines = ["| utterance | text | seconds | letters/s | decoder steps | stopped by itself | attention focus "
+             "| diagonality | heard | WER |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, u in utterances.items():
+        heard = u.get("transcript")
+        lines.append(f"| {key} | {u['text']} | {u['seconds']} | {u.get('chars_per_second') or '-'} | "
+                     f"{u['decoder_steps']}/{u['max_decoder_steps']} | {'yes' if u['stopped_by_itself'] else 'no'} | "
+                     f"{u['attention_focus']:.3f} | {u['attention_diagonality']:.3f} | "
+                     f"{'-' if heard is None else (heard or '(nothing)')} | {u.get('wer', '-')} |")
+    return lines
