@@ -147,7 +147,7 @@ def resume(project: Project, name: str, output: Output | None = None, inexact: b
     training = records.load(run_dir).extra.get("training") or {}
     if not training.get("finished") and not _has_checkpoint(run_dir):
         raise NotReady(f"run {name} stopped before its first checkpoint: start it again with `dvc repro`")
-    extra_env = _exactness(name, run_dir, training, inexact)
+    extra_env = _exactness(project.root, name, run_dir, training, inexact)
     from henryvc import pipelock
 
     switched = False
@@ -191,12 +191,17 @@ def _bring_back_archived(project: Project, name: str) -> str:
     return moved.source
 
 
-def _exactness(name: str, run_dir: Path, training: dict[str, Any], inexact: bool) -> dict[str, str]:
+def _exactness(root: Path, name: str, run_dir: Path, training: dict[str, Any], inexact: bool) -> dict[str, str]:
     """Refuse (NotReady) a resume that cannot be exact unless INEXACT; the stage's environment for it."""
+    from henryvc import params
     from henryvc_training import checkpoints  # torch: only when resuming
 
     if inexact:
         return {checkpoints.INEXACT_ENV: "1"}
+    from henryvc_training import distributed
+
+    if distributed.Scale.from_params(params.read(root) or {}).world_size > 1:
+        return {}  # exact resume is single-process: a multi-process run continues as Coqui does, recorded so
     problem = None if training.get("finished") else checkpoints.resume_check(run_dir / "checkpoints")
     if problem:
         raise NotReady(f"cannot resume {name} exactly: {problem}; `henryvc resume --inexact {name}` continues "

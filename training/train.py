@@ -22,7 +22,7 @@ from typing import Any
 
 from henryvc import record
 from henryvc.errors import HenryvcError, NotReady
-from henryvc_training import checkpoints, common, determinism
+from henryvc_training import checkpoints, common, determinism, resume
 from henryvc_training.common import RunPaths
 from henryvc_training.trainer import Settings, TrainResult, run_training
 
@@ -72,7 +72,9 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
         last = checkpoints.last_checkpoint(paths.checkpoints)
         continuing = last is not None
         inexact_reason = checkpoints.resume_problem(last) if last is not None else None
-        if inexact_reason and os.environ.get(checkpoints.INEXACT_ENV) != "1":
+        if rank is not None:  # exact resume is single-process: a multi-process run continues Coqui's way
+            inexact_reason = resume.multi_process_reason(rank.world_size)
+        elif inexact_reason and os.environ.get(checkpoints.INEXACT_ENV) != "1":
             raise NotReady(f"cannot resume {paths.name} exactly: {inexact_reason}; `henryvc resume --inexact "
                            f"{paths.name}` continues it as Coqui does (that epoch restarts with new random numbers)")
     if continuing:
