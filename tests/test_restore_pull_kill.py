@@ -192,6 +192,8 @@ def test_rerun_completes_over_a_worktree_checkout_killed_mid_file(pushed, tmp_pa
     text = (worktree / written).read_bytes()
     (worktree / written).write_bytes(text[: int(len(text) * kept)])
     assert_rerun_completes(pushed, box)
+    assert (worktree / written).read_bytes() == text
+    assert sh(worktree, "git", "status", "--porcelain", "--untracked-files=no").stdout == ""
 
 
 def test_rerun_keeps_edits_in_a_worktree_whose_checkout_had_finished(pushed, tmp_path):
