@@ -307,10 +307,18 @@ def complete_worktree(path: Path) -> list[str]:
     """Finish the checkout of the worktree at PATH after an interrupted `git worktree add`; returns what came back.
 
     A kill mid-checkout leaves the worktree registered but with files missing and its index.lock behind.
-    Files missing from the work tree are checked out again; files that are there (edited or not) stay.
+    Git writes the worktree's index only once every file is written, and it creates each file before
+    writing it: with no index, the checkout never finished, every tracked file there is git's own and
+    one may be empty or short (a truncated dvc.lock made every re-run of `restore --pull` fail), so all
+    are checked out again. With an index, files missing are checked out again; files there (edited or
+    not) stay.
     """
     worktree = open_repo(path)
+    interrupted = not (Path(worktree.git_dir) / "index").exists()
     clear_stale_locks(worktree)  # its index.lock lives in .git/worktrees/<id>/, the worktree's git dir
+    if interrupted:
+        worktree.git.reset("--hard", "--quiet")  # untracked files (DVC's data) stay
+        return [p for p in worktree.git.ls_files("-z").split("\0") if p]
     worktree.git.reset("--quiet")  # the index as of HEAD when the interrupted add never wrote one
     missing = [p for p in worktree.git.ls_files("--deleted", "-z").split("\0") if p]
     if missing:

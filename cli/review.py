@@ -189,12 +189,14 @@ def new(name: str, rating: Any, verdict: Any, notes: Any, reviewer: str, source:
     """A review record (checked)."""
     rating, verdict, notes = check(rating, verdict, notes)
     return {"id": uuid.uuid4().hex[:12], "run": name, "rating": rating, "verdict": verdict, "notes": notes,
-            "reviewer": reviewer, "at": now().isoformat(timespec="seconds"), "source": source}
+            "reviewer": reviewer, "source": source,
+            # microseconds: two boxes reviewing in the same second must still have a latest one
+            "at": now().isoformat(timespec="microseconds")}
 
 
 def readme_section(review: dict[str, Any]) -> str:
     """The README section of one review."""
-    stamp = review["at"].replace("T", " ").replace("+00:00", " UTC")
+    stamp = review["at"][:19].replace("T", " ") + (" UTC" if review["at"].endswith("+00:00") else "")
     body = review["notes"].strip() or "(no notes)"
     return (f"\n### Review: {review['verdict']}, {review['rating']}/5 ({stamp})\n\n"
             f"By {review['reviewer']} ({review['source']}).\n\n{body}\n")

@@ -142,6 +142,10 @@ def test_compare_metrics_and_the_verdict():
     assert same.matches and same.to_dict()["matches"] is True
     assert not container.Recreation("n", "/w", "img", 0, False, same.metrics).matches  # stages did not rewrite
     assert not container.Recreation("n", "/w", "img", 2, True, same.metrics).matches
+    timed = {c.key: c for c in container.compare_metrics({"eval_asr_seconds": 3.5, "short_text_seconds": 0.3},
+                                                         {"eval_asr_seconds": 7.1, "short_text_seconds": 0.4})}
+    assert timed["eval_asr_seconds"].same  # how long scoring took is not a result
+    assert not timed["short_text_seconds"].same  # how long the audio is, is
 
 
 def test_context_root_falls_back_to_the_henryvc_source(tmp_path):
