@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from henryvc import gitrepo
+from henryvc import gitlocks, gitrepo
 from henryvc.errors import HenryvcError
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def set_note(repo: git.Repo, ref: str, commit: str, text: str) -> None:
     """Write TEXT as the note under REF on COMMIT (replacing the previous one: a new notes commit)."""
     import subprocess
 
-    gitrepo.clear_stale_locks(repo)
+    gitlocks.clear_stale_locks(repo)
     done = subprocess.run(["git", "notes", "--ref", ref, "add", "--force", "--file=-", commit],
                           cwd=gitrepo.root_of(repo),
                           input=text.encode(), capture_output=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import codecs
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from henryvc.errors import HenryvcError, NotReady, RunExists
+from henryvc.gitlocks import clear_stale_locks
 
 if TYPE_CHECKING:
     import io
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     import git
 
 _FIELD, _RECORD = "\x00", "\x00\x01"
-GIT_LOCK_FILES = ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock")
-LOCK_RECHECK_S = 0.2
 _READ_SIZE = 1 << 20
 
 
@@ -169,64 +167,6 @@ def ls_tree(repo: git.Repo, rev: str) -> list[str]:
     """Every file path at REV."""
     listing: str = repo.git.ls_tree("-r", "--name-only", rev)
     return listing.splitlines()
-
-
-def _git_processes_and_open_files(repo: git.Repo) -> tuple[list[int], set[str]] | None:
-    """PIDs of git processes working in REPO and every path any process holds open (None: cannot tell)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return None
-    places = [str(Path(repo.working_tree_dir or repo.git_dir)), str(Path(repo.common_dir))]
-    gits, held = [], set()
-    for pid in (p for p in proc.iterdir() if p.name.isdigit()):
-        try:
-            # GitPython keeps `git cat-file --batch` readers alive for the life of a Repo: they lock nothing.
-            if (pid / "comm").read_text().strip().startswith("git") and \
-                    (pid / "cmdline").read_bytes().split(b"\0")[1:2] != [b"cat-file"]:
-                cwd = os.readlink(pid / "cwd")
-                if any(cwd == place or cwd.startswith(place + "/") for place in places):
-                    gits.append(int(pid.name))
-            for fd in (pid / "fd").iterdir():
-                try:
-                    held.add(os.readlink(fd))
-                except OSError:
-                    continue
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # the process ended meanwhile
-        except PermissionError:
-            return None  # another user's process: cannot prove a lock is stale
-    return gits, held
-
-
-def clear_stale_locks(repo: git.Repo) -> list[str]:
-    """Remove the lock files a killed git left in REPO, or raise NotReady saying what to do.
-
-    A git killed mid-commit leaves .git/index.lock and every later git write fails until it goes. Git
-    holds its lock open while it lives (or, running hooks, has its cwd in the repository), so a lock that
-    nobody holds and no git process is near, seen twice, is stale; henryvc's own project lock is held.
-    """
-    common = Path(repo.common_dir)
-    candidates = {d / name for d in (Path(repo.git_dir), common) for name in GIT_LOCK_FILES}
-    candidates |= set((common / "refs").rglob("*.lock")) | set(Path(repo.git_dir).glob("next-index-*.lock"))
-    present = sorted(p for p in candidates if p.exists())
-    for attempt in range(2):
-        if not present:
-            return []
-        seen = _git_processes_and_open_files(repo)
-        if seen is None:
-            raise NotReady(f"{present[0]} exists: a git command is running in this repository or was killed; "
-                           f"if no git process is running, remove it (rm {present[0]}) and run the command again")
-        gits, held = seen
-        busy = [p for p in present if str(p) in held]
-        if busy or gits:
-            raise NotReady(f"a git process (pid {', '.join(map(str, gits)) or '?'}) is working in this repository "
-                           f"and holds {(busy or present)[0]}: try again when it has finished")
-        if attempt == 0:
-            time.sleep(LOCK_RECHECK_S)
-            present = [p for p in present if p.exists()]
-    for path in present:
-        path.unlink(missing_ok=True)
-    return [str(p) for p in present]
 
 
 def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str | None:
