@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from henryvc import summary as summaries  # noqa: E402  (the tag message format, built exactly as tag-run builds it)
 from henryvc.dvcrepo import Out  # noqa: E402
+from tests.helpers.project import FAKE_TRAIN, fake_dvc_yaml  # noqa: E402
 
 BIN = Path(sys.executable).parent
 HENRYVC = [str(BIN / "henryvc")] if (BIN / "henryvc").exists() else [sys.executable, "-m", "henryvc.main"]
@@ -46,26 +47,10 @@ BLOCK = 8 << 20
 MARKS = "<!-- bench:{}:begin -->", "<!-- bench:{}:end -->"
 HEAVY_MODULES = ("torch", "torchaudio", "TTS", "trainer", "coqpit", "dvc", "dvc_data", "dvc_objects", "scmrepo")
 
-# The one stand-in training stage of tests and benchmarks: N checkpoints of a given size, unique per file.
-BENCH_TRAIN = (REPO / "tests" / "helpers" / "fake_stage.py").read_text()
-BENCH_DVC_YAML = '''\
-stages:
-  train:
-    cmd: python fake_train.py
-    deps:
-      - fake_train.py
-      - voice_data
-      - training_runs/${run}/config.json
-    params:
-      - run
-      - fake
-    outs:
-      - training_runs/${run}/checkpoints
-      - training_runs/${run}/tensorboard
-    metrics:
-      - training_runs/${run}/metrics.json:
-          cache: false
-'''
+# The one stand-in training stage of tests and benchmarks (N checkpoints of a given size, unique per
+# file) and its one-stage dvc.yaml, both from the test helpers.
+BENCH_TRAIN = FAKE_TRAIN
+BENCH_DVC_YAML = fake_dvc_yaml("fake_train.py", logs=False)
 
 
 @dataclass
