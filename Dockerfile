@@ -26,12 +26,8 @@
 ARG BASE_IMAGE=nvidia/cuda:13.0.1-cudnn-runtime-ubuntu24.04
 
 # ---------------------------------------------------------------------------------------------------
-# pins: the dependency pins out of pyproject.toml, so that its other edits (version, tool settings, test
-# markers) can leave the dependency layers cached where COPY --from is cached by content (Docker's
-# builders); Podman 4.3 (buildah 1.28) rebuilds after any pyproject.toml change (measured).
-FROM ${BASE_IMAGE} AS pins
-
-ARG EXTRAS=train
+# base: the environment and OS packages every stage shares.
+FROM ${BASE_IMAGE} AS base
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
@@ -49,6 +45,13 @@ RUN set -eu; missing=""; \
         apt-get update && apt-get install -y --no-install-recommends $missing && rm -rf /var/lib/apt/lists/*; \
     fi
 
+# pins: the dependency pins out of pyproject.toml, so that its other edits (version, tool settings, test
+# markers) can leave the dependency layers cached where COPY --from is cached by content (Docker's
+# builders); Podman 4.3 (buildah 1.28) rebuilds after any pyproject.toml change (measured).
+FROM base AS pins
+
+ARG EXTRAS=train
+
 COPY pyproject.toml scripts/image_wheels.py /tmp/pins/
 # Python 3.10 (Jetson's Ubuntu 22.04) has no tomllib: a venv gets tomli there.
 RUN set -eu; py=python3; \
@@ -58,26 +61,13 @@ RUN set -eu; py=python3; \
 
 # ---------------------------------------------------------------------------------------------------
 # builder: wheels for what the index has only as source for this arch (a compiler only if one is needed).
-FROM ${BASE_IMAGE} AS builder
+FROM base AS builder
 
 ARG PIP_INDEX_URL
 ARG PIP_EXTRA_INDEX_URL
 ARG PIP_TRUSTED_HOST
 ARG TORCH_INDEX_URL
 
-ENV DEBIAN_FRONTEND=noninteractive \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONUNBUFFERED=1
-
-RUN set -eu; missing=""; \
-    command -v python3 >/dev/null || missing="$missing python3"; \
-    python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$missing python3-venv"; \
-    command -v git >/dev/null || missing="$missing git"; \
-    [ -s /etc/ssl/certs/ca-certificates.crt ] || missing="$missing ca-certificates"; \
-    if [ -n "$missing" ]; then \
-        apt-get update && apt-get install -y --no-install-recommends $missing && rm -rf /var/lib/apt/lists/*; \
-    fi
 
 # Only the pins (and the script that reads them): source changes never get here.
 COPY --from=pins /pins/requirements.txt /tmp/henryvc-build/
@@ -94,7 +84,7 @@ RUN set -eu; cd /tmp/henryvc-build; \
     ls -l /wheels
 
 # ---------------------------------------------------------------------------------------------------
-FROM ${BASE_IMAGE}
+FROM base
 
 ARG BASE_IMAGE
 ARG PIP_INDEX_URL
@@ -102,22 +92,9 @@ ARG PIP_EXTRA_INDEX_URL
 ARG PIP_TRUSTED_HOST
 ARG TORCH_INDEX_URL
 
-ENV DEBIAN_FRONTEND=noninteractive \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONUNBUFFERED=1 \
-    VIRTUAL_ENV=/opt/henryvc \
+ENV VIRTUAL_ENV=/opt/henryvc \
     PATH=/opt/henryvc/bin:$PATH \
     HOME=/home/henry
-
-RUN set -eu; missing=""; \
-    command -v python3 >/dev/null || missing="$missing python3"; \
-    python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$missing python3-venv"; \
-    command -v git >/dev/null || missing="$missing git"; \
-    [ -s /etc/ssl/certs/ca-certificates.crt ] || missing="$missing ca-certificates"; \
-    if [ -n "$missing" ]; then \
-        apt-get update && apt-get install -y --no-install-recommends $missing && rm -rf /var/lib/apt/lists/*; \
-    fi
 
 # Dependencies before any source is copied: rebuilt only when the builder's output changes, i.e. when
 # pyproject.toml (or the CA bundle) does. Binary only: the wheels the index lacks come from the builder.

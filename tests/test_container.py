@@ -161,7 +161,9 @@ def test_dockerfile_defaults():
     # The dependency layers see pyproject.toml only, so source changes do not reinstall torch; the builder
     # stage (same base) makes the wheels the index lacks, the runtime stage installs binaries only.
     source_copy = text.index("COPY . ")
-    pins, builder = text.index("FROM ${BASE_IMAGE} AS pins"), text.index("FROM ${BASE_IMAGE} AS builder")
+    base = text.index("FROM ${BASE_IMAGE} AS base")  # the environment and OS packages, once for every stage
+    pins, builder = text.index("FROM base AS pins"), text.index("FROM base AS builder")
+    assert base < pins and text.count("FROM ${BASE_IMAGE}") == 1 and "\nFROM base\n" in text
     assert pins < text.index("COPY pyproject.toml scripts/image_wheels.py") < builder
     assert builder < text.index("COPY --from=pins /pins/requirements.txt")  # the pins, not the whole file
     runtime = text.index("COPY --from=builder /wheels")
