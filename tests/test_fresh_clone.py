@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import training as tf
+from tests.helpers.project import scratch
 
 pytestmark = pytest.mark.slow
 TOLERANCE = 1e-6  # the issue's bound where torch does not promise bitwise equality; the figures show the real gap
@@ -35,9 +36,9 @@ def final_model(run_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def pushed(tmp_path_factory) -> tuple[Path, Path]:
+def pushed(request, tmp_path_factory) -> tuple[Path, Path]:
     """A debug run trained, tagged and pushed (`tag-run --push`) to a bare git remote and a DVC remote."""
-    base = tmp_path_factory.mktemp("fresh-clone")
+    base = scratch(request, tmp_path_factory, "fresh-clone")
     data = tf.sample_data(base / "voice", clips=10)
     project = tf.make_project(base / "proj", data, params={"evaluation": tf.TINY_PARAMS})
     tf.sh("git", "init", "-q", "--bare", "--initial-branch=main", str(base / "origin.git"), cwd=base)

@@ -35,7 +35,7 @@ import pytest
 
 from henryvc import dvcrepo
 from henryvc import record as records
-from tests.helpers.project import isolate, sh
+from tests.helpers.project import isolate, scratch, sh
 from tests.helpers.reliability import big_project, git_consistency, henryvc, record_problems, rehash_store, spawn, train
 
 pytestmark = [pytest.mark.reliability, pytest.mark.randomkill]
@@ -183,10 +183,10 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Lab:
+def lab(request, tmp_path_factory) -> Lab:
     with pytest.MonkeyPatch.context() as patch:  # the autouse isolated_env is per test: isolate the build too
         isolate(patch, tmp_path_factory.mktemp("home"))
-        return _build_lab(tmp_path_factory.mktemp("randomkill"))
+        return _build_lab(scratch(request, tmp_path_factory, "randomkill"))
 
 
 def _build_lab(base: Path) -> Lab:

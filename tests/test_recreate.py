@@ -14,6 +14,7 @@ import pytest
 from henryvc import envlock
 from henryvc.summary import parse_message
 from tests.helpers import training as tf
+from tests.helpers.project import scratch
 from tests.test_envlock import OTHER_NUMPY, _layered_venv
 
 pytestmark = pytest.mark.slow
@@ -25,9 +26,9 @@ def henryvc(*args: str, cwd: Path, python: str = sys.executable) -> subprocess.C
 
 
 @pytest.fixture(scope="module")
-def tagged(tmp_path_factory) -> Path:
+def tagged(request, tmp_path_factory) -> Path:
     """A tiny debug run trained by the real `dvc repro` and tagged."""
-    base = tmp_path_factory.mktemp("recreate")
+    base = scratch(request, tmp_path_factory, "recreate")
     data = tf.sample_data(base / "voice", clips=10)
     project = tf.make_project(base / "proj", data, params={"evaluation": tf.TINY_PARAMS})
     result = tf.dvc("repro", cwd=project, check=False)

@@ -24,7 +24,7 @@ import pytest
 
 from henryvc import dvcrepo
 from henryvc.project import Project
-from tests.helpers.project import sh
+from tests.helpers.project import scratch, sh
 from tests.helpers.reliability import (
     HENRYVC,
     big_project,
@@ -416,9 +416,9 @@ LONG = "henry_v2_debug_20261124_101500" * 10  # 300 characters
 
 
 @pytest.fixture(scope="module")
-def hostile_project(tmp_path_factory):
+def hostile_project(request, tmp_path_factory):
     """One project with a tagged run, hostile files in it and a sentinel folder outside it (shared: read-only)."""
-    base = tmp_path_factory.mktemp("hostile")
+    base = scratch(request, tmp_path_factory, "hostile")
     home = base / "home"
     home.mkdir()
     (home / ".gitconfig").write_text("[user]\n\tname = Henry Tester\n\temail = tester@henryvc.invalid\n")

@@ -12,14 +12,15 @@ import pytest
 
 from tests.helpers import training as tf
 from tests.helpers.browser import audio_states, browser, plot_marks
+from tests.helpers.project import scratch
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
+def trained(request, tmp_path_factory) -> Path:
     """One tiny run trained and evaluated by the real `dvc repro`, with an evaluation every epoch."""
-    base = tmp_path_factory.mktemp("report-real")
+    base = scratch(request, tmp_path_factory, "report-real")
     data = tf.sample_data(base / "voice", clips=10)
     project = tf.make_project(base / "proj", data, params={"evaluation": {"every_epochs": 1, "max_decoder_steps": 40}})
     result = tf.dvc("repro", cwd=project, check=False)

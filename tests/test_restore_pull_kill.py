@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from henryvc import dvcrepo
-from tests.helpers.project import isolate, sh
+from tests.helpers.project import isolate, scratch, sh
 from tests.helpers.reliability import big_project, henryvc, md5, rehash_store, train
 
 pytestmark = pytest.mark.reliability
@@ -66,9 +66,9 @@ sys.exit(entry())
 
 
 @pytest.fixture(scope="module")
-def pushed(tmp_path_factory):
+def pushed(request, tmp_path_factory):
     """A project whose tagged run (3 checkpoints, voice data) is on a DVC remote and a bare git remote."""
-    base = tmp_path_factory.mktemp("pull-kill")
+    base = scratch(request, tmp_path_factory, "pull-kill")
     mp = pytest.MonkeyPatch()
     isolate(mp, tmp_path_factory.mktemp("pull-kill-home"))
     try:

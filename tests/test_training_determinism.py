@@ -10,6 +10,7 @@ import pytest
 
 from henryvc_training import compare, prepare, train
 from tests.helpers import training as tf
+from tests.helpers.project import scratch
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +27,8 @@ def _losses(run):
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("determinism")
+def first_run(request, tmp_path_factory):
+    base = scratch(request, tmp_path_factory, "determinism")
     data = tf.sample_data(base / "voice", clips=10)
     return base, data, _train(base, "a", data, tf.make_config(**tf.TINY))
 

@@ -19,6 +19,7 @@ from henryvc.errors import NotReady
 from henryvc.project import Project
 from henryvc_training import compare, resume
 from tests.helpers import training as tf
+from tests.helpers.project import scratch
 
 pytestmark = pytest.mark.slow
 
@@ -64,9 +65,9 @@ def _epoch_rows(run_dir):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(request, tmp_path_factory):
     """(reference run folder, killed project, killed run folder, copy of the killed project)."""
-    base = tmp_path_factory.mktemp("exact_resume")
+    base = scratch(request, tmp_path_factory, "exact_resume")
     data = tf.sample_data(base / "voice", clips=10)
     reference = _project(base, "reference", data)
     assert _train(reference).wait(timeout=1800) == 0

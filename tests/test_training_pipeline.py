@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import training as tf
+from tests.helpers.project import scratch
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +17,9 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERRO
 
 
 @pytest.fixture(scope="module")
-def repro(tmp_path_factory):
+def repro(request, tmp_path_factory):
     """One project, trained once by `dvc repro`, shared by the checks below."""
-    base = tmp_path_factory.mktemp("e2e")
+    base = scratch(request, tmp_path_factory, "e2e")
     data = tf.sample_data(base / "voice", clips=10)
     project = tf.make_project(base / "proj", data,
                               params={"evaluation": tf.TINY_PARAMS, "train": {"keep_checkpoints": 2}})
