@@ -3,6 +3,8 @@ stop, runaway), real espeak-ng recordings as ground truth, the offline recognize
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -101,6 +103,30 @@ def test_asr_score_separates_recordings_from_an_untrained_model(untrained, espea
     assert all("transcript" in u and "recording_transcript" in u for u in utterances.values())
     # The absolute score alone is weak: pocketsphinx's general model misses most words of the recordings too.
     assert model["asr_clips"] == len(clips)
+
+
+def test_recognizer_warms_up_in_the_background_and_an_early_evaluation_waits(espeak_voice):
+    clips = [listen.Item(f"eval_{line.split('|')[0]}", line.split("|")[1],
+                         espeak_voice / "wavs" / f"{line.split('|')[0]}.wav")
+             for line in (espeak_voice / "metadata.csv").read_text().splitlines()]
+    todo = [listen.Item("sentence_0", "Hello, I am Henry."), *clips]
+    real = {c.key: intelligibility.read_wav(c.recording)[0].astype(np.float32) / 32768 for c in clips}
+    real["sentence_0"] = real[clips[0].key]
+    listen._RECOGNIZERS.clear()
+    listen._HEARD.clear()
+    listen.warm_up(todo).join()  # while training runs: the recognizer built, every real recording heard once
+    [built] = listen._RECOGNIZERS.values()
+    assert sorted(Path(k[0]).name for k in listen._HEARD) == sorted(c.recording.name for c in clips)
+    warm = listen.score(todo, real, 22050, 5.0, {k: {} for k in real})
+    assert list(listen._RECOGNIZERS.values()) == [built]  # the evaluation used it, built nothing
+    assert warm["asr_wer_gap"] == 0.0 and warm["asr_clips"] == len(clips)
+    # An evaluation that starts while the warm-up still runs waits for it (one decoder, one user at a time).
+    listen._RECOGNIZERS.clear()
+    listen._HEARD.clear()
+    thread = listen.warm_up(todo)
+    early = listen.score(todo, real, 22050, 5.0, {k: {} for k in real})
+    thread.join()
+    assert early == warm and len(listen._RECOGNIZERS) == 1
 
 
 def test_text_normalization_and_error_rates():

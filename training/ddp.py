@@ -165,6 +165,9 @@ class FollowerHooks(Hooks):
     def close(self) -> None:
         return None
 
+    def listen_to(self, data_dir: Any) -> None:  # only rank 0 evaluates
+        return None
+
     def record_step(self, trainer: Any, loss_dict: dict[str, Any]) -> None:
         return None
 

@@ -100,6 +100,19 @@ class Hooks:
                  train.get("avg_loss", float("nan")),
                  f", eval loss {evaluation['avg_loss']:.4f}" if "avg_loss" in evaluation else "")
 
+    def listen_to(self, data_dir: Path) -> None:
+        """The held-out clips' real recordings live in DATA_DIR; with ASR and periodic evaluations on, the
+        recognizer gets ready in the background while the first epochs train (listen.warm_up)."""
+        self.data_dir = data_dir
+        if not (self.settings.asr and self.settings.every_epochs > 0):
+            return
+        from henryvc_training import listen
+
+        try:
+            listen.warm_up(listen.items(None, list(self.config.test_sentences), listen.eval_clips(self.paths, data_dir)))
+        except Exception as exc:  # like a failed evaluation, this must not cost the training run
+            log.warning("could not prepare the recognizer (%s: %s); the first evaluation builds it", type(exc).__name__, exc)
+
     def maybe_evaluate(self, trainer: Any) -> None:
         """Every `evaluation.every_epochs` epochs: synthesize the test sentences, keep audio and alignments."""
         epoch = trainer.epochs_done + 1  # epochs completed, counting this one

@@ -185,7 +185,7 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     args = TrainerArgs(continue_path=str(paths.checkpoints) if continuing and writer else "",
                        rank=rank.rank if rank is not None else 0)
     hooks = Hooks(paths, settings, config) if writer else ddp.FollowerHooks(paths, settings, config)
-    hooks.data_dir = data_dir  # the held-out clips' real recordings, for the periodic evaluations
+    hooks.listen_to(data_dir)  # the held-out clips' real recordings, for the periodic evaluations
     # Where Coqui's own output folder goes: a fresh Trainer invents <output_path>/<run>-<date>-<commit>/
     # and Trainer.fit() deletes that folder on any exception while it holds no .pth. So the Trainer never
     # gets the run folder: it is pointed at logs/trainer/ (its invented folder is removed right after
