@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from henryvc import gitrepo, params, runname
 from henryvc import record as records
@@ -55,15 +55,24 @@ def _refuse_while_pipeline_runs(project: Project) -> None:
         raise Busy(f"run {current} is training and params.yaml names it: try again when it has finished")
 
 
-def new_run(project: Project, major: int, variant: str, config_path: Path | None = None,
-            description: str = "", now: Callable[[], datetime] = datetime.now) -> records.RunRecord:
-    """`henryvc new-run`: name, validate, create the run folder (atomically) and point params.yaml at it."""
+def check_request(project: Project, major: int, variant: str,
+                  config_path: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The template a new run of MAJOR/VARIANT would start from (its path and content); BadInput (writing nothing) when the name's
+    parts or the config are wrong. `henryvc run` asks this before it takes any lock."""
     from henryvc import config as configs
 
     runname.check_major(major)
     runname.check_variant(variant)
     source = Path(config_path) if config_path else configs.template_path(project.root, major, variant)
-    template = configs.load_template(source, major, variant)
+    return source, configs.load_template(source, major, variant)
+
+
+def new_run(project: Project, major: int, variant: str, config_path: Path | None = None,
+            description: str = "", now: Callable[[], datetime] = datetime.now) -> records.RunRecord:
+    """`henryvc new-run`: name, validate, create the run folder (atomically) and point params.yaml at it."""
+    from henryvc import config as configs
+
+    source, template = check_request(project, major, variant, config_path)
     with project.lock():
         _refuse_while_pipeline_runs(project)
         from henryvc import stagecode

@@ -228,6 +228,7 @@ def run(project: Project, major: int, variant: str, config_path: Path | None = N
     from henryvc import newrun, pipelock, runtag, scale
 
     scale.check(gpus, nodes)
+    newrun.check_request(project, major, variant, config_path)  # bad input writes nothing, not even the lock file
     # Held from before new-run re-points params.yaml until the tag: a second `henryvc run` is refused
     # before it writes anything instead of re-pointing params.yaml under this one's `dvc repro`.
     with pipelock.hold(project) as held:

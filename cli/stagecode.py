@@ -131,6 +131,9 @@ def in_container(root: Path, mount_point: str, command: list[str] | None,
     """
     folder = Path(root) / FOLDER
     folder.mkdir(exist_ok=True)  # the mount point, owned by the project's owner, not the engine
+    owner = Path(root).stat()
+    if os.geteuid() == 0 and folder.stat().st_uid != owner.st_uid:  # root ran henryvc in someone's project
+        os.chown(folder, owner.st_uid, owner.st_gid)
     # Podman 4 gives a tmpfs over a bind-mounted folder that folder's mode, ignoring mode= (measured with
     # 4.3.1): the mount point is made sticky and world-writable, as /tmp is, so a non-root owner can link.
     os.chmod(folder, 0o1777)
