@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +129,7 @@ class Hooks:
         from henryvc.verdict import listener_metrics
         from henryvc_training import listen, synth
 
+        started = time.perf_counter()
         model = trainer._get_model()
         out_dir = self.paths.checkpoints / "evaluations" / f"epoch_{epoch:04d}"
         clips = listen.eval_clips(self.paths, self.data_dir) if self.data_dir is not None else []
@@ -160,7 +162,8 @@ class Hooks:
                   if k in ("avg_loss", "avg_align_error", "avg_stopnet_loss", "avg_decoder_loss", "avg_postnet_loss")}
         summary = {"epoch": epoch, "step": step, "sentences": rows, "losses": losses, "scores": scores,
                    "utterances": heard.utterances, "audio": str(out_dir.relative_to(self.paths.run_dir)),
-                   "synthesis_seconds": round(heard.synthesis_seconds, 3), "asr_seconds": round(heard.asr_seconds, 3)}
+                   "synthesis_seconds": round(heard.synthesis_seconds, 3), "asr_seconds": round(heard.asr_seconds, 3),
+                   "seconds": round(time.perf_counter() - started, 3)}  # the whole evaluation but its README lines
         with (self.paths.logs / "evaluations.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(summary) + "\n")
         lines = [f"Step {step}; audio and alignments in `{summary['audio']}/`.", "", *listen.table(heard.utterances)]
