@@ -104,6 +104,8 @@ def test_periodic_evaluation_saved_audio_alignment_and_readme(run_dir):
     assert {"asr_wer", "asr_wer_reference", "attention_focus_min", "decoder_runaways"} <= set(summary["scores"])
     assert (folder / "sentence_0.wav").is_file() and len(list(folder.glob("eval_henry_*.wav"))) == 2
     assert summary["sentences"][0]["decoder_steps"] <= 40  # the cap held
+    # the whole evaluation's wall time, against which the scoring budget is measured
+    assert summary["seconds"] >= summary["synthesis_seconds"] + summary["asr_seconds"] > 0
     readme = (run_dir / "README.md").read_text()
     assert "## Evaluation at epoch 2 (" in readme and "## Verdict: failed (" in readme
 
