@@ -36,7 +36,7 @@ import pytest
 from henryvc import dvcrepo
 from henryvc import record as records
 from tests.helpers.project import isolate, scratch, sh
-from tests.helpers.reliability import big_project, git_consistency, henryvc, record_problems, rehash_store, spawn, train
+from tests.helpers.reliability import git_consistency, henryvc, pushed_project, record_problems, rehash_store, spawn, train
 
 pytestmark = [pytest.mark.reliability, pytest.mark.randomkill]
 
@@ -191,11 +191,7 @@ def lab(request, tmp_path_factory) -> Lab:
 
 def _build_lab(base: Path) -> Lab:
     root = base / "sb"
-    remote, origin = root / "dvc-remote", root / "origin.git"
-    project = big_project(root / "project", remote)
-    sh(root, "git", "init", "-q", "--bare", str(origin))
-    sh(project.root, "git", "remote", "add", "origin", str(origin))
-    sh(project.root, "git", "push", "-q", "origin", "main")
+    project, remote, origin = pushed_project(root)
     failed = train(project, seed=7, mb=MB, files=FILES)
     records.update(project.run_dir(failed), status="failed")
     assert henryvc(project.root, "tag-run", failed).returncode == 0

@@ -34,6 +34,7 @@ from tests.helpers.reliability import (
     henryvc,
     kill_when,
     md5,
+    pushed_project,
     record_problems,
     rehash_store,
     remote_tags,
@@ -113,11 +114,7 @@ def listed(project: Project, name: str) -> dict:
 @pytest.fixture
 def pushed_setup(tmp_path):
     """A project with a 192 MB trained run, a DVC remote folder and a bare git remote."""
-    remote, origin = tmp_path / "dvc-remote", tmp_path / "origin.git"
-    project = big_project(tmp_path / "project", remote)
-    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
-    sh(project.root, "git", "remote", "add", "origin", str(origin))
-    sh(project.root, "git", "push", "-q", "origin", "main")
+    project, remote, origin = pushed_project(tmp_path)
     name = train(project, seed=11, mb=CKPT_MB, files=CKPT_FILES)
     return project, name, remote, origin
 

@@ -16,17 +16,13 @@ import pytest
 from henryvc import dvcrepo
 from henryvc.project import Project
 from tests.helpers.project import sh
-from tests.helpers.reliability import big_project, henryvc, md5, rehash_store, train
+from tests.helpers.reliability import henryvc, md5, pushed_project, rehash_store, train
 
 pytestmark = pytest.mark.reliability
 
 
 def test_restore_pull_completes_over_partial_objects_in_the_cache(tmp_path):
-    remote, origin = tmp_path / "dvc-remote", tmp_path / "origin.git"
-    project = big_project(tmp_path / "project", remote)
-    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
-    sh(project.root, "git", "remote", "add", "origin", str(origin))
-    sh(project.root, "git", "push", "-q", "origin", "main")
+    project, remote, origin = pushed_project(tmp_path)
     name = train(project, seed=41, mb=2, files=3)
     assert henryvc(project.root, "tag-run", "--push").returncode == 0
     box = tmp_path / "second-box"

@@ -23,7 +23,7 @@ import pytest
 
 from henryvc import dvcrepo
 from tests.helpers.project import isolate, scratch, sh
-from tests.helpers.reliability import big_project, henryvc, md5, rehash_store, train
+from tests.helpers.reliability import henryvc, md5, pushed_project, rehash_store, train
 
 pytestmark = pytest.mark.reliability
 
@@ -72,11 +72,7 @@ def pushed(request, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     isolate(mp, tmp_path_factory.mktemp("pull-kill-home"))
     try:
-        remote, origin = base / "dvc-remote", base / "origin.git"
-        project = big_project(base / "project", remote)
-        sh(base, "git", "init", "-q", "--bare", str(origin))
-        sh(project.root, "git", "remote", "add", "origin", str(origin))
-        sh(project.root, "git", "push", "-q", "origin", "main")
+        project, _remote, origin = pushed_project(base)
         name = train(project, seed=43, mb=2, files=3)
         done = henryvc(project.root, "tag-run", "--push")
         assert done.returncode == 0, done.stderr

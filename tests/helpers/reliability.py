@@ -42,6 +42,17 @@ def big_project(root: Path, remote: Path) -> Project:
     return project
 
 
+def pushed_project(base: Path) -> tuple[Project, Path, Path]:
+    """big_project at BASE/project with a DVC remote folder (BASE/dvc-remote) and a bare git remote
+    (BASE/origin.git) that main is pushed to: (project, DVC remote, git origin)."""
+    remote, origin = base / "dvc-remote", base / "origin.git"
+    project = big_project(base / "project", remote)
+    sh(base, "git", "init", "-q", "--bare", str(origin))
+    sh(project.root, "git", "remote", "add", "origin", str(origin))
+    sh(project.root, "git", "push", "-q", "origin", "main")
+    return project, remote, origin
+
+
 def set_fake(project: Project, seed: int, mb: int, files: int) -> None:
     """Point the fake stage at SEED and a checkpoint size (keeps params.yaml's run)."""
     from ruamel.yaml import YAML
