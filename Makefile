@@ -6,16 +6,34 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: setup system-deps demo test test-fast test-randomkill lint engine engine-arm64 test-arm64 gpu-smoke bench clean
+.PHONY: lock upgrade setup system-deps demo test test-fast test-randomkill lint engine engine-arm64 test-arm64 gpu-smoke bench clean
 
 system-deps:
 	bash scripts/install_system_deps.sh
 
-$(BIN)/henryvc: pyproject.toml
+# Every install takes its versions from requirements.lock (make lock writes it from pyproject.toml), so the
+# host venv, CI's venv and the image hold the same set whatever was released today.
+PIP_VERSION := 26.3
+$(BIN)/henryvc: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[train,test]'
+	$(BIN)/python -m pip install -q pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[train,test]'
 	touch $@
+
+# requirements.lock from pyproject.toml: every distribution, transitive ones included, for the core and the
+# train, test and bench extras, on every platform the image targets (amd64 and arm64). Pins already in the
+# lock are kept; `make upgrade` is the deliberate move to the newest releases.
+LOCK_FLAGS := --extra train --extra test --extra bench --universal --python-version 3.11 \
+	--annotation-style line --custom-compile-command "make lock" -o requirements.lock
+lock: $(BIN)/henryvc
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS)
+
+# The newest releases of everything, installed and tested: an upgrade is a commit of requirements.lock
+# that passed `make test`, never a surprise on a fresh machine.
+upgrade: $(BIN)/henryvc
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) --upgrade
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[train,test]'
+	$(MAKE) test
 
 # Byte-compile the editable sources, as pip does for a regular install: where PYTHONDONTWRITEBYTECODE is
 # set (it is on the dev machines) every `henryvc` would otherwise recompile what it imports (17 ms of

@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-from henryvc import __version__
+from henryvc import __version__, quiet
 from henryvc.commands import COMMAND_MODULES
 from henryvc.errors import HenryvcError
 
@@ -64,6 +64,7 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 def entry() -> None:
     """Console-script entry point. Click's own usage errors already exit 2."""
+    quiet.silence_third_party()  # before any command imports DVC (and through it asyncssh)
     cli(prog_name="henryvc")
 
 

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from henryvc import quiet, runname
 from henryvc import record as records
-from henryvc import runname
 from henryvc.errors import HenryvcError, NotReady, RunNotFound
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = 
     from henryvc import params
 
     params.active_run_or_none(root)  # `run: ../../etc` is BadInput before DVC reads any path from it
-    env = {**os.environ, **(extra_env or {})}
+    env = {**quiet.child_env(), **(extra_env or {})}
     # dvc.yaml says `python -m henryvc_training.<stage>`: it must be this interpreter, the one with henryvc.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     process = subprocess.Popen([sys.executable, "-m", "dvc", "repro", *args], cwd=root, env=env, text=True,

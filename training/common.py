@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from henryvc import quiet
 from henryvc.errors import BadInput, HenryvcError
 
 PARAMS_FILE = "params.yaml"
@@ -181,6 +182,7 @@ def stage_log(root: Path, stage: str, require_run: bool = True) -> Iterator[RunP
 
     A HenryvcError raised inside becomes an ERROR line of the run log before it propagates.
     """
+    quiet.silence_third_party()  # a stage `dvc repro` started without henryvc gets the same filter
     params = load_params(root)
     paths = run_paths(root, params) if require_run else RunPaths(root, params["run"])
     handler = open_run_log(paths) if paths.run_dir.is_dir() else None
