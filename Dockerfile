@@ -45,14 +45,15 @@ RUN set -eu; missing=""; \
         apt-get update && apt-get install -y --no-install-recommends $missing && rm -rf /var/lib/apt/lists/*; \
     fi
 
-# pins: the dependency pins out of pyproject.toml, so that its other edits (version, tool settings, test
+# pins: the dependency pins out of pyproject.toml and the lock of every version (requirements.lock, the
+# one the host venv and CI install from), so that its other edits (version, tool settings, test
 # markers) can leave the dependency layers cached where COPY --from is cached by content (Docker's
 # builders); Podman 4.3 (buildah 1.28) rebuilds after any pyproject.toml change (measured).
 FROM base AS pins
 
 ARG EXTRAS=train
 
-COPY pyproject.toml scripts/image_wheels.py /tmp/pins/
+COPY pyproject.toml requirements.lock scripts/image_wheels.py /tmp/pins/
 # Python 3.10 (Jetson's Ubuntu 22.04) has no tomllib: a venv gets tomli there.
 RUN set -eu; py=python3; \
     python3 -c 'import tomllib' 2>/dev/null || { python3 -m venv /tmp/pins/venv; py=/tmp/pins/venv/bin/python; }; \
@@ -70,7 +71,7 @@ ARG TORCH_INDEX_URL
 
 
 # Only the pins (and the script that reads them): source changes never get here.
-COPY --from=pins /pins/requirements.txt /tmp/henryvc-build/
+COPY --from=pins /pins/requirements.txt /pins/requirements.lock /tmp/henryvc-build/
 COPY scripts/image_wheels.py build-ca.pe[m] /tmp/henryvc-build/
 # pip takes an empty PIP_INDEX_URL literally, so an empty build arg is unset ("not given").
 RUN set -eu; cd /tmp/henryvc-build; \

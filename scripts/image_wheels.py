@@ -4,6 +4,8 @@ Runs inside the image build (python3 of the base image, no henryvc installed). F
 one place pins live) it writes into OUT:
 
   requirements.txt   the project's dependencies plus the chosen extras, as pinned in pyproject.toml
+  requirements.lock  requirements.lock beside pyproject.toml (`make lock`): the resolver takes every version
+                     from it, so the image holds the set the host venv and CI hold
   constraints.txt    the whole resolved set, name==version, so the runtime stage installs exactly it
   sdists.txt         the distributions the index offers only as source for this platform
   *.whl              a wheel built here for each of those
@@ -32,6 +34,7 @@ import time
 from pathlib import Path
 
 COMPILER_PACKAGES = ["build-essential", "python3-dev"]
+LOCK = "requirements.lock"
 
 
 def log(message: str) -> None:
@@ -67,6 +70,9 @@ def pip(*args: str) -> None:
 
 def resolve(requirements_file: Path, report: Path) -> list[dict]:
     extra = ["--extra-index-url", os.environ["TORCH_INDEX_URL"]] if os.environ.get("TORCH_INDEX_URL") else []
+    lock = requirements_file.with_name(LOCK)
+    if lock.is_file():
+        extra += ["-c", str(lock)]
     pip("install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report),
         "-r", str(requirements_file), *extra)
     return json.loads(report.read_text())["install"]
@@ -112,6 +118,9 @@ def main(argv: list[str]) -> int:
         (out / "requirements.txt").write_text("\n".join(reqs) + "\n")
     elif source.resolve() != (out / "requirements.txt").resolve():
         (out / "requirements.txt").write_text(source.read_text())
+    lock = source.parent / LOCK
+    if lock.is_file() and lock.resolve() != (out / LOCK).resolve():
+        shutil.copyfile(lock, out / LOCK)
     if only_requirements:
         return 0
 

@@ -5,7 +5,7 @@
 # Needs root (or sudo) for apt-get; without it, it names what to install and fails.
 set -euo pipefail
 packages=(git espeak-ng sox openssh-server openssh-client podman runc debootstrap uidmap fuse-overlayfs curl
-          python3-venv chromium chromium-driver)
+          python3-venv chromium chromium-driver slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

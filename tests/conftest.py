@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.helpers.container",
     "tests.helpers.sshd",
     "tests.helpers.listening",
+    "tests.helpers.tiers",
 ]

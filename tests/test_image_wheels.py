@@ -42,7 +42,8 @@ def test_pins_stage_writes_requirements_only(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--requirements", str(REPO / "pyproject.toml"), "train",
                            str(tmp_path / "pins")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (tmp_path / "pins").iterdir()) == ["requirements.txt"]
+    assert sorted(p.name for p in (tmp_path / "pins").iterdir()) == ["requirements.lock", "requirements.txt"]
+    assert (tmp_path / "pins" / "requirements.lock").read_bytes() == (REPO / "requirements.lock").read_bytes()
     assert "coqui-tts==0.28.0" in (tmp_path / "pins" / "requirements.txt").read_text().splitlines()
 
 
