@@ -4,6 +4,9 @@ Both are written into the run folder (git-tracked) by the train stage when train
 holds `name==version` for every installed distribution, in sys.path order with the first of a name
 winning (the one Python imports), so `pip install -r environment.lock` builds the environment back.
 henryvc itself is not a line of it: which henryvc ran is the code identity (environment.json "code").
+When training ends, environment.json gets `imported`: the distributions the training process really
+imported (its sys.modules mapped to distributions). Only drift in those blocks a re-creation; the rest of
+the lock is listed as "not imported by the stages".
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ LOCK_FILE = "environment.lock"
 INFO_FILE = "environment.json"
 INFO_FORMAT = "henryvc-environment/1"
 SELF = "henryvc"
+IMPORTED = "imported"  # environment.json: the distributions the training process imported
+NOT_IMPORTED = "not imported by the stages"
 
 
 def normalize(name: str) -> str:
@@ -52,6 +57,44 @@ def _from_folder(dist) -> tuple[str | None, str | None]:
         return None, None
     name, sep, version = folder.name[:-len(".dist-info")].partition("-")
     return (name, version) if sep and "-" not in version else (None, None)
+
+
+def imported(modules: list[str] | None = None, startup: list[str] | None = None) -> list[str]:
+    """Normalised names of the distributions whose modules this process imported (MODULES, default
+    sys.modules), henryvc excepted: the standard library and the modules the interpreter loads before any
+    code runs (STARTUP, default measured in a bare `python -c pass`: site's .pth hooks) do not count."""
+    from importlib import metadata
+
+    modules = list(sys.modules) if modules is None else modules
+    skip = set(sys.stdlib_module_names) | {m.partition(".")[0] for m in (startup if startup is not None
+                                                                        else _startup_modules())}
+    owners = metadata.packages_distributions()  # top-level import name -> distributions providing it
+    tops = {m.partition(".")[0] for m in modules} - skip
+    found = {normalize(dist) for top in tops for dist in owners.get(top, ())}
+    found.discard(SELF)
+    return sorted(found)
+
+
+def _startup_modules() -> list[str]:
+    """The modules this interpreter has loaded before it runs any code (site and its .pth hooks)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", "import sys; print('\\n'.join(sys.modules))"],
+                         capture_output=True, text=True, timeout=60)
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+def record_imported(run_dir: Path, modules: list[str] | None = None) -> list[str]:
+    """Add what this process imported (imported()) to RUN_DIR's environment.json `imported`; the new list.
+
+    A resumed training adds to the list of the sessions before it."""
+    from henryvc.atomic import write_json_atomic
+
+    path = Path(run_dir) / INFO_FILE
+    info = json.loads(path.read_text(encoding="utf-8"))
+    info[IMPORTED] = sorted(set(info.get(IMPORTED) or []) | set(imported(modules)))
+    write_json_atomic(path, info)
+    return info[IMPORTED]
 
 
 def lock_text(packages: dict[str, str]) -> str:
@@ -147,14 +190,16 @@ class Drift:
     name: str
     recorded: str | None
     current: str | None
+    blocks: bool = True  # False: a package the run's training never imported (listed, never refused)
 
     def line(self) -> str:
-        """`<kind> <name>: <recorded> at the tag, <current> here`."""
+        """`<kind> <name>: <recorded> at the tag, <current> here` (+ `(not imported by the stages)`)."""
         def say(value: str | None) -> str:
             return value if value is not None else "absent"
 
         label = f"{self.kind} {self.name}" if self.name else self.kind
-        return f"{label}: {say(self.recorded)} at the tag, {say(self.current)} here"
+        return f"{label}: {say(self.recorded)} at the tag, {say(self.current)} here" + (
+            "" if self.blocks else f" ({NOT_IMPORTED})")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,13 +212,19 @@ def package_changes(a: dict[str, str], b: dict[str, str]) -> list[tuple[str, str
 
 def drift(recorded: dict[str, Any], recorded_pins: dict[str, str],
           here: dict[str, Any], here_pins: dict[str, str]) -> list[Drift]:
-    """Every difference in code files, packages, python, arch and image between a run's record and HERE."""
+    """Every difference in code files, packages, python, arch and image between a run's record and HERE.
+
+    A package difference blocks only when the run recorded that its training imported the package, or
+    recorded no `imported` list at all (runs trained before it was kept: every package blocks)."""
     found: list[Drift] = []
+    used = recorded.get(IMPORTED)
+    used_set = None if used is None else {normalize(n) for n in used}
     old_files = (recorded.get("code") or {}).get("files") or {}
     new_files = (here.get("code") or {}).get("files") or {}
     found += [Drift("code", name, _short(old_files.get(name)), _short(new_files.get(name)))
               for name in sorted(old_files.keys() | new_files.keys()) if old_files.get(name) != new_files.get(name)]
-    found += [Drift("package", name, old, new) for name, old, new in package_changes(recorded_pins, here_pins)]
+    found += [Drift("package", name, old, new, used_set is None or name in used_set)
+              for name, old, new in package_changes(recorded_pins, here_pins)]
     for key in ("implementation", "python", "arch"):
         if recorded.get(key) != here.get(key):
             found.append(Drift(key, "", recorded.get(key), here.get(key)))
@@ -182,6 +233,11 @@ def drift(recorded: dict[str, Any], recorded_pins: dict[str, str],
     if old_image != new_image:
         found.append(Drift("image", "", old_image or "no image", new_image or "no image"))
     return found
+
+
+def blocking(drifts: list[Drift]) -> list[Drift]:
+    """The differences that refuse a re-creation."""
+    return [d for d in drifts if d.blocks]
 
 
 def _short(digest: str | None) -> str | None:

@@ -57,6 +57,35 @@ def test_drift_names_each_difference_once():
     assert envlock.drift(info, pins, info, pins) == []
 
 
+def test_imported_maps_modules_to_distributions_without_stdlib_startup_or_henryvc():
+    modules = ["numpy.linalg", "json", "typing", "_distutils_hack", "henryvc.api", "henryvc_training"]
+    assert envlock.imported(modules, startup=["_distutils_hack"]) == ["numpy"]
+    assert envlock.imported(["_distutils_hack"], startup=[]) == ["setuptools"]  # counted unless at start-up
+    import numpy  # noqa: F401  (imported here, so this process has imported it)
+
+    here = envlock.imported()  # this process: pytest imported, the stdlib's `typing` not the `typing` backport
+    assert "pytest" in here and "numpy" in here and "typing" not in here and "henryvc" not in here
+
+
+def test_only_packages_the_training_imported_block():
+    info, pins = envlock.current()
+    info = {**info, envlock.IMPORTED: ["numpy"]}
+    other_pins = {**pins, "numpy": "1.0", "six": "0.1", "extra-pkg": "2"}
+    found = {d.name: d for d in envlock.drift(info, pins, info, other_pins)}
+    assert found["numpy"].blocks and not found["six"].blocks and not found["extra-pkg"].blocks
+    assert envlock.blocking(list(found.values())) == [found["numpy"]]
+    assert found["six"].line() == f"package six: {pins['six']} at the tag, 0.1 here (not imported by the stages)"
+    del info[envlock.IMPORTED]  # a run trained before the list was kept: every package blocks
+    assert all(d.blocks for d in envlock.drift(info, pins, info, other_pins))
+
+
+def test_record_imported_adds_to_the_run_environment(tmp_path):
+    envlock.write(tmp_path)
+    assert envlock.record_imported(tmp_path, ["numpy"]) == ["numpy"]
+    assert envlock.record_imported(tmp_path, ["yaml"]) == ["numpy", "pyyaml"]  # a resumed session adds
+    assert json.loads((tmp_path / envlock.INFO_FILE).read_text())[envlock.IMPORTED] == ["numpy", "pyyaml"]
+
+
 @pytest.fixture
 def locked_run(project, invoke):
     """A tagged run (fake stage) whose folder holds the lock and environment.json of this interpreter."""

@@ -103,12 +103,13 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
     record.update(paths.run_dir, status="training", seed=int(config.training_seed), environment=env,
                   determinism=settings_used,
                   history=history, training={"started": True, "finished": False})
-    if not continuing or not (paths.run_dir / "environment.lock").exists():
-        from henryvc import envlock  # the locked environment and code identity, kept with the run
+    from henryvc import envlock  # the locked environment and code identity, kept with the run
 
+    if not continuing or not (paths.run_dir / "environment.lock").exists():
         record.update(paths.run_dir, **envlock.write(paths.run_dir, determinism.accelerator_of(env)))
     data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
     result = run_training(paths, config, settings, data_dir, continuing, callbacks, rank, inexact_reason)
+    envlock.record_imported(paths.run_dir)  # what training really imported: only drift there blocks a recreate
     _record_result(paths, result)
     return result
 
