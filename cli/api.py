@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from henryvc import schedule as schedules
     from henryvc import snapshot as snapshots
     from henryvc import status as statuses
+    from henryvc import submit as submits
     from henryvc.project import Project
 
 
@@ -137,12 +138,34 @@ def verify(project: Project, name: str, path: Path | None = None,
 
 def run(project: Project, major: int, variant: str, config_path: Path | None = None, description: str = "",
         tag: bool = True, output: Callable[[str], None] | None = None, gpus: int | None = None,
-        nodes: int | None = None) -> pipelines.PipelineResult:
-    """`henryvc run`: new-run, `dvc repro`, tag-run (on GPUS processes per node and NODES machines)."""
+        nodes: int | None = None, parent: str | None = None, sets: tuple[str, ...] = ()) -> pipelines.PipelineResult:
+    """`henryvc run`: new-run (from a template or PARENT's config, with SETS overrides), `dvc repro`, tag-run
+    (on GPUS processes per node and NODES machines)."""
     from henryvc import pipeline as pipelines
 
     return pipelines.run(project, major, variant, config_path, description, tag=tag, output=output,
-                         gpus=gpus, nodes=nodes)
+                         gpus=gpus, nodes=nodes, parent=parent, sets=sets)
+
+
+def submit(project: Project, request: submits.Request, dry_run: bool = False) -> submits.Submitted:
+    """`henryvc submit`: reserve a run and queue one SLURM job that trains it in its own worktree."""
+    from henryvc import submit as submits
+
+    return submits.submit(project, request, dry_run=dry_run)
+
+
+def jobs(project: Project) -> list[submits.JobView]:
+    """`henryvc jobs`: every submitted run with its SLURM state."""
+    from henryvc import submit as submits
+
+    return submits.job_views(project)
+
+
+def cancel(project: Project, name: str) -> submits.JobView:
+    """`henryvc cancel`: cancel the SLURM job of submitted run NAME."""
+    from henryvc import submit as submits
+
+    return submits.cancel(project, name)
 
 
 def resume(project: Project, name: str, output: Callable[[str], None] | None = None,

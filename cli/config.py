@@ -249,3 +249,51 @@ def dumps(config: dict[str, Any]) -> str:
 def digest(text: str) -> str:
     """The config hash recorded in the run record."""
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_overrides(pairs: tuple[str, ...] | list[str], schema: dict[str, Any]) -> dict[str, Any]:
+    """`-S key=value` pairs (dotted keys, JSON values, a bare word is a string) checked against SCHEMA (a
+    full config: every key a Coqui Tacotron2 config has); BadInput for an unknown key or a value of
+    another type than the field's. Returns {dotted key: value}, as `dvc exp run -S` records them."""
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise BadInput(f"-S {pair!r}: write key=value (for example -S lr=0.0005 or -S audio.fft_size=1024)")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        node: Any = schema
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise BadInput(f"-S {key}: the config has no field {key!r} (see the template in configs/)")
+            node = node[part]
+        if not _same_kind(node, value):
+            raise BadInput(f"-S {key}={text}: the field holds {type(node).__name__} "
+                           f"({json.dumps(node)[:40]}), not {type(value).__name__}")
+        found[key] = value
+    return found
+
+
+def _same_kind(current: Any, value: Any) -> bool:
+    if current is None or value is None:
+        return True
+    if isinstance(current, bool) or isinstance(value, bool):
+        return isinstance(current, bool) and isinstance(value, bool)
+    if isinstance(current, (int, float)):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(current))
+
+
+def apply_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """CONFIG with OVERRIDES (from parse_overrides) set; a new dict."""
+    result: dict[str, Any] = json.loads(json.dumps(config))
+    for key, value in overrides.items():
+        *parents, last = key.split(".")
+        node = result
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return result

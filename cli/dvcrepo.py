@@ -320,12 +320,12 @@ def missing_objects(cache: Path, outs: list[Out]) -> list[str]:
     return missing
 
 
-def checkout(root: Path) -> None:
-    """`dvc checkout --force` in ROOT; raises NotReady naming what the cache lacks."""
+def checkout(root: Path, targets: list[str] | None = None) -> None:
+    """`dvc checkout --force [TARGETS]` in ROOT; raises NotReady naming what the cache lacks."""
     from dvc.exceptions import CheckoutError
 
     try:
-        open_repo(root).checkout(force=True)
+        open_repo(root).checkout(targets=targets, force=True)
     except CheckoutError as exc:
         raise NotReady(f"the DVC cache lacks data for {', '.join(map(str, exc.target_infos))[:300]}: "
                        "run again with --pull to fetch it from the remote") from None

@@ -50,3 +50,7 @@ class Reported(HenryvcError):
     def __init__(self, message: str = "", exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class SchedulerUnavailable(HenryvcError):
+    """No SLURM reachable from here (clients missing or slurmctld not answering)."""

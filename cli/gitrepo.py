@@ -243,6 +243,18 @@ def worktree_add(repo: git.Repo, path: Path, rev: str) -> None:
     repo.git.worktree("add", "--detach", "--quiet", str(path), rev)
 
 
+def worktree_remove(repo: git.Repo, path: Path) -> None:
+    """Remove the worktree at PATH (untracked files too) and forget it."""
+    clear_stale_locks(repo)
+    if str(path) in worktrees(repo):
+        repo.git.worktree("remove", "--force", "--force", str(path))
+    elif path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    repo.git.worktree("prune")
+
+
 def complete_worktree(path: Path) -> list[str]:
     """Finish the checkout of the worktree at PATH after an interrupted `git worktree add`; returns what came back.
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from henryvc import gitrepo, params, runname
 from henryvc import record as records
-from henryvc.errors import BadInput, Busy, RunExists
+from henryvc.errors import BadInput, Busy, RunExists, RunNotFound
 
 if TYPE_CHECKING:
     from henryvc.project import Project
@@ -55,24 +57,56 @@ def _refuse_while_pipeline_runs(project: Project) -> None:
         raise Busy(f"run {current} is training and params.yaml names it: try again when it has finished")
 
 
-def check_request(project: Project, major: int, variant: str,
-                  config_path: Path | None = None) -> tuple[Path, dict[str, Any]]:
-    """The template a new run of MAJOR/VARIANT would start from (its path and content); BadInput (writing nothing) when the name's
-    parts or the config are wrong. `henryvc run` asks this before it takes any lock."""
+@dataclass(frozen=True)
+class Origin:
+    """Where a new run's config comes from: a template file or a tagged run's config, with `-S` overrides."""
+
+    source: str  # what run.json records as config_source: a path in the project, a file name, or tag:<TAG>
+    template: dict[str, Any]
+    parent: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def check_request(project: Project, major: int, variant: str, config_path: Path | None = None,
+                  parent: str | None = None, sets: tuple[str, ...] = ()) -> Origin:
+    """The config a new run of MAJOR/VARIANT would start from; BadInput (writing nothing) when the name's
+    parts, the config, the parent tag (`--from`) or an override (`-S key=value`) is wrong. `henryvc run` and
+    `henryvc submit` ask this before they take any lock."""
     from henryvc import config as configs
 
     runname.check_major(major)
     runname.check_variant(variant)
-    source = Path(config_path) if config_path else configs.template_path(project.root, major, variant)
-    return source, configs.load_template(source, major, variant)
+    if parent is not None:
+        if config_path is not None:
+            raise BadInput("--from and --config both name the config to start from: give one of them")
+        tag = str(runname.parse(parent))
+        repo = gitrepo.open_repo(project.root)
+        if not gitrepo.tag_exists(repo, tag):
+            raise RunNotFound(f"--from {tag}: no such tag; list tagged runs with `henryvc list`")
+        text = gitrepo.show(repo, tag, f"{project.run_rel(tag)}/config.json")
+        if text is None:
+            raise BadInput(f"--from {tag}: the tag holds no {project.run_rel(tag)}/config.json")
+        template = json.loads(text)
+        template["output_path"] = str(template.get("output_path", "")).replace(tag, configs.RUN_PLACEHOLDER)
+        source = f"tag:{tag}"
+    else:
+        path = Path(config_path) if config_path else configs.template_path(project.root, major, variant)
+        template = configs.load_template(path, major, variant)
+        source = (str(path.resolve().relative_to(project.root)) if project.root in path.resolve().parents
+                  else path.name)
+        tag = None
+    overrides = configs.parse_overrides(sets, template)
+    return Origin(source, configs.apply_overrides(template, overrides), tag, overrides)
 
 
 def new_run(project: Project, major: int, variant: str, config_path: Path | None = None,
-            description: str = "", now: Callable[[], datetime] = datetime.now) -> records.RunRecord:
+            description: str = "", now: Callable[[], datetime] = datetime.now, parent: str | None = None,
+            sets: tuple[str, ...] = ()) -> records.RunRecord:
     """`henryvc new-run`: name, validate, create the run folder (atomically) and point params.yaml at it."""
     from henryvc import config as configs
 
-    source, template = check_request(project, major, variant, config_path)
+    origin = check_request(project, major, variant, config_path, parent, sets)
+    template = origin.template
     with project.lock():
         _refuse_while_pipeline_runs(project)
         from henryvc import stagecode
@@ -86,8 +120,9 @@ def new_run(project: Project, major: int, variant: str, config_path: Path | None
             name=str(name), major=major, variant=variant, created=created,
             config_hash=configs.digest(config_text), source_commit=gitrepo.head(repo),
             description=description or template.get("run_description", ""), seed=template.get("seed"),
-            extra={"config_source": str(source.resolve().relative_to(project.root))
-                   if project.root in source.resolve().parents else source.name})
+            extra={"config_source": origin.source,
+                   **({"parent": origin.parent} if origin.parent else {}),
+                   **({"overrides": origin.overrides} if origin.overrides else {})})
         project.runs.mkdir(exist_ok=True)
         import tempfile
 

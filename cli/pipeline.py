@@ -119,6 +119,12 @@ def _repro_or_raise(project: Project, name: str, output: Output | None, fresh: b
                            + "\n".join(tail))
 
 
+def repro_created(project: Project, name: str, output: Output | None = None) -> PipelineResult:
+    """`dvc repro` for run NAME, just created (params.yaml names it): a submitted run's first attempt."""
+    _repro_or_raise(project, name, output, fresh=True)
+    return _result(project, name)
+
+
 def _result(project: Project, name: str, **extra: Any) -> PipelineResult:
     record = records.load(project.run_dir(name))
     return PipelineResult(name, record.status, record.verdict, **extra)
@@ -220,7 +226,7 @@ def _check_restored(name: str, continued: dict[str, Any] | None) -> None:
 
 def run(project: Project, major: int, variant: str, config_path: Path | None = None, description: str = "",
         tag: bool = True, output: Output | None = None, gpus: int | None = None,
-        nodes: int | None = None) -> PipelineResult:
+        nodes: int | None = None, parent: str | None = None, sets: tuple[str, ...] = ()) -> PipelineResult:
     """`henryvc run`: new-run, then `dvc repro` (prepare, train, evaluate), then tag-run.
 
     GPUS/NODES (params.yaml train.gpus/train.nodes) train the run on that many processes through torchrun.
@@ -228,11 +234,12 @@ def run(project: Project, major: int, variant: str, config_path: Path | None = N
     from henryvc import newrun, pipelock, runtag, scale
 
     scale.check(gpus, nodes)
-    newrun.check_request(project, major, variant, config_path)  # bad input writes nothing, not even the lock file
+    newrun.check_request(project, major, variant, config_path, parent, sets)  # bad input writes nothing, not even the lock
     # Held from before new-run re-points params.yaml until the tag: a second `henryvc run` is refused
     # before it writes anything instead of re-pointing params.yaml under this one's `dvc repro`.
     with pipelock.hold(project) as held:
-        record = newrun.new_run(project, major, variant, config_path=config_path, description=description)
+        record = newrun.new_run(project, major, variant, config_path=config_path, description=description,
+                                parent=parent, sets=sets)
         scale.set_scale(project.params, gpus, nodes)
         name = record.name
         held.name(name)

@@ -46,6 +46,10 @@ class Project:
         """The folder of run NAME in training_runs/ (a RunName, so never a path that escapes)."""
         return run_dir(self.root, name)
 
+    def run_rel(self, name: object) -> str:
+        """The folder of run NAME relative to the project root, as git and DVC name it."""
+        return self.run_dir(name).relative_to(self.root).as_posix()
+
     def inside(self, path: Path) -> Path:
         """PATH resolved, or BadInput when it escapes the project (symlinks followed)."""
         resolved = (self.root / path).resolve()

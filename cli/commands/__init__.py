@@ -17,4 +17,5 @@ COMMAND_MODULES = {
     "docker": "docker",
     "review": "review", "report": "review",
     "recreate": "recreate", "env": "recreate",
+    "submit": "cluster", "jobs": "cluster", "cancel": "cluster",
 }

@@ -30,6 +30,15 @@ def run_name_argument(name: str = "name", required: bool = True):
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
+def start_options(command):  # type: ignore[no-untyped-def]
+    """--from TAG and -S key=value: where a new run's config starts (`henryvc run` and `henryvc submit`)."""
+    command = click.option("-S", "--set", "sets", multiple=True, metavar="KEY=VALUE",
+                           help="Override a config field (dotted key, JSON value), checked against the config; "
+                                "repeatable, as `dvc exp run -S`. Recorded in run.json.")(command)
+    return click.option("--from", "parent", metavar="TAG", default=None,
+                        help="Start from tagged run TAG's config instead of the template (recorded as the parent).")(command)
+
+
 def emit_json(data: Any) -> None:
     """Print DATA as JSON on stdout."""
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from henryvc.commands._common import emit_json, json_option, run_name_argument
+from henryvc.commands._common import emit_json, json_option, run_name_argument, start_options
 
 
 def _print_result(result, as_json: bool) -> None:
@@ -43,19 +43,22 @@ def _stream(line: str) -> None:
               "sets params.yaml train.gpus. See docs/distributed.md.")
 @click.option("--nodes", type=click.IntRange(min=1), help="Machines taking part (params.yaml train.nodes); start the others "
               "with `python -m henryvc_training.train --node-rank R`.")
+@start_options
 @json_option
 def run_command(major: int, variant: str, config_path: Path | None, description: str, no_tag: bool,
-                gpus: int | None, nodes: int | None, as_json: bool) -> None:
+                gpus: int | None, nodes: int | None, parent: str | None, sets: tuple[str, ...], as_json: bool) -> None:
     """Create a run, train and evaluate it with `dvc repro`, and tag it.
 
     Example: henryvc run --major 2 --variant debug --description "CPU smoke test"
 
     Example: henryvc run --major 2 --variant stable --gpus 4   (4 GPUs, see docs/distributed.md)
+
+    Example: henryvc run --major 2 --variant stable --from henry_v2_stable_20261201_090000 -S lr=0.0005
     """
     from henryvc import api
 
     result = api.run(api.require_project(), major, variant, config_path, description, tag=not no_tag, output=_stream,
-                     gpus=gpus, nodes=nodes)
+                     gpus=gpus, nodes=nodes, parent=parent, sets=sets)
     _print_result(result, as_json)
 
 
