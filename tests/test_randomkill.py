@@ -3,19 +3,31 @@
 Every writing command (tag-run --push, restore --pull, backup, archive, cleanup-failed, snapshot) is
 started as the real command line on real git and DVC and SIGKILLed, whole process group, after a random
 delay, at least KILLS times (env HENRYVC_KILLS, default 10). The delays come from one seed, printed at the
-start (`randomkill seed: N`); HENRYVC_KILL_SEED=N replays the same delays.
+start (`randomkill seed: N`) and in every failure message; HENRYVC_KILL_SEED=N replays the same delays: they
+are drawn in seconds from a fixed window per command (WINDOW_S), never scaled by a timing measured afresh.
 
-Each command first runs once unkilled on a saved copy of its sandbox to measure how long it takes (D); the
-kills land uniformly in [0.1 D, 0.8 D], where it writes. A kill that lands after the command ended counts as
-"finished first" and the sandbox is put back to its saved copy, so that the next kill has work to hit;
-otherwise the next attempt starts from whatever the kill left (kills pile up, as in real life).
+Each command first runs once unkilled on a copy of its saved sandbox (its time is reported, nothing is drawn
+from it). A kill that lands after the command ended counts as "finished first" and the sandbox is put back to
+its saved copy, so that the next kill has work to hit; otherwise the next attempt starts from whatever the
+kill left (kills pile up, as in real life). Sandboxes are saved and put back with `cp -a`, which keeps the
+hard links between work tree and DVC cache (the projects' cache type): a plain copy would turn them into
+separate files. Where each kill landed is recorded against the command's first write into the sandbox (the
+earliest mtime it left, files and folders): before it, or how long after.
 
-After every kill: git fsck is clean and every tag has its commit and record, no run.json is half-written,
-every object in the DVC cache re-hashes to its name, and no object on the remote differs from its hash
-except an empty or partial file DVC leaves at an object's name when killed mid-transfer (counted). After
-the last kill the command is re-run: it must complete (exit 0), every run tag verifies (`henryvc verify`),
-and the remote then holds no damaged object. Counts are printed as `RANDOMKILL {json}` lines and appended to
-$HENRYVC_RELIABILITY_FIGURES when set.
+After every kill, and after the re-run:
+- git fsck is clean, every tag has its commit and record, no run.json is half-written;
+- every object in the DVC cache re-hashes to its name;
+- completeness, as object sets (tests.helpers.completeness): every tag that had all its data in the cache
+  before the command still has every object it needs there (cleanup-failed may move a failed run's objects
+  out, only when the remote holds them), and every tag on origin has every object it needs on the DVC remote
+  (data goes first, then the tag);
+- no object on the remote differs from its hash except an empty or partial file DVC leaves at an object's
+  name when killed mid-transfer (counted; after the re-run there must be none).
+After the last kill the command is re-run: it must complete (exit 0), and then every run tag verifies
+(`henryvc verify` in the work tree, or restored into a worktree for an archived run), every snapshot tag
+has each object it needs in the cache and on the remote, and each test checks what its command promises
+(a pushed tag is on origin with its data on the remote, ...). Counts are printed as `RANDOMKILL {json}`
+lines and appended to $HENRYVC_RELIABILITY_FIGURES when set.
 """
 
 from __future__ import annotations
@@ -27,7 +39,8 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,6 +48,7 @@ import pytest
 
 from henryvc import dvcrepo
 from henryvc import record as records
+from tests.helpers import completeness
 from tests.helpers.project import isolate, scratch, sh
 from tests.helpers.reliability import git_consistency, henryvc, pushed_project, record_problems, rehash_store, spawn, train
 
@@ -42,6 +56,12 @@ pytestmark = [pytest.mark.reliability, pytest.mark.randomkill]
 
 KILLS = int(os.environ.get("HENRYVC_KILLS", "10"))
 MB, FILES = 2, 4  # 8 MB of checkpoints per run: enough objects to be killed between, quick to copy back
+# Where the kills may land, seconds after the start (fixed: a seed replays the same delays on any machine).
+# Each window runs from about when the command first writes to about when it ends, unkilled, on the shared
+# 2-core machine (python and henryvc start in 0.5-1 s); where the kills really landed is recorded.
+WINDOW_S = {"tag-run": (0.8, 4.5), "restore": (0.8, 4.0), "backup": (0.8, 2.8), "archive": (0.5, 1.2),
+            "cleanup-failed": (0.6, 1.4), "snapshot": (0.8, 2.5)}
+MAX_FINISHED_FIRST = 5  # per kill asked for: more means the window is far longer than the command here
 
 
 def _seed() -> int:
@@ -50,12 +70,28 @@ def _seed() -> int:
 
 
 SEED = _seed()
+REPLAY = f"seed {SEED} (replay with HENRYVC_KILL_SEED={SEED})"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def announce_seed():
-    print(f"\nrandomkill seed: {SEED} (replay with HENRYVC_KILL_SEED={SEED})")
+    print(f"\nrandomkill {REPLAY}")
     yield
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    """SOURCE copied to TARGET with hard links, symlinks, modes and times kept (`cp -a`)."""
+    subprocess.run(["cp", "-a", str(source), str(target)], check=True)
+
+
+def hardlinked(root: Path) -> int:
+    """How many files under ROOT share their inode with another file under ROOT."""
+    seen: dict[tuple[int, int], int] = {}
+    for path in Path(root).rglob("*"):
+        info = path.lstat()
+        if path.is_file() and not path.is_symlink() and info.st_nlink > 1:
+            seen[(info.st_dev, info.st_ino)] = seen.get((info.st_dev, info.st_ino), 0) + 1
+    return sum(count for count in seen.values() if count > 1)
 
 
 @dataclass
@@ -69,9 +105,27 @@ class Sandbox:
     remote: Path
     saved: Path
 
+    @property
+    def origin(self) -> Path:
+        return self.root / "origin.git"
+
     def put_back(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
-        shutil.copytree(self.saved, self.root, symlinks=True)
+        copy_tree(self.saved, self.root)
+
+
+def first_write_ns(root: Path, since_ns: int) -> int | None:
+    """The earliest mtime under ROOT at or after SINCE_NS (a file or folder written, made or emptied), or None."""
+    earliest = None
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [".", *dirnames, *filenames]:
+            try:
+                mtime = os.lstat(os.path.join(dirpath, name)).st_mtime_ns
+            except FileNotFoundError:
+                continue
+            if mtime >= since_ns and (earliest is None or mtime < earliest):
+                earliest = mtime
+    return earliest
 
 
 @dataclass
@@ -82,17 +136,54 @@ class Tally:
     finished_first: int = 0
     failed_before_kill: list[str] = field(default_factory=list)
     remote_damaged_after_kill: int = 0
+    delays_s: list[float] = field(default_factory=list)  # every delay drawn, in order (the replay)
+    # per kill: seconds from the command's first write into the sandbox to the kill (None: before it wrote)
+    after_first_write_s: list[float | None] = field(default_factory=list)
+    killed_before_first_write: int = 0
     calibration_s: float = 0.0
     rerun_s: float = 0.0
     total_s: float = 0.0
+    hardlinks_kept: int = 0
+    verified: dict[str, int] = field(default_factory=dict)  # tags verified after the re-run, by how
 
 
-def _invariants(box: Sandbox, tally: Tally) -> None:
+@dataclass
+class Expect:
+    """What a command must keep true after every kill (beyond git, records and intact objects)."""
+
+    cache_tags: list[str] = field(default_factory=list)  # complete in the cache before: still complete after
+    may_leave_cache: tuple[str, ...] = ()  # ... or, for these, complete on the remote instead
+
+
+def _complete(box: Sandbox, expect: Expect) -> list[str]:
+    """Completeness problems, one line each (see the module docstring)."""
+    cache_dir = dvcrepo.cache_dir(box.cwd)
+    in_cache = completeness.good_objects(cache_dir)
+    on_remote = completeness.good_objects(box.remote) if box.remote.is_dir() else set()
+    problems = []
+    kept = [t for t in expect.cache_tags if t not in expect.may_leave_cache]
+    problems += completeness.gaps(box.cwd, kept, cache_dir, [box.remote], in_cache, "the cache").lines()
+    for tag in expect.may_leave_cache:
+        anywhere = completeness.gaps(box.cwd, [tag], cache_dir, [box.remote], in_cache | on_remote,
+                                     "the cache and the remote")
+        problems += anywhere.lines()
+    problems += remote_gaps(box, completeness.tags(box.origin), on_remote).lines()
+    return problems
+
+
+def remote_gaps(box: Sandbox, tag_names: list[str], on_remote: set[str] | None = None) -> completeness.Gaps:
+    """What TAG_NAMES need that the DVC remote does not hold intact."""
+    return completeness.gaps(box.cwd, tag_names, box.remote, [dvcrepo.cache_dir(box.cwd)], on_remote,
+                             "the DVC remote")
+
+
+def _invariants(box: Sandbox, tally: Tally, expect: Expect) -> None:
     """What must hold after any kill (see the module docstring)."""
-    assert git_consistency(box.cwd) == [], tally.command
-    assert record_problems(box.cwd) == [], tally.command
+    assert git_consistency(box.cwd) == []
+    assert record_problems(box.cwd) == []
     cache = rehash_store(dvcrepo.cache_dir(box.cwd))
-    assert cache.corrupt == [], (tally.command, cache.corrupt)
+    assert cache.corrupt == [], cache.corrupt
+    assert _complete(box, expect) == []
     if box.remote.is_dir():
         remote = rehash_store(box.remote)
         # DVC may leave an empty/partial file at an object's final name when killed mid-copy; the re-run
@@ -100,66 +191,107 @@ def _invariants(box: Sandbox, tally: Tally) -> None:
         tally.remote_damaged_after_kill += bool(remote.corrupt)
 
 
-def _verify_tags(box: Sandbox, path: Path | None = None, only: str | None = None) -> int:
-    """`henryvc verify` every run tag of the work tree (or tag ONLY in the restore worktree PATH); how many."""
-    tags = [only] if only else sh(box.cwd, "git", "tag", "--list", "henry_v*").stdout.split()
-    checked = 0
-    for tag in tags:
-        args = ["verify", tag, "--json"] + (["--path", str(path)] if path is not None else [])
-        if path is None and not (box.cwd / "training_runs" / tag).is_dir():
-            continue  # archived or not restored here: nothing on disk to verify
-        done = henryvc(box.cwd, *args)
+def verify_all(box: Sandbox, run_tags: list[str] | None = None, restore: tuple[str, ...] = ()) -> dict[str, int]:
+    """After a re-run: every run tag (RUN_TAGS, default all) verifies: `henryvc verify` in the work tree, or in
+    its restore worktree, or restored into one first when its folder is not in the work tree (an archived run;
+    RESTORE: restored with --pull whatever the work tree holds). Every snapshot tag has each object it needs in
+    the cache, and on the remote when it is on origin. How many of each were checked."""
+    checked = {"work_tree": 0, "restored": 0, "snapshot": 0}
+    for tag in completeness.tags(box.cwd, "henry_v*") if run_tags is None else run_tags:
+        path = box.cwd / ".henryvc" / "restore" / tag
+        if tag in restore or not ((box.cwd / "training_runs" / tag).is_dir() or path.is_dir()):
+            done = henryvc(box.cwd, "restore", tag, "--json", *(["--pull"] if tag in restore else []))
+            assert done.returncode == 0, (tag, done.stderr)
+            path = Path(json.loads(done.stdout)["path"])
+        where = ["--path", str(path)] if path.is_dir() else []
+        done = henryvc(box.cwd, "verify", tag, "--json", *where)
         assert done.returncode == 0 and json.loads(done.stdout)["ok"], (tag, done.stdout, done.stderr)
-        checked += 1
+        checked["restored" if where else "work_tree"] += 1
+    snapshots = completeness.tags(box.cwd, "snapshot_*")
+    cache_dir = dvcrepo.cache_dir(box.cwd)
+    assert completeness.gaps(box.cwd, snapshots, cache_dir, [box.remote], label="the cache").lines() == []
+    on_origin = [t for t in snapshots if t in completeness.tags(box.origin)]
+    assert remote_gaps(box, on_origin).lines() == []
+    checked["snapshot"] = len(snapshots)
     return checked
 
 
-def kill_loop(box: Sandbox, args: list[str], rng: random.Random, after: Callable[[Sandbox], None] | None = None
-              ) -> Tally:
-    """Calibrate, kill KILLS times at random delays, re-run; the invariants after each kill."""
+@contextmanager
+def replayable(what: str, tally: Tally) -> Iterator[None]:
+    """Every failure inside names the seed, the command and the kill it came after."""
+    try:
+        yield
+    except (AssertionError, pytest.fail.Exception) as exc:
+        where = f"{tally.command}, after kill {tally.kills} (delays so far {tally.delays_s})"
+        raise AssertionError(f"randomkill {REPLAY}: {what} failed, {where}: {exc}") from None
+
+
+def kill_loop(box: Sandbox, args: list[str], rng: random.Random, window_s: tuple[float, float],
+              after: Callable[[Sandbox], None] | None = None, may_leave_cache: tuple[str, ...] = (),
+              verify: Callable[[Sandbox], dict[str, int]] = verify_all) -> Tally:
+    """Time one unkilled run, kill KILLS times at seeded delays, re-run; the invariants after each kill."""
     tally = Tally(" ".join(args), SEED)
     began = time.monotonic()
     box.put_back()
+    tally.hardlinks_kept = hardlinked(box.root)
+    with replayable("the sandbox copy", tally):
+        assert tally.hardlinks_kept == hardlinked(box.saved), "put_back lost the work tree's hard links to the cache"
+    expect = Expect([t for t in completeness.tags(box.cwd)
+                     if not completeness.gaps(box.cwd, [t], dvcrepo.cache_dir(box.cwd))], may_leave_cache)
     started = time.monotonic()
     done = henryvc(box.cwd, *args)
     tally.calibration_s = time.monotonic() - started
-    assert done.returncode == 0, f"{args}: the unkilled run failed: {done.stderr}"
+    with replayable("the unkilled run", tally):
+        assert done.returncode == 0, f"{args}: the unkilled run failed: {done.stderr}"
     box.put_back()
     while tally.kills < KILLS:
-        delay = rng.uniform(0.1, 0.8) * tally.calibration_s
+        delay = round(rng.uniform(*window_s), 3)
+        tally.delays_s.append(delay)
+        since = time.time_ns()
         process = spawn(box.cwd, *args)
         try:
             process.wait(timeout=delay)
         except subprocess.TimeoutExpired:
+            killed_at = time.time_ns()
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
             tally.kills += 1
-            _invariants(box, tally)
+            first = first_write_ns(box.root, since)
+            wrote = first is not None and first <= killed_at
+            tally.killed_before_first_write += not wrote
+            tally.after_first_write_s.append(round((killed_at - first) / 1e9, 3) if wrote and first else None)
+            with replayable("the invariants after a kill", tally):
+                _invariants(box, tally, expect)
             continue
         _, err = process.communicate()
         tally.finished_first += 1
         if process.returncode != 0:  # a command re-run over a kill's leftovers must not fail
             tally.failed_before_kill.append(err.strip().splitlines()[-1] if err.strip() else f"rc {process.returncode}")
-        _invariants(box, tally)
+        with replayable("the invariants after a run that finished before its kill", tally):
+            _invariants(box, tally, expect)
         box.put_back()
-        if tally.finished_first > 3 * KILLS:
-            pytest.fail(f"{args}: finished before the kill {tally.finished_first} times (calibration too short?)")
+        if tally.finished_first > MAX_FINISHED_FIRST * KILLS:
+            with replayable("the delays", tally):
+                pytest.fail(f"{args}: finished before the kill {tally.finished_first} times (window too long?)")
     started = time.monotonic()
     done = henryvc(box.cwd, *args)
     tally.rerun_s = time.monotonic() - started
-    assert done.returncode == 0, f"{args}: the re-run after {tally.kills} kills failed: {done.stderr}"
-    _invariants(box, tally)
-    if after is not None:
-        after(box)
-    if box.remote.is_dir():
-        assert rehash_store(box.remote).corrupt == [], f"{args}: the remote holds damaged objects after the re-run"
+    with replayable("the re-run", tally):
+        assert done.returncode == 0, f"{args}: the re-run after {tally.kills} kills failed: {done.stderr}"
+        _invariants(box, tally, expect)
+        if after is not None:
+            after(box)
+        tally.verified = verify(box)
+        if box.remote.is_dir():
+            assert rehash_store(box.remote).corrupt == [], f"{args}: the remote holds damaged objects after the re-run"
     tally.total_s = time.monotonic() - began
     line = json.dumps(asdict(tally), sort_keys=True)
     print(f"RANDOMKILL {line}")
     if os.environ.get("HENRYVC_RELIABILITY_FIGURES"):
         with open(os.environ["HENRYVC_RELIABILITY_FIGURES"], "a") as handle:
             handle.write(line + "\n")
-    assert tally.failed_before_kill == [], tally.failed_before_kill
+    with replayable("a run that finished before its kill", tally):
+        assert tally.failed_before_kill == [], tally.failed_before_kill
     return tally
 
 
@@ -198,7 +330,7 @@ def _build_lab(base: Path) -> Lab:
     trained = train(project, seed=3, mb=MB, files=FILES)
 
     def save(state: str) -> None:
-        shutil.copytree(root, base / f"saved-{state}", symlinks=True)
+        copy_tree(root, base / f"saved-{state}")
 
     save("trained")
     assert henryvc(project.root, "tag-run", trained).returncode == 0
@@ -212,25 +344,34 @@ def _build_lab(base: Path) -> Lab:
     return Lab(root, failed, trained)
 
 
+def on_origin_with_data(box: Sandbox, tag_names: list[str]) -> None:
+    """TAG_NAMES are on origin and the DVC remote holds every object they need."""
+    assert set(tag_names) <= set(completeness.tags(box.origin)), (tag_names, completeness.tags(box.origin))
+    assert remote_gaps(box, tag_names).lines() == []
+
+
 def test_randomkill_tag_run_push(lab):
-    kill_loop(lab.box("trained"), ["tag-run", "--push"], _rng("tag-run"),
-              after=lambda b: _verify_tags(b) == 2 or pytest.fail("a tag did not verify"))
+    kill_loop(lab.box("trained"), ["tag-run", "--push"], _rng("tag-run"), WINDOW_S["tag-run"],
+              after=lambda b: on_origin_with_data(b, [lab.trained]))
 
 
 def test_randomkill_restore_pull(lab):
     box = lab.box("cloned", cwd="second-box")
-    worktree = box.cwd / ".henryvc" / "restore" / lab.trained
 
     def after(b: Sandbox) -> None:
-        assert _verify_tags(b, worktree, only=lab.trained) == 1
+        cache_dir = dvcrepo.cache_dir(b.cwd)
+        assert completeness.gaps(b.cwd, [lab.trained], cache_dir, label="the cache").lines() == []
 
-    kill_loop(box, ["restore", lab.trained, "--pull"], _rng("restore"), after=after)
+    kill_loop(box, ["restore", lab.trained, "--pull"], _rng("restore"), WINDOW_S["restore"], after=after,
+              verify=lambda b: verify_all(b, [lab.trained]))
 
 
 def test_randomkill_backup(lab):
-    box = lab.box("tagged")
-    tally = kill_loop(box, ["backup"], _rng("backup"), after=lambda b: _verify_tags(b) >= 1 or pytest.fail())
-    assert henryvc(box.cwd, "backup", "--verify").returncode == 0, tally
+    def after(b: Sandbox) -> None:
+        on_origin_with_data(b, completeness.tags(b.cwd))
+        assert henryvc(b.cwd, "backup", "--verify").returncode == 0
+
+    kill_loop(lab.box("tagged"), ["backup"], _rng("backup"), WINDOW_S["backup"], after=after)
 
 
 def test_randomkill_archive(lab):
@@ -241,19 +382,56 @@ def test_randomkill_archive(lab):
         assert sh(b.cwd, "git", "status", "--porcelain", "training_runs/archive", f"training_runs/{lab.failed}"
                   ).stdout == ""
 
-    kill_loop(lab.box("tagged"), ["archive"], _rng("archive"), after=after)
+    def verify(b: Sandbox) -> dict[str, int]:
+        checked = verify_all(b)
+        assert checked["restored"] == 1  # the archived run, restored from its tag
+        return checked
+
+    kill_loop(lab.box("tagged"), ["archive"], _rng("archive"), WINDOW_S["archive"], after=after, verify=verify)
 
 
 def test_randomkill_cleanup_failed(lab):
     def after(b: Sandbox) -> None:
         assert not list((b.cwd / "training_runs" / lab.failed / "checkpoints").glob("*.pth"))
         assert (b.cwd / "training_runs" / lab.failed / "run.json").is_file()
+        on_origin_with_data(b, completeness.tags(b.cwd))
 
-    kill_loop(lab.box("backed"), ["cleanup-failed", "--yes"], _rng("cleanup-failed"), after=after)
+    # The failed run's checkpoints may leave the cache (the remote holds them): it is restored with --pull.
+    kill_loop(lab.box("backed"), ["cleanup-failed", "--yes"], _rng("cleanup-failed"), WINDOW_S["cleanup-failed"],
+              after=after, may_leave_cache=(lab.failed,), verify=lambda b: verify_all(b, restore=(lab.failed,)))
 
 
 def test_randomkill_snapshot(lab):
     def after(b: Sandbox) -> None:
-        assert sh(b.cwd, "git", "tag", "--list", "snapshot_*").stdout.split()
+        snapshots = completeness.tags(b.cwd, "snapshot_*")
+        assert snapshots
+        on_origin_with_data(b, snapshots)
 
-    kill_loop(lab.box("trained"), ["snapshot", "-m", "before a big change"], _rng("snapshot"), after=after)
+    kill_loop(lab.box("trained"), ["snapshot", "-m", "before a big change"], _rng("snapshot"), WINDOW_S["snapshot"],
+              after=after)
+
+
+def test_the_completeness_check_catches_a_deleted_remote_object(lab):
+    """One object a tag needs, taken off the remote: the per-kill invariants fail naming it (with the seed),
+    though every object left still re-hashes to its name (the old check passed); put back, they pass."""
+    box = lab.box("backed")
+    box.put_back()
+    expect = Expect(completeness.tags(box.cwd))
+    tally = Tally("deleted remote object", SEED)
+    assert _complete(box, expect) == []
+    wanted = completeness.needed(box.cwd, lab.trained, [box.remote])
+    oid = next(o for o, path in sorted(wanted.items()) if "/checkpoints/" in path and not o.endswith(".dir"))
+    victim = box.remote / "files" / "md5" / oid[:2] / oid[2:]
+    aside = box.root.with_name("aside-object")
+    victim.rename(aside)
+    try:
+        problems = _complete(box, expect)
+        assert problems == [f"the DVC remote lacks {oid} ({wanted[oid]}) that tag {lab.trained} needs"], problems
+        assert rehash_store(box.remote).corrupt == []  # intact, yet incomplete: only the set check sees it
+        with pytest.raises(AssertionError, match=f"(?s)HENRYVC_KILL_SEED={SEED}.*lacks {oid}"), \
+                replayable("the invariants", tally):
+            _invariants(box, tally, expect)
+    finally:
+        aside.rename(victim)  # undo the deletion
+    assert _complete(box, expect) == []
+    print(f"\ndeleted remote object {oid} ({wanted[oid]}): caught; put back: complete again")
