@@ -5,10 +5,14 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from henryvc import dvcfiles as userfiles
+from henryvc.dvcfiles import Out as Out
+from henryvc.dvcfiles import outs_from_dvcfile as outs_from_dvcfile
+from henryvc.dvcfiles import outs_from_lock as outs_from_lock
 from henryvc.errors import HenryvcError, NotReady
 
 if TYPE_CHECKING:
@@ -22,24 +26,6 @@ REFLINK_TYPES = "reflink,hardlink,symlink"
 LINK_TYPES = "hardlink,symlink"
 REMOTE_NAME = "storage"
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
-
-
-@dataclass(frozen=True)
-class Out:
-    """One DVC-tracked output: its path in the work tree and its recorded hash."""
-
-    path: str
-    md5: str  # without the ".dir" suffix
-    is_dir: bool
-    size: int | None = None
-    nfiles: int | None = None
-    cached: bool = True  # False for `cache: false` outputs, which git tracks instead
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {"md5": self.md5 + (".dir" if self.is_dir else ""), "size": self.size}
-        if self.is_dir:
-            data["nfiles"] = self.nfiles
-        return data
 
 
 def is_busy(root: Path) -> bool:
@@ -69,7 +55,13 @@ def open_repo(root: Path) -> Repo:
     from henryvc import params
 
     params.active_run_or_none(root)  # BadInput when `run` is not a run name
-    return Repo(str(root))
+    try:
+        return Repo(str(root))
+    except Exception as exc:  # a .dvc/config that does not parse or validate: the user's file, named
+        found = userfiles.user_error(exc, Path(root))
+        if found is None:
+            raise
+        raise found from None
 
 
 def init(root: Path) -> None:
@@ -146,21 +138,38 @@ def set_remote(root: Path, name: str, url: str, *, default: bool, level: str = "
             conf["core"]["remote"] = name
 
 
-def share_cache(worktree: Path, main_root: Path) -> Path:
+def share_cache(worktree: Path, main_root: Path, main: Repo | None = None) -> Path:
     """Point the DVC in WORKTREE at MAIN_ROOT's cache and default remote (local config, never committed);
-    returns that cache folder."""
+    returns that cache folder. MAIN: MAIN_ROOT's DVC repo, when the caller opened it already."""
     from dvc.config import Config
 
-    main = open_repo(main_root)
+    main = main or open_repo(main_root)
     cache = cache_of(main)
-    remote = main.config["core"].get("remote")
+    remote = checked_default_remote(main, main_root)
     # DVC's Config of the worktree alone: a whole Repo there (git, index) costs a restore ~60 ms more.
-    with Config(dvc_dir=str(worktree / ".dvc")).edit("local") as conf:
+    try:
+        config = Config(dvc_dir=str(worktree / ".dvc"))
+    except Exception as exc:  # the tag's own .dvc/config does not parse
+        found = userfiles.user_error(exc, worktree)
+        if found is None:
+            raise
+        raise found from None
+    with config.edit("local") as conf:
         conf["cache"]["dir"] = str(cache)
         if remote:
             conf["remote"][remote] = dict(main.config["remote"][remote])
             conf["core"]["remote"] = remote
     return cache
+
+
+def checked_default_remote(dvc_repo: Repo, root: Path) -> str | None:
+    """The default remote's name; BadInput naming the config line when no such remote is configured."""
+    from dvc.config import ConfigError
+
+    remote: str | None = dvc_repo.config["core"].get("remote")
+    if remote and remote not in dvc_repo.config["remote"]:
+        raise userfiles.config_error(ConfigError(f"remote '{remote}' doesn't exist"), Path(root))
+    return remote
 
 
 def cache_of(dvc_repo: Repo) -> Path:
@@ -189,31 +198,6 @@ def object_path(cache: Path, out: Out) -> Path:
     return current
 
 
-def _out(entry: dict[str, Any], prefix: str = "") -> Out | None:
-    md5 = entry.get("md5")
-    if not md5 or "path" not in entry:
-        return None
-    path = (Path(prefix) / entry["path"]).as_posix()
-    return Out(path, md5.removesuffix(".dir"), md5.endswith(".dir"), entry.get("size"), entry.get("nfiles"))
-
-
-def outs_from_lock(text: str) -> list[Out]:
-    """The cached outputs recorded in a dvc.lock text (cache: false outputs are git's)."""
-    import yaml  # here, not at the top: `henryvc list` imports this module but never parses YAML
-
-    data = yaml.safe_load(text) or {}
-    return [out for stage in (data.get("stages") or {}).values()
-            for out in map(_out, stage.get("outs") or []) if out is not None]
-
-
-def outs_from_dvcfile(text: str, folder: str) -> list[Out]:
-    """The outputs recorded in one .dvc file living in FOLDER."""
-    import yaml
-
-    data = yaml.safe_load(text) or {}
-    return [out for out in (_out(entry, folder) for entry in data.get("outs") or []) if out is not None]
-
-
 def _mark_git_tracked(outs: list[Out], files: set[str]) -> list[Out]:
     """Outputs git holds at this revision are `cache: false` ones: DVC has no cache object for them."""
     prefixes = {f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)}
@@ -227,11 +211,13 @@ def outs_at(git_repo: git.Repo, rev: str) -> list[Out]:
     outs = []
     files = gitrepo.ls_tree(git_repo, rev)
     for path in files:
+        fix = f"a commit cannot change: `git show {rev[:10]}:{path}` shows it; this revision's data cannot be read"
         if path == "dvc.lock" or path.endswith("/dvc.lock"):
             outs += [Out(str(Path(path).parent / o.path) if "/" in path else o.path, o.md5, o.is_dir, o.size, o.nfiles)
-                     for o in outs_from_lock(gitrepo.show(git_repo, rev, path) or "")]
+                     for o in outs_from_lock(gitrepo.show(git_repo, rev, path) or "", f"{path} at {rev[:10]}", fix)]
         elif path.endswith(".dvc") and not path.startswith(".dvc/"):
-            outs += outs_from_dvcfile(gitrepo.show(git_repo, rev, path) or "", str(Path(path).parent))
+            outs += outs_from_dvcfile(gitrepo.show(git_repo, rev, path) or "", str(Path(path).parent),
+                                      f"{path} at {rev[:10]}", fix)
     uncached = _uncached_patterns(gitrepo.show(git_repo, rev, "dvc.yaml") or "") if "dvc.yaml" in files else []
     outs = [replace(o, cached=False) if any(fnmatch.fnmatchcase(o.path, p) for p in uncached) else o for o in outs]
     return _mark_git_tracked(outs, set(files))
@@ -272,10 +258,20 @@ def workspace_outs(root: Path) -> list[Out]:
     root = Path(root)
     outs = outs_from_lock((root / "dvc.lock").read_text()) if (root / "dvc.lock").exists() else []
     for dvcfile in dvcfiles(root):
-        outs += outs_from_dvcfile(dvcfile.read_text(), ".")
+        outs += outs_from_dvcfile(dvcfile.read_text(), ".", dvcfile.name)
     uncached = {str(Path(o.fs_path).relative_to(Path(root).resolve())) for o in open_repo(root).index.outs
                 if not o.use_cache}
     return [replace(o, cached=False) if o.path in uncached else o for o in outs]
+
+
+def check_files(root: Path) -> None:
+    """Refuse, before anything is made, ROOT's dvc.yaml, dvc.lock or .dvc files that henryvc or DVC cannot read."""
+    from dvc.exceptions import DvcException
+
+    try:
+        workspace_outs(root)  # henryvc's readers, then DVC's index: every stage and .dvc file, validated
+    except DvcException as exc:
+        raise userfiles.user_error(exc, Path(root)) or HenryvcError(f"DVC cannot load {root}'s pipeline: {exc}") from None
 
 
 def status(root: Path) -> dict[str, Any]:
@@ -322,13 +318,16 @@ def missing_objects(cache: Path, outs: list[Out]) -> list[str]:
 
 def checkout(root: Path, targets: list[str] | None = None) -> None:
     """`dvc checkout --force [TARGETS]` in ROOT; raises NotReady naming what the cache lacks."""
-    from dvc.exceptions import CheckoutError
+    from dvc.exceptions import CheckoutError, DvcException
 
     try:
         open_repo(root).checkout(targets=targets, force=True)
     except CheckoutError as exc:
         raise NotReady(f"the DVC cache lacks data for {', '.join(map(str, exc.target_infos))[:300]}: "
                        "run again with --pull to fetch it from the remote") from None
+    except DvcException as exc:  # a dvc.yaml, dvc.lock or .dvc file DVC refuses, a stage it cannot load, ...
+        found = userfiles.user_error(exc, Path(root))
+        raise found or HenryvcError(f"dvc checkout in {root} failed: {exc}") from None
 
 
 def pull(root: Path, remote: str | None = None, targets: list[str] | None = None) -> None:

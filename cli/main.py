@@ -42,7 +42,13 @@ class HenryvcGroup(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Exception as exc:  # pragma: no cover - the bug-report path
+        except Exception as exc:
+            from henryvc.dvcfiles import user_error  # DVC refusing one of the user's files is bad input
+
+            refused = user_error(exc)
+            if refused is not None:
+                click.secho(f"henryvc: error: {refused}", fg="red", err=True)
+                ctx.exit(refused.exit_code)
             if ctx.obj and ctx.obj.get("traceback"):
                 raise
             click.secho(f"henryvc: unexpected error: {type(exc).__name__}: {exc} "

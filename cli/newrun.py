@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc import gitrepo, params, runname
+from henryvc import dvcrepo, gitrepo, params, runname
 from henryvc import record as records
 from henryvc.errors import BadInput, Busy, RunExists, RunNotFound
 
@@ -76,6 +76,7 @@ def check_request(project: Project, major: int, variant: str, config_path: Path 
 
     runname.check_major(major)
     runname.check_variant(variant)
+    dvcrepo.check_files(project.root)  # a voice_data.dvc DVC cannot read would fail the run after it was made
     if parent is not None:
         if config_path is not None:
             raise BadInput("--from and --config both name the config to start from: give one of them")

@@ -62,15 +62,21 @@ def _expected_files(cache: Path, out: Out) -> tuple[dict[str, str], list[Mismatc
     return {e["relpath"]: e["md5"] for e in json.loads(listing.read_text())}, []
 
 
-def _check_file(path: Path, want: str, cache: Path, label: str) -> tuple[int, list[Mismatch], Identity | None]:
-    """Hash one file (and its cache object when that is another inode); its identity before the read
-    when it matched and did not change while read (what the ledger may record), else None."""
+def _check_file(path: Path, want: str, cache: Path, label: str,
+                in_cache: bool = True) -> tuple[int, list[Mismatch], Identity | None]:
+    """Hash one file (and its cache object when that is another inode; IN_CACHE: DVC caches it, so a missing
+    cache object is reported); its identity before the read when it matched and did not change while read
+    (what the ledger may record), else None."""
     if not path.is_file():
         return 0, [Mismatch(label, "missing")], None
     got, ident = hash_unchanged(path)
     problems = [] if got == want else [Mismatch(label, f"content hash {got} != {want} recorded at the tag")]
     cached = dvcrepo.object_path(cache, Out("", want, False))
-    if cached.exists() and not os.path.samefile(cached, path) and md5_file(cached) != want:
+    if not cached.exists():
+        if in_cache:
+            problems.append(Mismatch(label, f"its DVC cache copy ({cached.relative_to(cache)}) is missing: only this "
+                                            "file holds the data here (`dvc fetch` brings the copy back from the remote)"))
+    elif not os.path.samefile(cached, path) and md5_file(cached) != want:
         problems.append(Mismatch(label, f"the DVC cache's copy ({cached.name}) is corrupt"))
     return path.stat().st_size, problems, None if problems else ident
 
@@ -86,12 +92,15 @@ def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress |
     """
     result = CheckResult()
     jobs: list[tuple[Path, str, str]] = []
+    uncached: set[str] = set()  # labels of `cache: false` files: git's, with no cache copy to look for
     for out in outs:
         expected, problems = _expected_files(cache, out)
         result.mismatches += problems
         base = workdir / out.path
         jobs += [(base / rel if rel else base, md5, f"{out.path}/{rel}" if rel else out.path)
                  for rel, md5 in expected.items()]
+        if not out.cached:
+            uncached |= {f"{out.path}/{rel}" if rel else out.path for rel in expected}
         if out.is_dir and base.is_dir() and expected:
             present = _files_under(base)
             result.mismatches += [Mismatch(f"{out.path}/{rel}", "not recorded at the tag")
@@ -102,8 +111,11 @@ def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress |
     result.checked_bytes = sum(path.stat().st_size for path, _, _ in taken)
     jobs = [job for job in jobs if trusted.get(job[0]) != job[1]]
     matched: list[tuple[Identity, str]] = []
+    def check(job: tuple[Path, str, str]) -> tuple[int, list[Mismatch], Identity | None]:
+        return _check_file(job[0], job[1], cache, job[2], job[2] not in uncached)
+
     with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
-        for job, (size, problems, ident) in zip(jobs, pool.map(lambda j: _check_file(j[0], j[1], cache, j[2]), jobs)):
+        for job, (size, problems, ident) in zip(jobs, pool.map(check, jobs)):
             result.checked_files += 1
             result.checked_bytes += size
             result.mismatches += problems
@@ -189,8 +201,10 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
         gitrepo.checkout_detached(git_repo, commit)
         target, cache = project.root, dvcrepo.cache_dir(project.root)
     else:
+        main_dvc = dvcrepo.open_repo(project.root)  # before the worktree: a broken .dvc/config makes nothing
+        dvcrepo.checked_default_remote(main_dvc, project.root)
         target = _prepare_worktree(project, git_repo, name, commit, into)
-        cache = dvcrepo.share_cache(target, project.root)
+        cache = dvcrepo.share_cache(target, project.root, main_dvc)
     pulled = pull
     if not pull:
         try:
@@ -199,8 +213,11 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
             pulled = True
     hashes = Ledger(project.state)
     if pulled:
-        with HashWhilePulling(cache, outs, hashes):
-            dvcrepo.pull(target)  # DVC's pull is fetch + checkout: a second checkout would only re-stat every file
+        try:
+            with HashWhilePulling(cache, outs, hashes):
+                dvcrepo.pull(target)  # DVC's pull is fetch + checkout: a second checkout would only re-stat every file
+        except HenryvcError as exc:
+            raise _pull_failure(project, git_repo, name, cache) or exc from None
     trusted: list[Path] = []
 
     def known(paths: list[Path]) -> dict[Path, str]:
@@ -216,6 +233,32 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
     return RestoreResult(name, commit, str(target), in_place, pulled, checked.checked_files,
                          checked.checked_bytes, f"cd {target} && dvc repro --force", checked.trusted_files,
                          _iso(since), rehash)
+
+
+def _pull_failure(project: Project, git_repo: git.Repo, name: str, cache: Path) -> HenryvcError | None:
+    """Why a pull of tag NAME failed when the remote lacks some of its objects: which remote, which of the
+    tag's objects it lacks (asked of the remote itself) and the next step; None when it holds them all or
+    cannot be asked (DVC's own error then says more)."""
+    from henryvc import coverage, dvcstore
+
+    dvc_repo = dvcrepo.open_repo(project.root)
+    remote = dvcrepo.default_remote(dvc_repo)
+    try:
+        odb = dvcstore.remote_odb(dvc_repo, remote)
+        wanted = coverage.tag_objects(git_repo, [name], cache, odb)
+        missing = sorted(set(wanted) - dvcstore.on_remote(odb, wanted, cache), key=lambda oid: wanted[oid][1])
+    except Exception:  # unreachable, unreadable: DVC's error is the better report then
+        return None
+    if not missing:
+        return None
+    where = f"DVC remote {remote!r} ({dvcrepo.remote_url(dvc_repo, remote)})" if remote else "the DVC remote"
+    shown = ", ".join(f"{wanted[oid][1]}{' (its listing)' if oid.endswith('.dir') else ''} [{oid}]"
+                      for oid in missing[:5])
+    more = f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""
+    return HenryvcError(
+        f"restore {name} pulled from {where}, which lacks {len(missing)} object(s) of the tag that this box's "
+        f"cache lacks too: {shown}{more}; push them from the box that made the run (`henryvc tag-run --push` "
+        "for a run not pushed yet, else `henryvc backup`), then restore again")
 
 
 def _iso(epoch: float | None) -> str | None:

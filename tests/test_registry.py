@@ -9,14 +9,16 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import git
 import pytest
 import yaml
 
-from henryvc import api, runname
+from henryvc import api, dvcrepo, runname
 from henryvc import record as records
 from henryvc.errors import NotReady, RunExists
 from henryvc.project import Project
 from tests.helpers.project import dvc, gen, sh, trained_run
+from tests.helpers.reliability import henryvc, md5
 
 
 def tags(project: Project) -> list[str]:
@@ -195,6 +197,40 @@ def test_second_clone_restores_with_matching_hashes(project, tmp_path, invoke):
     assert invoke(["verify", name, "--path", str(where)], clone).exit_code == 0
 
 
+@pytest.mark.parametrize("lost", ["one checkpoint", "everything"])
+def test_a_failed_restore_pull_names_the_remote_the_missing_objects_and_the_next_step(project, tmp_path, lost):
+    """The second box pulls a tag whose data the remote lacks (one object deleted there, or never pushed): one
+    line naming the remote and its URL, exactly the tag's objects it lacks, and where to push them from."""
+    remote = tmp_path / "dvc-remote"
+    name = trained_run(project, seed=4)
+    api.tag_run(project, name)
+    if lost == "one checkpoint":
+        dvc(project.root, "push", "-q")
+        checkpoint = project.run_dir(name) / "checkpoints" / "checkpoint_1000.pth"
+        oid = md5(checkpoint)
+        (remote / "files" / "md5" / oid[:2] / oid[2:]).unlink()
+        expected = {f"{project.run_rel(name)}/checkpoints/checkpoint_1000.pth [{oid}]"}
+    else:
+        shutil.rmtree(remote, ignore_errors=True)
+        outs = [o for o in dvcrepo.outs_at(git.Repo(project.root), name) if o.cached]
+        expected = {f"{o.path} (its listing) [{o.md5}.dir]" for o in outs}
+    clone = tmp_path / "second-box"
+    sh(tmp_path, "git", "clone", "-q", str(project.root), str(clone))
+    for args in (["restore", name, "--pull"], ["restore", name]):
+        done = henryvc(clone, *args)
+        assert done.returncode == 1, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        head, _, rest = lines[0].partition(" of the tag that this box's cache lacks too: ")
+        assert head == (f"henryvc: error: restore {name} pulled from DVC remote 'storage' ({remote}), which lacks "
+                        f"{len(expected)} object(s)"), lines[0]
+        listed, _, step = rest.partition("; ")
+        assert set(listed.split(", ")) == expected
+        assert step == ("push them from the box that made the run (`henryvc tag-run --push` for a run not pushed "
+                        "yet, else `henryvc backup`), then restore again")
+        assert "Is your cache up to date" not in done.stderr
+
+
 def test_verify_and_restore_catch_a_flipped_byte_in_the_cache(project, invoke):
     name = trained_run(project)
     api.tag_run(project, name)
@@ -209,6 +245,28 @@ def test_verify_and_restore_catch_a_flipped_byte_in_the_cache(project, invoke):
     assert any("checkpoint" in m["path"] for m in json.loads(result.output)["mismatches"])
     result = invoke(["restore", name], project.root)
     assert result.exit_code == 1 and "does not match its tag" in result.output
+
+
+def test_verify_reports_a_file_whose_cache_copy_is_missing(project, invoke):
+    """The work tree's file still matches (a hardlink outlives its cache object), but DVC's cache lacks it: verify
+    names it and fails, and passes again once `dvc fetch` has brought the object back from the remote."""
+    name = trained_run(project)
+    api.tag_run(project, name)
+    dvc(project.root, "push", "-q")
+    cache = project.root / ".dvc" / "cache" / "files" / "md5"
+    checkpoint = next((project.root / project.run_rel(name) / "checkpoints").iterdir())
+    victim = next(p for p in cache.rglob("*") if p.is_file() and os.path.samefile(p, checkpoint))
+    victim.unlink()
+    result = invoke(["verify", name, "--json"], project.root)
+    assert result.exit_code == 1, result.output
+    rel = f"{project.run_rel(name)}/checkpoints/{checkpoint.name}"
+    oid = victim.relative_to(project.root / ".dvc" / "cache")
+    assert json.loads(result.output)["mismatches"] == [
+        {"path": rel, "problem": f"its DVC cache copy ({oid}) is missing: only this file holds the data here "
+                                "(`dvc fetch` brings the copy back from the remote)"}]
+    dvc(project.root, "fetch", "-q")
+    assert victim.is_file()
+    assert invoke(["verify", name], project.root).exit_code == 0
 
 
 @pytest.mark.parametrize("args", [

@@ -142,3 +142,49 @@ def test_ssh_server_without_sftp_is_a_failed_operation_with_its_cause(sshd_witho
         assert len(lines) == 1 and "unexpected error" not in lines[0], (args, done.stderr)
         assert "SFTP" in lines[0] and "Subsystem sftp" in lines[0], (args, done.stderr)
     assert remote_tags(origin) == [] and not any(store.iterdir())
+
+
+def test_backup_verify_deep_rehashes_every_object_over_ssh_and_finds_a_flipped_byte(sshd, tmp_path):
+    """Over SSH, `backup --verify` checks sizes only (it says so); `--deep` reads every object back through sshd
+    and re-hashes it: exactly the flipped object is reported damaged, `--repair` replaces it, and `--deep`
+    then passes, having read back every byte the tag holds."""
+    store = tmp_path / "ssh-store"
+    store.mkdir()
+    origin = tmp_path / "origin.git"
+    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    box = ssh_box(tmp_path / "box", sshd.url(store), sshd.keyfile, origin)
+    name = train(Project(box), seed=6, mb=2, files=2)
+    assert henryvc(box, "tag-run", name, "--push").returncode == 0
+    objects = {p.parent.name + p.name: p for p in (store / "files" / "md5").rglob("*") if p.is_file()}
+    total = sum(p.stat().st_size for p in objects.values())
+
+    checked = henryvc(box, "backup", "--verify", "--deep", "--json", timeout=300)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["content_checked"] is True and report["missing"] == []
+    assert report["objects"] == len(objects) and report["read_bytes"] == total  # every object, every byte
+
+    victim = max((p for p in objects.values() if not p.name.endswith(".dir")), key=lambda p: p.stat().st_size)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x40  # bit rot: same size, same name
+    victim.write_bytes(bytes(data))
+    oid = victim.parent.name + victim.name
+
+    shallow = henryvc(box, "backup", "--verify", "--json", timeout=300)  # sizes only over a network remote
+    assert shallow.returncode == 0, shallow.stdout + shallow.stderr
+    assert json.loads(shallow.stdout)["content_checked"] is False
+    logins = sshd.logins()
+    deep = henryvc(box, "backup", "--verify", "--deep", "--json", timeout=300)
+    assert deep.returncode == 1, deep.stdout + deep.stderr
+    assert sshd.logins() > logins  # read back through sshd, not around it
+    found = json.loads(deep.stdout)["missing"]
+    assert [(m["oid"], m["problem"]) for m in found] == [(oid, f"damaged: its content hashes to {md5(victim)} "
+                                                                "on the remote")]
+    text = henryvc(box, "backup", "--verify", "--deep", timeout=300)
+    assert text.returncode == 1 and f"damaged: its content hashes to {md5(victim)} on the remote" in text.stdout
+    assert "--repair" in text.stdout
+
+    assert henryvc(box, "backup", "--repair", timeout=300).returncode == 0
+    assert rehash_store(store).corrupt == []
+    again = henryvc(box, "backup", "--verify", "--deep", "--json", timeout=300)
+    assert again.returncode == 0 and json.loads(again.stdout)["read_bytes"] == total, again.stdout + again.stderr
