@@ -30,6 +30,9 @@ STOPNET = Step("the stop token is not learned (high stopnet loss, decoder runs t
                "stopnet_pos_weight", "raise {key} (weight of the rare 'stop' frames; now {now})")
 NAN = Step("NaN or infinite losses", "decoder_ssim_alpha", "set {key}: 0.0 (and `postnet_ssim_alpha`; now {now})")
 LOSS = Step("total loss still high", "epochs", "train longer: more {key} or a continued run (now {now})")
+VOICE = Step("it does not sound like Henry (low speaker similarity to his reference clips)", "epochs",
+             "train longer on Henry's clips only: more {key} or a continued run (now {now}); check voice_data holds "
+             "no other speaker")
 
 # check (a criterion's metric, or a per-utterance check) -> its troubleshooting step
 BY_CHECK: dict[str, Step] = {
@@ -43,6 +46,7 @@ BY_CHECK: dict[str, Step] = {
     "duration": STOPNET,
     "short_text_seconds": STOPNET,
     "nan": NAN,
+    "speaker_similarity": VOICE,
 }
 
 

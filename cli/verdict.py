@@ -38,8 +38,20 @@ LISTENER = (
     ("attention_focus_min", "min_attention_focus", ">=", 0.3, "attention_focus"),
     ("attention_diagonality_min", "min_attention_diagonality", ">=", 0.5, "attention_diagonality"),
 )
-# Judged only when params.yaml sets a number (null or absent: reported, not judged).
-OPTIONAL = (("asr_wer_gap", "max_asr_wer_gap", "<=", "asr_wer_gap"),)
+# The gate's voice criteria: judged only when the run's criteria set a number (null or absent: reported, not
+# judged, and the verdict says so). The stable, experimental and production templates set them in their
+# config's `criteria`; the debug template sets them null (a tiny CPU run never sounds like Henry).
+OPTIONAL = (("asr_wer_gap", "max_asr_wer_gap", "<=", "asr_wer_gap"),
+            ("speaker_similarity", "min_speaker_similarity", ">=", "speaker_similarity"))
+OPTIONAL_LABELS = {"max_asr_wer_gap": "intelligibility", "min_speaker_similarity": "speaker similarity"}
+# What each failed check means to a listener: one problem, however many utterances it hit.
+PROBLEMS = {
+    "truncated": "too fast for its text: cut off (the stop token fires early)",
+    "runaway": "too slow for its text: the decoder runs on",
+    "decoder_stop": "the decoder never stopped by itself (ran to max_decoder_steps)",
+    "attention_focus": "the attention is spread over the text (unfocused)",
+    "attention_diagonality": "the attention does not walk the text from start to end",
+}
 _PASSES = {"<": lambda v, t: v < t, "<=": lambda v, t: v <= t, ">=": lambda v, t: v >= t}
 _WORDS = {"<": "is not below", "<=": "is above", ">=": "is below"}
 
@@ -63,6 +75,9 @@ class Verdict:
     criteria: list[CriterionResult] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     advice: list[str] = field(default_factory=list)  # the troubleshooting steps of the failed checks
+    # each distinct problem once: {"check", "problem", "fix", "utterances": [keys], "lines": [reason lines]}
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was not judged, and why
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (NaN values become the string "nan", which JSON can carry)."""
@@ -106,6 +121,59 @@ def listener_thresholds(criteria: dict[str, Any]) -> dict[str, float]:
     return found
 
 
+def run_criteria(criteria: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+    """params.yaml CRITERIA with the run's own config.json `criteria` (its template's defaults) over them."""
+    own = (config or {}).get("criteria")
+    return {**criteria, **own} if isinstance(own, dict) else dict(criteria)
+
+
+def not_judged(criteria: dict[str, Any], config: dict[str, Any] | None) -> list[str]:
+    """A line per voice criterion that is off (null or absent), saying where it was turned off."""
+    own = (config or {}).get("criteria")
+    lines = []
+    for _metric, name, _op, _check in OPTIONAL:
+        if criteria.get(name) is not None:
+            continue
+        if isinstance(own, dict) and name in own:
+            where = f"the run's config.json criteria set it null ({(config or {}).get('variant') or 'its'} template)"
+        else:
+            where = "params.yaml criteria leave it null"
+        lines.append(f"not judged: {OPTIONAL_LABELS[name]} (criteria.{name}): {where}; measured and reported only")
+    return lines
+
+
+def by_fix(problems: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """PROBLEMS grouped under their fix, each fix once, in the order they first appear ("" = no fix known)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for problem in problems:
+        groups.setdefault(problem.get("fix") or "", []).append(problem)
+    return list(groups.items())
+
+
+def problem_line(problem: dict[str, Any]) -> str:
+    """One problem in words, with the utterances it hit: `<problem> (3 utterances: a, b, c)`."""
+    hit = problem.get("utterances") or []
+    if not hit:
+        return str(problem["problem"])
+    return f"{problem['problem']} ({len(hit)} utterance{'s' if len(hit) > 1 else ''}: {', '.join(hit)})"
+
+
+def summary_lines(verdict: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of a recorded verdict for `henryvc show`: each problem once with the utterances it hit,
+    under its fix ("try"), then what was not judged; a record older than problems: its reasons and advice."""
+    problems = verdict.get("problems")
+    if not problems:
+        lines = [("verdict", str(r)) for r in verdict.get("reasons") or []]
+        lines += [("try", str(a)) for a in verdict.get("advice") or []]
+    else:
+        lines = [("verdict", str(r)) for r in verdict.get("reasons") or [] if verdict.get("status") != "failed"]
+        for fix, group in by_fix(problems):
+            lines += [("verdict", problem_line(p)) for p in group]
+            if fix:
+                lines.append(("try", fix))
+    return lines + [("note", str(n)) for n in verdict.get("notes") or []]
+
+
 def listener_metrics(utterances: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The worst utterance per listener check (what metrics.json carries; None where nothing was measured)."""
     if not utterances:
@@ -122,7 +190,8 @@ def listener_metrics(utterances: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _utterance_reasons(key: str, u: dict[str, Any], limits: dict[str, float]) -> list[tuple[str, str]]:
-    """(check, line) for each listener check utterance U fails, saying by how much."""
+    """(check, line) for each listener check utterance U fails, saying by how much (the problem's kind:
+    PROBLEMS' key, is the check, or "truncated"/"runaway" for the duration, at the line's end)."""
     said = f"{key} {u.get('text', '')!r}"
     out = []
     seconds, chars = parse_float(u.get("seconds")) or 0.0, int(u.get("characters") or 0)
@@ -160,8 +229,10 @@ def judge(metrics: dict[str, Any], criteria: dict[str, Any], config: dict[str, A
     NaN/inf in any loss -> failed; training not finished or a metric not measured -> incomplete;
     otherwise success when every check passes, else failed.
     """
+    criteria = run_criteria(criteria, config)
     limits = thresholds(criteria)
     listener = listener_thresholds(criteria)
+    notes = not_judged(criteria, config)
     results: list[CriterionResult] = []
     failed: list[tuple[str, str]] = []  # (check, line)
     nan_metrics, missing = [], []
@@ -186,30 +257,54 @@ def judge(metrics: dict[str, Any], criteria: dict[str, Any], config: dict[str, A
         if check == "asr_wer_gap":
             failed.append((check, f"intelligibility: the recognizer's WER on the synthesis is {value:.3f} above "
                                   f"its WER on the real recordings of the same texts ({threshold:g} allowed)"))
+        elif check == "speaker_similarity":
+            failed.append((check, f"speaker similarity: the synthesis sounds like Henry's reference clips "
+                                  f"{value:.3f} on average, {threshold - value:.3f} below {threshold:g} "
+                                  f"(his own held-out recordings: {_shown(metrics.get('speaker_similarity_reference'))})"))
         elif (metric, _name) in CRITERIA or not utterances:  # listener checks: per utterance below
             failed.append((check, f"{metric} {value:.4g} {_WORDS[op]} {threshold:g}"))
+    hits: list[tuple[str, str, str]] = [(check, "", line) for check, line in failed]  # (check, utterance, line)
     for key, u in (utterances or {}).items():
-        failed += _utterance_reasons(key, u, listener)
+        hits += [(check, key, line) for check, line in _utterance_reasons(key, u, listener)]
     if metrics.get("has_nan") or nan_metrics:
         where = ", ".join(nan_metrics) or ", ".join(metrics.get("nan_losses") or []) or "a loss"
-        failed.insert(0, ("nan", f"NaN or infinite value in {where}"))
-        return _verdict("failed", results, failed, config)
+        hits.insert(0, ("nan", "", f"NaN or infinite value in {where}"))
+        return _verdict("failed", results, hits, config, notes)
     if not metrics.get("training_finished", False):
-        return Verdict("incomplete", results, ["training did not finish all its epochs"])
+        return Verdict("incomplete", results, ["training did not finish all its epochs"], notes=notes)
     if missing:
-        return Verdict("incomplete", results, [f"not measured: {', '.join(missing)}"])
-    if failed:
-        return _verdict("failed", results, failed, config)
-    return Verdict("success", results, ["every criterion met"])
+        return Verdict("incomplete", results, [f"not measured: {', '.join(missing)}"], notes=notes)
+    if hits:
+        return _verdict("failed", results, hits, config, notes)
+    return Verdict("success", results, ["every criterion met"], notes=notes)
 
 
-def _verdict(status: str, results: list[CriterionResult], failed: list[tuple[str, str]],
-             config: dict[str, Any] | None) -> Verdict:
-    """A verdict whose reason lines each end with the troubleshooting step of their check."""
+def _shown(value: Any) -> str:
+    number = parse_float(value)
+    return "not measured" if number is None else f"{number:.3f}"
+
+
+def _kind(check: str, line: str) -> str:
+    if check == "duration":
+        return "runaway" if line.endswith("(runaway)") else "truncated"
+    return check
+
+
+def _verdict(status: str, results: list[CriterionResult], hits: list[tuple[str, str, str]],
+             config: dict[str, Any] | None, notes: list[str]) -> Verdict:
+    """A verdict whose reason lines each end with the troubleshooting step of their check, and whose problems
+    name each distinct problem once with its fix and the utterances it hit."""
     reasons, advice = [], []
-    for check, line in failed:
+    problems: dict[str, dict[str, Any]] = {}
+    for check, key, line in hits:
         step = troubleshooting.advice(check, config)
         reasons.append(f"{line}; fix: {step}" if step else line)
         if step and step not in advice:
             advice.append(step)
-    return Verdict(status, results, reasons, advice)
+        kind = _kind(check, line) if key else line
+        problem = problems.setdefault(kind, {"check": check, "problem": PROBLEMS.get(kind, line) if key else line,
+                                             "fix": step or "", "utterances": [], "lines": []})
+        if key and key not in problem["utterances"]:
+            problem["utterances"].append(key)
+        problem["lines"].append(line)
+    return Verdict(status, results, reasons, advice, list(problems.values()), notes)

@@ -20,7 +20,7 @@ RUNS_DIR = "training_runs"
 LOG_FILE = "training_v2.log"
 LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 # Keys of a run's config.json that are henryvc's, not Coqui's (Coqui's Coqpit refuses unknown keys).
-HENRYVC_CONFIG_KEYS = ("version", "variant", "seed", "pin_memory")
+HENRYVC_CONFIG_KEYS = ("version", "variant", "seed", "pin_memory", "criteria")
 
 log = logging.getLogger("henryvc.training")
 

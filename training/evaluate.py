@@ -17,7 +17,7 @@ from typing import Any
 
 from henryvc import atomic, published, record, review
 from henryvc.errors import BadInput, HenryvcError
-from henryvc.verdict import Verdict, judge, listener_metrics
+from henryvc.verdict import Verdict, by_fix, judge, listener_metrics, problem_line
 from henryvc_training import common
 from henryvc_training.common import RunPaths
 
@@ -27,7 +27,8 @@ LOSS_COLUMNS = ("loss", "decoder_loss", "postnet_loss", "stopnet_loss", "align_e
 SUCCESS_MARKER = "SUCCESS"
 # The listener and intelligibility scores logged as TensorBoard scalars (periodic and final evaluations).
 EVAL_SCALARS = ("asr_wer", "asr_cer", "asr_wer_reference", "asr_wer_gap", "asr_wer_all", "chars_per_second_min",
-                "chars_per_second_max", "decoder_runaways", "attention_focus_min", "attention_diagonality_min")
+                "chars_per_second_max", "decoder_runaways", "attention_focus_min", "attention_diagonality_min",
+                "speaker_similarity", "speaker_similarity_min", "mcd", "log_f0_rmse")
 
 
 def loss_metrics(paths: RunPaths) -> dict[str, Any]:
@@ -116,10 +117,15 @@ def listen_metrics(root: Path, paths: RunPaths, params: dict[str, Any]) -> tuple
     text = str(evaluation.get("short_text", "Hello, I am Henry."))
     max_steps = int(evaluation.get("max_decoder_steps", 500))
     model, chosen = load_model(paths)
-    clips = listen.eval_clips(paths, root / (params.get("data") or {}).get("dir", "voice_data"))
+    data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
+    clips = listen.eval_clips(paths, data_dir)
     todo = listen.items(text, list(model.config.test_sentences or []), clips)
+    references = listen.reference_clips(paths, data_dir) if evaluation.get("voice_scores", True) else []
+    from henryvc_training import voice
+
+    voice.set_cache(root / ".henryvc" / "voice-embeddings")  # real recordings: embedded once per machine
     heard = listen.listen(model, todo, max_steps, paths.samples, bool(evaluation.get("asr", True)),
-                          float(criteria.get("min_chars_per_second", 5.0)))
+                          float(criteria.get("min_chars_per_second", 5.0)), references)
     synth.save_alignment_png(heard.alignments["short_text"], paths.plots / "alignment.png", f"{chosen.name}: {text}")
     short = heard.utterances["short_text"]
     for key, u in heard.utterances.items():
@@ -128,8 +134,10 @@ def listen_metrics(root: Path, paths: RunPaths, params: dict[str, Any]) -> tuple
                         max_steps)
     metrics = {"short_text_seconds": short["seconds"], "short_text_decoder_steps": short["decoder_steps"],
                "short_text_hit_max_decoder_steps": not short["stopped_by_itself"], "model_file": chosen.name,
-               **heard.asr, "eval_synthesis_seconds": round(heard.synthesis_seconds, 3),
-               "eval_asr_seconds": round(heard.asr_seconds, 3)}
+               **heard.asr, **heard.voice, "eval_synthesis_seconds": round(heard.synthesis_seconds, 3),
+               "eval_asr_seconds": round(heard.asr_seconds, 3), "speaker_reference_clips": len(references)}
+    # Not in metrics.json: `henryvc recreate` compares every metric but eval_synthesis/asr_seconds.
+    metrics["_voice_seconds"] = round(heard.voice_seconds, 3)
     return metrics, heard.utterances
 
 
@@ -162,10 +170,14 @@ def readme_lines(verdict: Verdict, metrics: dict[str, Any], utterances: dict[str
         value = "not measured" if item.value is None else f"{item.value:.4g}"
         lines.append(f"| {item.metric} {getattr(item, 'op', '<')} threshold | {value} | {item.threshold:g} | "
                      f"{'-' if item.passed is None else ('yes' if item.passed else 'no')} |")
-    lines += ["", *(f"- {reason}" for reason in verdict.reasons)]
-    if verdict.advice:
-        lines += ["", "What to try (the team's troubleshooting steps, with this run's current values):", "",
-                  *(f"- {step}" for step in verdict.advice)]
+    if verdict.problems:  # each distinct problem once, under its fix (the full lines: samples/utterances.json)
+        for fix, problems in by_fix(verdict.problems):
+            lines += ["", *(f"- {problem_line(p)}" for p in problems)]
+            if fix:
+                lines.append(f"  - **fix:** {fix}")
+    else:
+        lines += ["", *(f"- {reason}" for reason in verdict.reasons)]
+    lines += [f"- {note}" for note in verdict.notes]
     if utterances:
         lines += ["", *listen.table(utterances)]
     if "asr_wer" in metrics:
@@ -174,6 +186,13 @@ def readme_lines(verdict: Verdict, metrics: dict[str, Any], utterances: dict[str
                       f"{metrics['asr_wer_reference']:.3f} "
                       f"on their real recordings (gap {metrics['asr_wer_gap']:+.3f}; CER {metrics['asr_cer']:.3f} "
                       f"vs {metrics['asr_cer_reference']:.3f})."]
+    if "speaker_similarity" in metrics:
+        lines += ["", f"Voice (henryvc_training.voice): speaker similarity to Henry's {metrics.get('speaker_reference_clips')} "
+                      f"reference clips {metrics['speaker_similarity']:.3f} on average (lowest "
+                      f"{metrics.get('speaker_similarity_min', 0):.3f}; his held-out recordings "
+                      f"{metrics.get('speaker_similarity_reference', float('nan')):.3f}); against those recordings: "
+                      f"mel-cepstral distance {metrics.get('mcd', float('nan')):.2f} dB, log-F0 RMSE "
+                      f"{metrics.get('log_f0_rmse', float('nan')):.3f}."]
     lines += ["", f"Trained {metrics.get('steps', '?')} steps in {metrics.get('epochs', '?')} epochs; "
                   f"losses: {metrics.get('loss_source', 'none recorded')}; "
                   f"evaluated with {metrics.get('model_file', '-')}."]
@@ -204,6 +223,8 @@ def evaluate(root: Path) -> Verdict:
     verdict = review.hold(judge(metrics, criteria, config, utterances), paths.run_dir, params)
     metrics.update(listener_metrics(utterances))
     metrics["verdict"] = verdict.status
+    timing = {"synthesis": metrics.get("eval_synthesis_seconds"), "asr": metrics.get("eval_asr_seconds"),
+              "voice": metrics.pop("_voice_seconds", None)}
     if utterances:
         atomic.write_json_atomic(paths.samples / "utterances.json", utterances)
         log_tensorboard(paths, metrics)
@@ -217,7 +238,7 @@ def evaluate(root: Path) -> Verdict:
 
     event = {"event": f"evaluated-{verdict.status}", "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     record.update(paths.run_dir, status=verdict.status, metrics=_json_safe(metrics), verdict=verdict.to_dict(),
-                  history=rec.history + [event])
+                  history=rec.history + [event], evaluation_seconds=timing)
     common.append_readme(paths, f"Verdict: {verdict.status}", readme_lines(verdict, metrics, utterances))
     published.publish(root, paths.run_dir)  # metrics/run.json, plots/loss.csv...: what `dvc metrics diff` compares
     level = logging.INFO if verdict.status == "success" else logging.WARNING
@@ -238,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return exc.exit_code
     print(f"evaluate: {verdict.status}: " + "; ".join(verdict.reasons))
+    for note in verdict.notes:
+        print(f"  {note}")
     for item in verdict.criteria:
         shown = "not measured" if item.value is None else f"{item.value:.4g}"
         print(f"  {item.metric}: {shown} ({item.op} {item.threshold:g}: {item.passed})")

@@ -40,6 +40,8 @@ class Listening:
     asr: dict[str, Any] = field(default_factory=dict)  # asr_wer, asr_wer_reference, asr_wer_gap, ...
     synthesis_seconds: float = 0.0
     asr_seconds: float = 0.0
+    voice: dict[str, Any] = field(default_factory=dict)  # speaker_similarity, mcd, log_f0_rmse, ...
+    voice_seconds: float = 0.0
     alignments: dict[str, Any] = field(default_factory=dict)
     wavs: dict[str, Any] = field(default_factory=dict)
 
@@ -55,6 +57,21 @@ def eval_clips(paths: RunPaths, data_dir: Path) -> list[Item]:
             wav = data_dir / "wavs" / f"{parts[0]}.wav"
             items.append(Item(f"eval_{parts[0]}", parts[-1] or parts[1], wav if wav.exists() else None))
     return items
+
+
+def reference_clips(paths: RunPaths, data_dir: Path, count: int = 0) -> list[Path]:
+    """Henry's reference clips for speaker similarity: the first COUNT (voice.REFERENCE_CLIPS) recordings of
+    the run's training split (data/train.csv), never a held-out clip."""
+    from henryvc_training import voice
+
+    if not (paths.data / "train.csv").exists():
+        return []
+    found = []
+    for line in (paths.data / "train.csv").read_text(encoding="utf-8").splitlines():
+        wav = data_dir / "wavs" / f"{line.split('|')[0]}.wav"
+        if line and wav.exists():
+            found.append(wav)
+    return found[: count or voice.REFERENCE_CLIPS]
 
 
 def items(short_text: str | None, test_sentences: list[str], clips: list[Item]) -> list[Item]:
@@ -118,9 +135,10 @@ def recognizer(texts: list[str]) -> Any:
 
 
 def listen(model: Any, todo: list[Item], max_decoder_steps: int, out_dir: Path | None, asr: bool,
-           min_chars_per_second: float = 5.0) -> Listening:
+           min_chars_per_second: float = 5.0, references: list[Path] | None = None) -> Listening:
     """Synthesize every item of TODO with MODEL (decoder capped), measure it, save its wav in OUT_DIR
-    as <key>.wav (if given); with ASR, transcribe and score it (intelligibility)."""
+    as <key>.wav (if given); with ASR, transcribe and score it (intelligibility); with REFERENCES (Henry's
+    clips), score how much it sounds like him and how far it is from his recordings (henryvc_training.voice)."""
     from henryvc_training import synth
 
     result = Listening()
@@ -138,7 +156,51 @@ def listen(model: Any, todo: list[Item], max_decoder_steps: int, out_dir: Path |
         rate = int(model.ap.sample_rate)
         result.asr = score(todo, result.wavs, rate, min_chars_per_second, result.utterances)
         result.asr_seconds = time.perf_counter() - started
+    if references:
+        started = time.perf_counter()
+        result.voice = voice_scores(todo, result.wavs, int(model.ap.sample_rate), min_chars_per_second,
+                                    result.utterances, references)
+        result.voice_seconds = time.perf_counter() - started
     return result
+
+
+def voice_scores(todo: list[Item], wavs: dict[str, Any], rate: int, min_chars_per_second: float,
+                 utterances: dict[str, dict[str, Any]], references: list[Path]) -> dict[str, Any]:
+    """Speaker similarity of every utterance to REFERENCES, and mel-cepstral distance and log-F0 RMSE of the
+    held-out clips against their real recordings (written into UTTERANCES); return the run's aggregates."""
+    from henryvc_training import quality, voice
+
+    ref = voice.reference(references)
+    recorded = {item.key: item.recording for item in todo if item.recording is not None}
+    heard = dict(zip(recorded, voice.recording_embeddings(list(recorded.values())), strict=True))
+    synthesized = {}
+    for item in todo:
+        # Audio past the longest plausible duration is a runaway decoder's babble: not scored (as for ASR).
+        longest = quality.characters(item.text) / min_chars_per_second + ASR_MARGIN_SECONDS
+        synthesized[item.key] = voice.to_rate(wavs[item.key], rate)[: int(longest * voice.RATE)]
+    for key, emb in zip(synthesized, voice.embeddings(list(synthesized.values())), strict=True):
+        utterances[key]["speaker_similarity"] = voice.cosine(emb, ref)
+    for key, recording in recorded.items():
+        u = utterances[key]
+        u["recording_speaker_similarity"] = voice.cosine(heard[key], ref)
+        u.update(voice.distances(synthesized[key], voice.to_rate(*voice.read(recording))))
+    return aggregate_voice(utterances)
+
+
+def aggregate_voice(utterances: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The run's voice scores: mean and lowest speaker similarity, the recordings' own, mean MCD and log-F0 RMSE."""
+    def values(key: str) -> list[float]:
+        return [float(u[key]) for u in utterances.values() if isinstance(u.get(key), (int, float))]
+
+    out: dict[str, Any] = {}
+    for name, key, how in (("speaker_similarity", "speaker_similarity", "mean"),
+                           ("speaker_similarity_min", "speaker_similarity", "min"),
+                           ("speaker_similarity_reference", "recording_speaker_similarity", "mean"),
+                           ("mcd", "mcd", "mean"), ("log_f0_rmse", "log_f0_rmse", "mean")):
+        found = values(key)
+        if found:
+            out[name] = round(min(found) if how == "min" else sum(found) / len(found), 4)
+    return out
 
 
 def score(todo: list[Item], wavs: dict[str, Any], rate: int, min_chars_per_second: float,
@@ -176,11 +238,17 @@ def score(todo: list[Item], wavs: dict[str, Any], rate: int, min_chars_per_secon
 def table(utterances: dict[str, dict[str, Any]]) -> list[str]:
     """The utterances as a Markdown table (README sections of periodic and final evaluations)."""
     lines = ["| utterance | text | seconds | letters/s | decoder steps | stopped by itself | attention focus "
-             "| diagonality | heard | WER |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| diagonality | heard | WER | speaker similarity | MCD dB | log-F0 RMSE |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, u in utterances.items():
         heard = u.get("transcript")
         lines.append(f"| {key} | {u['text']} | {u['seconds']} | {u.get('chars_per_second') or '-'} | "
                      f"{u['decoder_steps']}/{u['max_decoder_steps']} | {'yes' if u['stopped_by_itself'] else 'no'} | "
                      f"{u['attention_focus']:.3f} | {u['attention_diagonality']:.3f} | "
-                     f"{'-' if heard is None else (heard or '(nothing)')} | {u.get('wer', '-')} |")
+                     f"{'-' if heard is None else (heard or '(nothing)')} | {u.get('wer', '-')} | "
+                     f"{_shown(u.get('speaker_similarity'))} | {_shown(u.get('mcd'))} | {_shown(u.get('log_f0_rmse'))} |")
     return lines
+
+
+def _shown(value: Any) -> str:
+    return "-" if value is None else str(value)

@@ -1,0 +1,244 @@
+"""Scores that tell voices apart, offline: does the model sound like Henry, and how far is it from his own
+recording of the same sentence.
+
+- **Speaker similarity**: cosine similarity of Resemblyzer's speaker embedding (its GE2E VoiceEncoder; the
+  17 MB weights ship inside the `resemblyzer` wheel) of the audio against the mean embedding of Henry's
+  reference clips (the first clips of the run's training split). Nothing is downloaded.
+- **Mel-cepstral distance** (dB) and **log-F0 RMSE** against Henry's held-out recording of the same
+  text, weight-free (numpy/scipy): mel cepstra c1..c24 of both, aligned by dynamic time warping; F0 by
+  autocorrelation on the voiced frames of both, along the same path.
+
+Audio is read with soundfile (torchaudio's loader needs FFmpeg libraries the machines lack).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RATE = 16000  # what the VoiceEncoder expects; the distances are computed at this rate too
+REFERENCE_CLIPS = 5  # Henry's clips averaged into the reference embedding
+N_FFT, HOP = 512, 160  # 32 ms windows, 10 ms hop at 16 kHz
+N_MELS, N_CEPS = 40, 24  # mel bands; cepstral coefficients c1..c24 (c0, the loudness, is left out)
+F0_MIN, F0_MAX = 60.0, 400.0
+_MCD_SCALE = 10.0 / math.log(10.0) * math.sqrt(2.0)
+
+_ENCODER: list[Any] = []
+_REFERENCES: dict[tuple[tuple[str, int, int], ...], Any] = {}
+_RECORDINGS: dict[tuple[str, int, int], np.ndarray] = {}  # real recordings' embeddings (empty: silent)
+_CACHE: list[Path] = []  # where recordings' embeddings are kept between processes (set_cache)
+_LOCK = threading.Lock()  # the encoder and the caches are shared by the training thread and warm-up
+
+
+def read(path: Path) -> tuple[np.ndarray, int]:
+    """A WAV file as float32 mono samples and its rate (soundfile)."""
+    import soundfile
+
+    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    return data.mean(axis=1), int(rate)
+
+
+def to_rate(wav: Any, rate: int, target: int = RATE) -> np.ndarray:
+    """WAV (float or int16) at RATE resampled to TARGET as float32 (scipy's polyphase filter)."""
+    from scipy.signal import resample_poly
+
+    data = np.asarray(wav)
+    data = data.astype(np.float32) / 32768.0 if data.dtype == np.int16 else data.astype(np.float32)
+    if rate != target:
+        g = math.gcd(int(rate), target)
+        data = resample_poly(data, target // g, int(rate) // g).astype(np.float32)
+    return data
+
+
+def _encoder() -> Any:
+    if not _ENCODER:
+        import warnings
+
+        with warnings.catch_warnings():  # webrtcvad's pkg_resources deprecation warning
+            warnings.simplefilter("ignore")
+            from resemblyzer import VoiceEncoder
+        _ENCODER.append(VoiceEncoder("cpu", verbose=False))
+    return _ENCODER[0]
+
+
+def embedding(wav16k: np.ndarray) -> np.ndarray | None:
+    """The speaker embedding (unit length) of 16 kHz audio; None when it is silent (no voice to embed)."""
+    return embeddings([wav16k])[0]
+
+
+def embeddings(wavs16k: list[np.ndarray]) -> list[np.ndarray | None]:
+    """The speaker embeddings of WAVS16K in one pass of the encoder (Resemblyzer's embed_utterance, batched:
+    each utterance's 1.6 s partials at 1.3 per second, averaged and normalized); None for a silent one."""
+    import torch
+    from resemblyzer import audio
+
+    with _LOCK:
+        encoder = _encoder()
+        batches, owners = [], []
+        for index, wav in enumerate(wavs16k):
+            if not np.any(np.abs(wav) > 1e-4):
+                continue
+            wav = wav.astype(np.float32)
+            wav_slices, mel_slices = encoder.compute_partial_slices(len(wav), 1.3, 0.75)
+            if wav_slices[-1].stop >= len(wav):  # a short clip or a last partial: padded with silence
+                wav = np.pad(wav, (0, wav_slices[-1].stop - len(wav)))
+            mel = audio.wav_to_mel_spectrogram(wav)
+            batches += [mel[s] for s in mel_slices]
+            owners += [index] * len(mel_slices)
+        found: list[np.ndarray | None] = [None] * len(wavs16k)
+        if not batches:
+            return found
+        with torch.no_grad():
+            partials = encoder(torch.from_numpy(np.array(batches))).cpu().numpy()
+    owner = np.array(owners)
+    for index in set(owners):
+        mean = partials[owner == index].mean(axis=0)
+        found[index] = mean / np.linalg.norm(mean)
+    return found
+
+
+def set_cache(folder: Path | None) -> None:
+    """Keep real recordings' embeddings in FOLDER (the project's .henryvc/voice-embeddings), by content hash."""
+    _CACHE[:] = [] if folder is None else [Path(folder)]
+
+
+def recording_embeddings(paths: list[Path]) -> list[np.ndarray | None]:
+    """The embeddings of the recordings at PATHS: each computed once per content (in memory, and on disk
+    with set_cache), the missing ones in one pass of the encoder."""
+    import hashlib
+
+    keys = [(str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths]
+    todo: dict[tuple[str, int, int], tuple[Path, Path | None]] = {}
+    for key, path in zip(keys, paths, strict=True):
+        if key in _RECORDINGS or key in todo:
+            continue
+        stored = _CACHE[0] / f"{hashlib.sha256(path.read_bytes()).hexdigest()}.json" if _CACHE else None
+        if stored is not None and stored.is_file():
+            _RECORDINGS[key] = np.asarray(json.loads(stored.read_text(encoding="utf-8")), dtype=np.float32)
+        else:
+            todo[key] = (path, stored)
+    computed = embeddings([to_rate(*read(path)) for path, _ in todo.values()])
+    for (key, (_path, stored)), found in zip(todo.items(), computed, strict=True):
+        _RECORDINGS[key] = np.zeros(0, dtype=np.float32) if found is None else found.astype(np.float32)
+        if stored is not None:  # float32 -> JSON -> float32 is exact: a cached embedding is the same one
+            from henryvc.atomic import write_json_atomic
+
+            write_json_atomic(stored, [float(v) for v in _RECORDINGS[key]])
+    return [None if _RECORDINGS[key].size == 0 else _RECORDINGS[key] for key in keys]
+
+
+def reference(paths: list[Path]) -> np.ndarray | None:
+    """The mean embedding of the reference clips PATHS (unit length)."""
+    key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    if key not in _REFERENCES:
+        found = [e for e in recording_embeddings(paths) if e is not None]
+        mean = np.mean(found, axis=0) if found else None
+        _REFERENCES.clear()
+        _REFERENCES[key] = None if mean is None else mean / np.linalg.norm(mean)
+    return _REFERENCES[key]
+
+
+def similarity(wav16k: np.ndarray, ref: np.ndarray | None) -> float | None:
+    """Cosine similarity of WAV16K's speaker embedding to REF (1: the same voice; silence 0.0, no voice at
+    all); None when there is no reference."""
+    if ref is None:
+        return None
+    return cosine(embedding(wav16k), ref)
+
+
+def cosine(emb: np.ndarray | None, ref: np.ndarray | None) -> float | None:
+    """Cosine similarity of embedding EMB to REF (None, silent: 0.0); None when there is no reference."""
+    if ref is None:
+        return None
+    return 0.0 if emb is None else round(float(np.dot(emb, ref) / np.linalg.norm(emb)), 4)
+
+
+def _mel_filters() -> np.ndarray:
+    """Triangular mel filters (N_MELS x N_FFT/2+1), HTK mel scale."""
+    def mel(f: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def hz(m: np.ndarray) -> np.ndarray:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    edges = hz(np.linspace(mel(np.array(0.0)), mel(np.array(RATE / 2)), N_MELS + 2))
+    freqs = np.linspace(0, RATE / 2, N_FFT // 2 + 1)
+    lower = (freqs[None, :] - edges[:-2, None]) / (edges[1:-1, None] - edges[:-2, None])
+    upper = (edges[2:, None] - freqs[None, :]) / (edges[2:, None] - edges[1:-1, None])
+    return np.maximum(0.0, np.minimum(lower, upper))
+
+
+def _frames(wav16k: np.ndarray) -> np.ndarray:
+    padded = np.pad(wav16k, (N_FFT // 2, N_FFT // 2))
+    count = max(1, 1 + (padded.size - N_FFT) // HOP)
+    index = np.arange(N_FFT)[None, :] + HOP * np.arange(count)[:, None]
+    return padded[np.minimum(index, padded.size - 1)]
+
+
+def features(wav16k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mel cepstra c1..c24 per frame, F0 in Hz per frame (0: unvoiced), frame energy in dB)."""
+    from scipy.fft import dct
+
+    frames = _frames(wav16k)
+    power = np.abs(np.fft.rfft(frames * np.hanning(N_FFT), axis=1)) ** 2
+    log_amplitude = 0.5 * np.log(np.maximum(power @ _mel_filters().T, 1e-10))
+    # c_n = 1/N sum_k log|X_k| cos(pi n (k + 1/2) / N): the real cepstrum's scale, as SPTK's mel cepstra have.
+    ceps = dct(log_amplitude, type=2, norm=None, axis=1)[:, 1:N_CEPS + 1] / (2 * N_MELS)
+    energy = 10.0 * np.log10(np.maximum((frames ** 2).mean(axis=1), 1e-12))
+    return ceps, _f0(frames, energy), energy
+
+
+def _f0(frames: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """F0 per frame by normalized autocorrelation (0 where unvoiced: quiet, or no clear period)."""
+    lo, hi = int(RATE / F0_MAX), int(RATE / F0_MIN)
+    centred = frames - frames.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(centred, n=2 * N_FFT, axis=1)
+    ac = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :N_FFT]
+    ac = ac / np.maximum(ac[:, :1], 1e-12)
+    lag = lo + np.argmax(ac[:, lo:hi], axis=1)
+    strength = ac[np.arange(len(ac)), lag]
+    voiced = (strength > 0.5) & (energy > energy.max() - 35.0)
+    return np.where(voiced, RATE / lag, 0.0)
+
+
+def dtw_path(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The dynamic-time-warping path (indices into A and B) minimizing the summed Euclidean distance."""
+    cost = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))
+    n, m = cost.shape
+    acc = np.full((n + 1, m + 1), np.inf)
+    acc[0, 0] = 0.0
+    for i in range(1, n + 1):
+        # acc[i, j] = min(row_j, cost_j + acc[i, j-1]) with row_j the diagonal/vertical moves: unrolled, it is
+        # min over k <= j of (row_k - S_k) + S_j (S: the running sum of this row's costs), one vector step.
+        row = cost[i - 1] + np.minimum(acc[i - 1, :-1], acc[i - 1, 1:])
+        running = np.cumsum(cost[i - 1])
+        acc[i, 1:] = np.minimum.accumulate(row - running) + running
+    i, j, path = n, m, []
+    while i > 0 and j > 0:
+        path.append((i - 1, j - 1))
+        step = int(np.argmin((acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1])))
+        i, j = (i - 1, j - 1) if step == 0 else ((i - 1, j) if step == 1 else (i, j - 1))
+    path.reverse()
+    pairs = np.array(path, dtype=int)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def distances(wav16k: np.ndarray, recording16k: np.ndarray) -> dict[str, float | None]:
+    """Mel-cepstral distance (dB) and log-F0 RMSE (natural log; 0.1 is about 1.7 semitones) of WAV16K
+    against RECORDING16K, frames aligned by DTW on the cepstra; None where there is nothing to compare."""
+    ca, fa, ea = features(wav16k)
+    cb, fb, eb = features(recording16k)
+    # Silence at either end says nothing about the voice: compare the frames within 40 dB of the peak.
+    keep_a, keep_b = np.nonzero(ea > ea.max() - 40.0)[0], np.nonzero(eb > eb.max() - 40.0)[0]
+    ca, fa = ca[keep_a[0]:keep_a[-1] + 1], fa[keep_a[0]:keep_a[-1] + 1]
+    cb, fb = cb[keep_b[0]:keep_b[-1] + 1], fb[keep_b[0]:keep_b[-1] + 1]
+    ia, ib = dtw_path(ca, cb)
+    mcd = float(np.mean(_MCD_SCALE * np.sqrt(((ca[ia] - cb[ib]) ** 2).sum(axis=1))))
+    both = (fa[ia] > 0) & (fb[ib] > 0)
+    f0 = float(np.sqrt(np.mean((np.log(fa[ia][both]) - np.log(fb[ib][both])) ** 2))) if both.sum() >= 5 else None
+    return {"mcd": round(mcd, 3), "log_f0_rmse": None if f0 is None else round(f0, 4)}
