@@ -75,7 +75,7 @@ gpu-smoke:
 
 # Developers' inner loop: no training, no container engine, no kill/sshd/tmpfs/random-kill tier.
 test-fast: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not engine and not reliability and not randomkill and not arm64 and not arm64_builder" tests
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not engine and not reliability and not randomkill and not slurm and not arm64 and not arm64_builder" tests
 
 # The seeded random-kill tier alone (CI runs it inside `make test`); HENRYVC_KILL_SEED=N replays a failure.
 test-randomkill: setup

@@ -161,6 +161,13 @@ def jobs(project: Project) -> list[submits.JobView]:
     return submits.job_views(project)
 
 
+def active_jobs(project: Project) -> list[submits.JobView]:
+    """Submitted runs whose SLURM job is queued or running (none without submissions: no scheduler asked)."""
+    from henryvc import submit as submits
+
+    return submits.active(project)
+
+
 def cancel(project: Project, name: str) -> submits.JobView:
     """`henryvc cancel`: cancel the SLURM job of submitted run NAME."""
     from henryvc import submit as submits

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.helpers.sshd",
     "tests.helpers.listening",
     "tests.helpers.tiers",
+    "tests.helpers.slurm",
 ]

@@ -80,8 +80,15 @@ def status_cmd(as_json: bool) -> None:
 
     Example: henryvc status --json
     """
-    result = api.status(api.require_project())
-    emit_json(result.to_dict()) if as_json else _print_status(result)
+    project = api.require_project()
+    result = api.status(project)
+    jobs = api.active_jobs(project)
+    if as_json:
+        emit_json({**result.to_dict(), "jobs": [j.to_dict() for j in jobs]})
+        return
+    _print_status(result)
+    for job in jobs:
+        click.echo(f"SLURM job {job.job_id}: {job.name} {job.state} ({job.nodes or job.reason}), run {job.run_status}")
 
 
 @click.command("doctor")

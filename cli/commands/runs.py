@@ -39,15 +39,20 @@ def list_cmd(major: int | None, variant: str | None, status: str | None, as_json
 
     Example: henryvc list --variant stable --status success
     """
-    listing = api.list_runs(api.require_project(), major, variant, status)
+    project = api.require_project()
+    listing = api.list_runs(project, major, variant, status)
+    jobs = api.active_jobs(project)
     if as_json:
-        emit_json(listing.to_dict())
+        emit_json({**listing.to_dict(), "jobs": [j.to_dict() for j in jobs]})
     else:
         from henryvc.review import brief
 
         table([[r.name, r.status, "yes" if r.tagged else "no", *(fmt_number(r.metrics.get(k)) for k in KEY_METRICS),
                 brief(r.reviews), _where(r.folder)] for r in listing.runs],
               ["RUN", "STATUS", "TAGGED", *KEY_METRICS, "REVIEW", "FOLDER"])
+        if jobs:
+            click.echo("\nsubmitted runs queued or running (henryvc jobs):")
+            table([[j.name, j.state, j.job_id, j.nodes or j.reason] for j in jobs], ["RUN", "STATE", "JOB", "NODES/REASON"])
     for name in listing.unreadable:
         click.secho(f"warning: tag {name} looks like a run but has no henryvc summary", fg="yellow", err=True)
 
