@@ -1,13 +1,22 @@
 """`henryvc recreate` on the host: check the environment against the tag's, restore, re-run, compare.
 
 The check compares what a tag recorded (environment.json and environment.lock of its run) with this
-interpreter: the stage code's files, every package version, python, arch and image. Any difference
-refuses the re-run, one line each, unless drift is allowed; a re-run with drift keeps the list in the
-recreated run's record (`recreation` in run.json of the worktree).
+interpreter: the stage code's files, python, arch, image and every package version. A difference in the
+code, python, arch, image or a package the run's training imported refuses the re-run, one line each,
+unless drift is allowed; a package the training never imported is listed as "not imported by the stages"
+and does not block. A re-run with drift keeps the list in the recreated run's record (`recreation` in
+run.json of the worktree).
+
+After the re-run, the training is compared with the tag's bit for bit: every per-step loss and every model
+tensor of the final checkpoint (`identical`). On CPU nothing else matches; only a run trained on CUDA gets
+a tolerance, named in the result (container.CUDA_TOLERANCE).
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +58,13 @@ def check(project, name: str, here: tuple[dict[str, Any], dict[str, str]] | None
 
 
 def refusal(name: str, drift: list[envlock.Drift]) -> Drifted:
-    """The error listing DRIFT, one line per difference."""
-    lines = "\n".join(f"  {d.line()}" for d in drift)
-    return Drifted(f"{name} was made in another environment ({len(drift)} difference(s)); build it back with "
-                   f"`henryvc env build {name} --venv DIR`, or re-run anyway with --allow-drift:\n{lines}")
+    """The error listing DRIFT's blocking differences, one line each (the others counted after them)."""
+    blocking = envlock.blocking(drift)
+    lines = "\n".join(f"  {d.line()}" for d in blocking)
+    rest = len(drift) - len(blocking)
+    also = f"\n  ({rest} package(s) {envlock.NOT_IMPORTED} differ too; they do not block)" if rest else ""
+    return Drifted(f"{name} was made in another environment ({len(blocking)} difference(s)); build it back with "
+                   f"`henryvc env build {name} --venv DIR`, or re-run anyway with --allow-drift:\n{lines}{also}")
 
 
 def mark(run_dir: Path, drift: list[envlock.Drift], where: str, **extra: Any) -> None:
@@ -74,17 +86,18 @@ class HostRecreation:
     drift: list[envlock.Drift]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.recreation.to_dict(), "drift": [d.line() for d in self.drift]}
+        return self.recreation.to_dict()
 
 
 def recreate(project, name: str, allow_drift: bool = False, output: Output | None = None) -> HostRecreation:
-    """Check the environment, restore tag NAME into a worktree, `dvc repro --force` there, compare metrics."""
-    from henryvc import container, registry, stagecode
+    """Check the environment, restore tag NAME into a worktree, `dvc repro --force` there, compare the training
+    (bit for bit) and the metrics with the tag's."""
+    from henryvc import registry, stagecode
     from henryvc import restore as restores
     from henryvc.pipeline import dvc_repro
 
     drift = check(project, name) if not allow_drift else _check_or_none(project, name)
-    if drift and not allow_drift:
+    if envlock.blocking(drift) and not allow_drift:
         raise refusal(name, drift)  # before anything is written
     from datetime import datetime
 
@@ -95,16 +108,120 @@ def recreate(project, name: str, allow_drift: bool = False, output: Output | Non
     worktree = Path(restored.path)
     stagecode.link(worktree)  # the tag's dvc.yaml names the stage code through these links
     run_dir = worktree / "training_runs" / name
+    reference = keep_reference(worktree, name)
     mark(run_dir, drift, "host")
     metrics_file = run_dir / "metrics.json"
     before = metrics_file.stat().st_mtime_ns if metrics_file.exists() else None
     code, _ = dvc_repro(worktree, output, ("--force",))
     rewritten = metrics_file.exists() and metrics_file.stat().st_mtime_ns != before
-    result = container.Recreation(name, str(worktree), "host", code, rewritten,
-                                  container.compare_metrics(registry.show(project, name).metrics,
-                                                            container.read_metrics(metrics_file)))
-    mark(run_dir, drift, "host", exit_code=code, matches=result.matches)  # the stages rewrote run.json
+    tolerance = tolerance_for(reference, run_dir)
+    exact = compare_training([sys.executable], reference, run_dir, tolerance)
+    result = recreation(name, worktree, "host", code, rewritten, registry.show(project, name).metrics,
+                        metrics_file, exact, tolerance, drift)
+    mark(run_dir, drift, "host", exit_code=code, matches=result.matches, identical=result.identical)
     return HostRecreation(result, drift)
+
+
+# Where the tag's per-step losses and final checkpoint are kept while the stages run again (git-ignored):
+# inside the worktree, so that `docker recreate` sees them at the same place under /project.
+REFERENCE = Path(".henryvc") / "recreate-tag"
+
+
+def keep_reference(worktree: Path, name: str) -> Path:
+    """Keep the tag's logs/step_losses.jsonl and final checkpoint (a hard link, else a copy) out of the stages'
+    way; the folder, laid out like a run folder."""
+    run_dir = worktree / "training_runs" / name
+    into = worktree / REFERENCE / name
+    into.mkdir(parents=True, exist_ok=True)
+    losses = run_dir / "logs" / "step_losses.jsonl"
+    if losses.is_file():
+        (into / "logs").mkdir(exist_ok=True)
+        shutil.copy2(losses, into / "logs" / losses.name)
+    checkpoints = sorted(run_dir.glob("checkpoints/checkpoint_*.pth"), key=_step)
+    if checkpoints:
+        (into / "checkpoints").mkdir(exist_ok=True)
+        final = checkpoints[-1].resolve()  # a symlink into the DVC cache: the object itself
+        target = into / "checkpoints" / checkpoints[-1].name
+        try:
+            target.hardlink_to(final)
+        except OSError:
+            shutil.copy2(final, target)
+    return into
+
+
+def _step(path: Path) -> int:
+    tail = path.stem.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def _device(folder: Path) -> str | None:
+    """The device a run folder's training ran on (environment.json, else run.json's determinism)."""
+    for name, keys in ((envlock.INFO_FILE, ("device",)), ("run.json", ("determinism", "device"))):
+        try:
+            value: Any = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value:
+            return str(value)
+    return None
+
+
+def tolerance_for(tag_run: Path, run_dir: Path, recorded_device: str | None = None) -> dict[str, Any] | None:
+    """container.CUDA_TOLERANCE when the tag's training or the re-run's ran on CUDA, else None (bitwise)."""
+    from henryvc import container
+
+    devices = {recorded_device, _device(run_dir), _device(tag_run)}
+    return dict(container.CUDA_TOLERANCE) if any(d and d.startswith("cuda") for d in devices) else None
+
+
+def compare_training(python: list[str], tag_dir: Path, run_dir: Path, tolerance: dict[str, Any] | None,
+                     runner: Callable[[list[str]], tuple[int, str]] | None = None) -> dict[str, Any]:
+    """henryvc_training.exactness run by PYTHON (where torch is) on TAG_DIR against RUN_DIR: its JSON result,
+    or a result saying why nothing was compared."""
+    import subprocess
+
+    args = [*python, "-m", "henryvc_training.exactness", str(tag_dir), str(run_dir)]
+    if tolerance:
+        args += ["--atol", str(tolerance["atol"])]
+    if runner is None:
+        done = subprocess.run(args, capture_output=True, text=True)
+        code, out = done.returncode, done.stdout + done.stderr
+    else:
+        code, out = runner(args)
+    found = last_json(out)
+    if code != 0 or not isinstance(found, dict):
+        return {"identical": None, "not_compared": f"the comparison failed (exit {code}): {out.strip()[-300:]}",
+                "differences": [], "beyond": []}
+    return found
+
+
+def last_json(text: str) -> Any:
+    """The last line of TEXT that is JSON (a process may print other lines after it), or None."""
+    for line in reversed(text.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return None
+
+
+def recreation(name: str, worktree: Path, where: str, code: int, rewritten: bool, tagged: dict[str, Any],
+               metrics_file: Path, exact: dict[str, Any], tolerance: dict[str, Any] | None,
+               drift: list[envlock.Drift]) -> Any:
+    """The container.Recreation of a finished re-run (`drift`: the differences that block or were allowed,
+    `not_imported`: those that never block)."""
+    from henryvc import container
+
+    rtol = tolerance["metrics_rtol"] if tolerance else 0.0
+    return container.Recreation(
+        name, str(worktree), where, code, rewritten,
+        container.compare_metrics(tagged, container.read_metrics(metrics_file), rtol),
+        [d.line() for d in envlock.blocking(drift)], [d.line() for d in drift if not d.blocks],
+        identical=exact.get("identical"), differences=list(exact.get("differences") or [])[:50],
+        not_compared=exact.get("not_compared"), tolerance=tolerance,
+        within_tolerance=(not exact.get("beyond")) if tolerance and exact.get("identical") is not None else None)
 
 
 def _check_or_none(project, name: str) -> list[envlock.Drift]:
@@ -120,64 +237,70 @@ def _check_or_none(project, name: str) -> list[envlock.Drift]:
 def in_image(project: Project, name: str, image: str | None = None, gpus: str = "none",
              command: list[str] | None = None, on_output: Output | None = None,
              client: Any = None, allow_drift: bool = False) -> container.Recreation:
-    """Restore tag NAME into a worktree, check the image's environment against the tag's, re-run its stages
-    in IMAGE (default: the image the run recorded, loaded from DVC when the engine lacks it, else
-    henryvc:latest), compare the metrics with the tag's."""
+    """Check IMAGE's environment against tag NAME's (default image: the one the run recorded, loaded from DVC
+    when the engine lacks it, else henryvc:latest) before anything is written, then restore the tag into a
+    worktree, re-run its stages in IMAGE and compare the training and the metrics with the tag's."""
     from henryvc import container, imagestore, registry, runname
     from henryvc import restore as restores
 
     name = str(runname.parse(name))
-    client = client or container.connect()  # before restoring: no engine, nothing written
+    client = client or container.connect()  # before anything else: no engine, nothing written
+    try:
+        found: tuple[dict[str, Any], dict[str, str]] | None = recorded(project, name)
+    except NotReady:
+        found = None
+    if found is None and not allow_drift:
+        raise NotReady(f"tag {name} records no environment lock (a run trained before henryvc kept one): "
+                       "there is nothing to check the image against; re-run with --allow-drift")
     if image is None:
-        image = _recorded_image(project, name) or container.DEFAULT_TAG
+        image = ((found or ({}, {}))[0].get("image") or {}).get("image_id") or container.DEFAULT_TAG
         if image != container.DEFAULT_TAG:
             imagestore.ensure_loaded(project, image, client)
+    drift = [] if found is None else envlock.drift(*found, *environment_in_image(image, gpus, client))
+    if envlock.blocking(drift) and not allow_drift:
+        raise refusal(name, drift)  # nothing of the project written yet
     with project.lock():
         restored = restores.restore(project, name)
     tagged = registry.show(project, name).metrics
     worktree = Path(restored.path)
-    drift = _drift_in_image(worktree, name, image, gpus, client)
-    if drift is None and not allow_drift:
-        raise NotReady(f"tag {name} records no environment lock (a run trained before henryvc kept one): "
-                            "there is nothing to check the image against; re-run with --allow-drift")
-    if drift and not allow_drift:
-        raise refusal(name, drift)
     run_dir = worktree / "training_runs" / name
-    mark(run_dir, drift or [], f"image {image}")
+    reference = keep_reference(worktree, name)
+    mark(run_dir, drift, f"image {image}")
     metrics_file = run_dir / "metrics.json"
     before = metrics_file.read_bytes() if metrics_file.exists() else None
     before_mtime = metrics_file.stat().st_mtime_ns if metrics_file.exists() else None
     code = container.run(worktree, image, command or ["dvc", "repro", "--force"], gpus=gpus,
-               on_output=on_output, client=client)
+                         on_output=on_output, client=client)
     rewritten = metrics_file.exists() and (metrics_file.stat().st_mtime_ns != before_mtime
                                            or metrics_file.read_bytes() != before)
-    mark(run_dir, drift or [], f"image {image}", exit_code=code)
-    return container.Recreation(name, str(worktree), image, code, rewritten,
-                                container.compare_metrics(tagged, container.read_metrics(metrics_file)),
-                                [d.line() for d in drift or []])
+    tolerance = tolerance_for(reference, run_dir, "cuda" if gpus == "all" else None)
+    inside = f"{container.PROJECT_MOUNT}/"
+
+    def in_container(args: list[str]) -> tuple[int, str]:
+        out: list[str] = []
+        args = [a.replace(f"{worktree}/", inside) for a in args]
+        done = container.run(worktree, image, args, gpus="none", on_output=out.append, client=client)
+        return done, "".join(out)
+
+    exact = compare_training(["python"], reference, run_dir, tolerance, in_container)
+    result = recreation(name, worktree, image, code, rewritten, tagged, metrics_file, exact, tolerance, drift)
+    mark(run_dir, drift, f"image {image}", exit_code=code, matches=result.matches, identical=result.identical)
+    return result
 
 
-def _recorded_image(project: Project, name: str) -> str | None:
-    """The id of the image run NAME trained in (its environment.json at the tag), if any."""
-    try:
-        info, _ = recorded(project, name)
-    except NotReady:
-        return None
-    return (info.get("image") or {}).get("image_id")
-
-
-def _drift_in_image(worktree: Path, name: str, image: str, gpus: str, client: Any) -> list[envlock.Drift] | None:
-    """The differences between run NAME's recorded environment and IMAGE's, computed inside IMAGE
-    (None when the run records no lock)."""
-    import json
+def environment_in_image(image: str, gpus: str, client: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """IMAGE's environment (envlock.current() computed inside it), run on an empty scratch folder: nothing of
+    the project is mounted or written."""
+    import tempfile
 
     from henryvc import container
 
+    script = "import json; from henryvc import envlock; print(json.dumps(envlock.current()))"
     out: list[str] = []
-    code = container.run(worktree, image, ["python", "-m", "henryvc.envlock", "--check", f"training_runs/{name}"],
-               gpus=gpus, on_output=out.append, client=client)
-    text = "".join(out).strip().splitlines()
-    if code != 0 or not text:
+    with tempfile.TemporaryDirectory(prefix="henryvc-envcheck-") as scratch:
+        code = container.run(Path(scratch), image, ["python", "-c", script], gpus=gpus, on_output=out.append,
+                             client=client)
+    found = last_json("".join(out))
+    if code != 0 or not isinstance(found, list) or len(found) != 2:
         raise HenryvcError(f"the environment check in {image} failed (exit {code}): {''.join(out)[-500:]}")
-    found = json.loads(text[-1])
-    return None if found is None else [envlock.Drift(**d) for d in found]
+    return found[0], found[1]

@@ -134,12 +134,20 @@ def test_compare_metrics_and_the_verdict():
     changes = container.compare_metrics({"loss": 1.0, "align_error": 0.05, "note": "a"},
                                         {"loss": 1.0000001, "align_error": 0.07, "extra": 3})
     by_key = {c.key: c for c in changes}
-    assert by_key["loss"].same and not by_key["align_error"].same
+    assert not by_key["loss"].same and not by_key["align_error"].same  # on CPU only equal is the same
+    cuda = {c.key: c for c in container.compare_metrics({"loss": 1.0}, {"loss": 1.0000001},
+                                                        container.CUDA_TOLERANCE["metrics_rtol"])}
+    assert cuda["loss"].same  # the one tolerance, where the run trained on CUDA
     assert by_key["align_error"].delta == pytest.approx(0.02)
     assert by_key["note"].recreated is None and not by_key["note"].same
     assert by_key["extra"].tagged is None and not by_key["extra"].same
     same = container.Recreation("n", "/w", "img", 0, True, container.compare_metrics({"loss": 1.0}, {"loss": 1.0}))
     assert same.matches and same.to_dict()["matches"] is True
+    trained_apart = container.Recreation("n", "/w", "img", 0, True, same.metrics, identical=False)
+    assert not trained_apart.matches  # equal metrics, but a step loss or a tensor differs
+    close = container.Recreation("n", "/w", "img", 0, True, same.metrics, identical=False,
+                                 tolerance=container.CUDA_TOLERANCE, within_tolerance=True)
+    assert close.matches and close.to_dict()["tolerance"]["atol"] == container.CUDA_TOLERANCE["atol"]
     assert not container.Recreation("n", "/w", "img", 0, False, same.metrics).matches  # stages did not rewrite
     assert not container.Recreation("n", "/w", "img", 2, True, same.metrics).matches
     timed = {c.key: c for c in container.compare_metrics({"eval_asr_seconds": 3.5, "short_text_seconds": 0.3},

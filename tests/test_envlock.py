@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from henryvc import envlock, gitrepo
 from tests.helpers.project import trained_run
+from tests.helpers.venvs import layered_venv, record_environment
 
 OTHER_NUMPY = "2.3.5"  # any release other than the venv's own (pyproject pins none: coqui-tts chooses)
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+$")
@@ -88,12 +88,11 @@ def test_record_imported_adds_to_the_run_environment(tmp_path):
 
 @pytest.fixture
 def locked_run(project, invoke):
-    """A tagged run (fake stage) whose folder holds the lock and environment.json of this interpreter."""
+    """A tagged run (fake stage) whose folder holds the lock and environment.json of this interpreter, and
+    the distributions a stand-in training that imports numpy imported."""
     name = trained_run(project)
     run_dir = project.run_dir(name)
-    from henryvc import record
-
-    record.update(run_dir, **envlock.write(run_dir))  # what the train stage does when training starts
+    record_environment(sys.executable, run_dir)  # what the train stage records (it imports numpy)
     subprocess.run(["git", "add", f"training_runs/{name}"], cwd=project.root, check=True)
     result = invoke(["tag-run", name], project.root)
     assert result.exit_code == 0, result.output
@@ -102,16 +101,7 @@ def locked_run(project, invoke):
 
 def _layered_venv(base: Path, numpy_version: str) -> Path:
     """A venv over this one (its site-packages through a .pth line) with another numpy installed into it."""
-    venv = base / "layer"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", where], capture_output=True, text=True,
-                               check=True).stdout.strip())
-    main_site = sysconfig.get_path("purelib")
-    (site / "zz_henryvc_main.pth").write_text(f"import site; site.addsitedir({main_site!r})\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
-                    f"numpy=={numpy_version}"], check=True)
-    return venv / "bin" / "python"
+    return layered_venv(base, f"numpy=={numpy_version}")
 
 
 def test_other_numpy_is_refused_with_one_line_naming_it(locked_run, tmp_path):

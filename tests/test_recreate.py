@@ -1,5 +1,7 @@
-"""`henryvc recreate` on the host with real Coqui training: the tag holds code and environment, the same
-environment re-runs and matches, another numpy is refused and, allowed, re-runs with the drift recorded."""
+"""`henryvc recreate` on the host with real Coqui training: the tag holds code and environment (and what
+training imported), the same environment re-runs bit for bit through the command, a re-run that trains
+differently is reported as not identical, another numpy is refused and, allowed, re-runs with the drift
+recorded."""
 
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ from tests.test_envlock import OTHER_NUMPY, _layered_venv
 pytestmark = pytest.mark.slow
 
 
-def henryvc(*args: str, cwd: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
-    return subprocess.run([python, "-m", "henryvc.main", *args], cwd=cwd, env=tf.env(), capture_output=True,
-                          text=True)
+def henryvc(*args: str, cwd: Path, python: str = sys.executable, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess:
+    return subprocess.run([python, "-m", "henryvc.main", *args], cwd=cwd, env={**tf.env(), **(env or {})},
+                          capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +47,13 @@ def test_tag_holds_the_lock_environment_and_code_identity(tagged):
     assert pins["numpy"] == metadata.version("numpy") and pins["coqui-tts"] == metadata.version("coqui-tts")
     info = json.loads((run_dir / envlock.INFO_FILE).read_text())
     assert info["arch"] and info["python"] and "henryvc_training/train.py" in info["code"]["files"]
+    # What the training process imported: the training stack, not the test tools installed beside it.
+    imported = set(info[envlock.IMPORTED])
+    assert {"torch", "numpy", "coqui-tts", "coqui-tts-trainer"} <= imported <= set(pins), imported - set(pins)
+    tools = {"pytest", "mypy", "ruff", "hypothesis", "selenium", "pip"} & set(pins)
+    assert tools and not tools & imported, tools & imported
+    print(f"\n{len(imported)} of {len(pins)} locked distributions imported by training; not imported: "
+          f"{len(pins) - len(imported)}")
     message = subprocess.run(["git", "cat-file", "-p", tf.RUN], cwd=tagged, capture_output=True, text=True).stdout
     summary = parse_message(message.split("\n\n", 1)[1])
     assert summary["code"]["digest"] == info["code"]["digest"]
@@ -61,8 +71,24 @@ def test_same_environment_reruns_and_matches(tagged):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     data = json.loads(result.stdout)
     assert data["matches"] and data["drift"] == []
+    # On CPU, through the command: every step loss and every model tensor equal, and no tolerance anywhere.
+    assert data["identical"] is True and data["differences"] == [] and data["tolerance"] is None, data
+    assert all(m["rtol"] == 0.0 for m in data["metrics"])
     record = json.loads((Path(data["worktree"]) / "training_runs" / tf.RUN / "run.json").read_text())
     assert record["recreation"]["drift"] == [] and record["recreation"]["exit_code"] == 0
+    assert record["recreation"]["identical"] is True
+
+
+def test_a_rerun_that_trains_differently_is_not_identical(tagged):
+    """One torch thread instead of the tag's count adds in another order: the last bits move, and recreate
+    says so (exit 1), though no environment drift blocks it."""
+    result = henryvc("recreate", tf.RUN, "--json", cwd=tagged, env={"HENRYVC_TORCH_THREADS": "1"})
+    data = json.loads(result.stdout)
+    assert data["exit_code"] == 0 and data["drift"] == [], result.stderr[-3000:]
+    assert data["identical"] is False and data["differences"] and not data["matches"], data
+    assert result.returncode == 1
+    print(f"\none thread instead of the tag's: {len(data['differences'])} difference(s), first: "
+          f"{data['differences'][0]}")
 
 
 def test_other_numpy_refused_then_allowed_with_the_drift_recorded(tagged, tmp_path):
@@ -74,7 +100,9 @@ def test_other_numpy_refused_then_allowed_with_the_drift_recorded(tagged, tmp_pa
     allowed = henryvc("recreate", tf.RUN, "--allow-drift", "--json", cwd=tagged, python=python)
     data = json.loads(allowed.stdout)
     assert data["exit_code"] == 0, allowed.stderr[-3000:]
-    assert data["drift"] == [line]
+    assert data["drift"] == [line] and data["identical"] in (True, False)
+    print(f"\nnumpy {OTHER_NUMPY} instead of the tag's: identical {data['identical']}, "
+          f"{len(data['differences'])} difference(s)")
     run_dir = Path(data["worktree"]) / "training_runs" / tf.RUN
     record = json.loads((run_dir / "run.json").read_text())
     assert record["recreation"]["drift_lines"] == [line]

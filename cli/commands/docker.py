@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from henryvc.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
+from henryvc.commands._common import emit_json, json_option, run_name_argument
 from henryvc.errors import BadInput, Reported
 
 
@@ -114,10 +114,12 @@ def run_command(gpus: str, image: str, user: str | None, command: tuple[str, ...
               help="Re-run even when the image's code, packages, python, arch or id differ from the tag's.")
 @json_option
 def recreate_command(name: str, gpus: str, image: str | None, allow_drift: bool, as_json: bool) -> None:
-    """Restore a tagged run into a worktree, re-run its stages in the image, compare metrics with the tag.
+    """Restore a tagged run into a worktree, re-run its stages in the image, compare with the tag.
 
-    Refuses, one line per difference, when the image's environment is not the one the run recorded.
-    Exit 0 when every metric of the tag came out the same (relative difference under 1e-3), else 1.
+    Refuses before it writes anything, one line per difference, when the image's code, python, arch, id or
+    a package the run's training imported is not the one the run recorded. Exit 0 when every per-step loss
+    and model tensor is bit-identical to the tag's and every metric is equal; with --gpus all (or a run
+    trained on CUDA) a tolerance applies instead, which the output names. Else 1.
 
     Example: henryvc docker recreate henry_v2_debug_20261124_101500 --gpus all
     """
@@ -131,12 +133,9 @@ def recreate_command(name: str, gpus: str, image: str | None, allow_drift: bool,
     if as_json:
         emit_json(result.to_dict())
     else:
-        table([[m.key, fmt_number(m.tagged), fmt_number(m.recreated), fmt_number(m.delta), "yes" if m.same else "NO"]
-               for m in result.metrics], ["metric", "tag", "recreated", "delta", "same"])
-        for line in result.drift:
-            click.echo(f"drift: {line}")
-        verdict = "matches the tag" if result.matches else "does NOT match the tag"
-        click.echo(f"{result.name} re-created in {result.worktree} (exit {result.exit_code}): {verdict}")
+        from henryvc.commands.recreate import print_recreation
+
+        print_recreation(result)
     if not result.matches:
         raise Reported()
 

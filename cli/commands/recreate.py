@@ -16,18 +16,21 @@ def _echo(line: str) -> None:
 @click.command("recreate")
 @run_name_argument()
 @click.option("--allow-drift", is_flag=True,
-              help="Re-run even when code, packages, python, arch or image differ from the tag's (the drift is "
-                   "recorded in the re-created run).")
+              help="Re-run even when code, imported packages, python, arch or image differ from the tag's (the "
+                   "drift is recorded in the re-created run).")
 @click.option("--check", "check_only", is_flag=True,
-              help="Only compare this environment with the tag's: exit 0 when the same, "
-                   "1 with one line per difference.")
+              help="Only compare this environment with the tag's: exit 0 when nothing blocks, "
+                   "1 with one line per blocking difference.")
 @json_option
 def recreate_cmd(name: str, allow_drift: bool, check_only: bool, as_json: bool) -> None:
-    """Restore a tagged run into a worktree and re-run its stages here (dvc repro --force), then compare metrics.
+    """Restore a tagged run into a worktree, re-run its stages here (dvc repro --force), compare with the tag.
 
-    Refuses first, one line per difference, when the stage code, any installed package, python, arch or
-    image differ from those the run recorded (environment.lock, environment.json); build the environment
-    back with `henryvc env build NAME --venv DIR`. Exit 0 when every metric of the tag came out the same.
+    Refuses first, one line per difference, when the stage code, python, arch, image or a package the run's
+    training imported differ from those the run recorded (environment.json, environment.lock); packages it
+    never imported are listed and do not block. Build the environment back with
+    `henryvc env build NAME --venv DIR`. Exit 0 when every per-step loss and model tensor is bit-identical
+    to the tag's and every metric is equal ("identical": true in --json); a run trained on CUDA is held to
+    a tolerance instead, which the output names.
 
     Example: henryvc recreate henry_v2_debug_20261124_101500
     """
@@ -37,28 +40,50 @@ def recreate_cmd(name: str, allow_drift: bool, check_only: bool, as_json: bool) 
     project = api.require_project()
     if check_only:
         drift = api.recreate_check(project, name)
+        blocking = [d for d in drift if d.blocks]
         if as_json:
             emit_json([d.to_dict() for d in drift])
-            if drift:
+            if blocking:
                 raise Reported()
             return
-        if drift:
+        if blocking:
             raise api.drift_refusal(name, drift)
-        click.echo(f"{name}: this environment is the one the run recorded")
+        for line in drift:
+            click.echo(f"differs: {line.line()}")
+        click.echo(f"{name}: this environment is the one the run recorded"
+                   + (" (in every package its training imported)" if drift else ""))
         return
     result = api.recreate(project, name, allow_drift=allow_drift, output=_echo)
     rec = result.recreation
     if as_json:
         emit_json(result.to_dict())
     else:
-        for line in result.drift:
-            click.echo(f"drift: {line.line()}")
-        table([[m.key, fmt_number(m.tagged), fmt_number(m.recreated), fmt_number(m.delta), "yes" if m.same else "NO"]
-               for m in rec.metrics], ["metric", "tag", "recreated", "delta", "same"])
-        verdict = "matches the tag" if rec.matches else "does NOT match the tag"
-        click.echo(f"{name} re-created in {rec.worktree} (exit {rec.exit_code}): {verdict}")
+        print_recreation(rec)
     if not rec.matches:
         raise Reported()
+
+
+def print_recreation(rec) -> None:
+    """The drift, the metric table and the verdict lines of a re-creation (host or image)."""
+    for line in rec.drift:
+        click.echo(f"drift: {line}")
+    for line in rec.not_imported:
+        click.echo(f"differs, not blocking: {line}")
+    table([[m.key, fmt_number(m.tagged), fmt_number(m.recreated), fmt_number(m.delta), "yes" if m.same else "NO"]
+           for m in rec.metrics], ["metric", "tag", "recreated", "delta", "same"])
+    if rec.identical is None:
+        click.echo(f"training not compared: {rec.not_compared}")
+    else:
+        click.echo("training: every step loss and model tensor " + ("bit-identical to the tag's" if rec.identical
+                   else f"NOT identical to the tag's ({len(rec.differences)} difference(s))"))
+        for line in rec.differences[:10]:
+            click.echo(f"  {line}")
+    if rec.tolerance:
+        click.echo(f"tolerance: losses and tensors within {rec.tolerance['atol']}, metrics within relative "
+                   f"{rec.tolerance['metrics_rtol']} ({rec.tolerance['why']}): "
+                   + ("within" if rec.within_tolerance else "NOT within"))
+    verdict = "matches the tag" if rec.matches else "does NOT match the tag"
+    click.echo(f"{rec.name} re-created in {rec.worktree} (exit {rec.exit_code}): {verdict}")
 
 
 @click.group("env")

@@ -139,3 +139,28 @@ def owned_dir():
     chown_tree(path, uid, gid)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def henryvc_lite_image(engine, tmp_path):
+    """The local base with henryvc's packages copied in (no dependencies: stagecode and envlock need none)."""
+    import docker
+
+    from henryvc import codeid
+
+    try:
+        engine.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        unavailable(f"base image {BASE_IMAGE} is not in the engine")
+    context = tmp_path / "context"
+    for name, folder in codeid.package_dirs().items():
+        shutil.copytree(folder, context / "pkgs" / name, ignore=shutil.ignore_patterns("__pycache__", "templates"))
+    (context / "Dockerfile").write_text(
+        f"FROM {BASE_IMAGE}\nCOPY pkgs /opt/hv\nENV PYTHONPATH=/opt/hv\n"
+        "RUN command -v python >/dev/null || ln -s \"$(command -v python3)\" /usr/local/bin/python\n")
+    image, _ = engine.images.build(path=str(context), rm=True)
+    yield image.id
+    try:
+        engine.images.remove(image.id, force=True)
+    except docker.errors.APIError:
+        pass

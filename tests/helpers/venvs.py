@@ -1,0 +1,37 @@
+"""Real environments that differ from the main venv in one chosen way, for the drift tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+
+def site_packages(python: Path) -> Path:
+    """The purelib folder of interpreter PYTHON."""
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    return Path(subprocess.run([str(python), "-c", where], capture_output=True, text=True, check=True).stdout.strip())
+
+
+def layered_venv(base: Path, *requirements: str) -> Path:
+    """A venv at BASE/layer over the main one (its site-packages through a .pth line, after the layer's own),
+    with REQUIREMENTS pip-installed into the layer; its python."""
+    venv = base / "layer"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = site_packages(python)
+    main_site = sysconfig.get_path("purelib")
+    (site / "zz_henryvc_main.pth").write_text(f"import site; site.addsitedir({main_site!r})\n")
+    if requirements:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
+                        *requirements], check=True)
+    return python
+
+
+def record_environment(python: Path | str, run_dir: Path) -> None:
+    """What the train stage records, done by interpreter PYTHON for RUN_DIR: the lock and environment.json when
+    training starts, the distributions it imported when it ends (this stand-in imports numpy, as training does)."""
+    script = ("import sys; from pathlib import Path; import numpy; from henryvc import envlock, record; "
+              "d = Path(sys.argv[1]); record.update(d, **envlock.write(d)); envlock.record_imported(d)")
+    subprocess.run([str(python), "-c", script, str(run_dir)], check=True)
