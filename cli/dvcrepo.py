@@ -149,11 +149,11 @@ def share_cache(worktree: Path, main_root: Path, main: Repo | None = None) -> Pa
     # DVC's Config of the worktree alone: a whole Repo there (git, index) costs a restore ~60 ms more.
     try:
         config = Config(dvc_dir=str(worktree / ".dvc"))
-    except Exception as exc:  # the tag's own .dvc/config does not parse
+    except Exception as exc:  # the tag's own .dvc/config does not parse (exit 1: the worktree is made)
         found = userfiles.user_error(exc, worktree)
         if found is None:
             raise
-        raise found from None
+        raise HenryvcError(str(found)) from None
     with config.edit("local") as conf:
         conf["cache"]["dir"] = str(cache)
         if remote:
@@ -326,8 +326,8 @@ def checkout(root: Path, targets: list[str] | None = None) -> None:
         raise NotReady(f"the DVC cache lacks data for {', '.join(map(str, exc.target_infos))[:300]}: "
                        "run again with --pull to fetch it from the remote") from None
     except DvcException as exc:  # a dvc.yaml, dvc.lock or .dvc file DVC refuses, a stage it cannot load, ...
-        found = userfiles.user_error(exc, Path(root))
-        raise found or HenryvcError(f"dvc checkout in {root} failed: {exc}") from None
+        found = userfiles.user_error(exc, Path(root))  # exit 1 all the same: the checkout had begun writing
+        raise HenryvcError(str(found) if found else f"dvc checkout in {root} failed: {exc}") from None
 
 
 def pull(root: Path, remote: str | None = None, targets: list[str] | None = None) -> None:

@@ -120,14 +120,14 @@ def test_restore_and_verify_refuse_a_tag_whose_dvc_lock_is_malformed(tagged):
 
 
 def test_a_dvc_error_during_checkout_is_named_not_a_bug(tagged):
-    """DVC refusing a file during restore's checkout (its own validation; henryvc's reader passes it) is exit 2
-    naming the file and line; another DVC error there (a dvc.yaml naming an undefined variable) is exit 1 with
-    DVC's message, never exit 3."""
+    """DVC refusing a file during restore's checkout (its own validation; henryvc's reader passes it) is exit 1
+    (the worktree was made) naming the file and line; another DVC error there (a dvc.yaml naming an undefined
+    variable) is exit 1 with DVC's message; never exit 3."""
     project, _ = tagged
     extra = "henry_v2_debug_20261207_000002"
     _tag_commit_with(project, "voice_data.dvc", (project.root / "voice_data.dvc").read_text() + "  bogus: 1\n", extra)
     done = henryvc(project.root, "restore", extra)
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == 1, done.stderr
     assert f".henryvc/restore/{extra}/voice_data.dvc, line 7: extra keys not allowed" in one_error_line(done)
 
     undefined = "henry_v2_debug_20261207_000003"
