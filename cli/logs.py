@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc import runfolder
-from henryvc.errors import NotReady
+from henryvc import runfolder, runname
+from henryvc.errors import NotReady, RunNotFound
 from henryvc.runfolder import LOG_FILE
 
 if TYPE_CHECKING:
@@ -37,8 +37,17 @@ CHUNK = 64 * 1024
 
 
 def log_path(project: Project, name: str) -> Path:
-    """The training_v2.log of run NAME (it may not exist yet)."""
-    folder = runfolder.find_run(project, name)
+    """The training_v2.log of run NAME (it may not exist yet), a submitted run's in its job worktree."""
+    try:
+        folder = runfolder.find_run(project, name)
+    except RunNotFound:
+        from henryvc import submit
+        from henryvc.project import Project as Checkout
+
+        worktree = submit.worktree_of(project, str(runname.parse(name)))
+        if not worktree.is_dir():
+            raise
+        folder = runfolder.find_run(Checkout(worktree), name)
     reason = runfolder.escape_reason(project, folder.path)
     if reason:
         raise NotReady(reason)
