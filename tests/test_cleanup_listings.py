@@ -28,12 +28,15 @@ def test_an_uncommitted_cache_false_listing_does_not_block_cleanup(project):
     sh(project.root, "git", "commit", "-qm", "dvc.lock only")
     cache = dvcrepo.cache_dir(project.root)
     lock = (project.root / "dvc.lock").read_text()
-    logs_md5 = [line.split("md5: ")[1].removesuffix(".dir") for line in lock.splitlines() if ".dir" in line]
-    for oid in logs_md5:  # as the first cleanup of the issue did: no logs/ listing left in the cache
-        path = cache / "files" / "md5" / oid[:2] / (oid[2:] + ".dir")
-        text = path.read_text() if path.exists() else ""
-        if "trainer.txt" in text:
-            path.unlink()
+    logs = next(o for o in dvcrepo.workspace_outs(project.root) if o.path == f"{project.run_rel(other)}/logs")
+    assert logs.is_dir and not logs.cached and f"{logs.md5}.dir" in lock
+    listing = dvcrepo.object_path(cache, logs)
+    if listing.exists():  # an older DVC wrote one, and the first cleanup of the issue deleted it
+        listing.unlink()
+    # The state under test: dvc.lock names a logs/ listing that no cache holds and no commit has the files of
+    # (DVC 3.x writes no listing for a `cache: false` output at all).
+    assert not listing.exists() and not any(p.name == listing.name for p in cache.rglob("*.dir"))
+    assert sh(project.root, "git", "ls-files", logs.path).stdout == ""
     done = henryvc(project.root, "cleanup-failed", "--dry-run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert failed in done.stdout and "neither in the cache nor on the remote" not in done.stdout + done.stderr
@@ -49,7 +52,7 @@ def test_a_listing_in_the_older_cache_layout_is_found(project):
         legacy.parent.mkdir(exist_ok=True)
         shutil.move(listing, legacy)  # where DVC 2 kept it, and DVC 3 still reads it
         moved += 1
-    assert moved
+    assert moved and not _dir_objects(cache)  # no listing is left where DVC 3 writes them
     done = henryvc(project.root, "cleanup-failed", "--dry-run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "neither in the cache nor on the remote" not in done.stdout + done.stderr

@@ -3,6 +3,8 @@ stop, runaway), real espeak-ng recordings as ground truth, the offline recognize
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -110,12 +112,20 @@ def test_asr_score_separates_recordings_from_an_untrained_model(untrained, espea
 
 
 def test_recognizer_warms_up_in_the_background_and_an_early_evaluation_waits(espeak_voice, monkeypatch):
-    built_count = []
+    built_by: list[str] = []  # the thread of each real Recognizer construction
+    heard_by: list[str] = []  # the thread of each transcription, in order
+    building = threading.Event()
 
-    class Counted(intelligibility.Recognizer):  # the real pocketsphinx recognizer, its constructions counted
+    class Counted(intelligibility.Recognizer):  # the real pocketsphinx recognizer, its uses recorded
         def __post_init__(self) -> None:
-            built_count.append(1)
+            built_by.append(threading.current_thread().name)
+            building.set()
+            time.sleep(0.5)  # still building (the warm-up holds the lock): an evaluation starts now
             super().__post_init__()
+
+        def transcribe(self, wav, rate):
+            heard_by.append(threading.current_thread().name)
+            return super().transcribe(wav, rate)
 
     monkeypatch.setattr(intelligibility, "Recognizer", Counted)
     clips = recorded_clips(espeak_voice)
@@ -130,13 +140,21 @@ def test_recognizer_warms_up_in_the_background_and_an_early_evaluation_waits(esp
     warm = listen.score(todo, real, 22050, 5.0, {k: {} for k in real})
     assert list(listen._RECOGNIZERS.values()) == [built]  # the evaluation used it, built nothing
     assert warm["asr_wer_gap"] == 0.0 and warm["asr_clips"] == len(clips)
-    # An evaluation that starts while the warm-up still runs waits for it (one decoder, one user at a time).
+    # An evaluation that starts while the warm-up is still building waits for it (one decoder, one user at a
+    # time): it builds nothing, and it transcribes only after the warm-up has heard every recording.
     listen._RECOGNIZERS.clear()
     listen._HEARD.clear()
+    built_by.clear()
+    heard_by.clear()
+    building.clear()
     thread = listen.warm_up(todo)
+    assert building.wait(120)  # the warm-up thread is inside the Recognizer's construction
     early = listen.score(todo, real, 22050, 5.0, {k: {} for k in real})
     thread.join()
-    assert early == warm and len(built_count) == 2  # one per warm-up: the early evaluation built none
+    assert built_by == [thread.name]  # built once, by the warm-up; the early evaluation built none
+    main = threading.current_thread().name
+    assert heard_by == [thread.name] * len(clips) + [main] * len(todo), heard_by  # it waited, then only synthesis
+    assert early == warm
 
 
 def test_text_normalization_and_error_rates():

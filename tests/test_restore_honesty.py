@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from tests.helpers.reliability import big_project, henryvc, train
@@ -48,4 +49,9 @@ def test_restore_counts_read_and_trusted_and_rehash_finds_bit_rot(tmp_path):
 def test_schedule_proposes_a_periodic_full_verify(project):
     done = henryvc(project.root, "schedule")
     assert done.returncode == 0, done.stderr
-    assert "verify" in done.stdout and "--rehash" in done.stdout or "scrub" in done.stdout, done.stdout
+    lines = done.stdout.splitlines()
+    scrub = [i for i, line in enumerate(lines) if line.startswith("# scrub")]
+    assert len(scrub) == 1, done.stdout  # the comment naming the job, then its cron line: the full read-back
+    job = lines[scrub[0] + 1]
+    assert job.startswith("0 5 15 * * "), job  # monthly, on the 15th
+    assert re.fullmatch(r"\S*/henryvc backup --verify --deep >> \S+ 2>&1", job.split(" && ", 1)[1]), job

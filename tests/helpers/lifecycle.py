@@ -17,8 +17,10 @@ from henryvc.project import Project
 from tests.helpers.project import dvc, sh
 
 HENRYVC = (sys.executable, "-m", "henryvc.main")
-HOLD_LOCK = ("import sys, time\nfrom cli.record import training_lock\nlock = training_lock(sys.argv[1])\n"
-             "lock.acquire()\nprint('locked', flush=True)\ntime.sleep(600)\n")
+# The trainer's own lock holder (henryvc.record.training: the OS lock, with this pid and start time written in
+# it), imported by the installed name: the child runs in the run folder, where no source checkout is importable.
+HOLD_LOCK = ("import sys, time\nfrom henryvc.record import training\nwith training(sys.argv[1]):\n"
+             "    print('locked', flush=True)\n    time.sleep(600)\n")
 
 
 def train(project: Project, seed: int, variant: str = "debug") -> str:
@@ -43,7 +45,8 @@ def run_with_status(project: Project, status: str, seed: int, tag: bool = False,
 @contextmanager
 def training(run_dir: Path) -> Iterator[subprocess.Popen]:
     """A real child process holding RUN_DIR's training lock, as the train stage does, until the block ends."""
-    child = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run_dir)], cwd=run_dir, stdout=subprocess.PIPE,
+                             text=True)
     try:
         assert child.stdout.readline().strip() == "locked"
         yield child
