@@ -108,6 +108,32 @@ def _copy_templates(root: Path) -> list[str]:
     return written
 
 
+# The seed's entry points every project gets in scripts/ (henryvc's own development scripts stay out).
+SEED_SCRIPTS = ("archive_training_runs.sh", "cleanup_failed_runs.sh", "reset_all_training.sh")
+TRAIN_SCRIPT = "train_henry.py"  # written once per template as train_henry_v{MAJOR}_{VARIANT}.py
+
+
+def _write_seed_scripts(root: Path) -> list[str]:
+    """scripts/train_henry_v{MAJOR}_{VARIANT}.py for each template in ROOT's configs/ (each starts a run like
+    `henryvc run`, picking the template by its own name) and the archive, cleanup and reset scripts; files
+    the user already has are left alone."""
+    from henryvc.atomic import write_text_atomic
+
+    written = []
+    targets = {f"train_henry_{p.name[len('henry_voice_'):-len('.json')]}.py": TRAIN_SCRIPT
+               for p in sorted((root / "configs").glob("henry_voice_v*_*.json"))}
+    targets.update({name: name for name in SEED_SCRIPTS})
+    for target_name, source_name in targets.items():
+        target = root / "scripts" / target_name
+        if target.exists() or target.is_symlink():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(target, (TEMPLATES / "scripts" / source_name).read_text())
+        target.chmod(0o755)
+        written.append(f"scripts/{target_name}")
+    return written
+
+
 def _upgrade_stage_commands(root: Path) -> list[str]:
     """Point an old project's dvc.yaml at the stage package's import name (python -m henryvc_training.X)."""
     from henryvc.atomic import write_text_atomic
@@ -136,6 +162,7 @@ def init(root: Path, remote: str | None) -> dict[str, object]:
         _append_lines(root / ".gitignore", GITIGNORE_LINES)
         _append_lines(root / ".dvcignore", DVCIGNORE_LINES)
         written = _copy_templates(root) + _upgrade_stage_commands(root)
+        written += _write_seed_scripts(root)
         from henryvc import stagecode
 
         written += [p for p in stagecode.ensure(root) if p == "dvc.yaml" and p not in written]

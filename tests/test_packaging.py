@@ -49,6 +49,8 @@ def test_the_wheel_ships_both_packages_and_the_templates(installed, tmp_path):
     assert (project / "params.yaml").read_text() == (REPO / "params.yaml").read_text()
     shipped = sorted(p.name for p in (REPO / "configs").glob("henry_voice_v*.json"))
     assert sorted(p.name for p in (project / "configs").glob("*.json")) == shipped
+    assert (project / "scripts" / "train_henry_v2_stable.py").is_file()  # the seed's scripts, from the wheel
+    assert not (project / "scripts" / "demo.sh").exists()
 
 
 def test_a_user_training_folder_does_not_shadow_the_stages(installed, tmp_path):
