@@ -172,7 +172,7 @@ def test_dockerfile_defaults():
     base = text.index("FROM ${BASE_IMAGE} AS base")  # the environment and OS packages, once for every stage
     pins, builder = text.index("FROM base AS pins"), text.index("FROM base AS builder")
     assert base < pins and text.count("FROM ${BASE_IMAGE}") == 1 and "\nFROM base\n" in text
-    assert pins < text.index("COPY pyproject.toml scripts/image_wheels.py") < builder
+    assert pins < text.index("COPY pyproject.toml requirements.lock scripts/image_wheels.py") < builder
     assert builder < text.index("COPY --from=pins /pins/requirements.txt")  # the pins, not the whole file
     runtime = text.index("COPY --from=builder /wheels")
     install = text.index("pip install --only-binary :all: --find-links $w -c $w/constraints.txt")
