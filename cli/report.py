@@ -7,13 +7,17 @@ page: nothing is fetched, at build time or when the page opens.
 
 Where a run's files come from: a tagged run is restored from its tag (`henryvc restore`: git worktree
 + DVC data from the cache, else the remote, every hash checked); an untagged run is read from its run
-folder. Evaluations: checkpoints/evaluations/epoch_N/sentence_I.wav (+ _alignment.png) and
-logs/evaluations.jsonl (texts, steps), written by the train stage; samples/short_text.wav and
-plots/alignment.png by the evaluate stage; plots/loss.csv for the curves.
+folder. Evaluations: checkpoints/evaluations/epoch_N/<utterance>.wav and logs/evaluations.jsonl (texts,
+steps, per-utterance scores), written by the train stage; samples/<utterance>.wav and
+samples/utterances.json (the final model) by the evaluate stage; plots/loss.csv for the curves; Henry's
+recordings of the held-out clips from the project's voice data.
 
-Blind mode: runs get shuffled labels A, B, ...; no name, description or review reaches the page or its
-file names; the page makes a ratings file for `henryvc review --from`; the label -> run key is written
-next to the page (blind-key.json) and kept in .henryvc/blind-keys/.
+The listening page: one row per utterance (its text, Henry's recording, each run's clip at the evaluation
+the selector picks, each clip's scores after it), sortable; then each run's verdict (each problem once,
+with its fix and the utterances it hit), the metrics table and the loss curves.
+
+Blind mode (report_blind.py): audio only, a fresh random order per row labelled A, B, ...; the key stays in
+the project (.henryvc/blind-keys/<page>.json), never in the page's folder.
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ class RunData:
     losses: list[dict[str, Any]] = field(default_factory=list)
     evaluations: dict[int, dict[str, Any]] = field(default_factory=dict)  # epoch -> {step, sentences: {i: text}}
     source: str = ""  # "restored from its tag at <path>" | "run folder"
+    legend: str = ""  # the shortest name that tells it from the other runs (blind: its label)
+    # evaluation ("final" | "epoch_N") -> utterance key -> {"wav": Path, "text": str, "scores": {...}}
+    clips: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    recordings: dict[str, Path] = field(default_factory=dict)  # eval_<clip> -> Henry's recording
 
 
 @dataclass
@@ -125,6 +133,79 @@ def _read_evaluations(folder: Path) -> dict[int, dict[str, Any]]:
     return found
 
 
+SCORES = ("wer", "seconds", "speaker_similarity", "mcd", "log_f0_rmse")  # beside each clip, in this order
+
+
+def _read_clips(folder: Path, evaluations: dict[int, dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """evaluation -> utterance -> {wav, text, scores}: the final model's samples and each periodic evaluation."""
+    clips: dict[str, dict[str, dict[str, Any]]] = {}
+    samples = folder / "samples"
+    try:
+        final = json.loads((samples / "utterances.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        final = {}
+    final = final if isinstance(final, dict) else {}
+    for wav in sorted(samples.glob("*.wav")) if samples.is_dir() else []:
+        u = _mapping(final.get(wav.stem))
+        text = str(u.get("text") or ("short text" if wav.stem == "short_text" else wav.stem))
+        clips.setdefault("final", {})[wav.stem] = {"wav": wav, "text": text, "scores": _scores(u)}
+    log = folder / "logs" / "evaluations.jsonl"
+    rows: dict[int, dict[str, Any]] = {}
+    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
+        try:
+            row = json.loads(line)
+            rows[int(row["epoch"])] = row
+        except (ValueError, KeyError, TypeError):
+            continue
+    for epoch, entry in sorted(evaluations.items()):
+        utterances = (rows.get(epoch) or {}).get("utterances") or {}
+        for wav in sorted(entry["dir"].glob("*.wav")):
+            u = _mapping(utterances.get(wav.stem))
+            match = SENTENCE_WAV.match(wav.name)
+            text = u.get("text") or (entry["texts"].get(int(match.group(1))) if match else None) or wav.stem
+            clips.setdefault(f"epoch_{epoch}", {})[wav.stem] = {"wav": wav, "text": str(text), "scores": _scores(u)}
+    return clips
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _scores(utterance: dict[str, Any]) -> dict[str, Any]:
+    return {k: utterance[k] for k in SCORES if is_number(utterance.get(k))}
+
+
+def _recordings(project: Project, folder: Path, keys: set[str]) -> dict[str, Path]:
+    """Henry's recordings of the held-out clips KEYS (eval_<clip>): the project's voice data (data.dir)."""
+    from henryvc import params as params_mod
+
+    try:
+        data_dir = str(((params_mod.read(project.root) or {}).get("data") or {}).get("dir") or "voice_data")
+    except (BadInput, AttributeError):  # an unreadable params.yaml only costs the recordings
+        data_dir = "voice_data"
+    found = {}
+    for key in sorted(k for k in keys if k.startswith("eval_")):
+        for base in (folder.parent.parent, project.root):  # the restored worktree first, then this one
+            wav = base / data_dir / "wavs" / f"{key[len('eval_'):]}.wav"
+            if wav.is_file():
+                found[key] = wav
+                break
+    return found
+
+
+def legends(names: list[str]) -> list[str]:
+    """The shortest names that still tell NAMES apart: the parts of the run names that differ
+    (henry_v2_debug_20261206_201500 and ..._213000 -> 201500 and 213000); a single run keeps its name."""
+    if len(names) < 2:
+        return list(names)
+    parts = [n.split("_") for n in names]
+    if len({len(p) for p in parts}) != 1:
+        return list(names)
+    keep = [i for i in range(len(parts[0])) if len({p[i] for p in parts}) > 1]
+    short = ["_".join(p[i] for i in keep) for p in parts]
+    return short if len(set(short)) == len(short) else list(names)
+
+
 def _gather(project: Project, names: list[str], labels: list[str]) -> list[RunData]:
     from henryvc import registry
 
@@ -133,10 +214,13 @@ def _gather(project: Project, names: list[str], labels: list[str]) -> list[RunDa
         info = registry.show(project, name)
         folder, source = _run_folder(project, name, info.tagged, info.folder)
         verdict = info.summary.get("verdict") or {}
-        runs.append(RunData(name, label, folder, info.status, verdict if isinstance(verdict, dict) else {},
-                            {k: v for k, v in info.metrics.items() if _scalar(v)}, info.reviews,
-                            str(info.summary.get("description") or ""), _read_losses(folder),
-                            _read_evaluations(folder), source))
+        evaluations = _read_evaluations(folder)
+        run = RunData(name, label, folder, info.status, verdict if isinstance(verdict, dict) else {},
+                      {k: v for k, v in info.metrics.items() if _scalar(v)}, info.reviews,
+                      str(info.summary.get("description") or ""), _read_losses(folder), evaluations, source)
+        run.clips = _read_clips(folder, evaluations)
+        run.recordings = _recordings(project, folder, {k for clips in run.clips.values() for k in clips})
+        runs.append(run)
     return runs
 
 
@@ -150,7 +234,7 @@ def loss_specs(runs: list[RunData]) -> list[dict[str, Any]]:
 
     specs = []
     for column in LOSS_COLUMNS:
-        points = [{"step": float(row["step"]), column: float(row[column]), "rev": run.label}
+        points = [{"step": float(row["step"]), column: float(row[column]), "rev": run.legend or run.label}
                   for run in runs for row in run.losses if _float(row.get(column)) and _float(row.get("step"))]
         if not points:
             continue
@@ -189,38 +273,58 @@ def _metric_rows(runs: list[RunData]) -> list[dict[str, Any]]:
     return rows
 
 
-def _copy_media(runs: list[RunData], out: Path) -> tuple[dict[str, Any], int]:
-    """Copy audio and alignment images under out/media/<label>/; the page's audio grid."""
-    grid: dict[str, dict[int, dict[str, dict[str, str]]]] = {}  # text -> epoch -> label -> {audio, image}
-    steps: dict[int, dict[str, Any]] = {}
+def _evaluation_title(evaluation: str, runs: list[RunData]) -> str:
+    if evaluation == "final":
+        return "final model"
+    epoch = int(evaluation.split("_")[1])
+    steps = sorted({str(r.evaluations[epoch]["step"]) for r in runs
+                    if epoch in r.evaluations and r.evaluations[epoch]["step"] is not None})
+    return f"epoch {epoch}" + (f" (step {', '.join(steps)})" if steps else "")
+
+
+def listening_data(runs: list[RunData], out: Path) -> tuple[dict[str, Any], int]:
+    """Copy every clip and Henry's recordings under OUT/media/, and return the page's data: evaluations
+    (final first, then by epoch), runs (label, legend), rows (one per utterance: text, recording, and per
+    evaluation and run the clip's file and scores); the number of audio files copied."""
     count = 0
-    for run in runs:
-        media = out / "media" / run.label
-        for epoch, entry in sorted(run.evaluations.items()):
-            steps.setdefault(epoch, {})[run.label] = entry["step"]
-            for index, wav in sorted(entry["wavs"].items()):
-                text = entry["texts"].get(index) or f"test sentence {index + 1}"
-                target = media / f"epoch_{epoch:04d}_sentence_{index}.wav"
+    evaluations = sorted({e for r in runs for e in r.clips}, key=lambda e: (e != "final", int(e.split("_")[1])
+                                                                              if e != "final" else 0))
+    from henryvc.report_blind import utterance_order
+
+    keys = sorted({k for r in runs for clips in r.clips.values() for k in clips}, key=utterance_order)
+    rows = []
+    for key in keys:
+        text = next(r.clips[e][key]["text"] for r in runs for e in evaluations if key in r.clips.get(e, {}))
+        recording = next((r.recordings[key] for r in runs if key in r.recordings), None)
+        row: dict[str, Any] = {"key": key, "text": text, "recording": None, "cells": {}}
+        if recording is not None:
+            target = out / "media" / "henry" / f"{key}.wav"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(recording, target)
+            row["recording"] = target.relative_to(out).as_posix()
+            count += 1
+        for evaluation in evaluations:
+            cells = {}
+            for run in runs:
+                clip = run.clips.get(evaluation, {}).get(key)
+                if clip is None:
+                    continue
+                target = out / "media" / _slug(run.label) / evaluation / f"{key}.wav"
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(wav, target)
+                shutil.copyfile(clip["wav"], target)
                 count += 1
-                cell = {"audio": target.relative_to(out).as_posix()}
-                image = wav.with_name(f"sentence_{index}_alignment.png")
-                if image.is_file():
-                    shutil.copyfile(image, target.with_suffix(".png"))
-                    cell["image"] = target.with_suffix(".png").relative_to(out).as_posix()
-                grid.setdefault(text, {}).setdefault(epoch, {})[run.label] = cell
-        final = {}
-        for source, name in ((run.folder / "samples" / "short_text.wav", "final_short_text.wav"),
-                             (run.folder / "plots" / "alignment.png", "final_alignment.png")):
-            if source.is_file():
-                media.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, media / name)
-                final["audio" if name.endswith(".wav") else "image"] = (media / name).relative_to(out).as_posix()
-        if final:
-            count += "audio" in final
-            grid.setdefault("final model: short text", {}).setdefault(-1, {})[run.label] = final
-    return {"grid": grid, "steps": steps}, count
+                cells[run.label] = {"audio": target.relative_to(out).as_posix(), "scores": clip["scores"]}
+            if cells:
+                row["cells"][evaluation] = cells
+        rows.append(row)
+    data = {"evaluations": [{"id": e, "title": _evaluation_title(e, runs)} for e in evaluations],
+            "runs": [{"label": r.label, "legend": r.legend or r.label} for r in runs], "rows": rows,
+            "scores": list(SCORES)}
+    return data, count
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", label)
 
 
 def vega_bundle(project: Project) -> str:
@@ -261,27 +365,33 @@ def report(project: Project, names: list[str], blind: bool = False, out: Path | 
     page_id = uuid.uuid4().hex[:12]
     with project.lock():
         runs = _gather(project, order, labels)
+    for run, legend in zip(runs, legends([r.name for r in runs]) if not blind else labels, strict=True):
+        run.legend = legend
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    key_path = None
     try:
-        media, count = _copy_media(runs, staging)
-        html = report_page.render(runs, _metric_rows(runs), loss_specs(runs), media, vega_bundle(project),
-                                  blind=blind, page_id=page_id)
-        (staging / "index.html").write_text(html, encoding="utf-8")
-        key_path = None
         if blind:
-            key = json.dumps({"format": review.KEY_FORMAT, "page": page_id,
-                              "runs": {r.label: r.name for r in runs}}, indent=2, sort_keys=True) + "\n"
-            (staging / review.KEY_FILE).write_text(key, encoding="utf-8")
-            copy = review.keys_dir(project) / f"{page_id}.json"
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_text(key, encoding="utf-8")
-            key_path = str(target / review.KEY_FILE)
+            from henryvc import report_blind
+
+            html, key, count = report_blind.build(runs, staging, page_id)
+            key_path = review.keys_dir(project) / f"{page_id}.json"  # in the project, never beside the page
+            key_path.parent.mkdir(parents=True, exist_ok=True)
+            from henryvc.atomic import write_json_atomic
+
+            write_json_atomic(key_path, key)
+        else:
+            data, count = listening_data(runs, staging)
+            html = report_page.render(runs, _metric_rows(runs), loss_specs(runs), data, vega_bundle(project),
+                                      page_id=page_id)
+        (staging / "index.html").write_text(html, encoding="utf-8")
         if target.exists():
             target.rmdir()
         staging.rename(target)  # the page appears whole or not at all
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if key_path is not None and not target.exists():
+            key_path.unlink(missing_ok=True)
         raise
-    return ReportResult(str(target / "index.html"), blind, names, {r.label: r.name for r in runs}, count, key_path,
-                        {r.name: r.source for r in runs})
+    return ReportResult(str(target / "index.html"), blind, names, {} if blind else {r.label: r.legend for r in runs},
+                        count, str(key_path) if key_path else None, {r.name: r.source for r in runs})

@@ -273,9 +273,13 @@ def push(root: Path, remote: str = "origin") -> bool:
 
 # --- ratings from a blind report page ----------------------------------------------------------------
 
-RATINGS_FORMAT = "henryvc-blind-ratings/1"
+RATINGS_FORMAT = "henryvc-blind-ratings/1"  # the first blind pages: one rating and verdict per run label
 KEY_FORMAT = "henryvc-blind-key/1"
 KEY_FILE = "blind-key.json"
+# Blind pages since issue 21: per row (utterance) a fresh order of clips, a rating per clip, a preference per row.
+RATINGS_FORMAT_ROWS = "henryvc-blind-ratings/2"
+KEY_FORMAT_ROWS = "henryvc-blind-key/2"
+BLIND_APPROVE_AT = 4.0  # a run whose clips average at least this on a blind page is approved, else rejected
 
 
 MAX_RATINGS_BYTES = 1 << 20  # a ratings or key file is a few KB; /dev/zero never ends
@@ -317,6 +321,8 @@ def from_ratings(project: Project, ratings_path: Path, key_path: Path | None = N
                  reviewer: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The (run, review) pairs a blind page's ratings file stands for, all checked before any is recorded."""
     ratings = _load_json(ratings_path, "ratings file")
+    if ratings.get("format") == RATINGS_FORMAT_ROWS:
+        return _from_rows(project, ratings_path, ratings, key_path, reviewer)
     if ratings.get("format") != RATINGS_FORMAT or not isinstance(ratings.get("ratings"), dict):
         raise BadInput(f"{ratings_path} is not a ratings file of a blind report page (format {RATINGS_FORMAT})")
     page = str(ratings.get("page"))
@@ -335,6 +341,64 @@ def from_ratings(project: Project, ratings_path: Path, key_path: Path | None = N
                                                    given.get("notes", ""), who, f"blind report {page}, as {label}")))
     if not pairs:
         raise BadInput(f"{ratings_path} rates no run")
+    return pairs
+
+
+def _from_rows(project: Project, ratings_path: Path, ratings: dict[str, Any], key_path: Path | None,
+               reviewer: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """The reviews of a per-row blind page's ratings: per run, its clips' mean rating (rounded), approve at
+    BLIND_APPROVE_AT or more, and per utterance its rating and whether the listener preferred it."""
+    page = str(ratings.get("page"))
+    key = _load_json(key_path or keys_dir(project) / f"{page}.json", "key file") if key_path or \
+        (keys_dir(project) / f"{page}.json").is_file() else None
+    if key is None:
+        raise BadInput(f"no key for blind page {page} in this project ({keys_dir(project)}): import the ratings "
+                       "in the project that made the page, or pass --key")
+    if key.get("format") != KEY_FORMAT_ROWS or key.get("page") != page or not isinstance(key.get("rows"), dict):
+        raise BadInput(f"the key does not belong to blind page {page}")
+    rows = ratings.get("rows")
+    if not isinstance(rows, dict):
+        raise BadInput(f"{ratings_path} holds no rows of ratings")
+    per_run: dict[str, dict[str, Any]] = {}
+    for row_id, given in sorted(rows.items()):
+        entry = key["rows"].get(row_id)
+        if not isinstance(entry, dict) or not isinstance(given, dict):
+            raise BadInput(f"row {row_id!r} of the ratings is not on blind page {page}")
+        clips, utterance = entry.get("clips") or {}, str(entry.get("utterance"))
+        preference = given.get("preference") or None
+        if preference is not None and preference not in clips:
+            raise BadInput(f"row {row_id}: preference {preference!r} is not a clip of that row")
+        scores = given.get("ratings") or {}
+        if not isinstance(scores, dict):
+            raise BadInput(f"row {row_id}: ratings must map clip labels to 1-5")
+        for label, value in scores.items():
+            if label not in clips:
+                raise BadInput(f"row {row_id}: clip {label!r} is not on blind page {page}")
+            check(value, "approve", "")
+        for label, run in clips.items():
+            if label in scores or label == preference:
+                got = per_run.setdefault(str(run), {"ratings": [], "utterances": {}, "preferred": 0})
+                got["utterances"][utterance] = {"rating": scores.get(label), "preferred": label == preference}
+                if label in scores:
+                    got["ratings"].append(scores[label])
+                got["preferred"] += label == preference
+    who = reviewer or str(ratings.get("reviewer") or "").strip() or reviewer_of(project.root)
+    notes = str(ratings.get("notes") or "").strip()
+    chosen = sum(1 for r in rows.values() if isinstance(r, dict) and r.get("preference"))
+    pairs = []
+    for run, got in sorted(per_run.items()):
+        if not got["ratings"]:
+            continue  # preferred somewhere but never rated: no rating to record
+        mean = sum(got["ratings"]) / len(got["ratings"])
+        name = str(runname.parse(run))
+        summary = (f"blind page {page}: {len(got['ratings'])} clip(s) rated, mean {mean:.2f}; preferred in "
+                   f"{got['preferred']} of {chosen} row(s) with a preference")
+        review = new(name, int(mean + 0.5), "approve" if mean >= BLIND_APPROVE_AT else "reject",
+                     f"{summary}. {notes}" if notes else summary, who, f"blind report {page}")
+        review["utterances"] = got["utterances"]
+        pairs.append((name, review))
+    if not pairs:
+        raise BadInput(f"{ratings_path} rates no clip")
     return pairs
 
 

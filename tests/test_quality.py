@@ -164,8 +164,9 @@ def test_text_normalization_and_error_rates():
     assert intelligibility.error_rates(["a b"], [""])["wer"] == 1.0
 
 
-def test_show_prints_the_verdict_lines_and_what_to_try(project, invoke, untrained):
-    """`henryvc show` of a tagged run: the gate's lines, each with the fix and the run's own config value."""
+def test_show_prints_each_problem_once_with_its_fix_and_the_utterances_it_hit(project, invoke, untrained):
+    """`henryvc show` of a tagged run: each distinct problem once, with the utterances it hit, under its fix
+    (the run's own config value); the full per-utterance lines stay in --json."""
     import json
 
     from henryvc import record as records
@@ -175,15 +176,25 @@ def test_show_prints_the_verdict_lines_and_what_to_try(project, invoke, untraine
     run_dir = project.run_dir(name)
     config = json.loads((run_dir / "config.json").read_text())
     config.update(ga_alpha=5.0, stopnet_pos_weight=0.2)  # the debug template's values
-    utterance = speak(untrained, TEXT, 500, stop_threshold=-1.0).measure()
-    verdict = judge({**GOOD_LOSSES, "short_text_seconds": utterance["seconds"]}, CRITERIA, config,
-                    {"short_text": utterance})
+    blip = {key: speak(untrained, text, 500, stop_threshold=-1.0).measure()  # the demo's 2-step early stop
+            for key, text in (("short_text", TEXT), ("sentence_0", TEXT), ("sentence_1", "Good morning to you."))}
+    verdict = judge({**GOOD_LOSSES, "short_text_seconds": blip["short_text"]["seconds"]}, CRITERIA, config, blip)
+    assert len(verdict.reasons) >= 6  # every utterance fails duration and diagonality at least: one line each
     records.update(run_dir, status=verdict.status, verdict=verdict.to_dict())
     assert invoke(["tag-run", name], project.root).exit_code == 0
     shown = invoke(["show", name], project.root).output.splitlines()
     assert "status:  failed" in shown
-    lines = [line for line in shown if line.startswith("verdict: duration: short_text 'Hello, I am Henry.'")]
-    assert len(lines) == 1 and lines[0].endswith("(truncated); fix: raise `stopnet_pos_weight` "
-                                                 "(weight of the rare 'stop' frames; now 0.2)")
-    assert "try:     raise `ga_alpha` (guided attention loss weight; now 5.0)" in shown
-    assert json.loads(invoke(["show", name, "--json"], project.root).output)["summary"]["verdict"]["advice"]
+    hit = "(3 utterances: short_text, sentence_0, sentence_1)"
+    problems = [line for line in shown if line.startswith("verdict: ")]
+    assert "verdict: too fast for its text: cut off (the stop token fires early) " + hit in problems
+    assert "verdict: the attention does not walk the text from start to end " + hit in problems
+    assert len(problems) == len(set(problems)) == len(verdict.problems) < len(verdict.reasons)
+    fixes = [line for line in shown if line.startswith("try: ")]
+    assert fixes.count("try:     raise `ga_alpha` (guided attention loss weight; now 5.0)") == 1
+    assert fixes.count("try:     raise `stopnet_pos_weight` (weight of the rare 'stop' frames; now 0.2)") == 1
+    assert len(fixes) == len(set(fixes))
+    # Each fix comes right after the problems it fixes.
+    stop = shown.index("try:     raise `stopnet_pos_weight` (weight of the rare 'stop' frames; now 0.2)")
+    assert shown[stop - 1].startswith("verdict: too fast for its text")
+    full = json.loads(invoke(["show", name, "--json"], project.root).output)["summary"]["verdict"]
+    assert full["reasons"] == verdict.reasons and full["problems"] == verdict.problems

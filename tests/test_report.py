@@ -7,85 +7,178 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
-from henryvc import review
+from henryvc import report, review
 from tests.helpers.browser import audio_states, browser, plot_marks
-from tests.helpers.report import SENTENCES, two_tagged_runs
+from tests.helpers.report import RUN_CLIPS, two_tagged_runs
+
+
+def _wait_for(path, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return path.exists()
+
+
+def _row_keys(driver) -> list:
+    return [tr.get_attribute("data-key") for tr in driver.find_elements("css selector", "#listen tbody tr")]
 
 
 @pytest.mark.browser
-def test_report_page_and_blind_ratings_in_a_real_browser(project, invoke, tmp_path):
+def test_listening_page_in_a_real_browser(project, invoke, tmp_path):
     a, b = two_tagged_runs(project, invoke)
     shutil.rmtree(project.run_dir(a) / "checkpoints")  # its audio must come back from DVC, checked
     page_dir = tmp_path / "page"
     result = invoke(["report", a, b, "--out", str(page_dir), "--json"], project.root)
     assert result.exit_code == 0, result.output
     made = json.loads(result.output)
-    assert made["audio_files"] == 2 * (len(SENTENCES) * 2 + 1)  # 2 runs x (2 sentences x 2 epochs + final)
+    assert made["audio_files"] == 2 * RUN_CLIPS + 1  # every clip of both runs, and Henry's recording of clip1
     assert all("restored from its tag" in source for source in made["sources"].values())
+    # Legends: the shortest names that tell the runs apart (the run names differ only in their time).
+    legend_a, legend_b = report.legends([a, b])
+    assert made["labels"] == {a: legend_a, b: legend_b} and legend_a == a.rsplit("_", 1)[1] != legend_b
     html = (page_dir / "index.html").read_text()
-    assert a in html and b in html
-    assert "<script src" not in html and "<link rel=\"stylesheet\"" not in html  # scripts inlined: nothing fetched
-    assert all(text in html for text in SENTENCES) and "epoch 25 (step 100)" in html
+    assert "<script src" not in html and "<link rel=\"stylesheet\"" not in html  # inlined: nothing fetched
+    assert html.index("<h2>Listen</h2>") < html.index("<h2>Verdicts</h2>") < html.index("<h2>Metrics</h2>") \
+        < html.index("<h2>Loss curves</h2>")  # the audio first
+    assert f'"rev": "{legend_a}"' in html and f'"rev": "{a}"' not in html
 
-    blind_dir = tmp_path / "blind"
-    result = invoke(["report", a, b, "--blind", "--out", str(blind_dir), "--json"], project.root)
-    assert result.exit_code == 0, result.output
-    blind = json.loads(result.output)
-    blind_html = (blind_dir / "index.html").read_text()
-    assert a not in blind_html and b not in blind_html and "seed 1" not in blind_html
-    assert not [p for p in blind_dir.rglob("*") if a in p.name or b in p.name]
-    key = json.loads((blind_dir / review.KEY_FILE).read_text())
-    assert sorted(key["runs"].values()) == sorted([a, b]) and key["runs"] == blind["labels"]
-    assert (project.state / "blind-keys" / f"{key['page']}.json").exists()
+    from selenium.webdriver.support.ui import Select
 
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    driver = browser(downloads)
+    driver = browser(tmp_path / "downloads")
     try:
-        for page in (page_dir, blind_dir):
-            driver.get((page / "index.html").as_uri())
-            audio = audio_states(driver)
-            assert len(audio) == 10 and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in audio), audio
-            assert plot_marks(driver) and all(plot_marks(driver)), "a loss plot drew no marks"
-            errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-            assert errors == []
-        assert driver.find_element("tag name", "h1").text == "Blind comparison"
-        body = driver.find_element("tag name", "body").text
-        assert a not in body and b not in body
-        for box in driver.find_elements("css selector", ".rating"):
-            label = box.get_attribute("data-label")
-            box.find_element("css selector", "select").send_keys("4" if label == "A" else "2")
-            box.find_element("css selector", "input[value=%s]" % ("approve" if label == "A" else "reject")).click()
-            box.find_element("css selector", "textarea").send_keys(f"heard {label}")
-        driver.find_element("id", "reviewer").send_keys("Blind Listener")
-        driver.find_element("id", "download-ratings").click()
-        target = downloads / f"ratings-{key['page']}.json"
-        deadline = time.monotonic() + 20
-        while not target.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        driver.get((page_dir / "index.html").as_uri())
+        assert _row_keys(driver) == ["short_text", "sentence_0", "sentence_1", "eval_clip1"]  # one row each
+        audio = audio_states(driver)
+        assert len(audio) == 2 * 4 + 1 and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in audio), audio
+        henry = driver.find_elements("css selector", "#listen td.henry audio")
+        assert [h.get_attribute("src").endswith("media/henry/eval_clip1.wav") for h in henry] == [True]
+        assert plot_marks(driver) and all(plot_marks(driver)), "a loss plot drew no marks"
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+        cell = driver.find_element("css selector", f"tr[data-key='sentence_1'] td.clip[data-label='{b}']")
+        assert cell.find_element("css selector", ".scores").text == ("WER 0.410 · 0.500 s · similarity 0.790 · MCD 6.00 dB")
+        # Clicking play on a cell plays that run's clip (the media element's own state says so).
+        player = cell.find_element("tag name", "audio")
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        ActionChains(driver).move_to_element_with_offset(player, -player.size["width"] // 2 + 18, 0).click().perform()
+        deadline = time.monotonic() + 10
+        while driver.execute_script("return arguments[0].paused", player) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        state = driver.execute_script("return [arguments[0].paused, arguments[0].currentSrc, "
+                                      "document.querySelectorAll('audio:not([paused])').length]", player)
+        assert state[0] is False and state[1].endswith(f"media/{b}/final/sentence_1.wav"), state
+        others = driver.execute_script("return Array.from(document.querySelectorAll('audio')).filter("
+                                       "x => !x.paused).length")
+        assert others == 1
+        # The evaluation selector switches every cell's source (and its scores) to that evaluation.
+        Select(driver.find_element("id", "evaluation")).select_by_visible_text("epoch 25 (step 100)")
+        sources = driver.execute_script("return Array.from(document.querySelectorAll('#listen td.clip audio'))"
+                                        ".map(x => x.getAttribute('src'))")
+        assert sources.count(None) == 2  # the short text is said by the final model only
+        assert sorted(s for s in sources if s) == sorted(f"media/{r}/epoch_25/{k}.wav" for r in (a, b)
+                                                         for k in ("sentence_0", "sentence_1", "eval_clip1"))
+        assert cell.find_element("css selector", ".scores").text == ("WER 0.410 · 0.500 s · similarity 0.715 · MCD 6.00 dB")
+        assert audio_states(driver) and [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+        # Sortable: by run B's speaker similarity (lowest first), then back to the utterance order.
+        Select(driver.find_element("id", "sort")).select_by_visible_text(f"speaker similarity: {legend_b}")
+        assert _row_keys(driver) == ["eval_clip1", "sentence_1", "sentence_0", "short_text"]  # epoch 25: no short text
+        Select(driver.find_element("id", "sort")).select_by_visible_text("utterance order")
+        assert _row_keys(driver) == ["short_text", "sentence_0", "sentence_1", "eval_clip1"]
         if os.environ.get("HENRYVC_REPORT_SCREENSHOT"):  # how docs/report.png is made
-            driver.get((page_dir / "index.html").as_uri())
-            audio_states(driver)
-            plot_marks(driver)
             driver.save_screenshot(os.environ["HENRYVC_REPORT_SCREENSHOT"])
     finally:
         driver.quit()
-    assert target.exists(), "the page produced no ratings file"
-    ratings = json.loads(target.read_text())
-    assert ratings["format"] == review.RATINGS_FORMAT and set(ratings["ratings"]) == {"A", "B"}
 
-    result = invoke(["review", "--from", str(target), "--key", str(blind_dir / review.KEY_FILE)], project.root)
+
+# Words (whole, any case) and fragments that would tell a listener which run a clip is, or how it scored.
+BLIND_WORDS = ("WER", "CER", "similarity", "MCD", "F0", "loss", "losses", "verdict", "success", "failed", "approve",
+               "reject", "incomplete", "epoch", "step", "seed", "metric", "metrics", "alignment", "plot")
+BLIND_FRAGMENTS = ("sentence_", "eval_", "short_text", ".png", "vega", "henry_v")
+
+
+@pytest.mark.browser
+def test_blind_page_is_blind_and_its_ratings_come_back(project, invoke, tmp_path):
+    a, b = two_tagged_runs(project, invoke)
+    blind_dir = tmp_path / "blind"
+    result = invoke(["report", a, b, "--blind", "--out", str(blind_dir), "--json"], project.root)
+    assert result.exit_code == 0, result.output
+    made = json.loads(result.output)
+    assert made["labels"] == {} and made["audio_files"] == 2 * 4
+    key_path = project.state / "blind-keys" / f"{json.loads(Path(made['key']).read_text())['page']}.json"
+    assert Path(made["key"]) == key_path  # the key stays in the project ...
+    assert not [p for p in blind_dir.rglob("*") if p.suffix == ".json"]  # ... and never beside the page
+    files = sorted(p.relative_to(blind_dir).as_posix() for p in blind_dir.rglob("*") if p.is_file())
+    assert len(files) == 9 and all(re.fullmatch(r"media/[0-9a-f]{16}\.wav", f) for f in files if f != "index.html")
+    key = json.loads(key_path.read_text())
+    assert set(key["runs"]) == {a, b} and len(key["rows"]) == 4
+    assert all(sorted(row["clips"]) == ["A", "B"] and set(row["clips"].values()) == {a, b}
+               for row in key["rows"].values())
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    from selenium.webdriver.support.ui import Select
+
+    driver = browser(downloads)
+    try:
+        driver.get((blind_dir / "index.html").as_uri())
+        dom = driver.page_source
+        for giveaway in (a, b, *legends_of(a, b), *BLIND_FRAGMENTS):
+            assert giveaway not in dom, giveaway
+        for word in BLIND_WORDS:
+            assert not re.search(rf"\b{word}\b", dom, re.IGNORECASE), word
+        assert driver.find_elements("css selector", "img, svg, .plot") == []
+        audio = audio_states(driver)
+        assert len(audio) == 8 and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in audio), audio
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+        # The listener rates run a's clip 5 and b's 2 wherever they sit in the row, and prefers a's in all but
+        # the last row (for which no preference is given).
+        rows = driver.find_elements("css selector", "tr.row")
+        for number, tr in enumerate(rows):
+            clips = key["rows"][tr.get_attribute("data-row")]["clips"]
+            for td in tr.find_elements("css selector", "td.clip"):
+                Select(td.find_element("tag name", "select")).select_by_value("5" if clips[td.get_attribute(
+                    "data-label")] == a else "2")
+            if number < len(rows) - 1:
+                label_a = next(label for label, run in clips.items() if run == a)
+                tr.find_element("css selector", f"input[value='{label_a}']").click()
+        driver.find_element("id", "reviewer").send_keys("Blind Listener")
+        driver.find_element("id", "notes").send_keys("clear and warm")
+        driver.find_element("id", "download-ratings").click()
+        target = downloads / f"ratings-{key['page']}.json"
+        assert _wait_for(target), "the page produced no ratings file"
+    finally:
+        driver.quit()
+    ratings = json.loads(target.read_text())
+    assert ratings["format"] == review.RATINGS_FORMAT_ROWS and len(ratings["rows"]) == 4
+
+    result = invoke(["review", "--from", str(target)], project.root)  # the key is found in the project
     assert result.exit_code == 0, result.output
     shown = {name: json.loads(invoke(["show", name, "--json"], project.root).output)["reviews"] for name in (a, b)}
-    assert shown[key["runs"]["A"]][0]["verdict"] == "approve" and shown[key["runs"]["A"]][0]["rating"] == 4
-    assert shown[key["runs"]["B"]][0]["verdict"] == "reject" and shown[key["runs"]["B"]][0]["notes"] == "heard B"
-    assert shown[key["runs"]["A"]][0]["reviewer"] == "Blind Listener"
-    assert "as A" in shown[key["runs"]["A"]][0]["source"]
+    [good], [bad] = shown[a], shown[b]
+    assert (good["verdict"], good["rating"], bad["verdict"], bad["rating"]) == ("approve", 5, "reject", 2)
+    assert good["reviewer"] == "Blind Listener" and good["source"] == f"blind report {key['page']}"
+    assert good["notes"] == (f"blind page {key['page']}: 4 clip(s) rated, mean 5.00; preferred in 3 of 3 row(s) "
+                             "with a preference. clear and warm")
+    last = key["rows"][sorted(key["rows"])[-1]]["utterance"]
+    assert good["utterances"][last] == {"rating": 5, "preferred": False}
+    assert sum(u["preferred"] for u in good["utterances"].values()) == 3
+    assert not any(u["preferred"] for u in bad["utterances"].values())
+
+    # Elsewhere (no key in that project) the file is refused, nothing recorded.
+    key_path.rename(tmp_path / "key.json")
+    refused = invoke(["review", "--from", str(target)], project.root)
+    assert refused.exit_code == 2 and "no key for blind page" in refused.output
+
+
+def legends_of(a: str, b: str) -> list:
+    return report.legends([a, b])
 
 
 def test_report_bad_input(project, invoke, tmp_path):
@@ -108,6 +201,6 @@ def test_report_of_an_untagged_run_reads_its_folder(project, invoke, tmp_path):
     result = invoke(["report", name, "--out", str(tmp_path / "page"), "--json"], project.root)
     assert result.exit_code == 0, result.output
     made = json.loads(result.output)
-    assert made["sources"][name].startswith("run folder") and made["audio_files"] == 5
-    assert sorted(p.name for p in (tmp_path / "page" / "media" / name).glob("*.wav"))[:2] == [
-        "epoch_0025_sentence_0.wav", "epoch_0025_sentence_1.wav"]
+    assert made["sources"][name].startswith("run folder") and made["audio_files"] == RUN_CLIPS + 1
+    assert sorted(p.name for p in (tmp_path / "page" / "media" / name / "epoch_25").glob("*.wav")) == [
+        "eval_clip1.wav", "sentence_0.wav", "sentence_1.wav"]

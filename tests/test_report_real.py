@@ -45,18 +45,28 @@ def test_report_of_a_real_run_plays_in_chromium(trained, tmp_path):
     made = tf.sh(henryvc, "report", tf.RUN, "--out", str(out), "--json", cwd=trained, check=False)
     assert made.returncode == 0, made.stdout + made.stderr
     result = json.loads(made.stdout)
-    evaluations = sorted((trained / "training_runs" / tf.RUN / "checkpoints" / "evaluations").glob("epoch_*"))
+    run_dir = trained / "training_runs" / tf.RUN
+    evaluations = sorted((run_dir / "checkpoints" / "evaluations").glob("epoch_*"))
     assert len(evaluations) == 2  # 2 epochs, one evaluation each
-    assert result["audio_files"] == 2 * len(tf.TINY["test_sentences"]) + 1  # + the final short text
+    periodic = [w for e in evaluations for w in e.glob("*.wav")]
+    final = sorted(p.stem for p in (run_dir / "samples").glob("*.wav"))
+    held = [k for k in final if k.startswith("eval_")]
+    assert final == sorted(["short_text", "sentence_0", *held]) and len(held) == 2
+    assert result["audio_files"] == len(periodic) + len(final) + len(held)  # + Henry's recording of each held clip
     html = (out / "index.html").read_text()
     assert "epoch 1 (step " in html and "epoch 2 (step " in html and "Hello, I am Henry." in html
     driver = browser(tmp_path)
     try:
         driver.get((out / "index.html").as_uri())
+        rows = [tr.get_attribute("data-key") for tr in driver.find_elements("css selector", "#listen tbody tr")]
+        assert rows == ["short_text", "sentence_0", *sorted(held)]
         audio = audio_states(driver)
-        assert len(audio) == result["audio_files"] and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in audio)
+        assert len(audio) == 2 * len(rows) and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in audio), audio
+        # The evaluate stage's scores beside each clip of the final model: WER, duration, speaker similarity,
+        # and for the held-out clips the distances to Henry's recording.
+        scores = driver.find_element("css selector", f"tr[data-key='{held[0]}'] td.clip .scores").text
+        assert scores.startswith("WER ") and " s · similarity " in scores and " · MCD " in scores, scores
         assert plot_marks(driver) and all(plot_marks(driver))
         assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
-        assert len(driver.find_elements("css selector", "img.align")) == result["audio_files"]
     finally:
         driver.quit()

@@ -122,3 +122,47 @@ def test_verdict_module_does_not_import_torch():
     code = "import sys, henryvc.verdict; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_problems_group_each_failed_check_once_with_its_utterances_and_fix():
+    from henryvc.verdict import by_fix, problem_line, summary_lines
+
+    blip = {"text": "Hello, I am Henry.", "characters": 13, "seconds": 0.3, "chars_per_second": 43.3, "stopped_by_itself": True,
+            "attention_focus": 0.9, "attention_diagonality": 0.9}
+    runaway = {**blip, "seconds": 9.7, "chars_per_second": 1.34, "stopped_by_itself": False, "max_decoder_steps": 60}
+    utterances = {"short_text": blip, "sentence_0": blip, "eval_a": runaway}
+    verdict = judge({**RECORDED_GOOD, "total_loss": 2.5}, CRITERIA_PARAMS, {"stopnet_pos_weight": 0.2}, utterances)
+    assert len(verdict.reasons) == 1 + 2 + 2  # the loss, two truncated, one runaway + its decoder stop
+    assert [(p["check"], p["utterances"]) for p in verdict.problems] == [
+        ("total_loss", []), ("duration", ["short_text", "sentence_0"]), ("duration", ["eval_a"]),
+        ("decoder_stop", ["eval_a"])]
+    assert problem_line(verdict.problems[1]) == ("too fast for its text: cut off (the stop token fires early) "
+                                                 "(2 utterances: short_text, sentence_0)")
+    stop = "raise `stopnet_pos_weight` (weight of the rare 'stop' frames; now 0.2)"
+    assert [(fix, len(group)) for fix, group in by_fix(verdict.problems)] == [
+        ("train longer: more `epochs` or a continued run (now not set)", 1), (stop, 3)]
+    assert [label for label, _ in summary_lines(verdict.to_dict())] == [
+        "verdict", "try", "verdict", "verdict", "verdict", "try", "note", "note"]  # notes: the voice gate is off
+    # A record made before problems existed: its reasons and advice, as they were.
+    old = {"status": "failed", "reasons": ["x; fix: y"], "advice": ["y"]}
+    assert summary_lines(old) == [("verdict", "x; fix: y"), ("try", "y")]
+
+
+def test_voice_criteria_from_the_run_config_and_the_note_when_off():
+    voice = {**RECORDED_GOOD, "asr_wer_gap": 0.3, "speaker_similarity": 0.7, "speaker_similarity_reference": 0.93}
+    gated = judge(voice, CRITERIA_PARAMS, {"criteria": {"max_asr_wer_gap": 0.25, "min_speaker_similarity": 0.8}})
+    assert gated.status == "failed" and gated.notes == []
+    assert {c.metric: c.passed for c in gated.criteria if c.metric in ("asr_wer_gap", "speaker_similarity")} == {
+        "asr_wer_gap": False, "speaker_similarity": False}
+    # params.yaml sets them, the run's config (its template's defaults) turns them off: the config wins.
+    off = judge(voice, {**CRITERIA_PARAMS, "max_asr_wer_gap": 0.25}, {"variant": "debug", "criteria": {
+        "max_asr_wer_gap": None, "min_speaker_similarity": None}})
+    assert off.status == "success" and off.reasons == ["every criterion met"]
+    assert off.notes[0] == ("not judged: intelligibility (criteria.max_asr_wer_gap): the run's config.json criteria "
+                            "set it null (debug template); measured and reported only")
+    # Neither sets them: said too, naming params.yaml.
+    assert judge(voice, CRITERIA_PARAMS).notes[1] == ("not judged: speaker similarity (criteria.min_speaker_similarity)"
+                                                      ": params.yaml criteria leave it null; measured and reported only")
+    # A voice metric not measured (no held-out clip) while gated: incomplete, never a silent pass.
+    unmeasured = {k: v for k, v in voice.items() if k != "speaker_similarity"}
+    assert judge(unmeasured, {**CRITERIA_PARAMS, "min_speaker_similarity": 0.8}).status == "incomplete"

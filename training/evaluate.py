@@ -170,7 +170,9 @@ def readme_lines(verdict: Verdict, metrics: dict[str, Any], utterances: dict[str
         value = "not measured" if item.value is None else f"{item.value:.4g}"
         lines.append(f"| {item.metric} {getattr(item, 'op', '<')} threshold | {value} | {item.threshold:g} | "
                      f"{'-' if item.passed is None else ('yes' if item.passed else 'no')} |")
-    if verdict.problems:  # each distinct problem once, under its fix (the full lines: samples/utterances.json)
+    if verdict.problems:  # each distinct problem once, under its fix (every line: run.json verdict.reasons)
+        lines += ["", "What to try: each problem once, with the utterances it hit, under the team's troubleshooting "
+                      "step (with this run's current values)."]
         for fix, problems in by_fix(verdict.problems):
             lines += ["", *(f"- {problem_line(p)}" for p in problems)]
             if fix:

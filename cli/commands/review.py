@@ -31,7 +31,7 @@ def _ask(value: Any, label: str, **prompt: Any) -> Any:
 @click.option("--from", "ratings", type=click.Path(path_type=Path, dir_okay=False),
               help="A ratings file downloaded from a blind report page (instead of NAME and the options).")
 @click.option("--key", type=click.Path(path_type=Path, dir_okay=False),
-              help="The page's blind-key.json (default: beside the ratings file, else the project's copy).")
+              help="The page's key (default: the project's copy in .henryvc/blind-keys/).")
 @click.option("--push", is_flag=True, help="Also push the reviews' git notes to origin (merged with what is there).")
 @json_option
 def review_cmd(name: str | None, rating: int | None, verdict: str | None, notes: str | None, reviewer: str | None,
@@ -81,15 +81,17 @@ def review_cmd(name: str | None, rating: int | None, verdict: str | None, notes:
 
 @click.command("report")
 @click.argument("names", nargs=-1, required=True, metavar="NAME [NAME...]")
-@click.option("--blind", is_flag=True, help="Hide and shuffle the run names (A, B, ...) for A/B listening; "
-              "the page makes a ratings file for `henryvc review --from`.")
+@click.option("--blind", is_flag=True, help="A blind listening test instead: audio only, a new random order per row "
+              "(A, B, ...); the page makes a ratings file for `henryvc review --from`; the key stays in the project.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the page (default .henryvc/reports/report_YYYYMMDD_HHMMSS).")
 @json_option
 def report_cmd(names: tuple[str, ...], blind: bool, out: Path | None, as_json: bool) -> None:
-    """Write a static page comparing runs: metrics, verdicts, loss curves, alignments and audio side by side.
+    """Write a static page for listening to runs: one row per utterance with Henry's recording and each run's clip.
 
-    Tagged runs are restored from their tags (hashes checked). Opens from disk; needs no server.
+    An evaluation selector (final model or any periodic one), scores beside each clip, sortable; then the
+    verdicts, metrics and loss curves. Tagged runs are restored from their tags (hashes checked). Opens from
+    disk; needs no server.
 
     Example: henryvc report henry_v2_debug_20261124_101500 henry_v2_debug_20261124_113000 --blind
     """
@@ -101,7 +103,7 @@ def report_cmd(names: tuple[str, ...], blind: bool, out: Path | None, as_json: b
         return
     click.echo(f"report of {len(result.runs)} run(s), {result.audio_files} audio file(s): {result.page}")
     if result.key:
-        click.echo(f"blind key (keep it away from the listener): {result.key}")
+        click.echo(f"blind key, kept in the project (hand the listener only the page's folder): {result.key}")
 
 
 COMMANDS = [review_cmd, report_cmd]

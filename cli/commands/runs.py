@@ -80,11 +80,10 @@ def show_cmd(name: str, as_json: bool) -> None:
     click.echo(f"run:     {info.name}\nstatus:  {info.status}\ntagged:  "
                + (f"yes, commit {info.commit} ({info.tag_date})" if info.tagged else "no")
                + f"\nfolder:  {info.folder or '- (none in this work tree: henryvc restore ' + info.name + ')'}")
-    verdict = info.summary.get("verdict") or {}
-    for reason in verdict.get("reasons") or []:
-        click.echo(f"verdict: {reason}")
-    for step in verdict.get("advice") or []:
-        click.echo(f"try:     {step}")
+    from henryvc.verdict import summary_lines
+
+    for label, text in summary_lines(info.summary.get("verdict") or {}):  # each problem once, under its fix
+        click.echo(f"{label + ':':<9}{text}")
     for key, value in sorted(info.metrics.items()):
         click.echo(f"metric:  {key} = {fmt_number(value)}")
     for path, data in sorted((info.summary.get("data") or {}).items()):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.helpers.project import FAKE_TRAIN, fake_dvc_yaml, gen, trained_run
 
 SENTENCES = ("Hello, I am Henry.", "The quick brown fox jumps over the lazy dog.")
+CLIP_TEXT = "Hello."  # the held-out clip clip1: Henry's recording is voice_data/wavs/clip1.wav
 EPOCHS = (25, 50)
 
 FAKE_TRAIN_WITH_AUDIO = FAKE_TRAIN + '''
@@ -23,13 +24,20 @@ def png(path, shade):
     path.write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 SENTENCES = SENTENCES_HERE
+TEXTS = {f"sentence_{i}": t for i, t in enumerate(SENTENCES)}
+TEXTS["eval_clip1"] = CLIP_TEXT_HERE
+def scores(key, epoch):
+    n = list(TEXTS).index(key)
+    return {"text": TEXTS[key], "wer": round(0.1 * seed + 0.01 * n, 3), "seconds": 0.4 + 0.1 * n,
+            "speaker_similarity": round(0.5 + 0.05 * seed - 0.01 * n + epoch / 1000, 4), "mcd": 5.0 + n}
 rows = []
 for epoch in EPOCHS_HERE:
     out = folder / "checkpoints" / "evaluations" / f"epoch_{epoch:04d}"
-    for index, text in enumerate(SENTENCES):
-        wav(out / f"sentence_{index}.wav", 0.4 + 0.1 * index, 200 + 40 * seed + epoch)
-        png(out / f"sentence_{index}_alignment.png", (seed * 40 + epoch) % 256)
+    for index, key in enumerate(TEXTS):
+        wav(out / f"{key}.wav", 0.4 + 0.1 * index, 200 + 40 * seed + epoch)
+        png(out / f"{key}_alignment.png", (seed * 40 + epoch) % 256)
     rows.append(json.dumps({"epoch": epoch, "step": epoch * 4, "sentences": [{"text": t} for t in SENTENCES],
+                            "utterances": {k: scores(k, epoch) for k in TEXTS},
                             "audio": str(out.relative_to(folder))}))
 (folder / "logs" / "evaluations.jsonl").write_text("\\n".join(rows) + "\\n")
 (folder / "plots").mkdir(exist_ok=True)
@@ -38,7 +46,14 @@ lines += [f"{s},{3.0 / s + seed / 10},{1.0 / s},{1.5 / s},{0.5 / s},{0.2 / s}" f
 (folder / "plots" / "loss.csv").write_text("\\n".join(lines) + "\\n")
 png(folder / "plots" / "alignment.png", seed * 60 % 256)
 wav(folder / "samples" / "short_text.wav", 0.6, 300 + 40 * seed)
-'''.replace("SENTENCES_HERE", repr(SENTENCES)).replace("EPOCHS_HERE", repr(EPOCHS))
+final = {"short_text": {**scores("sentence_0", 0), "text": "Hello, I am Henry."}}
+for index, key in enumerate(TEXTS):
+    wav(folder / "samples" / f"{key}.wav", 0.5 + 0.1 * index, 320 + 40 * seed)
+    final[key] = scores(key, 100)
+(folder / "samples" / "utterances.json").write_text(json.dumps(final))
+'''.replace("SENTENCES_HERE", repr(SENTENCES)).replace("EPOCHS_HERE", repr(EPOCHS)).replace(
+    "CLIP_TEXT_HERE", repr(CLIP_TEXT))
+RUN_CLIPS = (len(SENTENCES) + 1) * len(EPOCHS) + len(SENTENCES) + 2  # periodic, then the final model's
 
 
 def audio_project(project) -> None:
