@@ -1,0 +1,135 @@
+"""Real Coqui training through SLURM: a submitted run preempted with TERM and requeued resumes exactly.
+
+Two runs of one tiny config are submitted at once. One trains uninterrupted. The other gets TERM on its
+batch step mid-training (`scancel --signal=TERM --batch`, as `--signal=B:TERM@grace` delivers it), saves and
+stops; `scontrol requeue` restarts it with SLURM_RESTART_COUNT=1 and it resumes from its checkpoint. Both end
+tagged, with the same step losses and the same model tensors, bit for bit, on CPU. A requeue of a finished
+job trains nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+import yaml
+
+from henryvc import api
+from henryvc.project import Project
+from henryvc_training import compare
+from tests.helpers import training as tf
+from tests.helpers.project import dvc, scratch, sh
+from tests.helpers.reliability import henryvc
+from tests.helpers.slurm import Cluster
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+# 8 training clips at batch 2: 4 steps an epoch, 3 epochs; checkpoints every 3 steps
+CONFIG = {**tf.TINY, "epochs": 3, "batch_size": 2, "save_step": 3}
+
+
+def real_project(base, data) -> Project:
+    """A project made by `henryvc init` whose debug template is the tiny config, with real voice data."""
+    root = base / "project"
+    root.mkdir()
+    api.init(root, str(base / "dvc-remote"))
+    project = Project(root.resolve())
+    shutil.copytree(data, root / "voice_data")
+    dvc(root, "add", "-q", "voice_data")
+    template = root / "configs" / "henry_voice_v2_debug.json"
+    config = json.loads(template.read_text())
+    config.update(CONFIG)
+    template.write_text(json.dumps(config, indent=2))
+    params = yaml.safe_load(project.params.read_text())
+    params.setdefault("evaluation", {}).update(tf.TINY_PARAMS)
+    project.params.write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-qm", "a tiny debug voice")
+    return project
+
+
+def job_id(project: Project, name: str) -> str:
+    return json.loads((project.state / "jobs" / f"{name}.json").read_text())["job_id"]
+
+
+def run_dir(project: Project, name: str):
+    return project.state / "jobs" / name / "training_runs" / name
+
+
+def requeue(cluster: Cluster, job: str) -> None:
+    """`scontrol requeue JOB`, then start it now: a requeued job waits 2-3 minutes for its BeginTime."""
+    cluster.run("scontrol", "requeue", job)
+    cluster.wait_state(job, {"PENDING", "REQUEUED", "CONFIGURING", "RUNNING", "COMPLETING"}, 60)
+    cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
+
+
+def wait_for_step(folder, step: int, timeout: float = 900) -> None:
+    losses = folder / "logs" / "step_losses.jsonl"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (folder / "checkpoints" / f"checkpoint_{step}.pth").exists() and losses.exists() \
+                and len(losses.read_text().splitlines()) > step:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no checkpoint_{step}.pth in {folder} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def preempted(request, tmp_path_factory, slurm_cluster):
+    base = scratch(request, tmp_path_factory, "slurm_training")
+    data = tf.sample_data(base / "voice", clips=10)
+    project = real_project(base, data)
+    env = slurm_cluster.env
+    done = [henryvc(project.root, "submit", "--major", "2", "--variant", "debug", "--description", d, env=env)
+            for d in ("uninterrupted", "preempted")]
+    assert all(d.returncode == 0 for d in done), [d.stderr for d in done]
+    reference, name = (d.stdout.split()[-1] for d in done)
+    job = job_id(project, name)
+    wait_for_step(run_dir(project, name), 3)
+    slurm_cluster.run("scancel", "--signal=TERM", "--batch", job)
+    first_end = slurm_cluster.wait_state(job, {"FAILED", "COMPLETED", "CANCELLED"}, 600)
+    after_term = json.loads((run_dir(project, name) / "run.json").read_text())
+    requeue(slurm_cluster, job)
+    for n in (reference, name):
+        state = slurm_cluster.wait_state(job_id(project, n), {"COMPLETED", "FAILED", "CANCELLED"}, 1800)
+        assert state == "COMPLETED", (project.state / "jobs" / f"{n}.out").read_text()[-3000:]
+    return project, reference, name, first_end, after_term
+
+
+def test_term_stops_the_run_incomplete_with_a_checkpoint(preempted):
+    _project, _reference, _name, first_end, after_term = preempted
+    assert first_end == "FAILED"  # the batch step exits 130: stopped for a requeue, not done
+    assert after_term["status"] == "incomplete"
+    (attempt,) = after_term["slurm"]["attempts"]
+    assert attempt["signal"] == "SIGTERM" and attempt["restart_count"] == 0 and attempt["status"] == "incomplete"
+
+
+def test_the_requeued_job_resumes_exactly_and_is_tagged(preempted):
+    project, reference, name, _first_end, _after_term = preempted
+    tags = sh(project.root, "git", "tag", "--list").stdout.split()
+    assert reference in tags and name in tags
+    record = json.loads(sh(project.root, "git", "show", f"{name}:training_runs/{name}/run.json").stdout)
+    first, second = record["slurm"]["attempts"]
+    assert (first["restart_count"], second["restart_count"]) == (0, 1)
+    assert first["job_id"] == second["job_id"] and second["exit_code"] == 0 and second["signal"] is None
+    continued = next(e for e in record["history"] if e.get("event") == "train-finished" and e.get("continued_from"))
+    assert continued["continued_from"]["exact"] is True
+    log = henryvc(project.root, "logs", name)  # the run's log lives in its job's worktree
+    assert log.returncode == 0 and "exact resume at epoch" in log.stdout, log.stderr
+    a, b = run_dir(project, reference), run_dir(project, name)
+    assert [row["step"] for row in compare.read_step_losses(b)] == list(range(12))
+    assert compare.compare_step_losses(a, b) == []  # bit for bit: no tolerance
+    assert compare.compare_checkpoints(compare.final_checkpoint(a), compare.final_checkpoint(b)) == []
+
+
+def test_a_requeued_finished_job_trains_nothing(preempted, slurm_cluster):
+    project, reference, _name, _first_end, _after_term = preempted
+    commit = sh(project.root, "git", "rev-list", "-n", "1", reference).stdout
+    job = job_id(project, reference)
+    requeue(slurm_cluster, job)
+    assert slurm_cluster.wait_state(job, {"COMPLETED", "FAILED"}, 300) == "COMPLETED"
+    out = (project.state / "jobs" / f"{reference}.out").read_text()
+    assert "is tagged already: attempt 1 trains nothing" in out
+    assert sh(project.root, "git", "rev-list", "-n", "1", reference).stdout == commit
