@@ -24,6 +24,7 @@ import pytest
 
 from henryvc import dvcrepo
 from henryvc.project import Project
+from tests.helpers.completeness import good_objects
 from tests.helpers.project import scratch, sh
 from tests.helpers.reliability import (
     HENRYVC,
@@ -74,8 +75,8 @@ def stall(marker: Path, condition: str = "true") -> str:
     return f'if {condition}; then touch "{marker}"; exec sleep 120; fi\nexit 0\n'
 
 
-def expected_objects(project: Project, name: str) -> int:
-    """How many objects tag NAME's data needs in a cache or remote (each .dir listing plus its files)."""
+def expected_objects(project: Project, name: str) -> set[str]:
+    """The objects tag NAME's data needs in a cache or remote (each .dir listing plus its files)."""
     from henryvc import gitrepo
 
     outs = dvcrepo.outs_at(gitrepo.open_repo(project.root), name)
@@ -85,7 +86,7 @@ def expected_objects(project: Project, name: str) -> int:
         total.add(out.md5 + (".dir" if out.is_dir else ""))
         if out.is_dir:
             total |= {e["md5"] for e in json.loads(dvcrepo.object_path(cache, out).read_text())}
-    return len(total)
+    return total
 
 
 def assert_consistent(project: Project, remote: Path | None = None, origin: Path | None = None,
@@ -101,7 +102,7 @@ def assert_consistent(project: Project, remote: Path | None = None, origin: Path
         assert store.corrupt == []
         litter.update(remote_litter_files=len(store.litter), remote_litter_bytes=store.litter_bytes)
         if origin is not None and name in remote_tags(origin):  # data first, tag second
-            assert store.good >= expected_objects(project, name)
+            assert expected_objects(project, name) <= good_objects(remote)
     return litter
 
 
@@ -172,7 +173,7 @@ def test_sigkill_mid_tag_run_at_each_step_then_rerun_completes(pushed_setup, tmp
     assert len(commits) == 1  # one run commit however many kills: the retry reused it
     verified = henryvc(project.root, "verify", name, "--json")
     assert verified.returncode == 0 and json.loads(verified.stdout)["ok"]
-    assert rehash_store(remote).good >= expected_objects(project, name)
+    assert expected_objects(project, name) <= good_objects(remote)  # as sets: every object the tag needs
     figure("tag-run --push", kill_point="re-run after 5 kills", recovery_s=round(recovery, 2),
            bytes_lost=0, data_bytes=json.loads(verified.stdout)["checked_bytes"])
 
@@ -194,7 +195,7 @@ def test_sigkill_mid_restore_at_each_step_then_rerun_completes(pushed_setup, tmp
     steps = [
         ("mid-worktree-checkout (smudge filter)", "README.md filter=stall\n", lambda: (marks / "checkout").exists()),
         ("mid-dvc-pull (cache partly filled)", "", lambda: cached() >= 3),
-        ("after pull, mid-checkout/re-hash", "", lambda: cached() >= want),
+        ("after pull, mid-checkout/re-hash", "", lambda: cached() >= len(want)),
     ]
     worktree = box / ".henryvc" / "restore" / name
     for label, attrs, marker in steps:
@@ -333,7 +334,7 @@ def test_disk_full_on_the_dvc_remote_fails_clearly_then_completes(tmp_path, tmpf
     done = henryvc(project.root, "tag-run", "--push")
     assert done.returncode == 0, done.stderr
     assert remote_tags(origin) == [name]
-    assert rehash_store(remote).good >= expected_objects(project, name)
+    assert expected_objects(project, name) <= good_objects(remote)  # as sets: every object the tag needs
     assert_consistent(project, remote, origin, name)
     assert henryvc(project.root, "verify", name).returncode == 0
     figure("disk full", where="DVC remote, after space was freed", recovery_s=round(time.monotonic() - started, 2),
@@ -557,7 +558,7 @@ def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
         assert kill.fired, f"{label}: the backup finished first (rc {kill.returncode}): {kill.stderr}"
         litter = assert_consistent(project)  # git, records and the cache; the remote is judged below
         store = rehash_store(remote)
-        whole = not store.corrupt and store.good >= expected_objects(project, name)
+        whole = not store.corrupt and expected_objects(project, name) <= good_objects(remote)
         checked = henryvc(project.root, "backup", "--verify")
         # Honest either way: a kill can land after the last object, and DVC can leave an empty file under
         # an object's name (it tries a reflink at the final path first); --verify must call that damaged.
@@ -570,7 +571,7 @@ def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
     assert done.returncode == 0, done.stderr
     assert henryvc(project.root, "backup", "--verify").returncode == 0
     assert_consistent(project, remote)
-    assert rehash_store(remote).good >= expected_objects(project, name)
+    assert expected_objects(project, name) <= good_objects(remote)  # as sets: every object the tag needs
     figure("backup", kill_point="re-run after 2 kills", recovery_s=round(recovery, 2), bytes_lost=0)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from henryvc.project import Project
+from tests.helpers.completeness import good_objects, needed
 from tests.helpers.project import dvc, sh
 from tests.helpers.reliability import big_project, henryvc, md5, rehash_store, remote_tags, train
 from tests.helpers.sshd import keygen
@@ -54,7 +55,9 @@ def test_push_on_one_box_restore_on_another_over_real_ssh(sshd, tmp_path):
     assert "subsystem 'sftp'" in sshd.log_text()
     assert remote_tags(origin) == [name]
     pushed = rehash_store(store)
-    assert pushed.good >= 4 and not pushed.corrupt and not pushed.litter  # 2 ckpts, events, .dir listings
+    assert not pushed.corrupt and not pushed.litter
+    # As sets: the remote holds exactly the objects the tag needs (2 checkpoints, events, voice data, listings).
+    assert good_objects(store) == set(needed(box_a, name, [box_a / ".dvc" / "cache"]))
 
     # Box B: a fresh clone of the git remote, its own key entry, an empty DVC cache.
     box_b = tmp_path / "box-b"
@@ -97,7 +100,8 @@ def test_ssh_remote_refusing_the_key_fails_clearly_and_pushes_no_tag(sshd, tmp_p
     dvc(box, "remote", "modify", "--local", "storage", "keyfile", str(sshd.keyfile))
     done = henryvc(box, "tag-run", name, "--push")
     assert done.returncode == 0, done.stderr
-    assert remote_tags(origin) == [name] and rehash_store(store).good >= 4
+    assert remote_tags(origin) == [name]
+    assert good_objects(store) == set(needed(box, name, [box / ".dvc" / "cache"]))  # every object, as sets
 
 
 def test_ssh_server_down_fails_clearly(sshd, tmp_path):
