@@ -111,6 +111,7 @@ def check_outs(workdir: Path, outs: list[Out], cache: Path, progress: Progress |
     result.checked_bytes = sum(path.stat().st_size for path, _, _ in taken)
     jobs = [job for job in jobs if trusted.get(job[0]) != job[1]]
     matched: list[tuple[Identity, str]] = []
+
     def check(job: tuple[Path, str, str]) -> tuple[int, list[Mismatch], Identity | None]:
         return _check_file(job[0], job[1], cache, job[2], job[2] not in uncached)
 
@@ -246,7 +247,8 @@ def _pull_failure(project: Project, git_repo: git.Repo, name: str, cache: Path) 
     try:
         odb = dvcstore.remote_odb(dvc_repo, remote)
         wanted = coverage.tag_objects(git_repo, [name], cache, odb)
-        missing = sorted(set(wanted) - dvcstore.on_remote(odb, wanted, cache), key=lambda oid: wanted[oid][1])
+        lacking = {oid for oid in wanted if not dvcstore.in_cache(cache, oid)}  # what the pull had to bring
+        missing = sorted(lacking - dvcstore.on_remote(odb, lacking, cache), key=lambda oid: wanted[oid][1])
     except Exception:  # unreachable, unreadable: DVC's error is the better report then
         return None
     if not missing:
