@@ -96,9 +96,6 @@ def check(project: Project, request: Request) -> newrun.Origin:
     origin = newrun.check_request(project, request.major, request.variant, request.config_path, request.parent,
                                   request.sets)
     scale.check(request.gpus, request.nodes)
-    if (request.nodes or 1) > 1:
-        raise BadInput("--nodes above 1 is not supported by `henryvc submit` yet: the batch step does not fan the train "
-                       "stage out with srun (docs/cluster.md); submit on one node, or use `henryvc run --node-rank`")
     if request.time is not None:
         slurm.check_time(request.time)
     if request.grace_s < 1:

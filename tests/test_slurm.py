@@ -127,7 +127,7 @@ def test_two_submitted_runs_train_at_once_and_stay_apart(project, slurm_cluster)
     (("--partition", "nosuch"), "not a partition of this cluster: debug"),
     (("--time", "two hours"), "is not a SLURM time"),
     (("--gpus", "0"), "--gpus must be at least 1"),
-    (("--nodes", "2"), "--nodes above 1 is not supported"),
+    (("--nodes", "3"), "SLURM refuses the job"),  # the cluster has two nodes
     (("--gpus", "2"), "SLURM refuses the job"),  # no node of this cluster has a GPU
     (("-S", "no_such_field=1"), "the config has no field 'no_such_field'"),
     (("-S", "save_step=many"), "the field holds int"),

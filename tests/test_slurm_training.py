@@ -133,3 +133,22 @@ def test_a_requeued_finished_job_trains_nothing(preempted, slurm_cluster):
     out = (project.state / "jobs" / f"{reference}.out").read_text()
     assert "is tagged already: attempt 1 trains nothing" in out
     assert sh(project.root, "git", "rev-list", "-n", "1", reference).stdout == commit
+
+
+def test_a_two_node_job_trains_across_both_slurmd_with_torchrun(tmp_path, slurm_cluster):
+    """`--nodes 2`: the batch step's train stage starts one torchrun per node with srun (gloo on CPU); rank 0
+    alone writes the run folder, and every epoch's shards are disjoint and cover the training split."""
+    project = real_project(tmp_path, tf.sample_data(tmp_path / "voice", clips=10))
+    done = henryvc(project.root, "submit", "--major", "2", "--variant", "debug", "--nodes", "2",
+                   "-S", "epochs=2", "-S", "save_step=1000", "-S", "shuffle=false", "-S", "eval_batch_size=1",
+                   env=slurm_cluster.env)
+    assert done.returncode == 0, done.stderr
+    name = done.stdout.split()[-1]
+    out = project.state / "jobs" / f"{name}.out"
+    state = slurm_cluster.wait_state(job_id(project, name), {"COMPLETED", "FAILED", "CANCELLED"}, 1800)
+    assert state == "COMPLETED", out.read_text()[-4000:]
+    folder = run_dir(project, name)
+    distributed = json.loads((folder / "run.json").read_text())["distributed"]
+    assert distributed["nodes"] == 2 and distributed["world_size"] == 2
+    tf.check_shards(folder, epochs=2, world=2)
+    assert name in sh(project.root, "git", "tag", "--list").stdout.split()

@@ -9,7 +9,6 @@ rank leaves the run incomplete and resumable.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -23,6 +22,7 @@ import pytest
 
 from henryvc import pipeline, record
 from tests.helpers import training as tf
+from tests.helpers.training import check_shards, rows
 
 pytestmark = pytest.mark.slow
 
@@ -64,31 +64,12 @@ def finish(proc: subprocess.Popen, timeout: float = 1500, code: int | None = 0) 
     return out
 
 
-def rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def tree(folder: Path) -> dict[str, str]:
     """Every file under FOLDER with its content hash."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def train_ids(run_dir: Path) -> set[str]:
-    return {line.split("|")[0] for line in (run_dir / "data" / "train.csv").read_text().splitlines() if line}
-
-
-def check_shards(run_dir: Path, epochs: int, world: int) -> list[dict]:
-    """Each epoch: every rank's clips are disjoint from the others' and together are the training split."""
-    reports = rows(run_dir / "logs" / "shards.jsonl")
-    assert [r["epoch"] for r in reports] == list(range(epochs))
-    for report in reports:
-        ranks = [set(r) for r in report["ranks"]]
-        assert len(ranks) == world and all(ranks)
-        assert all(not (a & b) for i, a in enumerate(ranks) for b in ranks[i + 1:]), report  # disjoint
-        assert set().union(*ranks) == train_ids(run_dir), report  # covers the epoch
-        assert report["ok"] and report["disjoint"] and report["covers_epoch"] and report["padding"] == 0
-    return reports
 
 
 def test_two_processes_on_one_machine_against_one_process(tmp_path):

@@ -52,7 +52,9 @@ class Scale:
         """The scale params.yaml's `train` section asks for; BadInput naming the field when it is wrong."""
         train = params.get("train") or {}
         scale = cls(gpus=_positive(train, "gpus", 1), nodes=_positive(train, "nodes", 1),
-                    master_addr=str(train.get("master_addr") or "127.0.0.1"),
+                    # in a SLURM job step the node that ran srun (the batch step's node) holds rank 0
+                    master_addr=str(train.get("master_addr") or os.environ.get("SLURM_LAUNCH_NODE_IPADDR")
+                                    or "127.0.0.1"),
                     master_port=_positive(train, "master_port", DEFAULT_PORT),
                     backend=train.get("backend") or None)
         if scale.master_port > 65535:
@@ -72,8 +74,11 @@ def _positive(section: dict[str, Any], key: str, default: int) -> int:
 
 
 def node_rank(explicit: int | None, scale: Scale) -> int:
-    """This machine's node rank: --node-rank, else $HENRYVC_NODE_RANK, else 0 (the node that holds rank 0)."""
-    value: Any = explicit if explicit is not None else os.environ.get(ENV_NODE_RANK, "0")
+    """This machine's node rank: --node-rank, else $HENRYVC_NODE_RANK, else the node's place in a SLURM job
+    step (srun sets SLURM_NODEID), else 0 (the node that holds rank 0)."""
+    in_step = "SLURM_STEP_ID" in os.environ and "SLURM_NODEID" in os.environ
+    value: Any = explicit if explicit is not None else os.environ.get(
+        ENV_NODE_RANK, os.environ["SLURM_NODEID"] if in_step else "0")
     try:
         rank = int(value)
     except ValueError:
@@ -89,6 +94,21 @@ def torchrun_command(scale: Scale, node: int, root: Path) -> list[str]:
             f"--nproc-per-node={scale.gpus}", f"--node-rank={node}", f"--master-addr={scale.master_addr}",
             f"--master-port={scale.master_port}", "--max-restarts=0",
             "-m", "henryvc_training.train", "--root", str(root)]
+
+
+def needs_fan_out(scale: Scale) -> bool:
+    """True in the batch step of a SLURM job with the run's nodes: the stage then starts one torchrun per node
+    with srun instead of typing `--node-rank` on every node."""
+    return (scale.nodes > 1 and "SLURM_JOB_ID" in os.environ and "SLURM_STEP_ID" not in os.environ
+            and int(os.environ.get("SLURM_JOB_NUM_NODES", "1")) >= scale.nodes)
+
+
+def fan_out(scale: Scale, root: Path) -> int:
+    """srun this stage once per node of the job (each then runs torchrun for its node); its exit code.
+    --kill-on-bad-exit: a rank that dies takes the others down, and the run is left incomplete."""
+    command = ["srun", f"--nodes={scale.nodes}", f"--ntasks={scale.nodes}", "--ntasks-per-node=1",
+               "--kill-on-bad-exit=1", sys.executable, "-m", "henryvc_training.train", "--root", str(root)]
+    return subprocess.run(command, cwd=root, check=False).returncode
 
 
 def launch(scale: Scale, node: int, root: Path) -> int:

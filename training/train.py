@@ -177,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         if rank is None:
             scale = distributed.Scale.from_params(common.load_params(root))
             if scale.world_size > 1 or args.node_rank:
-                # Several processes: torchrun starts this module once per rank (the branch below).
+                # Several processes: torchrun starts this module once per rank (the branch below); in a
+                # SLURM batch step, srun first starts this module once per node (docs/cluster.md).
+                if args.node_rank is None and distributed.needs_fan_out(scale):
+                    return distributed.fan_out(scale, root)
                 return distributed.launch(scale, distributed.node_rank(args.node_rank, scale), root)
             result = train(root)
         else:

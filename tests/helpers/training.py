@@ -98,3 +98,24 @@ def make_project(root: Path, data: Path, config: dict[str, Any] | None = None,
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-q", "-m", "project with run", cwd=root)
     return root
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def train_ids(run_dir: Path) -> set[str]:
+    return {line.split("|")[0] for line in (run_dir / "data" / "train.csv").read_text().splitlines() if line}
+
+
+def check_shards(run_dir: Path, epochs: int, world: int) -> list[dict]:
+    """Each epoch: every rank's clips are disjoint from the others' and together are the training split."""
+    reports = rows(run_dir / "logs" / "shards.jsonl")
+    assert [r["epoch"] for r in reports] == list(range(epochs))
+    for report in reports:
+        ranks = [set(r) for r in report["ranks"]]
+        assert len(ranks) == world and all(ranks)
+        assert all(not (a & b) for i, a in enumerate(ranks) for b in ranks[i + 1:]), report  # disjoint
+        assert set().union(*ranks) == train_ids(run_dir), report  # covers the epoch
+        assert report["ok"] and report["disjoint"] and report["covers_epoch"] and report["padding"] == 0
+    return reports
