@@ -1,4 +1,4 @@
-"""Share of an evaluation spent on intelligibility scoring (pocketsphinx + jiwer): budget <= 10 %.
+"""Share of an evaluation spent on scoring (pocketsphinx + jiwer, and the voice scores): budget <= 10 % together.
 
 Trains a tiny debug run on locally made sample data (or uses --root, a project whose run is trained),
 then runs the real evaluate stage ROUNDS times and reads what the stage measured itself: the seconds
@@ -49,10 +49,14 @@ def evaluate_once(root: Path) -> dict[str, Any]:
 
     run = yaml.safe_load((root / "params.yaml").read_text())["run"]
     metrics = json.loads((root / "training_runs" / run / "metrics.json").read_text())
-    return {"wall_seconds": round(wall, 2), "asr_seconds": metrics.get("eval_asr_seconds"),
+    spent = json.loads((root / "training_runs" / run / "run.json").read_text()).get("evaluation_seconds") or {}
+    voice = spent.get("voice") or 0.0  # speaker similarity, MCD, log-F0 RMSE (run.json: not a compared metric)
+    asr = metrics.get("eval_asr_seconds") or 0.0
+    return {"wall_seconds": round(wall, 2), "asr_seconds": metrics.get("eval_asr_seconds"), "voice_seconds": voice,
             "synthesis_seconds": metrics.get("eval_synthesis_seconds"),
             "utterances": metrics.get("utterances_checked"),
-            "asr_share": round(metrics["eval_asr_seconds"] / wall, 4) if metrics.get("eval_asr_seconds") else None}
+            "asr_share": round(asr / wall, 4) if asr else None, "voice_share": round(voice / wall, 4),
+            "scoring_share": round((asr + voice) / wall, 4)}
 
 
 def periodic(root: Path) -> list[dict[str, Any]]:
@@ -83,18 +87,21 @@ def main() -> int:
         rounds = [evaluate_once(root) for _ in range(args.rounds)]
         result = {"rounds": rounds, "periodic": periodic(root),
                   "median_asr_share": statistics.median(r["asr_share"] for r in rounds if r["asr_share"] is not None),
+                  "median_scoring_share": statistics.median(r["scoring_share"] for r in rounds),
                   "load_average": os.getloadavg(), "cpus": os.cpu_count()}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         for r in rounds:
             print(f"evaluate stage: {r['wall_seconds']} s wall, ASR {r['asr_seconds']} s "
-                  f"({100 * (r['asr_share'] or 0):.1f} %), synthesis {r['synthesis_seconds']} s, "
+                  f"({100 * (r['asr_share'] or 0):.1f} %), voice scores {r['voice_seconds']} s "
+                  f"({100 * r['voice_share']:.1f} %), synthesis {r['synthesis_seconds']} s, "
                   f"{r['utterances']} utterances")
         for r in result["periodic"]:
             print(f"periodic evaluation at epoch {r['epoch']}: ASR {r['asr_seconds']} s of {r['evaluation_seconds']} s "
                   f"({100 * (r['asr_share'] or 0):.1f} %)")
-        print(f"median ASR share of the evaluate stage: {100 * result['median_asr_share']:.1f} % (budget 10 %); "
+        print(f"median scoring share of the evaluate stage (ASR + voice): {100 * result['median_scoring_share']:.1f} % "
+              f"(budget 10 %); ASR alone {100 * result['median_asr_share']:.1f} %; "
               f"load average {result['load_average'][0]:.1f} on {result['cpus']} CPUs")
     return 0
 
