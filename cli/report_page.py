@@ -18,6 +18,7 @@ th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
 audio{width:220px;display:block}img.align{max-width:220px;display:block;margin-top:.2em}
 .verdict-success{color:#070;font-weight:bold}.verdict-failed{color:#b00;font-weight:bold}
 .scores{font-size:.8em;color:#555}td.text{max-width:22em}li.fix{list-style:none;color:#036}li.note{color:#666}
+button.play{font-size:1.1em;min-width:2.4em;cursor:pointer}
 """
 
 LISTEN_SCRIPT = """
@@ -33,13 +34,27 @@ function henryvcShow(evaluation){
     const row=DATA.rows[+tr.dataset.row], cells=(row.cells[evaluation]||{});
     for(const td of tr.querySelectorAll('td.clip')){
       const cell=cells[td.dataset.label], audio=td.querySelector('audio'), scores=td.querySelector('.scores');
-      if(cell){audio.src=cell.audio;audio.hidden=false;scores.textContent=henryvcScores(cell.scores);}
-      else{audio.pause();audio.removeAttribute('src');audio.load();audio.hidden=true;scores.textContent='-';}
+      audio.pause();
+      if(cell){audio.src=cell.audio;td.querySelector('button').hidden=false;scores.textContent=henryvcScores(cell.scores);}
+      else{audio.removeAttribute('src');audio.load();td.querySelector('button').hidden=true;scores.textContent='-';}
       td.dataset.sort=JSON.stringify(cell?cell.scores:{});
     }
   }
   document.getElementById('evaluation').value=evaluation;
 }
+// One light play button per clip (hundreds of native <audio controls> made the page take seconds to open):
+// a click plays that cell's clip and stops any other.
+function henryvcPlay(button){
+  const audio=button.parentElement.querySelector('audio');
+  for(const other of document.querySelectorAll('#listen audio')){if(other!==audio){other.pause();}}
+  if(audio.paused){audio.play();}else{audio.pause();}
+}
+document.addEventListener('play',e=>{const b=e.target.parentElement.querySelector('button.play');
+  if(b){b.textContent='\\u275a\\u275a';}},true);
+for(const kind of ['pause','ended']){document.addEventListener(kind,e=>{
+  const b=e.target.parentElement.querySelector('button.play');if(b){b.textContent='\\u25b6';}},true);}
+document.getElementById('listen').addEventListener('click',e=>{
+  if(e.target.matches('button.play')){henryvcPlay(e.target);}});
 function henryvcSort(how){
   const body=document.querySelector('#listen tbody'), rows=[...body.querySelectorAll('tr')];
   const [what,label]=how.split('|');
@@ -99,6 +114,9 @@ def _verdicts(runs: list[RunData]) -> str:
     return "".join(parts)
 
 
+PLAY = "<button class='play' type='button' title='play'>&#9654;</button>"
+
+
 def _listen_table(runs: list[RunData], data: dict[str, Any]) -> str:
     """One row per utterance: text, Henry's recording, each run's clip (the selector's evaluation) and scores."""
     if not data["rows"]:
@@ -112,9 +130,8 @@ def _listen_table(runs: list[RunData], data: dict[str, Any]) -> str:
     head = "".join(f"<th>{escape(r.legend)}</th>" for r in runs)
     body = []
     for index, row in enumerate(data["rows"]):
-        henry = (f"<audio controls preload='metadata' src='{escape(row['recording'])}'></audio>"
-                 if row["recording"] else "-")
-        cells = "".join(f"<td class='clip' data-label='{escape(r.label)}'><audio controls preload='metadata'></audio>"
+        henry = (f"{PLAY}<audio preload='none' src='{escape(row['recording'])}'></audio>" if row["recording"] else "-")
+        cells = "".join(f"<td class='clip' data-label='{escape(r.label)}'>{PLAY}<audio preload='none'></audio>"
                         f"<div class='scores'>-</div></td>" for r in runs)
         body.append(f"<tr data-row='{index}' data-key='{escape(row['key'])}'><td class='text'>{escape(row['text'])}"
                     f"</td><td class='henry'>{henry}</td>{cells}</tr>")

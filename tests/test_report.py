@@ -16,7 +16,7 @@ import pytest
 
 from henryvc import report, review
 from tests.helpers.browser import audio_states, browser, plot_marks
-from tests.helpers.report import RUN_CLIPS, two_tagged_runs
+from tests.helpers.report import RUN_CLIPS, load_all_audio, two_tagged_runs
 
 
 def _wait_for(path, seconds: float = 20.0) -> bool:
@@ -55,7 +55,9 @@ def test_listening_page_in_a_real_browser(project, invoke, tmp_path):
     try:
         driver.get((page_dir / "index.html").as_uri())
         assert _row_keys(driver) == ["short_text", "sentence_0", "sentence_1", "eval_clip1"]  # one row each
-        audio = audio_states(driver)
+        assert driver.execute_script("return Array.from(document.querySelectorAll('audio')).filter("
+                                     "a => a.readyState > 0).length") == 0  # nothing loads before a click
+        audio = load_all_audio(driver)  # every clip the page points at is there and plays
         assert len(audio) == 2 * 4 + 1 and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in audio), audio
         henry = driver.find_elements("css selector", "#listen td.henry audio")
         assert [h.get_attribute("src").endswith("media/henry/eval_clip1.wav") for h in henry] == [True]
@@ -65,9 +67,7 @@ def test_listening_page_in_a_real_browser(project, invoke, tmp_path):
         assert cell.find_element("css selector", ".scores").text == ("WER 0.410 · 0.500 s · similarity 0.790 · MCD 6.00 dB")
         # Clicking play on a cell plays that run's clip (the media element's own state says so).
         player = cell.find_element("tag name", "audio")
-        from selenium.webdriver.common.action_chains import ActionChains
-
-        ActionChains(driver).move_to_element_with_offset(player, -player.size["width"] // 2 + 18, 0).click().perform()
+        cell.find_element("css selector", "button.play").click()
         deadline = time.monotonic() + 10
         while driver.execute_script("return arguments[0].paused", player) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -85,7 +85,8 @@ def test_listening_page_in_a_real_browser(project, invoke, tmp_path):
         assert sorted(s for s in sources if s) == sorted(f"media/{r}/epoch_25/{k}.wav" for r in (a, b)
                                                          for k in ("sentence_0", "sentence_1", "eval_clip1"))
         assert cell.find_element("css selector", ".scores").text == ("WER 0.410 · 0.500 s · similarity 0.715 · MCD 6.00 dB")
-        assert audio_states(driver) and [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+        assert all(s[1] > 0 for s in load_all_audio(driver))
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
         # Sortable: by run B's speaker similarity (lowest first), then back to the utterance order.
         Select(driver.find_element("id", "sort")).select_by_visible_text(f"speaker similarity: {legend_b}")
         assert _row_keys(driver) == ["eval_clip1", "sentence_1", "sentence_0", "short_text"]  # epoch 25: no short text

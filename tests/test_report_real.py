@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import training as tf
-from tests.helpers.browser import audio_states, browser, plot_marks
+from tests.helpers.browser import browser, plot_marks
 from tests.helpers.project import scratch
+from tests.helpers.report import load_all_audio
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -60,7 +61,7 @@ def test_report_of_a_real_run_plays_in_chromium(trained, tmp_path):
         driver.get((out / "index.html").as_uri())
         rows = [tr.get_attribute("data-key") for tr in driver.find_elements("css selector", "#listen tbody tr")]
         assert rows == ["short_text", "sentence_0", *sorted(held)]
-        audio = audio_states(driver)
+        audio = load_all_audio(driver)
         assert len(audio) == len(rows) + len(held) and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in audio), audio
         # The evaluate stage's scores beside each clip of the final model: WER, duration, speaker similarity,
         # and for the held-out clips the distances to Henry's recording.

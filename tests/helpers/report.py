@@ -71,3 +71,19 @@ def two_tagged_runs(project, invoke) -> tuple[str, str]:
         assert invoke(["tag-run", name], project.root).exit_code == 0
         names.append(name)
     return names[0], names[1]
+
+
+def load_all_audio(driver, timeout: float = 30.0) -> list:
+    """The listening page loads no audio until a click: load every clip it points at; [readyState, duration,
+    error] of each, once all have their metadata (or TIMEOUT passed)."""
+    import time
+
+    driver.execute_script("document.querySelectorAll('#listen audio[src]').forEach(a => {a.preload = 'metadata'; "
+                          "a.load();})")
+    deadline = time.monotonic() + timeout
+    while True:
+        states = driver.execute_script("return Array.from(document.querySelectorAll('#listen audio[src]'))"
+                                       ".map(a => [a.readyState, a.duration, a.error])")
+        if all(s[0] >= 1 for s in states) or time.monotonic() > deadline:
+            return states
+        time.sleep(0.2)
