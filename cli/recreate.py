@@ -114,7 +114,7 @@ def recreate(project, name: str, allow_drift: bool = False, output: Output | Non
     before = metrics_file.stat().st_mtime_ns if metrics_file.exists() else None
     code, _ = dvc_repro(worktree, output, ("--force",))
     rewritten = metrics_file.exists() and metrics_file.stat().st_mtime_ns != before
-    tolerance = tolerance_for(reference, run_dir)
+    tolerance = tolerance_for(reference, run_dir, _recorded_device(project, name))
     exact = compare_training([sys.executable], reference, run_dir, tolerance)
     result = recreation(name, worktree, "host", code, rewritten, registry.show(project, name).metrics,
                         metrics_file, exact, tolerance, drift)
@@ -166,6 +166,14 @@ def _device(folder: Path) -> str | None:
         if value:
             return str(value)
     return None
+
+
+def _recorded_device(project, name: str) -> str | None:
+    """The device tag NAME's training recorded (environment.json), if any."""
+    try:
+        return recorded(project, name)[0].get("device")
+    except NotReady:
+        return None
 
 
 def tolerance_for(tag_run: Path, run_dir: Path, recorded_device: str | None = None) -> dict[str, Any] | None:
@@ -273,7 +281,7 @@ def in_image(project: Project, name: str, image: str | None = None, gpus: str = 
                          on_output=on_output, client=client)
     rewritten = metrics_file.exists() and (metrics_file.stat().st_mtime_ns != before_mtime
                                            or metrics_file.read_bytes() != before)
-    tolerance = tolerance_for(reference, run_dir, "cuda" if gpus == "all" else None)
+    tolerance = tolerance_for(reference, run_dir, "cuda" if gpus == "all" else (found or ({}, {}))[0].get("device"))
     inside = f"{container.PROJECT_MOUNT}/"
 
     def in_container(args: list[str]) -> tuple[int, str]:

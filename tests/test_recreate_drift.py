@@ -84,3 +84,18 @@ def test_a_code_change_refuses_through_the_command_and_writes_nothing(project, t
     assert len(lines) == 2 and lines[1].startswith("  code henryvc_training/train.py: sha256 "), lines
     assert not (project.state / "recreate").exists()  # refused before anything was written
     assert sh(project.root, "git", "status", "--porcelain", "--ignored").stdout == before
+
+
+def test_a_tolerance_only_where_cuda_trained(tmp_path):
+    """On CPU a re-creation is held to equality; CUDA_TOLERANCE applies only when the tag's or the re-run's
+    training ran on CUDA, and it names why."""
+    from henryvc import container, recreate
+
+    tag_dir, run_dir = tmp_path / "tag", tmp_path / "run"
+    tag_dir.mkdir()
+    run_dir.mkdir()
+    (run_dir / envlock.INFO_FILE).write_text(json.dumps({"device": "cpu"}))
+    assert recreate.tolerance_for(tag_dir, run_dir, "cpu") is None
+    assert recreate.tolerance_for(tag_dir, run_dir, "cuda") == container.CUDA_TOLERANCE
+    (run_dir / envlock.INFO_FILE).write_text(json.dumps({"device": "cuda:0"}))
+    assert recreate.tolerance_for(tag_dir, run_dir, None)["why"].startswith("trained on CUDA")
