@@ -116,14 +116,16 @@ def listen_metrics(root: Path, paths: RunPaths, params: dict[str, Any]) -> tuple
     criteria = params.get("criteria") or {}
     text = str(evaluation.get("short_text", "Hello, I am Henry."))
     max_steps = int(evaluation.get("max_decoder_steps", 500))
-    model, chosen = load_model(paths)
     data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
     clips = listen.eval_clips(paths, data_dir)
-    todo = listen.items(text, list(model.config.test_sentences or []), clips)
     references = listen.reference_clips(paths, data_dir) if evaluation.get("voice_scores", True) else []
     from henryvc_training import voice
 
     voice.set_cache(root / ".henryvc" / "voice-embeddings")  # real recordings: embedded once per machine
+    if references:  # Henry's side of the scores, while the model loads and speaks
+        voice.warm_up(references + [c.recording for c in clips if c.recording is not None])
+    model, chosen = load_model(paths)
+    todo = listen.items(text, list(model.config.test_sentences or []), clips)
     heard = listen.listen(model, todo, max_steps, paths.samples, bool(evaluation.get("asr", True)),
                           float(criteria.get("min_chars_per_second", 5.0)), references)
     synth.save_alignment_png(heard.alignments["short_text"], paths.plots / "alignment.png", f"{chosen.name}: {text}")

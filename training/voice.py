@@ -32,6 +32,7 @@ _ENCODER: list[Any] = []
 _REFERENCES: dict[tuple[tuple[str, int, int], ...], Any] = {}
 _RECORDINGS: dict[tuple[str, int, int], np.ndarray] = {}  # real recordings' embeddings (empty: silent)
 _CACHE: list[Path] = []  # where recordings' embeddings are kept between processes (set_cache)
+_WARMING: list[threading.Thread] = []  # warm_up's threads: an evaluation waits for them, never embeds twice
 _LOCK = threading.Lock()  # the encoder and the caches are shared by the training thread and warm-up
 
 
@@ -107,11 +108,31 @@ def set_cache(folder: Path | None) -> None:
     _CACHE[:] = [] if folder is None else [Path(folder)]
 
 
+def warm_up(paths: list[Path]) -> threading.Thread:
+    """Embed Henry's recordings PATHS (load the encoder first) in a background thread, while the evaluate
+    stage loads the model and synthesizes; recording_embeddings waits for it, so nothing is done twice."""
+    def work() -> None:
+        try:
+            recording_embeddings(paths)
+        except Exception:  # the evaluation embeds them itself and reports what fails
+            _RECORDINGS.clear()
+
+    thread = threading.Thread(target=work, name="henryvc-voice-warm-up", daemon=True)
+    _WARMING.append(thread)
+    thread.start()
+    return thread
+
+
 def recording_embeddings(paths: list[Path]) -> list[np.ndarray | None]:
     """The embeddings of the recordings at PATHS: each computed once per content (in memory, and on disk
     with set_cache), the missing ones in one pass of the encoder."""
     import hashlib
 
+    for thread in list(_WARMING):
+        if thread is not threading.current_thread():
+            thread.join()
+            if thread in _WARMING:
+                _WARMING.remove(thread)
     keys = [(str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths]
     todo: dict[tuple[str, int, int], tuple[Path, Path | None]] = {}
     for key, path in zip(keys, paths, strict=True):
