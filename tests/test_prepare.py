@@ -150,25 +150,33 @@ def test_invalid_run_config_is_one_line_not_a_traceback(project, capsys):
     assert "config.json: -: JSON syntax error at line" in err[0] and "Traceback" not in err[0]
 
 
+@pytest.mark.slow
 def test_crash_is_recorded_failed_with_a_readable_reason(project):
-    """A crash inside training (Coqui's bare `assert` has an empty message) ends `failed`, not `incomplete`."""
+    """A crash inside real training (Coqui's bare `assert` has an empty message) goes through the trainer's
+    own crash handler: the run ends `failed`, not `incomplete`, with the raising line as its reason, and its
+    folder and checkpoints are kept (Coqui's fit() would delete them)."""
     from henryvc import record
-    from henryvc_training import common, train, trainer
+    from henryvc_training import train
 
-    def coqui_like():
-        raise AssertionError  # what a bare `assert` raises outside pytest's rewriting
+    def coqui_like(trainer):  # a Coqui Trainer callback, run by the real training loop before each step
+        if trainer.total_steps_done == 3:
+            raise AssertionError  # what a bare `assert` raises outside pytest's rewriting
 
-    try:
-        coqui_like()
-    except AssertionError as exc:
-        reason = trainer.describe_crash(exc)
-    assert reason.startswith("AssertionError at ") and "test_prepare.py" in reason and "raise AssertionError" in reason
-    paths = common.RunPaths(project, tf.RUN)
-    train._record_result(paths, trainer.TrainResult("crashed", 7, 1, None, reason))
-    rec = record.load(paths.run_dir)
+    tf.dvc("repro", "prepare", cwd=project)
+    result = train.train(project, callbacks={"on_train_step_start": coqui_like})
+    assert (result.status, result.steps) == ("crashed", 3), result
+    assert result.message.startswith("AssertionError at ") and "test_prepare.py" in result.message
+    assert "test_prepare.py:" in result.message and "(raise AssertionError  # what a bare" in result.message
+    run_dir = project / "training_runs" / tf.RUN
+    rec = record.load(run_dir)
     assert rec.status == "failed"
-    assert rec.verdict["reasons"] == [f"training crashed at step 7: {reason}"]
-    assert "training crashed at step 7" in (paths.run_dir / "README.md").read_text()
+    assert rec.verdict["reasons"] == [f"training crashed at step 3: {result.message}"]
+    assert rec.history[-1]["event"] == "train-crashed" and rec.extra["training"]["ended"] == "crashed"
+    assert "training crashed at step 3" in (run_dir / "README.md").read_text()
+    critical = [line for line in (run_dir / "training_v2.log").read_text().splitlines() if " CRITICAL " in line]
+    assert "training crashed at step 3: AssertionError at " in critical[0]  # then its traceback, line by line
+    assert (run_dir / "checkpoints" / "checkpoint_2.pth").is_file()  # saved at step 2, kept after the crash
+    assert not record.is_training(run_dir)  # the lock went with the stage
 
 
 def test_henryvc_run_failing_before_training_records_failed(tmp_path, voice_data):
