@@ -5,6 +5,7 @@ through `henryvc review --from`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,6 +25,24 @@ def _wait_for(path, seconds: float = 20.0) -> bool:
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     return path.exists()
+
+
+@contextlib.contextmanager
+def static_server(folder):
+    """FOLDER served over HTTP on a free localhost port by Python's own static file server; its base URL."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _row_keys(driver) -> list:
@@ -92,6 +111,13 @@ def test_listening_page_in_a_real_browser(project, invoke, tmp_path):
         assert _row_keys(driver) == ["eval_clip1", "sentence_1", "sentence_0", "short_text"]  # epoch 25: no short text
         Select(driver.find_element("id", "sort")).select_by_visible_text("utterance order")
         assert _row_keys(driver) == ["short_text", "sentence_0", "sentence_1", "eval_clip1"]
+        # The same folder from a plain static server works the same.
+        with static_server(page_dir) as url:
+            driver.get(url + "index.html")
+            assert _row_keys(driver) == ["short_text", "sentence_0", "sentence_1", "eval_clip1"]
+            served = load_all_audio(driver)
+            assert len(served) == 2 * 4 + 1 and all(s[0] >= 1 and s[1] > 0 and s[2] is None for s in served)
+            assert plot_marks(driver) and [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
         if os.environ.get("HENRYVC_REPORT_SCREENSHOT"):  # how docs/report.png is made
             driver.save_screenshot(os.environ["HENRYVC_REPORT_SCREENSHOT"])
     finally:
