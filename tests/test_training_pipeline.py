@@ -164,3 +164,29 @@ def test_second_repro_does_nothing(repro, run_dir):
         assert f"Stage '{stage}' didn't change, skipping" in result.stdout
     assert (checkpoint.stat().st_mtime_ns, (run_dir / "metrics.json").read_text()) == before
     assert "up to date" in tf.dvc("status", cwd=project).stdout
+
+
+def test_the_evaluate_stage_withholds_success_until_a_review(repro, run_dir):
+    """The evaluate stage itself (not review.hold called by hand): with criteria this run meets, a variant that
+    `review.required_for` lists is recorded incomplete, awaiting a review, and gets no SUCCESS marker; the same
+    evaluation without that rule is success. Last in the module: it changes params.yaml."""
+    import yaml
+
+    from henryvc import record, review
+    from henryvc_training import evaluate
+
+    project, _ = repro
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["criteria"] = {key: (1e9 if key.startswith("max_") else 1e-6)  # min_chars_per_second divides
+                          for key, value in params["criteria"].items() if value is not None}
+    for required_for, status in ((["debug"], "incomplete"), ([], "success")):
+        params["review"] = {"required_for": required_for}
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        assert evaluate.main(["--root", str(project)]) == 0
+        rec = record.load(run_dir)
+        assert rec.status == status, rec.verdict
+        assert (run_dir / "SUCCESS").exists() == (status == "success")
+        assert review.held(rec.verdict) == (status == "incomplete"), rec.verdict  # withheld, every criterion met
+        if status == "incomplete":
+            assert rec.verdict["reasons"][0].startswith(review.HOLD_REASON), rec.verdict
+            assert json.loads((run_dir / "metrics.json").read_text())["verdict"] == "incomplete"
