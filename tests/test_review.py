@@ -133,7 +133,7 @@ def test_evaluate_withholds_success_until_an_approving_review_releases_it(projec
                  "decoder_runaways": 0, "attention_focus_min": 0.7, "attention_diagonality_min": 0.9},
                 {"max_total_loss": 2.0, "max_align_error": 0.1, "max_stopnet_loss": 0.5, "max_short_text_seconds": 5})
     assert met.status == "success"
-    withheld = review.hold(met, run_dir, params)  # what the evaluate stage does with its verdict
+    withheld = review.hold(met, run_dir, params)  # the rule alone; the evaluate stage applying it: test_training_pipeline
     assert withheld.status == "incomplete" and withheld.reasons[0].startswith(review.HOLD_REASON)
     assert review.hold(met, project.run_dir(trained_run(project, "debug", seed=2)), params).status == "success"
     assert review.hold(Verdict("failed", [], ["x"]), run_dir, params).status == "failed"
