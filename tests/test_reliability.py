@@ -514,6 +514,17 @@ HOSTILE = [
     ["review", "--from", "/dev/zero"],
     ["review", "--from", "pipe.json"],
     ["review", "--from", "huge.json"],
+    # refused before any scheduler is asked (none runs here): the request itself is wrong
+    ["submit", "--major", "-1", "--variant", "debug"],
+    ["submit", "--major", "2", "--variant", "debug", "--config", "broken.json"],
+    ["submit", "--major", "2", "--variant", "debug", "-S", "../x=1"],
+    ["submit", "--major", "2", "--variant", "debug", "-S", "noequals"],
+    ["submit", "--major", "2", "--variant", "debug", "--time", "soon"],
+    ["submit", "--major", "2", "--variant", "debug", "--gpus", "0"],
+    ["submit", "--major", "2", "--variant", "debug", "--from", f"../{RUN}"],
+    ["run", "--major", "2", "--variant", "debug", "--from", "{run}", "--config", "broken.json"],
+    ["jobs", "--bogus"],
+    ["cancel", f"../{RUN}"],
 ]
 
 
