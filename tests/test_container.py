@@ -281,3 +281,13 @@ def test_tiny_pipeline_in_the_container_tagged_restored_and_recreated(image, own
     assert report["matches"] and recreated.returncode == 0, f"metrics differ from the tag's: {different}"
     foreign = [str(p) for p in [project, *project.rglob("*")] if p.lstat().st_uid != uid]
     assert foreign == []
+
+
+def test_a_containers_trailing_non_json_line_is_skipped_and_no_json_is_none():
+    """docker recreate reads the last JSON line of a container's output; a warning printed after it (or a
+    line that is not JSON at all) is not a bug: the JSON before it counts, and none at all is None."""
+    from henryvc import recreate
+
+    assert recreate.last_json('{"identical": true}\nwarning: a trailing line\n') == {"identical": True}
+    assert recreate.last_json("[1, 2]\n\n  \nnot json {\n") == [1, 2]
+    assert recreate.last_json("only noise\nmore noise") is None
