@@ -30,7 +30,17 @@ class Synthesis:
 
 
 def synthesize(model: Any, text: str, max_decoder_steps: int) -> Synthesis:
-    """TEXT through MODEL with the decoder capped at MAX_DECODER_STEPS (an untrained model never stops)."""
+    """TEXT through MODEL with the decoder capped at MAX_DECODER_STEPS (an untrained model never stops).
+
+    The same model and text give the same audio, bit for bit: Coqui's Griffin-Lim starts from random phases
+    (numpy's global generator) and the prenet may drop out at inference (torch's), so both are seeded from
+    the text for the call and put back after it; a periodic evaluation leaves training's random numbers as
+    they were. (Unseeded, a re-creation's speaker similarity and mel-cepstral distance differed from the
+    tag's while every loss and tensor was identical.)
+    """
+    import zlib
+
+    import numpy as np
     import torch
 
     decoder = model.decoder
@@ -38,10 +48,15 @@ def synthesize(model: Any, text: str, max_decoder_steps: int) -> Synthesis:
     was_training = model.training
     decoder.max_decoder_steps = int(max_decoder_steps)
     model.eval()
+    numpy_state = np.random.get_state()
+    seed = zlib.crc32(text.encode("utf-8"))
     try:
-        with torch.no_grad():
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.default_generator.manual_seed(seed)
+            np.random.seed(seed)
             out = model.synthesize(text, use_griffin_lim=True)
     finally:
+        np.random.set_state(numpy_state)
         decoder.max_decoder_steps = saved
         model.train(was_training)
     alignment = out["alignments"]
