@@ -145,15 +145,20 @@ def test_a_requeued_finished_job_trains_nothing(preempted, slurm_cluster):
     assert sh(project.root, "git", "rev-list", "-n", "1", reference).stdout == commit
 
 
+def two_node_run(tmp_path, cluster: Cluster, epochs: int, save_step: int) -> tuple[Project, str]:
+    """A fresh project and a `--nodes 2` submission of its tiny debug config (no shuffling: shards are fixed)."""
+    project = real_project(tmp_path, tf.sample_data(tmp_path / "voice", clips=10))
+    done = henryvc(project.root, "submit", "--major", "2", "--variant", "debug", "--nodes", "2",
+                   "-S", f"epochs={epochs}", "-S", f"save_step={save_step}", "-S", "shuffle=false",
+                   "-S", "eval_batch_size=1", env=cluster.env)
+    assert done.returncode == 0, done.stderr
+    return project, done.stdout.split()[-1]
+
+
 def test_a_two_node_job_trains_across_both_slurmd_with_torchrun(tmp_path, slurm_cluster):
     """`--nodes 2`: the batch step's train stage starts one torchrun per node with srun (gloo on CPU); rank 0
     alone writes the run folder, and every epoch's shards are disjoint and cover the training split."""
-    project = real_project(tmp_path, tf.sample_data(tmp_path / "voice", clips=10))
-    done = henryvc(project.root, "submit", "--major", "2", "--variant", "debug", "--nodes", "2",
-                   "-S", "epochs=2", "-S", "save_step=1000", "-S", "shuffle=false", "-S", "eval_batch_size=1",
-                   env=slurm_cluster.env)
-    assert done.returncode == 0, done.stderr
-    name = done.stdout.split()[-1]
+    project, name = two_node_run(tmp_path, slurm_cluster, epochs=2, save_step=1000)
     out = project.state / "jobs" / f"{name}.out"
     state = slurm_cluster.wait_state(job_id(project, name), {"COMPLETED", "FAILED", "CANCELLED"}, 1800)
     assert state == "COMPLETED", out.read_text()[-4000:]
@@ -191,12 +196,7 @@ def test_a_killed_task_on_one_node_fails_the_job_and_leaves_the_run_incomplete(t
     import os
     import signal
 
-    project = real_project(tmp_path, tf.sample_data(tmp_path / "voice", clips=10))
-    done = henryvc(project.root, "submit", "--major", "2", "--variant", "debug", "--nodes", "2",
-                   "-S", "epochs=3", "-S", "save_step=2", "-S", "shuffle=false", "-S", "eval_batch_size=1",
-                   env=slurm_cluster.env)
-    assert done.returncode == 0, done.stderr
-    name = done.stdout.split()[-1]
+    project, name = two_node_run(tmp_path, slurm_cluster, epochs=3, save_step=2)
     job, folder = job_id(project, name), run_dir(project, name)
     wait_for_step(folder, 2)
     os.kill(_pid_of_rank(1, project.state / "jobs" / name), signal.SIGKILL)

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -28,6 +29,19 @@ def run_name_argument(name: str = "name", required: bool = True):
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def new_run_options(command):  # type: ignore[no-untyped-def]
+    """--major, --variant, --config and --description: what a new run is (`run` and `submit`)."""
+    for option in reversed([
+        click.option("--major", type=int, required=True, help="Major version of the voice (e.g. 2)."),
+        click.option("--variant", required=True, help="stable, experimental, production or debug."),
+        click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Config template to use instead of configs/henry_voice_v<MAJOR>_<VARIANT>.json."),
+        click.option("--description", default="", help="One line saying what this run tries."),
+    ]):
+        command = option(command)
+    return command
 
 
 def start_options(command):  # type: ignore[no-untyped-def]

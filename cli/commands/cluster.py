@@ -6,15 +6,11 @@ from pathlib import Path
 
 import click
 
-from henryvc.commands._common import emit_json, json_option, run_name_argument, start_options, table
+from henryvc.commands._common import emit_json, json_option, new_run_options, run_name_argument, start_options, table
 
 
 @click.command("submit")
-@click.option("--major", type=int, required=True, help="Major version of the voice (e.g. 2).")
-@click.option("--variant", required=True, help="stable, experimental, production or debug.")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Config template to use instead of configs/henry_voice_v<MAJOR>_<VARIANT>.json.")
-@click.option("--description", default="", help="One line saying what this run tries.")
+@new_run_options
 @click.option("--gpus", type=int, help="GPUs per node (sbatch --gpus-per-node; params.yaml train.gpus).")
 @click.option("--nodes", type=int, help="Nodes (sbatch --nodes; params.yaml train.nodes).")
 @click.option("--partition", help="SLURM partition (default: the cluster's default).")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from henryvc.commands._common import emit_json, json_option, run_name_argument, start_options
+from henryvc.commands._common import emit_json, json_option, new_run_options, run_name_argument, start_options
 
 
 def _print_result(result, as_json: bool) -> None:
@@ -33,11 +33,7 @@ def _stream(line: str) -> None:
 
 
 @click.command("run")
-@click.option("--major", type=int, required=True, help="Major version of the voice (e.g. 2).")
-@click.option("--variant", required=True, help="stable, experimental, production or debug.")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Config template to use instead of configs/henry_voice_v<MAJOR>_<VARIANT>.json.")
-@click.option("--description", default="", help="One line saying what this run tries.")
+@new_run_options
 @click.option("--no-tag", is_flag=True, help="Train and evaluate, but leave tagging to `henryvc tag-run`.")
 @click.option("--gpus", type=click.IntRange(min=1), help="Train on N processes per node (GPUs; gloo on CPUs) through torchrun: "
               "sets params.yaml train.gpus. See docs/distributed.md.")
