@@ -62,7 +62,9 @@ KILLS = int(os.environ.get("HENRYVC_KILLS", "10"))
 MB, FILES = 2, 4  # 8 MB of checkpoints per run: enough objects to be killed between, quick to copy back
 # Where the kills may land: seconds after the command's first write (fixed: a seed replays the same delays on
 # any machine). Each window is about how long the command writes, unkilled, on the shared 2-core machine.
-WINDOW_S = {"tag-run": 2.5, "restore": 3.0, "backup": 3.0, "archive": 0.8, "cleanup-failed": 3.0,
+# archive wrote for 0.3 s after its first write on a loaded box, and for under 0.04 s in a full run (seed
+# 279356510: of 57 delays drawn from 0.8 s only the 6 under 0.04 s landed, and the tier failed on "window too long").
+WINDOW_S = {"tag-run": 2.5, "restore": 3.0, "backup": 3.0, "archive": 0.15, "cleanup-failed": 3.0,
             "snapshot": 2.5}
 MAX_FINISHED_FIRST = 5  # per kill asked for: more means the window is far longer than the command here
 
