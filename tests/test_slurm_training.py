@@ -20,7 +20,7 @@ from henryvc import api
 from henryvc.project import Project
 from henryvc_training import compare
 from tests.helpers import training as tf
-from tests.helpers.project import dvc, scratch, sh
+from tests.helpers.project import dvc, isolate, scratch, sh
 from tests.helpers.reliability import henryvc
 from tests.helpers.slurm import Cluster
 
@@ -88,7 +88,12 @@ def wait_for_step(folder, step: int, timeout: float = 900) -> None:
 
 @pytest.fixture(scope="module")
 def preempted(request, tmp_path_factory, slurm_cluster):
-    base = scratch(request, tmp_path_factory, "slurm_training")
+    with pytest.MonkeyPatch.context() as patch:  # the autouse isolated_env is per test: isolate the build too
+        isolate(patch, tmp_path_factory.mktemp("home"))  # (a HOME without a git identity failed `init` in CI)
+        return _preempt(scratch(request, tmp_path_factory, "slurm_training"), slurm_cluster)
+
+
+def _preempt(base, slurm_cluster):
     data = tf.sample_data(base / "voice", clips=10)
     project = real_project(base, data)
     env = slurm_cluster.env
