@@ -51,7 +51,7 @@ def _client(name: str, *args: str, input_text: str | None = None) -> subprocess.
         raise SchedulerUnavailable(f"`{name}` did not answer in {TIMEOUT_S} s: is slurmctld up? {INSTALL_HINT}")
 
 
-def _first_line(text: str) -> str:
+def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
 
@@ -60,7 +60,7 @@ def partitions() -> dict[str, str]:
     """Every partition the cluster has, with its time limit; SchedulerUnavailable when none answers."""
     done = _client("sinfo", "-h", "-o", "%R %l")
     if done.returncode != 0:
-        raise SchedulerUnavailable(f"sinfo failed: {_first_line(done.stderr)}; {INSTALL_HINT}")
+        raise SchedulerUnavailable(f"sinfo failed: {_last_line(done.stderr)}; {INSTALL_HINT}")
     found: dict[str, str] = {}
     for line in done.stdout.splitlines():
         if line.strip():
@@ -89,14 +89,14 @@ def test_only(script: str) -> None:
     reason when it refuses (a GPU count or time the partition cannot give)."""
     done = _client("sbatch", "--test-only", input_text=script)
     if done.returncode != 0:
-        raise BadInput(f"SLURM refuses the job: {_first_line(done.stderr)}")
+        raise BadInput(f"SLURM refuses the job: {_last_line(done.stderr)}")
 
 
 def submit(script: str) -> str:
     """Queue SCRIPT (sbatch, script on stdin); the job id."""
     done = _client("sbatch", "--parsable", input_text=script)
     if done.returncode != 0:
-        raise HenryvcError(f"sbatch failed: {_first_line(done.stderr)}")
+        raise HenryvcError(f"sbatch failed: {_last_line(done.stderr)}")
     return done.stdout.strip().split(";")[0]
 
 
@@ -127,4 +127,4 @@ def cancel(job_id: str) -> None:
     """scancel JOB_ID."""
     done = _client("scancel", job_id)
     if done.returncode != 0:
-        raise HenryvcError(f"scancel {job_id} failed: {_first_line(done.stderr)}")
+        raise HenryvcError(f"scancel {job_id} failed: {_last_line(done.stderr)}")

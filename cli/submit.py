@@ -242,8 +242,9 @@ def job_views(project: Project) -> list[JobView]:
     for data in submitted:
         job = queue.get(data["job_id"])
         run_dir = Path(data["worktree"]) / project.run_rel(data["name"])
-        status = records.live_status(run_dir) if (run_dir / records.RECORD_FILE).exists() else "?"
-        attempts = records.load(run_dir).extra.get("slurm", {}).get("attempts", []) if status != "?" else []
+        record = records.load(run_dir) if (run_dir / records.RECORD_FILE).exists() else None
+        status = records.live_status(run_dir, record) if record else "?"
+        attempts = (record.extra.get("slurm") or {}).get("attempts", []) if record else []
         views.append(JobView(data["name"], data["job_id"], job.state if job else "GONE (not in squeue or sacct)",
                              status, job.nodes if job else "", job.reason if job else "",
                              gitrepo.tag_exists(repo, data["name"]), data["worktree"], attempts))

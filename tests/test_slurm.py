@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.helpers.project import gen, sh
-from tests.helpers.reliability import henryvc, remote_tags
+from tests.helpers.reliability import henryvc, md5, remote_tags
 from tests.helpers.slurm import Cluster
 
 pytestmark = pytest.mark.slurm
@@ -188,5 +187,7 @@ def test_the_worktree_shares_the_projects_dvc_cache(project, slurm_cluster):
     assert str(project.root / ".dvc" / "cache") in local
     checkpoint = worktree / "training_runs" / name / "checkpoints" / "checkpoint_500.pth"
     assert checkpoint.is_file()
-    objects = {p.name for p in Path(project.root / ".dvc" / "cache").rglob("*") if p.is_file()}
-    assert objects, "the run's data is in the project's own cache"
+    digest = md5(checkpoint)
+    assert (project.root / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]).is_file(), \
+        "the run's checkpoint is in the project's own cache, not a cache of the worktree's"
+    assert not (worktree / ".dvc" / "cache").exists()
