@@ -5,7 +5,10 @@ started as the real command line on real git and DVC and SIGKILLed, whole proces
 after its first write into the sandbox (the first file or folder it changes, seen by polling mtimes), at
 least KILLS times (env HENRYVC_KILLS, default 10). The delays come from one seed, printed at the start
 (`randomkill seed: N`) and in every failure message; HENRYVC_KILL_SEED=N replays the same delays: they are
-drawn in seconds from a fixed window per command (WINDOW_S), never scaled by a timing measured afresh.
+drawn in seconds, log-uniformly, from a fixed range per command (WINDOW_S: from FIRST_S to its end), never
+scaled by a timing measured afresh. Log-uniform because how long a command writes differs tenfold between
+machines: each tenfold slice of the range gets the same share of kills, so a fast machine still sees about
+half of them land, and a slow one sees kills spread over its whole write.
 Counting from the first write, not from the start, keeps a slow start-up on a loaded machine from eating
 the kills (measured, seed 283500983: counted from the start, 42 of 60 kills landed before the command had
 written anything, all 10 of cleanup-failed's among them).
@@ -60,11 +63,13 @@ pytestmark = [pytest.mark.reliability, pytest.mark.randomkill]
 
 KILLS = int(os.environ.get("HENRYVC_KILLS", "10"))
 MB, FILES = 2, 4  # 8 MB of checkpoints per run: enough objects to be killed between, quick to copy back
-# Where the kills may land: seconds after the command's first write (fixed: a seed replays the same delays on
-# any machine). Each window is about how long the command writes, unkilled, on the shared 2-core machine.
-# archive wrote for 0.3 s after its first write on a loaded box, and for under 0.04 s in a full run (seed
-# 279356510: of 57 delays drawn from 0.8 s only the 6 under 0.04 s landed, and the tier failed on "window too long").
-WINDOW_S = {"tag-run": 2.5, "restore": 3.0, "backup": 3.0, "archive": 0.15, "cleanup-failed": 3.0,
+# Where the kills may land: seconds after the command's first write, log-uniform from FIRST_S to the command's
+# window (fixed: a seed replays the same delays on any machine). Each window's end is about how long the command
+# writes, unkilled, on a loaded 2-core machine; a fast one writes far shorter: in CI cleanup-failed wrote for
+# about 0.2 s (seed 667449074: of 57 delays drawn uniformly from 3 s only 6 landed, "window too long"), and
+# archive for under 0.04 s (seed 279356510). Log-uniform from 5 ms, about half land on either machine.
+FIRST_S = 0.005
+WINDOW_S = {"tag-run": 2.5, "restore": 3.0, "backup": 3.0, "archive": 0.3, "cleanup-failed": 3.0,
             "snapshot": 2.5}
 MAX_FINISHED_FIRST = 5  # per kill asked for: more means the window is far longer than the command here
 
@@ -246,6 +251,11 @@ def replayable(what: str, tally: Tally) -> Iterator[None]:
         raise AssertionError(f"randomkill {REPLAY}: {what} failed, {where}: {exc}") from None
 
 
+def draw_delay(rng: random.Random, window_s: float) -> float:
+    """A delay in seconds, log-uniform from FIRST_S to WINDOW_S: each tenfold slice gets the same share."""
+    return round(FIRST_S * (window_s / FIRST_S) ** rng.random(), 4)
+
+
 def kill_loop(box: Sandbox, args: list[str], rng: random.Random, window_s: float,
               after: Callable[[Sandbox], None] | None = None, may_leave_cache: tuple[str, ...] = (),
               verify: Callable[[Sandbox], dict[str, int]] = verify_all) -> Tally:
@@ -266,7 +276,7 @@ def kill_loop(box: Sandbox, args: list[str], rng: random.Random, window_s: float
     box.put_back()
     piled = 0  # kills since the sandbox was last put back
     while tally.kills < KILLS:
-        delay = round(rng.uniform(0.0, window_s), 3)
+        delay = draw_delay(rng, window_s)
         tally.delays_s.append(delay)
         since = time.time_ns()
         process = spawn(box.cwd, *args, env=box.env)

@@ -63,6 +63,10 @@ def requeue(cluster: Cluster, job: str) -> None:
 
     First no node may still be completing: a job reads FAILED while its nodes still tear its steps down,
     and a requeue started then had its new srun step cancelled by that teardown (seen with a killed task).
+    Then at least two seconds must pass after the job ended: slurmd revokes the ended job's credential, and a
+    new one made in the same second counts as revoked ("Killing non-startable batch JobId=4: Job credential
+    revoked" in slurmctld's log, the job FAILED, when the requeue and StartTime=now followed within 0.5 s).
+    SLURM's own 2-3 minute BeginTime for a requeued job is what keeps real clusters clear of this.
     """
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -70,6 +74,7 @@ def requeue(cluster: Cluster, job: str) -> None:
         if not any(state.startswith("comp") for state in states):
             break
         time.sleep(0.5)
+    time.sleep(2.5)
     cluster.run("scontrol", "requeue", job)
     cluster.wait_state(job, {"PENDING", "REQUEUED", "CONFIGURING", "RUNNING", "COMPLETING"}, 60)
     cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
