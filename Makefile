@@ -81,11 +81,10 @@ test-fast: setup
 test-randomkill: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -s -p no:cacheprovider -m randomkill tests
 
-# ruff over the code and tests; mypy on the import names (strict on the adapters and nouns: pyproject.toml).
+# ruff over the code and tests; mypy on the two source roots (strict on the adapters and nouns: pyproject.toml).
 lint: $(BIN)/henryvc
 	$(BIN)/ruff check cli training tests benchmarks scripts
-	mkdir -p build/typecheck && ln -sfn ../../cli build/typecheck/henryvc && ln -sfn ../../training build/typecheck/henryvc_training
-	cd build/typecheck && MYPYPATH=. ../../$(BIN)/mypy --config-file ../../pyproject.toml -p henryvc -p henryvc_training
+	MYPYPATH=cli:training $(BIN)/mypy -p henryvc -p henryvc_training
 
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'

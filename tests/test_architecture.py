@@ -12,19 +12,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = {"henryvc": ROOT / "cli", "henryvc_training": ROOT / "training"}
+SOURCE_ROOTS = (ROOT / "cli", ROOT / "training")  # each holds its packages under their import names
 MAX_LINES = 500
 
 
 def module_files() -> dict[str, Path]:
     """Dotted module name -> its file, for every module of both packages."""
     found = {}
-    for package, folder in PACKAGES.items():
-        for path in sorted(folder.rglob("*.py")):
-            parts = list(path.relative_to(folder).with_suffix("").parts)
+    for root in SOURCE_ROOTS:
+        for path in sorted(root.rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
-            found[".".join([package, *parts])] = path
+            found[".".join(parts)] = path
     return found
 
 

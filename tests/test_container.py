@@ -1,4 +1,4 @@
-"""cli/container.py and `henryvc docker`: a fast tier that runs everywhere, and an engine tier
+"""cli/henryvc/container.py and `henryvc docker`: a fast tier that runs everywhere, and an engine tier
 (`-m engine`) on a real engine: the real Dockerfile built, commands run inside, and a tiny pipeline
 trained, tagged, restored and re-created in the container."""
 
@@ -80,10 +80,10 @@ def test_passthrough_env_keeps_the_runs_settings_only():
 
 def test_build_context_keeps_data_runs_and_cache_out(tmp_path):
     root = tmp_path / "ctx"
-    files = {"Dockerfile": "FROM scratch\n", "pyproject.toml": "", "cli/x.py": "", "training/t.py": "",
+    files = {"Dockerfile": "FROM scratch\n", "pyproject.toml": "", "cli/henryvc/x.py": "", "training/henryvc_training/t.py": "",
              "voice_data/wavs/a.wav": "RIFF", "training_runs/henry_v2_debug_20250101_120000/checkpoint_1.pth": "w",
              ".dvc/cache/files/md5/ab/cdef": "blob", ".dvc/config": "", ".git/HEAD": "ref",
-             "cli/__pycache__/x.cpython-311.pyc": ""}
+             "cli/henryvc/__pycache__/x.cpython-311.pyc": ""}
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
@@ -93,7 +93,7 @@ def test_build_context_keeps_data_runs_and_cache_out(tmp_path):
     with tarfile.open(fileobj=container.build_context(root, bundle)) as tar:
         names = set(tar.getnames())
         pem = tar.extractfile(container.CA_BUNDLE_NAME).read().decode()
-    assert {"Dockerfile", "pyproject.toml", "cli/x.py", "training/t.py", ".dvc/config"} <= names
+    assert {"Dockerfile", "pyproject.toml", "cli/henryvc/x.py", "training/henryvc_training/t.py", ".dvc/config"} <= names
     leaked = [n for n in names if n.startswith(("voice_data", "training_runs", ".dvc/cache", ".git/"))
               or n.endswith(".pyc")]
     assert leaked == []

@@ -28,8 +28,8 @@ def layer(base: Path, packages: tuple[str, ...] = (), edit: str | None = None) -
     if edit:
         site = site_packages(python)
         ignore = shutil.ignore_patterns("__pycache__")
-        shutil.copytree(SOURCE / "cli", site / "henryvc", ignore=ignore)
-        shutil.copytree(SOURCE / "training", site / "henryvc_training", ignore=ignore)
+        shutil.copytree(SOURCE / "cli" / "henryvc", site / "henryvc", ignore=ignore)
+        shutil.copytree(SOURCE / "training" / "henryvc_training", site / "henryvc_training", ignore=ignore)
         with (site / edit).open("a") as handle:
             handle.write("# another henryvc: one comment more\n")
     return python

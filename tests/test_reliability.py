@@ -556,7 +556,7 @@ def test_every_command_that_takes_input_has_hostile_cases():
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Lifecycle commands (cli/backup.py, cli/archive.py, ...): kills mid-backup and mid-archive, and deleting commands vs symlinks.
+# Lifecycle commands (henryvc.backup, henryvc.archive, ...): kills mid-backup and mid-archive, and deleting commands vs symlinks.
 
 def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
     project, name, remote, origin = pushed_setup

@@ -1,0 +1,1 @@
+../../../../scripts/archive_training_runs.sh

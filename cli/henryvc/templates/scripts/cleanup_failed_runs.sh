@@ -1,0 +1,1 @@
+../../../../scripts/cleanup_failed_runs.sh

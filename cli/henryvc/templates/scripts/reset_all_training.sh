@@ -1,0 +1,1 @@
+../../../../scripts/reset_all_training.sh

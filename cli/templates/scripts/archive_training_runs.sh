@@ -1,1 +1,0 @@
-../../../scripts/archive_training_runs.sh

@@ -1,1 +1,0 @@
-../../../scripts/cleanup_failed_runs.sh

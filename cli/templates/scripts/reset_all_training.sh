@@ -1,1 +1,0 @@
-../../../scripts/reset_all_training.sh
