@@ -35,8 +35,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from henryvc import summary as summaries  # noqa: E402  (the tag message format, built exactly as tag-run builds it)
-from henryvc.dvcrepo import Out  # noqa: E402
+from henryvc.adapters.dvcrepo import Out  # noqa: E402
+from henryvc.core import summary as summaries  # noqa: E402  (the tag message format, built exactly as tag-run builds it)
 from tests.helpers.project import FAKE_TRAIN, fake_dvc_yaml  # noqa: E402
 
 BIN = Path(sys.executable).parent

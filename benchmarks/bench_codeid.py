@@ -46,7 +46,7 @@ def main() -> int:
                                      "[init]\n\tdefaultBranch = main\n")
     os.environ.update(HOME=str(home), GIT_CONFIG_GLOBAL=str(home / ".gitconfig"), DVC_NO_ANALYTICS="1",
                       PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    from henryvc import codeid, envlock
+    from henryvc.core import codeid, envlock
     from tests.helpers.project import make_project, trained_run
 
     project = make_project(base / "project", base / "remote")
@@ -64,7 +64,7 @@ def main() -> int:
         start = time.perf_counter()
         cli("new-run", "--major", "2", "--variant", "debug")
         new_run.append(time.perf_counter() - start)
-    cold_code = ("import time, sys; from pathlib import Path; from henryvc import stagecode; "
+    cold_code = ("import time, sys; from pathlib import Path; from henryvc.core import stagecode; "
                  "t = time.perf_counter(); stagecode.ensure(Path(sys.argv[1])); print(time.perf_counter() - t)")
     ensure = [float(subprocess.run([sys.executable, "-c", cold_code, str(project.root)], capture_output=True,
                                    text=True, check=True).stdout) for _ in range(args.reps * 2)]  # as new-run pays it

@@ -1,7 +1,7 @@
 """Image archive figures (issue 12): size, `docker build --save` time, push, and the load on a machine without it.
 
 A benchmark, not a test. In a temporary project (henryvc init, DVC remote in a sibling folder) it saves
-IMAGE through henryvc.imagestore (image save + dvc add + commit), pushes it, then plays the other machine:
+IMAGE through henryvc.core.imagestore (image save + dvc add + commit), pushes it, then plays the other machine:
 image removed from the engine (a re-tagged copy only: the original is kept), archive and DVC cache
 deleted, and times imagestore.ensure_loaded (dvc pull + image load). Needs a container engine
 ($DOCKER_HOST, see scripts/container_engine.sh).
@@ -30,8 +30,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default="localhost/henryvc-base:bookworm")
     args = parser.parse_args()
-    from henryvc import api, container, dvcrepo, imagestore
-    from henryvc.project import Project
+    from henryvc import api
+    from henryvc.adapters import container, dvcrepo
+    from henryvc.core import imagestore
+    from henryvc.core.project import Project
 
     base = Path(tempfile.mkdtemp(prefix="bench-image-", dir=os.environ.get("TMPDIR", "/var/tmp")))
     os.environ.setdefault("GIT_AUTHOR_NAME", "bench")

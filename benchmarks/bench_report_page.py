@@ -1,6 +1,6 @@
 """How fast the listening page of `henryvc report` opens in chromium: 10 runs x 20 utterances (budget: < 1 s).
 
-Builds the page the way `henryvc report` does (henryvc.report.listening_data + report_page.render, the real
+Builds the page the way `henryvc report` does (henryvc.ops.report.listening_data + report_page.render, the real
 Vega bundle and loss specs) for RUNS synthetic runs of UTTERANCES clips each at a final and a periodic
 evaluation (1 s WAVs, every clip scored), opens it from file:// in Debian's headless chromium and reads the
 browser's own navigation timing: DOMContentLoaded, the load event (every script run, the first evaluation's
@@ -43,7 +43,7 @@ def build(base: Path, runs: int, utterances: int) -> tuple[Path, int]:
     """The page of RUNS synthetic runs in BASE/page; its path and how many audio files it holds."""
     import vl_convert
 
-    from henryvc import report, report_page
+    from henryvc.ops import report, report_page
 
     data_runs = []
     names = [f"henry_v2_debug_20261206_{10 + i:02d}0000" for i in range(runs)]

@@ -62,7 +62,7 @@ def bare_sbatch(project, env: dict[str, str], index: int) -> float:
     sh(project.root.parent, "git", "clone", "-q", str(project.root), str(clone))
     sh(clone, sys.executable, "-m", "dvc", "config", "--local", "cache.dir", str(project.root / ".dvc" / "cache"))
     sh(clone, sys.executable, "-m", "dvc", "checkout", "-q", "voice_data.dvc")
-    from henryvc.project import Project
+    from henryvc.core.project import Project
 
     api.new_run(Project(clone), 2, "debug")
     started = time.time()

@@ -48,7 +48,7 @@ def make_project(base: Path, clips: int, epochs: int) -> Path:
     """A project shaped like `henryvc new-run` makes one (no git/DVC: the stage does not need them)."""
     import yaml
 
-    from henryvc import record
+    from henryvc.core import record
     from henryvc_training.sample_data import make_dataset
 
     root = base / "project"
@@ -110,7 +110,7 @@ def bare_coqui(root: Path, out: Path) -> list[float]:
 
 def henryvc_stage(root: Path) -> list[float]:
     """The henryvc train stage on the same project (lock, run log, hooks, NaN guard, loss lines)."""
-    from henryvc import record
+    from henryvc.core import record
     from henryvc_training import train
 
     run_dir = root / "training_runs" / RUN

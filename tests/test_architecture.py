@@ -1,7 +1,14 @@
-"""The shape of the code: no import circle among henryvc/henryvc_training modules, no file over 500 lines.
+"""The shape of the code: layers in import order, no import circle, no file over 500 lines.
 
-Read from the source with ast (nothing is imported): every import counts, at the top or inside a function,
-except those under `if TYPE_CHECKING:` (never run). docs/architecture.md is the map these checks keep true.
+Read from the source with ast (nothing is imported): every import counts, at the top, inside a function or
+under `if TYPE_CHECKING:` (a type-only import is still a dependency a reader must follow, and it hid three
+circles). docs/architecture.md is the map these checks keep true.
+
+The layers of henryvc, each a folder (a module may import its own layer and the ones below it):
+    main (henryvc.main, henryvc.__main__) > commands > api > ops > core > adapters > foundation
+The foundation is henryvc.errors (the one exception base) and henryvc.paths (where henryvc's own files
+are): both import nothing of henryvc, and every layer may raise or locate. The training stages
+(henryvc_training) stand on core and the foundation alone.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ def module_files() -> dict[str, Path]:
     found = {}
     for root in SOURCE_ROOTS:
         for path in sorted(root.rglob("*.py")):
+            if "templates" in path.relative_to(root).parts:  # files `henryvc init` copies into a project
+                continue
             parts = list(path.relative_to(root).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
@@ -28,24 +37,9 @@ def module_files() -> dict[str, Path]:
     return found
 
 
-def _type_checking_only(node: ast.AST) -> bool:
-    test = node.test if isinstance(node, ast.If) else None
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
 def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
-    """Every import statement in TREE, at any depth, skipping the bodies of `if TYPE_CHECKING:`."""
-    found, todo = [], [tree]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            found.append(node)
-        children = list(ast.iter_child_nodes(node))
-        if _type_checking_only(node):
-            children = list(node.orelse)
-        todo.extend(children)
-    return found
+    """Every import statement in TREE, at any depth (`if TYPE_CHECKING:` bodies included)."""
+    return [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 
 def imported_modules(name: str, path: Path, modules: set[str]) -> set[str]:
@@ -110,23 +104,77 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_the_checker_sees_imports_inside_functions_and_skips_type_checking(tmp_path: Path) -> None:
-    # The checker itself: a circle through a function-level import is found; a TYPE_CHECKING import is not one.
+def test_the_checker_sees_imports_inside_functions_and_under_type_checking(tmp_path: Path) -> None:
+    # The checker itself: circles through a function-level import and through a TYPE_CHECKING import are found.
     (tmp_path / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import c\n"
                                    "def f():\n    from pkg import b\n")
     (tmp_path / "b.py").write_text("import pkg.a\n")
     (tmp_path / "c.py").write_text("from . import a\n")
     modules = {"pkg", "pkg.a", "pkg.b", "pkg.c"}
     graph = {f"pkg.{n}": imported_modules(f"pkg.{n}", tmp_path / f"{n}.py", modules) for n in "abc"}
-    assert graph == {"pkg.a": {"pkg.b"}, "pkg.b": {"pkg.a"}, "pkg.c": {"pkg.a"}}
-    assert cycles(graph) == [["pkg.a", "pkg.b"]]
+    assert graph == {"pkg.a": {"pkg.b", "pkg.c"}, "pkg.b": {"pkg.a"}, "pkg.c": {"pkg.a"}}
+    assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
 
 
 def test_the_graph_covers_both_packages() -> None:
     graph = import_graph()
-    assert {"henryvc.api", "henryvc.runfolder", "henryvc.commands.runs", "henryvc_training.train"} <= set(graph)
-    assert "henryvc.runfolder" in graph["henryvc.archive"]  # a top-level import
-    assert "henryvc.archive" in graph["henryvc.api"]  # an import inside a function
+    assert {"henryvc.api", "henryvc.core.runfolder", "henryvc.commands.runs", "henryvc_training.train"} <= set(graph)
+    assert "henryvc.core.runfolder" in graph["henryvc.ops.archive"]  # a top-level import
+    assert "henryvc.ops.archive" in graph["henryvc.api"]  # an import inside a function
+
+
+FOUNDATION = {"henryvc", "henryvc.errors", "henryvc.paths"}
+RANKS = {"foundation": 0, "adapters": 1, "core": 2, "ops": 3, "api": 4, "commands": 5, "main": 6}
+
+
+def layer(module: str) -> str:
+    """The layer of henryvc module MODULE (its folder), or "stages" for henryvc_training."""
+    if module.startswith("henryvc_training"):
+        return "stages"
+    if module in FOUNDATION:
+        return "foundation"
+    if module in ("henryvc.main", "henryvc.__main__"):
+        return "main"
+    part = module.split(".")[1]
+    return part if part in RANKS else f"unplaced ({module})"
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Each import that goes up a layer, or out of what the stages may use."""
+    found = []
+    for source, targets in sorted(graph.items()):
+        here = layer(source)
+        for target in sorted(targets):
+            there = layer(target)
+            if here == "stages":
+                allowed = there in ("stages", "core", "foundation")
+            elif there == "stages":
+                allowed = here in ("ops", "api", "commands", "main")  # what runs or reads the stages
+            else:
+                allowed = here in RANKS and there in RANKS and RANKS[there] <= RANKS[here]
+            if not allowed:
+                found.append(f"{source} ({here}) imports {target} ({there})")
+    return found
+
+
+def test_the_layer_checker_finds_an_import_that_goes_up() -> None:
+    graph = {"henryvc.core.record": {"henryvc.ops.archive", "henryvc.adapters.gitrepo", "henryvc.errors"},
+             "henryvc.adapters.gitrepo": {"henryvc.errors", "henryvc.core.atomic"},
+             "henryvc_training.train": {"henryvc.core.record", "henryvc.adapters.dvcrepo"},
+             "henryvc.ops.archive": {"henryvc.core.record", "henryvc_training.train"}}
+    assert layer_violations(graph) == [
+        "henryvc.adapters.gitrepo (adapters) imports henryvc.core.atomic (core)",
+        "henryvc.core.record (core) imports henryvc.ops.archive (ops)",
+        "henryvc_training.train (stages) imports henryvc.adapters.dvcrepo (adapters)"]
+
+
+def test_every_module_sits_in_a_layer() -> None:
+    assert [m for m in module_files() if layer(m).startswith("unplaced")] == []
+
+
+def test_imports_follow_the_layers() -> None:
+    found = layer_violations(import_graph())
+    assert found == [], "imports against the layer order:\n" + "\n".join(found)
 
 
 def test_no_import_circle() -> None:

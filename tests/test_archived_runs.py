@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from henryvc import record
+from henryvc.core import record
 from tests.helpers import training as tf
 from tests.helpers.lifecycle import henryvc, run_with_status
 from tests.helpers.project import sh

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import shutil
 
-from henryvc import dvcrepo
-from henryvc import record as records
+from henryvc.adapters import dvcrepo
+from henryvc.core import record as records
 from tests.helpers.lifecycle import henryvc, run_with_status
 from tests.helpers.project import sh
 

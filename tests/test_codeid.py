@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from henryvc import api, codeid, stagecode
-from henryvc.project import Project
+from henryvc import api
+from henryvc.core import codeid, stagecode
+from henryvc.core.project import Project
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,7 +27,7 @@ def test_template_pipeline_lists_exactly_the_import_closure(stage):
     spec = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][stage]
     listed = [d for d in spec["deps"] if d.startswith(f"{stagecode.FOLDER}/")]
     assert listed == stagecode.stage_deps(stage), (
-        "a stage imports other henryvc modules now: run `python -m henryvc.stagecode --sync .` and commit dvc.yaml")
+        "a stage imports other henryvc modules now: run `python -m henryvc.core.stagecode --sync .` and commit dvc.yaml")
 
 
 @pytest.mark.parametrize("stage", codeid.STAGES)
@@ -133,3 +134,44 @@ def test_init_upgrades_an_old_pipeline_to_list_the_stage_code(tmp_path):
                           text=True).stdout == ""  # committed by init
     api.init(root, str(tmp_path / "remote"))  # idempotent
     assert (root / "dvc.yaml").read_text() == text
+
+
+FLAT = ("adapters/", "core/", "ops/")  # the layer folders: before them every module sat in henryvc/ itself
+
+
+def _flat(dep: str) -> str:
+    for layer in FLAT:
+        dep = dep.replace(f"stage_code/henryvc/{layer}", "stage_code/henryvc/")
+    return dep
+
+
+@pytest.mark.parametrize("upgrade", ["new-run", "init"])
+def test_a_project_made_before_the_layer_folders_is_brought_up_to_date(tmp_path, upgrade):
+    # A project from before the layers: its dvc.yaml lists flat module files (stage_code/henryvc/record.py),
+    # which the installed henryvc no longer has, and its links point at that older henryvc's folders.
+    root = tmp_path / "old"
+    root.mkdir()
+    api.init(root, str(tmp_path / "remote"))
+    spec = yaml.safe_load((root / "dvc.yaml").read_text())
+    for stage in spec["stages"].values():
+        stage["deps"] = list(dict.fromkeys(_flat(d) for d in stage["deps"] if d != "stage_code/henryvc/adapters/__init__.py"
+                                           and d != "stage_code/henryvc/core/__init__.py"))
+    (root / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    old = tmp_path / "older-henryvc"
+    (old / "henryvc").mkdir(parents=True)
+    (old / "henryvc" / "record.py").write_text("# the flat layout\n")
+    stagecode.link(root, {"henryvc": old / "henryvc"})
+    subprocess.run(["git", "commit", "-qam", "a project from an older henryvc"], cwd=root, check=True)
+    assert "stage_code/henryvc/record.py" in (root / "dvc.yaml").read_text()
+    project = Project(root.resolve())
+    if upgrade == "new-run":
+        api.new_run(project, 2, "debug")
+    else:
+        api.init(root, str(tmp_path / "remote"))
+    upgraded = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    for stage in codeid.STAGES:
+        listed = [d for d in upgraded[stage]["deps"] if d.startswith("stage_code/")]
+        assert listed == stagecode.stage_deps(stage)
+        assert all((root / d).is_file() for d in listed), [d for d in listed if not (root / d).is_file()]
+    assert "stage_code/henryvc/core/record.py" in upgraded["train"]["deps"]
+    assert (root / "stage_code" / "henryvc").resolve() == codeid.package_dirs()["henryvc"]

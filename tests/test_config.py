@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import config as configs
+from henryvc.core import config as configs
 from tests.helpers.project import minimal_config
 
 REPO = Path(__file__).resolve().parent.parent

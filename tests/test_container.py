@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import container
+from henryvc.adapters import container
+from henryvc.core import recreation
 from henryvc.errors import BadInput
+from henryvc.ops import dockerrun
 from tests.helpers.container import BASE_IMAGE, REPO, TEST_TAG, chown_tree, henryvc, owner_ids, root_owned
 
 
@@ -131,26 +133,26 @@ def test_owner_is_the_projects_owner(tmp_path):
 
 
 def test_compare_metrics_and_the_verdict():
-    changes = container.compare_metrics({"loss": 1.0, "align_error": 0.05, "note": "a"},
+    changes = recreation.compare_metrics({"loss": 1.0, "align_error": 0.05, "note": "a"},
                                         {"loss": 1.0000001, "align_error": 0.07, "extra": 3})
     by_key = {c.key: c for c in changes}
     assert not by_key["loss"].same and not by_key["align_error"].same  # on CPU only equal is the same
-    cuda = {c.key: c for c in container.compare_metrics({"loss": 1.0}, {"loss": 1.0000001},
-                                                        container.CUDA_TOLERANCE["metrics_rtol"])}
+    cuda = {c.key: c for c in recreation.compare_metrics({"loss": 1.0}, {"loss": 1.0000001},
+                                                        recreation.CUDA_TOLERANCE["metrics_rtol"])}
     assert cuda["loss"].same  # the one tolerance, where the run trained on CUDA
     assert by_key["align_error"].delta == pytest.approx(0.02)
     assert by_key["note"].recreated is None and not by_key["note"].same
     assert by_key["extra"].tagged is None and not by_key["extra"].same
-    same = container.Recreation("n", "/w", "img", 0, True, container.compare_metrics({"loss": 1.0}, {"loss": 1.0}))
+    same = recreation.Recreation("n", "/w", "img", 0, True, recreation.compare_metrics({"loss": 1.0}, {"loss": 1.0}))
     assert same.matches and same.to_dict()["matches"] is True
-    trained_apart = container.Recreation("n", "/w", "img", 0, True, same.metrics, identical=False)
+    trained_apart = recreation.Recreation("n", "/w", "img", 0, True, same.metrics, identical=False)
     assert not trained_apart.matches  # equal metrics, but a step loss or a tensor differs
-    close = container.Recreation("n", "/w", "img", 0, True, same.metrics, identical=False,
-                                 tolerance=container.CUDA_TOLERANCE, within_tolerance=True)
-    assert close.matches and close.to_dict()["tolerance"]["atol"] == container.CUDA_TOLERANCE["atol"]
-    assert not container.Recreation("n", "/w", "img", 0, False, same.metrics).matches  # stages did not rewrite
-    assert not container.Recreation("n", "/w", "img", 2, True, same.metrics).matches
-    timed = {c.key: c for c in container.compare_metrics({"eval_asr_seconds": 3.5, "short_text_seconds": 0.3},
+    close = recreation.Recreation("n", "/w", "img", 0, True, same.metrics, identical=False,
+                                 tolerance=recreation.CUDA_TOLERANCE, within_tolerance=True)
+    assert close.matches and close.to_dict()["tolerance"]["atol"] == recreation.CUDA_TOLERANCE["atol"]
+    assert not recreation.Recreation("n", "/w", "img", 0, False, same.metrics).matches  # stages did not rewrite
+    assert not recreation.Recreation("n", "/w", "img", 2, True, same.metrics).matches
+    timed = {c.key: c for c in recreation.compare_metrics({"eval_asr_seconds": 3.5, "short_text_seconds": 0.3},
                                                          {"eval_asr_seconds": 7.1, "short_text_seconds": 0.4})}
     assert timed["eval_asr_seconds"].same  # how long scoring took is not a result
     assert not timed["short_text_seconds"].same  # how long the audio is, is
@@ -193,12 +195,12 @@ def test_image_records_its_build_info(engine, image, built_commit):
     assert attrs["Config"]["User"] == "henry"
     def inside(script: str) -> dict:
         output: list[str] = []
-        code = container.run(REPO, TEST_TAG, ["sh", "-c", script], on_output=output.append, client=engine)
+        code = dockerrun.run(REPO, TEST_TAG, ["sh", "-c", script], on_output=output.append, client=engine)
         assert code == 0, "".join(output)
         return json.loads("".join(output))
 
     build_info = inside("cat /etc/henryvc/build-info.json")
-    seen_by_run = inside("python -c 'import json; from henryvc import environment; "
+    seen_by_run = inside("python -c 'import json; from henryvc.core import environment; "
                          "print(json.dumps(environment.container_info()))'")
     assert build_info["git_commit"] == built_commit
     git(REPO, "cat-file", "-e", built_commit.removesuffix("-dirty") + "^{commit}")  # a real commit of the repo
@@ -286,7 +288,7 @@ def test_tiny_pipeline_in_the_container_tagged_restored_and_recreated(image, own
 def test_a_containers_trailing_non_json_line_is_skipped_and_no_json_is_none():
     """docker recreate reads the last JSON line of a container's output; a warning printed after it (or a
     line that is not JSON at all) is not a bug: the JSON before it counts, and none at all is None."""
-    from henryvc import recreate
+    from henryvc.ops import recreate
 
     assert recreate.last_json('{"identical": true}\nwarning: a trailing line\n') == {"identical": True}
     assert recreate.last_json("[1, 2]\n\n  \nnot json {\n") == [1, 2]

@@ -15,7 +15,7 @@ import sys
 import docker
 import pytest
 
-from henryvc import container
+from henryvc.adapters import container
 from henryvc.errors import HenryvcError
 from tests.helpers.container import BASE_IMAGE, henryvc, unavailable
 
@@ -41,7 +41,7 @@ def base_image(engine) -> str:
 
 
 def _henryvc_containers(engine, root) -> list:
-    return engine.containers.list(all=True, filters={"label": f"henryvc.project={root.resolve()}"})
+    return engine.containers.list(all=True, filters={"label": f"henryvc.core.project={root.resolve()}"})
 
 
 @pytest.mark.engine

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from henryvc import scale
+from henryvc.core import scale
 from henryvc.errors import BadInput
 from henryvc_training import distributed
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import envlock, gitrepo
+from henryvc.adapters import gitrepo
+from henryvc.core import envlock
 from tests.helpers.project import trained_run
 from tests.helpers.venvs import layered_venv, record_environment
 
@@ -138,7 +139,7 @@ def test_show_and_diff_report_the_environment(locked_run, invoke):
 
 
 def test_env_build_installs_a_lock_and_henryvc_at_a_commit(tmp_path):
-    from henryvc import envbuild
+    from henryvc.ops import envbuild
     from henryvc.paths import SOURCE_ROOT
 
     lock = "# a small real lock\nsix==1.16.0\nidna==3.7\n"

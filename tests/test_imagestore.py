@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from henryvc import dvcrepo, imagestore
+from henryvc.adapters import dvcrepo
+from henryvc.core import imagestore
 from henryvc.errors import HenryvcError
 from tests.helpers.container import BASE_IMAGE, unavailable
 from tests.helpers.project import sh

@@ -13,15 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import api, dvcstore, gitrepo, runfolder, runname
-from henryvc import archive as archives
-from henryvc import backup as backups
-from henryvc import cleanup as cleanups
-from henryvc import journal as journals
-from henryvc import record as records
-from henryvc import snapshot as snapshots
+from henryvc import api
+from henryvc.adapters import dvcstore, gitrepo
+from henryvc.core import journal as journals
+from henryvc.core import record as records
+from henryvc.core import runfolder, runname
+from henryvc.core.project import Project
 from henryvc.errors import BadInput, NotReady
-from henryvc.project import Project
+from henryvc.ops import archive as archives
+from henryvc.ops import backup as backups
+from henryvc.ops import cleanup as cleanups
+from henryvc.ops import snapshot as snapshots
 from tests.helpers.lifecycle import (
     HENRYVC,
     henryvc,
@@ -356,7 +358,7 @@ def test_reset_snapshots_pushes_then_clears(project, invoke, tmp_path):
     assert restores(project, tagged)
     where = project.state / "snap"
     sh(project.root, "git", "worktree", "add", "-q", "--detach", str(where), snap)
-    from henryvc import dvcrepo
+    from henryvc.adapters import dvcrepo
 
     dvcrepo.share_cache(where, project.root)
     dvcrepo.pull(where)

@@ -12,7 +12,8 @@ import sys
 import time
 import urllib.request
 
-from henryvc import api, logs
+from henryvc import api
+from henryvc.ops import logs
 from tests.helpers.lifecycle import HENRYVC, run_with_status, training
 from tests.helpers.project import dvc
 

@@ -1,4 +1,4 @@
-"""henryvc.params: the one reader of params.yaml's active run; a `run` that is not a run name is bad input."""
+"""henryvc.core.params: the one reader of params.yaml's active run; a `run` that is not a run name is bad input."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import params
+from henryvc.core import params
 from henryvc.errors import BadInput
 
 RUN = "henry_v2_debug_20261124_101500"

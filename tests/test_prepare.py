@@ -155,7 +155,7 @@ def test_crash_is_recorded_failed_with_a_readable_reason(project):
     """A crash inside real training (Coqui's bare `assert` has an empty message) goes through the trainer's
     own crash handler: the run ends `failed`, not `incomplete`, with the raising line as its reason, and its
     folder and checkpoints are kept (Coqui's fit() would delete them)."""
-    from henryvc import record
+    from henryvc.core import record
     from henryvc_training import train
 
     def coqui_like(trainer):  # a Coqui Trainer callback, run by the real training loop before each step
@@ -184,8 +184,10 @@ def test_henryvc_run_failing_before_training_records_failed(tmp_path, voice_data
     params.yaml keeps naming it (fix the data, `dvc repro` retries exactly that run)."""
     import yaml
 
-    from henryvc import api, pipeline, record
+    from henryvc import api
+    from henryvc.core import record
     from henryvc.errors import HenryvcError
+    from henryvc.ops import pipeline
 
     root = tmp_path / "fresh"
     root.mkdir()

@@ -1,5 +1,5 @@
 """DVC's own views compare run tags: each tag carries its run's metrics and plot data at the stable paths
-the dvc.yaml template declares (henryvc.published), checked with the real `dvc metrics diff`,
+the dvc.yaml template declares (henryvc.core.published), checked with the real `dvc metrics diff`,
 `dvc plots diff` and `dvc exp show --all-tags`."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from henryvc import published
+from henryvc.core import published
 from tests.helpers.project import FAKE_TRAIN, dvc, fake_dvc_yaml, gen, sh, trained_run
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "dvc.yaml"

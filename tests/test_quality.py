@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from henryvc.verdict import judge
+from henryvc.core.verdict import judge
 from henryvc_training import intelligibility, listen, quality
 from tests.helpers.listening import speak
 from tests.test_verdict import RECORDED_GOOD
@@ -169,7 +169,7 @@ def test_show_prints_each_problem_once_with_its_fix_and_the_utterances_it_hit(pr
     (the run's own config value); the full per-utterance lines stay in --json."""
     import json
 
-    from henryvc import record as records
+    from henryvc.core import record as records
     from tests.helpers.project import trained_run
 
     name = trained_run(project)

@@ -1,11 +1,11 @@
-"""henryvc.quiet: known third-party warnings stay off the terminal, henryvc's own stay on it."""
+"""henryvc.core.quiet: known third-party warnings stay off the terminal, henryvc's own stay on it."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from henryvc import quiet
+from henryvc.core import quiet
 
 MINE = "import warnings; warnings.warn('henryvc says this', UserWarning)"
 
@@ -21,7 +21,7 @@ def test_asyncssh_prints_the_dsa_deprecation_without_the_filter():
 
 
 def test_the_filter_silences_it_in_this_process_and_keeps_ours():
-    done = python(f"from henryvc import quiet; quiet.silence_third_party(); import asyncssh; {MINE}")
+    done = python(f"from henryvc.core import quiet; quiet.silence_third_party(); import asyncssh; {MINE}")
     assert "DSA is deprecated" not in done.stderr
     assert "henryvc says this" in done.stderr
 

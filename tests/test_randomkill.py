@@ -53,8 +53,8 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import dvcrepo
-from henryvc import record as records
+from henryvc.adapters import dvcrepo
+from henryvc.core import record as records
 from tests.helpers import completeness
 from tests.helpers.project import isolate, scratch, sh
 from tests.helpers.reliability import git_consistency, henryvc, pushed_project, record_problems, rehash_store, spawn, train

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import envlock
-from henryvc.summary import parse_message
+from henryvc.core import envlock
+from henryvc.core.summary import parse_message
 from tests.helpers import training as tf
 from tests.helpers.project import scratch
 from tests.test_envlock import OTHER_NUMPY, _layered_venv

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from henryvc import envlock
-from henryvc.project import Project
+from henryvc.core import envlock
+from henryvc.core.project import Project
 from tests.helpers.project import sh, trained_run
 from tests.helpers.venvs import layered_venv, record_environment, site_packages
 
@@ -89,13 +89,14 @@ def test_a_code_change_refuses_through_the_command_and_writes_nothing(project, t
 def test_a_tolerance_only_where_cuda_trained(tmp_path):
     """On CPU a re-creation is held to equality; CUDA_TOLERANCE applies only when the tag's or the re-run's
     training ran on CUDA, and it names why."""
-    from henryvc import container, recreate
+    from henryvc.core import recreation
+    from henryvc.ops import recreate
 
     tag_dir, run_dir = tmp_path / "tag", tmp_path / "run"
     tag_dir.mkdir()
     run_dir.mkdir()
     (run_dir / envlock.INFO_FILE).write_text(json.dumps({"device": "cpu"}))
     assert recreate.tolerance_for(tag_dir, run_dir, "cpu") is None
-    assert recreate.tolerance_for(tag_dir, run_dir, "cuda") == container.CUDA_TOLERANCE
+    assert recreate.tolerance_for(tag_dir, run_dir, "cuda") == recreation.CUDA_TOLERANCE
     (run_dir / envlock.INFO_FILE).write_text(json.dumps({"device": "cuda:0"}))
     assert recreate.tolerance_for(tag_dir, run_dir, None)["why"].startswith("trained on CUDA")

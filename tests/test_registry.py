@@ -13,10 +13,12 @@ import git
 import pytest
 import yaml
 
-from henryvc import api, dvcrepo, runname
-from henryvc import record as records
+from henryvc import api
+from henryvc.adapters import dvcrepo
+from henryvc.core import record as records
+from henryvc.core import runname
+from henryvc.core.project import Project
 from henryvc.errors import NotReady, RunExists
-from henryvc.project import Project
 from tests.helpers.project import dvc, gen, sh, trained_run
 from tests.helpers.reliability import henryvc, md5
 
@@ -152,7 +154,7 @@ def test_tag_run_refuses_until_dvc_is_clean(project):
 
 def test_tag_after_kill_between_commit_and_tag(project):
     name = trained_run(project)
-    from henryvc import published
+    from henryvc.core import published
 
     published.publish(project.root, project.run_dir(name))  # tag-run's copies at the stable paths
     paths = [f"training_runs/{name}", "dvc.lock", "params.yaml",
@@ -369,7 +371,7 @@ def test_new_run_refuses_while_dvc_or_training_holds_the_pipeline(project):
     holders = {
         "dvc": "import sys, time, zc.lockfile; l = zc.lockfile.LockFile(sys.argv[1] + '/.dvc/tmp/lock'); "
                "print('held', flush=True); time.sleep(60)",
-        "training": "import sys, time; from henryvc import record; l = record.training_lock(sys.argv[2]); "
+        "training": "import sys, time; from henryvc.core import record; l = record.training_lock(sys.argv[2]); "
                     "l.acquire(); print('held', flush=True); time.sleep(60)",
     }
     (project.root / ".dvc" / "tmp").mkdir(exist_ok=True)
@@ -390,7 +392,7 @@ def test_new_run_refuses_while_dvc_or_training_holds_the_pipeline(project):
 
 def _tag(project: Project, name: str, status: str, loss: float) -> None:
     """An annotated run tag with tag-run's message format, made with plain git."""
-    from henryvc import summary as summaries
+    from henryvc.core import summary as summaries
 
     record = {"status": status, "major": 2, "variant": "debug", "created": "2026-11-24T10:00:00"}
     message = summaries.message(summaries.build(name, record, {"total_loss": loss}, [], {}))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import dvcrepo
-from henryvc.project import Project
+from henryvc.adapters import dvcrepo
+from henryvc.core.project import Project
 from tests.helpers.completeness import good_objects
 from tests.helpers.project import scratch, sh
 from tests.helpers.reliability import (
@@ -77,7 +77,7 @@ def stall(marker: Path, condition: str = "true") -> str:
 
 def expected_objects(project: Project, name: str) -> set[str]:
     """The objects tag NAME's data needs in a cache or remote (each .dir listing plus its files)."""
-    from henryvc import gitrepo
+    from henryvc.adapters import gitrepo
 
     outs = dvcrepo.outs_at(gitrepo.open_repo(project.root), name)
     cache = dvcrepo.cache_dir(project.root)
@@ -556,7 +556,7 @@ def test_every_command_that_takes_input_has_hostile_cases():
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Lifecycle commands (henryvc.backup, henryvc.archive, ...): kills mid-backup and mid-archive, and deleting commands vs symlinks.
+# Lifecycle commands (ops.backup, ops.archive, ...): kills mid-backup and mid-archive, and deleting commands vs symlinks.
 
 def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
     project, name, remote, origin = pushed_setup
@@ -588,7 +588,7 @@ def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
 
 def failed_tagged_run(project: Project, seed: int) -> str:
     """A trained run recorded as failed, tagged (so archive commits its move)."""
-    from henryvc import record as records
+    from henryvc.core import record as records
 
     name = train(project, seed=seed)
     records.update(project.run_dir(name), status="failed")

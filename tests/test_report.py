@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import report, review
+from henryvc.core import review
+from henryvc.ops import report
 from tests.helpers.browser import audio_states, browser, plot_marks
 from tests.helpers.report import RUN_CLIPS, load_all_audio, two_tagged_runs
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import dvcrepo
-from henryvc.project import Project
+from henryvc.adapters import dvcrepo
+from henryvc.core.project import Project
 from tests.helpers.project import sh
 from tests.helpers.reliability import henryvc, md5, pushed_project, rehash_store, train
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import dvcrepo
+from henryvc.adapters import dvcrepo
 from tests.helpers.project import isolate, scratch, sh
 from tests.helpers.reliability import henryvc, md5, pushed_project, rehash_store, train
 

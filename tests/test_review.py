@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from henryvc import review
-from henryvc.verdict import Verdict, judge
+from henryvc.core import review
+from henryvc.core.verdict import Verdict, judge
 from tests.helpers.project import gen, minimal_config, sh, trained_run
 
 
@@ -137,7 +137,7 @@ def test_evaluate_withholds_success_until_an_approving_review_releases_it(projec
     assert withheld.status == "incomplete" and withheld.reasons[0].startswith(review.HOLD_REASON)
     assert review.hold(met, project.run_dir(trained_run(project, "debug", seed=2)), params).status == "success"
     assert review.hold(Verdict("failed", [], ["x"]), run_dir, params).status == "failed"
-    from henryvc import record as records
+    from henryvc.core import record as records
 
     records.update(run_dir, status=withheld.status, verdict=withheld.to_dict())
     assert invoke(["review", name, "--rating", "5", "--verdict", "approve", "--notes", "ship it"],

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from henryvc import runname
+from henryvc.core import runname
 from henryvc.errors import BadInput
 
 stamps = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(9999, 12, 31)).map(

@@ -63,7 +63,7 @@ def test_dry_run_prints_the_batch_script_and_makes_nothing(project, slurm_cluste
     script = done.stdout
     assert script.startswith("#!/bin/bash\n")
     for line in ("#SBATCH --requeue", "#SBATCH --signal=B:TERM@120", "#SBATCH --time=30", "#SBATCH --partition=debug",
-                 "#SBATCH --nodes=1", "-m henryvc.jobstep --project"):
+                 "#SBATCH --nodes=1", "-m henryvc.ops.jobstep --project"):
         assert line in script
     assert untouched(project) == before
     assert not (project.state / "jobs").exists()

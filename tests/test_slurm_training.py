@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from henryvc import api
-from henryvc.project import Project
+from henryvc.core.project import Project
 from henryvc_training import compare
 from tests.helpers import training as tf
 from tests.helpers.project import dvc, isolate, scratch, sh

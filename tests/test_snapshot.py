@@ -1,4 +1,4 @@
-"""henryvc.restore and henryvc.ledger parts that stand alone: hashing objects while a pull lands them."""
+"""henryvc.ops.restore and henryvc.core.ledger parts that stand alone: hashing objects while a pull lands them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-from henryvc.dvcrepo import Out
-from henryvc.ledger import Ledger, hash_unchanged
-from henryvc.restore import HashWhilePulling
+from henryvc.adapters.dvcrepo import Out
+from henryvc.core.ledger import Ledger, hash_unchanged
+from henryvc.ops.restore import HashWhilePulling
 
 
 def _land(cache: Path, oid: str, data: bytes) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from henryvc.project import Project
+from henryvc.core.project import Project
 from tests.helpers.completeness import good_objects, needed
 from tests.helpers.project import dvc, sh
 from tests.helpers.reliability import big_project, henryvc, md5, rehash_store, remote_tags, train

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from henryvc import codeid, container
+from henryvc.core import codeid
+from henryvc.ops import dockerrun
 
 pytestmark = pytest.mark.engine
 
@@ -16,10 +17,10 @@ def test_links_in_the_container_point_at_the_image_packages(project, engine, hen
     host_links = {p.name: os.readlink(p) for p in (project.root / "stage_code").iterdir()}
     assert host_links["henryvc_training"] == str(codeid.package_dirs()["henryvc_training"])
     out: list[str] = []
-    code = container.run(project.root, henryvc_lite_image,
+    code = dockerrun.run(project.root, henryvc_lite_image,
                          ["sh", "-c", "readlink stage_code/henryvc stage_code/henryvc_training && "
                                       "test -f stage_code/henryvc_training/train.py && "
-                                      "python -m henryvc.envlock --check /nonexistent"],
+                                      "python -m henryvc.core.envlock --check /nonexistent"],
                          user=user, on_output=out.append, client=engine)
     text = "".join(out)
     assert code == 0, text

@@ -18,12 +18,12 @@ import sys
 import pytest
 
 from henryvc import api
-from henryvc import record as records
+from henryvc.core import record as records
 from tests.helpers.reliability import henryvc
 
 TRAINER = """\
 import os, subprocess, sys, time
-from henryvc import record
+from henryvc.core import record
 held = record.training(sys.argv[1])
 held.__enter__()
 # A helper the trainer started that inherited the lock's descriptor (filelock closes it in children made by

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import pipeline, record
+from henryvc.core import record
+from henryvc.ops import pipeline
 from tests.helpers import training as tf
 from tests.helpers.training import check_shards, rows
 

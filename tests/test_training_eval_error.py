@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from henryvc import record
+from henryvc.core import record
 from henryvc_training import prepare, train
 from tests.helpers import training as tf
 

@@ -14,9 +14,10 @@ import time
 
 import pytest
 
-from henryvc import pipeline, record
+from henryvc.core import record
+from henryvc.core.project import Project
 from henryvc.errors import NotReady
-from henryvc.project import Project
+from henryvc.ops import pipeline
 from henryvc_training import compare, resume
 from tests.helpers import training as tf
 from tests.helpers.project import scratch

@@ -172,7 +172,7 @@ def test_the_evaluate_stage_withholds_success_until_a_review(repro, run_dir):
     evaluation without that rule is success. Last in the module: it changes params.yaml."""
     import yaml
 
-    from henryvc import record, review
+    from henryvc.core import record, review
     from henryvc_training import evaluate
 
     project, _ = repro

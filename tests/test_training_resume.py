@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from henryvc import pipeline, record
+from henryvc.core import record
+from henryvc.core.project import Project
 from henryvc.errors import NotReady, RunNotFound
-from henryvc.project import Project
+from henryvc.ops import pipeline
 from tests.helpers import training as tf
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from henryvc import api, pipeline, record, runname
+from henryvc import api
 from henryvc.commands.pipeline import run_command
+from henryvc.core import record, runname
 from henryvc.errors import NotReady
+from henryvc.ops import pipeline
 from tests.helpers import training as tf
 
 pytestmark = pytest.mark.slow

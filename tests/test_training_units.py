@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from henryvc import pipeline, record
+from henryvc.core import record
+from henryvc.ops import pipeline
 from henryvc_training import common
 from tests.helpers import training as tf
 
@@ -75,7 +76,7 @@ def test_stale_training_status_reads_incomplete(tmp_path):
     run_dir = project / "training_runs" / tf.RUN
     record.update(run_dir, status="training")
     holder = subprocess.Popen([sys.executable, "-c",
-                               "import sys, time; from henryvc import record; from pathlib import Path\n"
+                               "import sys, time; from henryvc.core import record; from pathlib import Path\n"
                                f"lock = record.training_lock(Path({str(run_dir)!r})); lock.acquire()\n"
                                "print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
@@ -92,6 +93,6 @@ def test_stale_training_status_reads_incomplete(tmp_path):
 
 
 def test_pipeline_core_does_not_import_torch():
-    code = "import sys, henryvc.pipeline, henryvc.verdict, henryvc.commands.pipeline; print('torch' in sys.modules)"
+    code = "import sys, henryvc.ops.pipeline, henryvc.core.verdict, henryvc.commands.pipeline; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

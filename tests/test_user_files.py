@@ -2,7 +2,7 @@
 never exit 3; the exit-3 path itself and --traceback; every entry point maps errors the same way.
 
 The real CLI as a subprocess (`python -m henryvc.main`, as the installed console script runs it), real git
-and DVC (henryvc.dvcfiles)."""
+and DVC (henryvc.adapters.dvcfiles)."""
 
 from __future__ import annotations
 

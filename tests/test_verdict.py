@@ -7,8 +7,8 @@ import math
 
 import pytest
 
+from henryvc.core.verdict import CRITERIA, LISTENER, judge
 from henryvc.errors import BadInput
-from henryvc.verdict import CRITERIA, LISTENER, judge
 
 CRITERIA_PARAMS = {"max_total_loss": 2.0, "max_align_error": 0.1, "max_stopnet_loss": 0.5,
                    "max_short_text_seconds": 5.0}
@@ -119,13 +119,13 @@ def test_verdict_module_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, henryvc.verdict; print('torch' in sys.modules)"
+    code = "import sys, henryvc.core.verdict; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
 
 
 def test_problems_group_each_failed_check_once_with_its_utterances_and_fix():
-    from henryvc.verdict import by_fix, problem_line, summary_lines
+    from henryvc.core.verdict import by_fix, problem_line, summary_lines
 
     blip = {"text": "Hello, I am Henry.", "characters": 13, "seconds": 0.3, "chars_per_second": 43.3, "stopped_by_itself": True,
             "attention_focus": 0.9, "attention_diagonality": 0.9}

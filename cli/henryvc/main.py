@@ -6,8 +6,9 @@ import importlib
 
 import click
 
-from henryvc import __version__, quiet
+from henryvc import __version__
 from henryvc.commands import COMMAND_MODULES
+from henryvc.core import quiet
 from henryvc.errors import HenryvcError
 
 EXIT_INTERRUPTED = 130
@@ -43,7 +44,7 @@ class HenryvcGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
-            from henryvc.dvcfiles import user_error  # DVC refusing one of the user's files is bad input
+            from henryvc.adapters.dvcfiles import user_error  # DVC refusing one of the user's files is bad input
 
             refused = user_error(exc)
             if refused is not None:

@@ -89,7 +89,7 @@ def henryvc(*args: str, cwd: Path, home: Path, **extra_env: str):
 @pytest.fixture(scope="session")
 def engine():
     """A docker.DockerClient on a live engine; skips (or fails in CI) without one."""
-    from henryvc import container
+    from henryvc.adapters import container
     from henryvc.errors import EngineUnavailable
 
     try:
@@ -146,7 +146,7 @@ def henryvc_lite_image(engine, tmp_path):
     """The local base with henryvc's packages copied in (no dependencies: stagecode and envlock need none)."""
     import docker
 
-    from henryvc import codeid
+    from henryvc.core import codeid
 
     try:
         engine.images.get(BASE_IMAGE)

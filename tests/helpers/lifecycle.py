@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from henryvc import api
-from henryvc import record as records
-from henryvc.project import Project
+from henryvc.core import record as records
+from henryvc.core.project import Project
 from tests.helpers.project import dvc, sh
 
 HENRYVC = (sys.executable, "-m", "henryvc.main")
-# The trainer's own lock holder (henryvc.record.training: the OS lock, with this pid and start time written in
+# The trainer's own lock holder (henryvc.core.record.training: the OS lock, with this pid and start time written in
 # it), imported by the installed name: the child runs in the run folder, where no source checkout is importable.
-HOLD_LOCK = ("import sys, time\nfrom henryvc.record import training\nwith training(sys.argv[1]):\n"
+HOLD_LOCK = ("import sys, time\nfrom henryvc.core.record import training\nwith training(sys.argv[1]):\n"
              "    print('locked', flush=True)\n    time.sleep(600)\n")
 
 

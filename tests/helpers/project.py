@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from henryvc import api
+from henryvc.core.project import Project
 from henryvc.main import cli
-from henryvc.project import Project
 
 PYTHON_BIN = str(Path(sys.executable).parent)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from henryvc import api
-from henryvc.project import Project
+from henryvc.core.project import Project
 from tests.helpers.project import dvc, fake_dvc_yaml, gen, make_project, sh
 
 # The real command line, exactly as installed (python -m cli.main is what the console script runs).

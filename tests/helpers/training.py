@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from henryvc import record, runname, stagecode
+from henryvc.core import record, runname, stagecode
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = "henry_v2_debug_20250101_120000"

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from henryvc import record
+from henryvc.core import record
 from henryvc.errors import HenryvcError
 from henryvc_training.common import RunPaths
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from henryvc import quiet
+from henryvc.core import quiet
 from henryvc.errors import BadInput, HenryvcError
 
 PARAMS_FILE = "params.yaml"
@@ -82,8 +82,8 @@ class RunPaths:
 
 
 def load_params(root: Path) -> dict[str, Any]:
-    """params.yaml of the project at ROOT, with the run name checked (henryvc.params owns the file)."""
-    from henryvc import params
+    """params.yaml of the project at ROOT, with the run name checked (henryvc.core.params owns the file)."""
+    from henryvc.core import params
 
     return params.load_stage_params(root)
 
@@ -102,7 +102,7 @@ def read_config(paths: RunPaths) -> dict[str, Any]:
 
     A file that does not parse is BadInput with `henryvc validate`'s one line (where, what, how to fix).
     """
-    from henryvc import config as configs
+    from henryvc.core import config as configs
 
     data, findings = configs.read_json(paths.config)
     if data is None:
@@ -220,7 +220,27 @@ def append_readme(paths: RunPaths, title: str, lines: list[str]) -> None:
 
 
 def is_finite_number(value: Any) -> bool:
-    """True for a real, finite number (bools and strings are not numbers here: henryvc.numbers decides)."""
-    from henryvc.numbers import is_number
+    """True for a real, finite number (bools and strings are not numbers here: henryvc.core.numbers decides)."""
+    from henryvc.core.numbers import is_number
 
     return is_number(value) and math.isfinite(value)
+
+
+@dataclass
+class Settings:
+    """The parts of params.yaml the train stage uses."""
+
+    every_epochs: int = 25
+    max_decoder_steps: int = 500
+    keep_checkpoints: int | None = None
+    asr: bool = True  # periodic evaluations transcribe what the model says (henryvc_training.intelligibility)
+    min_chars_per_second: float = 5.0  # audio past the longest plausible duration is not transcribed
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Settings:
+        evaluation = params.get("evaluation") or {}
+        train = params.get("train") or {}
+        criteria = params.get("criteria") or {}
+        return cls(int(evaluation.get("every_epochs", 25)), int(evaluation.get("max_decoder_steps", 500)),
+                   train.get("keep_checkpoints"), bool(evaluation.get("asr", True)),
+                   float(criteria.get("min_chars_per_second", 5.0)))

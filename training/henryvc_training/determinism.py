@@ -119,17 +119,6 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def source_commit(root: Path) -> str | None:
-    """HEAD of the project's git repository (None outside one or before its first commit)."""
-    from henryvc import gitrepo
-    from henryvc.errors import HenryvcError
-
-    try:
-        return gitrepo.head(gitrepo.open_repo(root))
-    except HenryvcError:
-        return None
-
-
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch before the model exists: Coqui seeds only inside Trainer(), after
     the model's initial weights were drawn, which would make two runs of one config differ from step 0."""

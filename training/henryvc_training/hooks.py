@@ -7,15 +7,12 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from henryvc import atomic
+from henryvc.core import atomic
 from henryvc.errors import HenryvcError
 from henryvc_training import common
-from henryvc_training.common import RunPaths
-
-if TYPE_CHECKING:
-    from henryvc_training.trainer import Settings
+from henryvc_training.common import RunPaths, Settings
 
 log = logging.getLogger("henryvc.training.train")
 
@@ -126,7 +123,7 @@ class Hooks:
 
     def evaluate(self, trainer: Any, epoch: int) -> None:
         """Synthesize the test sentences and the held-out clips' texts; measure, transcribe and log them."""
-        from henryvc.verdict import listener_metrics
+        from henryvc.core.verdict import listener_metrics
         from henryvc_training import listen, synth
 
         started = time.perf_counter()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from henryvc.atomic import write_json_atomic
+from henryvc.core.atomic import write_json_atomic
 from henryvc.errors import BadInput, HenryvcError
 from henryvc_training import common
 

@@ -1,7 +1,7 @@
 """What a listener would notice about one synthesized utterance, measured: how long it is for its text,
 whether the decoder stopped by itself, and whether the attention walked the text (numpy only).
 
-The checks themselves (thresholds, verdict lines) are henryvc.verdict's; this module only measures.
+The checks themselves (thresholds, verdict lines) are henryvc.core.verdict's; this module only measures.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def characters(text: str) -> int:
 
 def measure(text: str, seconds: float, decoder_steps: int, max_decoder_steps: int, stop_probability: float,
             stop_threshold: float, alignment: Any) -> dict[str, Any]:
-    """The record of one utterance that henryvc.verdict judges (plain JSON types)."""
+    """The record of one utterance that henryvc.core.verdict judges (plain JSON types)."""
     chars = characters(text)
     return {
         "text": text,

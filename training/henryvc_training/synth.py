@@ -22,7 +22,7 @@ class Synthesis:
     max_decoder_steps: int = 0
 
     def measure(self) -> dict[str, Any]:
-        """What a listener would check about it (henryvc_training.quality), as henryvc.verdict reads it."""
+        """What a listener would check about it (henryvc_training.quality), as henryvc.core.verdict reads it."""
         from henryvc_training import quality
 
         return quality.measure(self.text, self.seconds, self.decoder_steps, self.max_decoder_steps,

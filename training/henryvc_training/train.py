@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from henryvc import record
+from henryvc.core import record
 from henryvc.errors import HenryvcError, NotReady
 from henryvc_training import checkpoints, common, determinism, resume
 from henryvc_training.common import RunPaths
@@ -77,12 +77,9 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
         elif inexact_reason and os.environ.get(checkpoints.INEXACT_ENV) != "1":
             raise NotReady(f"cannot resume {paths.name} exactly: {inexact_reason}; `henryvc resume --inexact "
                            f"{paths.name}` continues it as Coqui does (that epoch restarts with new random numbers)")
-    if continuing:
-        from henryvc import dvcrepo
-
-        # Committed outputs are links to the DVC cache's objects; Coqui rewrites best_model.pth in place,
-        # which would write into the cache. Private copies first (`dvc unprotect`).
-        dvcrepo.unprotect(root, [str(paths.checkpoints), str(paths.tensorboard)])
+    # Committed checkpoints are links to the DVC cache's objects, and Coqui rewrites best_model.pth in place:
+    # `dvc repro` unprotects a persisted output (private copies) before it runs the stage, so a continued run
+    # never writes into the cache (tests/test_persist_outputs.py).
     if not continuing:
         checkpoints.clear_outputs(paths)
     if rank is not None:
@@ -91,19 +88,19 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
         log.info("rank 0 of %d (%s): the run's only writer", rank.world_size, rank.backend)
         distributed.share({"continuing": continuing})  # the other ranks continue from the same checkpoint
         record.update(paths.run_dir, distributed=distributed.record_entry(rank))
-    from henryvc import environment
+    from henryvc.core import environment
 
     settings_used = determinism.configure(config, determinism.thread_count(params),
                                          rank.world_size if rank is not None else 1)
     env = {**environment.capture(), **determinism.torch_environment(config),
-           "source_commit": determinism.source_commit(root)}
+           "source_commit": environment.project_head(root)}
     if env.get("cuda_available"):
         env["cuda"] = environment.cuda()  # runtime, cuDNN, driver, devices
     history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now_utc_iso()}]
     record.update(paths.run_dir, status="training", seed=int(config.training_seed), environment=env,
                   determinism=settings_used,
                   history=history, training={"started": True, "finished": False})
-    from henryvc import envlock  # the locked environment and code identity, kept with the run
+    from henryvc.core import envlock  # the locked environment and code identity, kept with the run
 
     if not continuing or not (paths.run_dir / "environment.lock").exists():
         record.update(paths.run_dir, **envlock.write(paths.run_dir, determinism.accelerator_of(env)))
@@ -132,7 +129,7 @@ def _record_result(paths: RunPaths, result: TrainResult) -> None:
         event["message"] = result.message
     changes: dict[str, Any] = {"training": training, "history": rec.history + [event]}
     if result.status in ("failed", "crashed"):
-        from henryvc.verdict import Verdict
+        from henryvc.core.verdict import Verdict
 
         # A crash is a failure with its reason on record (not "incomplete": resuming would crash again).
         reason = (f"NaN guard stopped training: {result.message}" if result.status == "failed"

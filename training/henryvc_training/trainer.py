@@ -14,7 +14,7 @@ from typing import Any
 
 from henryvc_training import checkpoints, resume
 from henryvc_training.checkpoints import RestoreMismatch
-from henryvc_training.common import RunPaths
+from henryvc_training.common import RunPaths, Settings
 from henryvc_training.determinism import seed_everything
 from henryvc_training.hooks import Hooks, NonFiniteLoss, non_finite_losses
 
@@ -31,26 +31,6 @@ class TrainResult:
     continued_from: dict[str, Any] | None = None
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Settings:
-    """The parts of params.yaml the train stage uses."""
-
-    every_epochs: int = 25
-    max_decoder_steps: int = 500
-    keep_checkpoints: int | None = None
-    asr: bool = True  # periodic evaluations transcribe what the model says (henryvc_training.intelligibility)
-    min_chars_per_second: float = 5.0  # audio past the longest plausible duration is not transcribed
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> Settings:
-        evaluation = params.get("evaluation") or {}
-        train = params.get("train") or {}
-        criteria = params.get("criteria") or {}
-        return cls(int(evaluation.get("every_epochs", 25)), int(evaluation.get("max_decoder_steps", 500)),
-                   train.get("keep_checkpoints"), bool(evaluation.get("asr", True)),
-                   float(criteria.get("min_chars_per_second", 5.0)))
 
 
 def trainer_class() -> type:

@@ -147,7 +147,7 @@ def recording_embeddings(paths: list[Path]) -> list[np.ndarray | None]:
     for (key, (_path, stored)), found in zip(todo.items(), computed, strict=True):
         _RECORDINGS[key] = np.zeros(0, dtype=np.float32) if found is None else found.astype(np.float32)
         if stored is not None:  # float32 -> JSON -> float32 is exact: a cached embedding is the same one
-            from henryvc.atomic import write_json_atomic
+            from henryvc.core.atomic import write_json_atomic
 
             write_json_atomic(stored, [float(v) for v in _RECORDINGS[key]])
     return [None if _RECORDINGS[key].size == 0 else _RECORDINGS[key] for key in keys]

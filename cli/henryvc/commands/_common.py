@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def _run_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     # Checked while parsing, before any project is looked up: bad input wins (exit 2, one line).
-    from henryvc import runname
+    from henryvc.core import runname
 
     return str(runname.parse(value)) if value is not None else None
 

@@ -1,5 +1,5 @@
-"""Click glue for keeping runs safe elsewhere: backup (+ --verify), snapshot, schedule (logic in henryvc.backup,
-henryvc.snapshot, henryvc.schedule)."""
+"""Click glue for keeping runs safe elsewhere: backup (+ --verify), snapshot, schedule (logic in henryvc.ops.backup,
+henryvc.ops.snapshot, henryvc.ops.schedule)."""
 
 from __future__ import annotations
 

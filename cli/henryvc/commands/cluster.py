@@ -1,4 +1,4 @@
-"""Click glue for `henryvc submit`, `jobs` and `cancel`: runs trained by SLURM (logic in henryvc.submit)."""
+"""Click glue for `henryvc submit`, `jobs` and `cancel`: runs trained by SLURM (logic in henryvc.ops.submit)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def submit_command(major: int, variant: str, config_path: Path | None, descripti
     Example: henryvc submit --major 2 --variant stable --from henry_v2_stable_20261201_090000 -S lr=0.0005
     """
     from henryvc import api
-    from henryvc.submit import Request
+    from henryvc.ops.submit import Request
 
     request = Request(major, variant, config_path, description, gpus, nodes, partition, time_limit, account, parent,
                       sets, grace_s)

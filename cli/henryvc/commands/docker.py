@@ -1,4 +1,4 @@
-"""`henryvc docker build|run`: the training image, driven through the Docker API (henryvc.container)."""
+"""`henryvc docker build|run`: the training image, driven through the Docker API (henryvc.adapters.container)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Click glue for tidying runs after training: archive, cleanup-failed, reset (logic in henryvc.archive,
-henryvc.cleanup, henryvc.reset)."""
+"""Click glue for tidying runs after training: archive, cleanup-failed, reset (logic in henryvc.ops.archive,
+henryvc.ops.cleanup, henryvc.ops.reset)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Click glue for watching runs: logs, tensorboard, status, doctor (logic in henryvc.logs, henryvc.status,
-henryvc.doctor)."""
+"""Click glue for watching runs: logs, tensorboard, status, doctor (logic in henryvc.ops.logs, henryvc.ops.status,
+henryvc.ops.doctor)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Click glue for `henryvc run` and `henryvc resume` (logic in henryvc.pipeline)."""
+"""Click glue for `henryvc run` and `henryvc resume` (logic in henryvc.ops.pipeline)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Click glue for getting a tagged run back: restore, verify (logic in henryvc.restore)."""
+"""Click glue for getting a tagged run back: restore, verify (logic in henryvc.ops.restore)."""
 
 from __future__ import annotations
 

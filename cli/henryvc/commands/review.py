@@ -54,7 +54,7 @@ def review_cmd(name: str | None, rating: int | None, verdict: str | None, notes:
     else:
         if name is None:
             raise BadInput("name the run to review (or --from FILE with a blind page's ratings)")
-        from henryvc import runname
+        from henryvc.core import runname
 
         name = str(runname.parse(name))
         rating = _ask(rating, "Rating (1-5)", type=click.IntRange(1, 5))

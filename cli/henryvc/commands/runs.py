@@ -8,7 +8,7 @@ import click
 
 from henryvc import api
 from henryvc.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
-from henryvc.runname import VARIANTS
+from henryvc.core.runname import VARIANTS
 
 # metrics.json keys of the evaluate stage shown as `list` columns
 KEY_METRICS = ("total_loss", "align_error", "stopnet_loss")
@@ -45,7 +45,7 @@ def list_cmd(major: int | None, variant: str | None, status: str | None, as_json
     if as_json:
         emit_json({**listing.to_dict(), "jobs": [j.to_dict() for j in jobs]})
     else:
-        from henryvc.review import brief
+        from henryvc.core.review import brief
 
         table([[r.name, r.status, "yes" if r.tagged else "no", *(fmt_number(r.metrics.get(k)) for k in KEY_METRICS),
                 brief(r.reviews), _where(r.folder)] for r in listing.runs],
@@ -80,7 +80,7 @@ def show_cmd(name: str, as_json: bool) -> None:
     click.echo(f"run:     {info.name}\nstatus:  {info.status}\ntagged:  "
                + (f"yes, commit {info.commit} ({info.tag_date})" if info.tagged else "no")
                + f"\nfolder:  {info.folder or '- (none in this work tree: henryvc restore ' + info.name + ')'}")
-    from henryvc.verdict import summary_lines
+    from henryvc.core.verdict import summary_lines
 
     for label, text in summary_lines(info.summary.get("verdict") or {}):  # each problem once, under its fix
         click.echo(f"{label + ':':<9}{text}")

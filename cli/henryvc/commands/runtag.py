@@ -1,4 +1,4 @@
-"""Click glue for `henryvc tag-run` (logic in henryvc.runtag)."""
+"""Click glue for `henryvc tag-run` (logic in henryvc.ops.runtag)."""
 
 from __future__ import annotations
 
