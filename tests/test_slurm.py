@@ -7,6 +7,7 @@ and the refusals. Real Coqui training through SLURM, preempted and requeued, is 
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import pytest
@@ -132,6 +133,9 @@ def test_two_submitted_runs_train_at_once_and_stay_apart(project, slurm_cluster)
     (("-S", "save_step=many"), "the field holds int"),
     (("--from", "henry_v2_debug_20200101_000000"), "no such tag"),
     (("--from", "henry_v2_debug_20200101_000000", "--config", "dvc.yaml"), "give one of them"),
+    (("--image", "henryvc:test", "--nodes", "2"), "--image runs the stages in one container on the first node"),
+    pytest.param(("--image", "henryvc:no-such-image"), "no image henryvc:no-such-image: build it with",
+                 marks=pytest.mark.engine),
 ])
 def test_bad_input_is_exit_2_before_anything_is_submitted(project, slurm_cluster, args, says):
     before, jobs = untouched(project), queued(slurm_cluster)
@@ -191,3 +195,31 @@ def test_the_worktree_shares_the_projects_dvc_cache(project, slurm_cluster):
     assert (project.root / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]).is_file(), \
         "the run's checkpoint is in the project's own cache, not a cache of the worktree's"
     assert not (worktree / ".dvc" / "cache").exists()
+
+
+WHERE = """import json as _json, os as _os, pathlib as _pathlib, sys as _sys, yaml as _yaml
+_logs = _pathlib.Path("training_runs") / _yaml.safe_load(_pathlib.Path("params.yaml").read_text())["run"] / "logs"
+_logs.mkdir(parents=True, exist_ok=True)
+(_logs / "where.json").write_text(_json.dumps({"image_id": _os.environ.get("HENRYVC_IMAGE_ID"), "cwd": _os.getcwd(),
+                                              "python": _sys.executable}))
+"""
+
+
+@pytest.mark.engine
+def test_with_image_the_stages_run_in_the_image_and_the_run_is_tagged(project, slurm_cluster, image):
+    """`submit --image`: the batch step runs `dvc repro` in the image through the engine (the job's worktree
+    mounted at /project); the stage notes where it ran, and the run is tagged on the host."""
+    script = (project.root / "fake_train.py").read_text()
+    gen(project, {"fake_train.py": WHERE + script}, commit="the fake stage notes where it runs")
+    dry = submit(project, slurm_cluster, "--image", "henryvc:test", "--dry-run")
+    assert dry.returncode == 0 and " --image henryvc:test " in dry.stdout, dry.stderr
+    done = submit(project, slurm_cluster, "--image", "henryvc:test")
+    assert done.returncode == 0, done.stderr
+    name = done.stdout.strip().splitlines()[-1]
+    wait_tagged(project, name, slurm_cluster, job_id_of(project, name), timeout=900)
+    where = json.loads(sh(project.root, "git", "show", f"{name}:training_runs/{name}/logs/where.json").stdout)
+    assert where["image_id"] == image and where["cwd"] == "/project", where  # in the container, not on the host
+    assert where["python"] != sys.executable
+    record = json.loads(sh(project.root, "git", "show", f"{name}:training_runs/{name}/run.json").stdout)
+    assert record["status"] == "success" and record["slurm"]["attempts"][0]["exit_code"] == 0
+

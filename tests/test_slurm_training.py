@@ -198,11 +198,12 @@ def _pid_of_rank(rank: int, cwd, timeout: float = 900) -> int:
     raise AssertionError(f"no rank {rank} training in {cwd}")
 
 
-def test_a_killed_task_on_one_node_fails_the_job_and_leaves_the_run_incomplete(tmp_path, slurm_cluster):
+def test_a_killed_task_on_one_node_leaves_the_run_incomplete_and_a_requeue_resumes_it(tmp_path, slurm_cluster):
     """SIGKILL of rank 1 (on n2): srun's --kill-on-bad-exit ends the other node's task, the batch step
-    records the attempt, and the run is incomplete (resumable), never tagged. The requeue after it is not
-    tested: on this loaded one-host cluster the requeued job's srun step (the same StepId 2.0) was
-    cancelled by the first attempt's late teardown message, twice (docs/cluster.md)."""
+    records the attempt, and the run is incomplete (resumable), never tagged. Then `scontrol requeue`: the
+    second attempt (SLURM_RESTART_COUNT=1) continues the run on both nodes from its checkpoint and tags it.
+    (Requeued within the second the job ended, its new step had been refused with "Job credential revoked",
+    which an earlier session read as a late teardown: `requeue` now waits first.)"""
     import os
     import signal
 
@@ -216,3 +217,13 @@ def test_a_killed_task_on_one_node_fails_the_job_and_leaves_the_run_incomplete(t
     assert attempt["status"] == "incomplete" and attempt["exit_code"] == 1 and attempt["signal"] is None
     assert name not in sh(project.root, "git", "tag", "--list").stdout.split()
     assert list((folder / "checkpoints").glob("checkpoint_*.pth")), "a checkpoint to resume from"
+    requeue(slurm_cluster, job)
+    state = slurm_cluster.wait_state(job, {"FAILED", "COMPLETED", "CANCELLED"}, 1800)
+    assert state == "COMPLETED", (project.state / "jobs" / f"{name}.out").read_text()[-4000:]
+    record = json.loads(sh(project.root, "git", "show", f"{name}:training_runs/{name}/run.json").stdout)
+    first, second = record["slurm"]["attempts"]
+    assert (first["restart_count"], second["restart_count"]) == (0, 1) and first["status"] == "incomplete"
+    assert second["exit_code"] == 0 and second["signal"] is None
+    assert record["distributed"]["nodes"] == 2 and record["training"]["finished"] is True
+    events = [e.get("event") for e in record["history"]]
+    assert "train-continue" in events, events  # the second attempt continued the run, it did not start over

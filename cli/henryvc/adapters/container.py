@@ -270,22 +270,27 @@ def _stream(chunks: Iterable[bytes], on_output: OutputCallback | None) -> None:
         on_output(tail)
 
 
+def image_id_of(client: Any, image: str, error: type[HenryvcError] = BadInput) -> str:
+    """The id of IMAGE in the engine; ERROR (default BadInput, exit 2) naming the build command when absent."""
+    import docker
+
+    try:
+        return str(client.images.get(image).id)
+    except docker.errors.ImageNotFound:
+        raise error(f"no image {image}: build it with `henryvc docker build --tag {image}`") from None
+
+
 def create(root: Path, image: str = DEFAULT_TAG, command: list[str] | None = None, gpus: str = "none",
            env: dict[str, str] | None = None, user: str | None = None, shm_size: str = SHM_SIZE, client: Any = None,
            tmpfs: dict[str, str] | None = None) -> Any:
     """The container `run` starts, created but not started (its HostConfig shows what was requested).
 
     TMPFS: HostConfig.Tmpfs (path -> options), e.g. henryvc.core.stagecode's links made inside the image."""
-    import docker
-
     root = Path(root).resolve()
     device_requests(gpus)  # bad input before any engine is asked
     client = client or connect()
     devices = engine_device_requests(client, gpus)
-    try:
-        image_id = client.images.get(image).id
-    except docker.errors.ImageNotFound:
-        raise HenryvcError(f"no image {image}: build it with `henryvc docker build --tag {image}`") from None
+    image_id = image_id_of(client, image, HenryvcError)
     environment = {**passthrough_env(), **(env or {}), "HENRYVC_IMAGE_ID": image_id}
     return client.containers.create(
         image_id, command=command, working_dir=PROJECT_MOUNT, user=user or owner(root),

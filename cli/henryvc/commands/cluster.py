@@ -18,12 +18,13 @@ from henryvc.commands._common import emit_json, json_option, new_run_options, ru
 @click.option("--account", help="SLURM account to charge.")
 @click.option("--grace", "grace_s", type=int, default=120, show_default=True,
               help="Seconds before the time limit (or a preemption) when SLURM sends TERM: the run saves and stops.")
+@click.option("--image", help="Run the stages in this image (built by `henryvc docker build`) on the job's node.")
 @start_options
 @click.option("--dry-run", is_flag=True, help="Print the sbatch script; queue and write nothing.")
 @json_option
 def submit_command(major: int, variant: str, config_path: Path | None, description: str, gpus: int | None,
                    nodes: int | None, partition: str | None, time_limit: str | None, account: str | None, grace_s: int,
-                   parent: str | None, sets: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+                   image: str | None, parent: str | None, sets: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Queue a new run as one SLURM job, trained in its own worktree of the project.
 
     The job runs `dvc repro` there, resumes exactly after a requeue, then tags the run (and pushes data,
@@ -32,12 +33,14 @@ def submit_command(major: int, variant: str, config_path: Path | None, descripti
     Example: henryvc submit --major 2 --variant stable --partition gpu --time 2-00:00:00 --gpus 4
 
     Example: henryvc submit --major 2 --variant stable --from henry_v2_stable_20261201_090000 -S lr=0.0005
+
+    Example: henryvc submit --major 2 --variant debug --image henryvc:latest
     """
     from henryvc import api
     from henryvc.ops.submit import Request
 
     request = Request(major, variant, config_path, description, gpus, nodes, partition, time_limit, account, parent,
-                      sets, grace_s)
+                      sets, grace_s, image)
     result = api.submit(api.require_project(), request, dry_run=dry_run)
     if as_json:
         emit_json(result.to_dict())

@@ -57,8 +57,10 @@ def _save_attempts(run_dir: Path, attempts: list[dict[str, Any]]) -> None:
     records.update(run_dir, slurm={"attempts": attempts})
 
 
-def attempt(project: Project, name: str, main: Project, info: dict[str, Any]) -> int:
-    """Run one attempt of submitted run NAME in PROJECT (its worktree); MAIN is the project it came from."""
+def attempt(project: Project, name: str, main: Project, info: dict[str, Any], image: str | None = None,
+            gpus: bool = False) -> int:
+    """Run one attempt of submitted run NAME in PROJECT (its worktree); MAIN is the project it came from.
+    IMAGE: `dvc repro` runs in that image (GPUS: with the node's GPUs), else on this node's interpreter."""
     from henryvc.ops import pipeline, runtag
 
     repo = gitrepo.open_repo(project.root)
@@ -74,10 +76,11 @@ def attempt(project: Project, name: str, main: Project, info: dict[str, Any]) ->
     try:
         status = records.live_status(run_dir)
         print(f"henryvc: attempt {info['restart_count']} of {name} (job {info['job_id']}) finds it {status}", flush=True)
+        where = pipeline.InImage(image, "all" if gpus else "none") if image else None
         if status == "created":
-            pipeline.repro_created(project, name, output=lambda line: print(line, flush=True))
+            pipeline.repro_created(project, name, output=lambda line: print(line, flush=True), image=where)
         elif status == "incomplete":
-            pipeline.resume(project, name, output=lambda line: print(line, flush=True))
+            pipeline.resume(project, name, output=lambda line: print(line, flush=True), image=where)
     except HenryvcError as exc:
         code = exc.exit_code
         print(f"henryvc: error: {exc}", file=sys.stderr, flush=True)
@@ -115,12 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     quiet.silence_third_party()
     parser = argparse.ArgumentParser(prog="python -m henryvc.ops.jobstep", description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, required=True, help="the project the run was submitted from")
+    parser.add_argument("--image", help="run the stages in this image (henryvc submit --image)")
+    parser.add_argument("--gpus", action="store_true", help="with --image: give the container the node's GPUs")
     parser.add_argument("name", help="the submitted run")
     args = parser.parse_args(argv)
     try:
         name = str(runname.parse(args.name))
         main_project = Project(args.project.resolve())
-        return attempt(Project(submit.worktree_of(main_project, name)), name, main_project, submit.environ_attempt())
+        return attempt(Project(submit.worktree_of(main_project, name)), name, main_project, submit.environ_attempt(),
+                       args.image, args.gpus)
     except HenryvcError as exc:
         print(f"henryvc: error: {exc}", file=sys.stderr)
         return exc.exit_code

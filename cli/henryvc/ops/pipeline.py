@@ -49,13 +49,23 @@ def _has_checkpoint(run_dir: Path) -> bool:
     return any((run_dir / "checkpoints").glob("*.pth"))
 
 
+@dataclass(frozen=True)
+class InImage:
+    """Where `dvc repro` runs when not on this interpreter: IMAGE through the container engine, with GPUS."""
+
+    image: str
+    gpus: str = "none"
+
+
 def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = (),
-              extra_env: dict[str, str] | None = None) -> tuple[int, list[str]]:
-    """Run the real `dvc repro [ARGS]` in ROOT (EXTRA_ENV added to its environment); stream its lines to
-    OUTPUT; return (exit code, last lines)."""
+              extra_env: dict[str, str] | None = None, image: InImage | None = None) -> tuple[int, list[str]]:
+    """Run the real `dvc repro [ARGS]` in ROOT (EXTRA_ENV added to its environment), in IMAGE when given;
+    stream its lines to OUTPUT; return (exit code, last lines)."""
     from henryvc.core import params
 
     params.active_run_or_none(root)  # `run: ../../etc` is BadInput before DVC reads any path from it
+    if image is not None:
+        return _dvc_repro_in_image(root, image, output, args, extra_env or {})
     env = {**quiet.child_env(), **(extra_env or {})}
     # dvc.yaml says `python -m henryvc_training.<stage>`: it must be this interpreter, the one with henryvc.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
@@ -69,6 +79,29 @@ def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = 
         if output is not None:
             output(line)
     return process.wait(), tail
+
+
+def _dvc_repro_in_image(root: Path, image: InImage, output: Output | None, args: tuple[str, ...],
+                        extra_env: dict[str, str]) -> tuple[int, list[str]]:
+    """dvc_repro in IMAGE (henryvc.ops.dockerrun: the project mounted, the stage code the image's own)."""
+    from henryvc.ops import dockerrun
+
+    tail: list[str] = []
+    pending = [""]
+
+    def lines(text: str) -> None:
+        *complete, pending[0] = (pending[0] + text).split("\n")
+        for line in complete:
+            tail[:] = (tail + [line])[-TAIL_LINES:]
+            if output is not None:
+                output(line)
+
+    code = dockerrun.run(root, image.image, ["dvc", "repro", *args], gpus=image.gpus,
+                         env={"PYTHONWARNINGS": quiet.child_env({})["PYTHONWARNINGS"], **extra_env},
+                         on_output=lines)  # the container gets the passthrough variables, never the host's PATH
+    if pending[0]:
+        lines("\n")
+    return code, tail
 
 
 def _stage_error(tail: list[str]) -> str:
@@ -97,14 +130,14 @@ def _fail_before_training(run_dir: Path, code: int, tail: list[str]) -> str:
 
 
 def _repro_or_raise(project: Project, name: str, output: Output | None, fresh: bool = False,
-                    extra_env: dict[str, str] | None = None) -> None:
+                    extra_env: dict[str, str] | None = None, image: InImage | None = None) -> None:
     """`dvc repro` for NAME; HenryvcError with the last lines when it fails.
 
     FRESH (a run `henryvc run` just created): when the pipeline fails before training started (bad data,
     an invalid config.json), the run is recorded failed with that reason, and params.yaml keeps naming it
     so that fixing the data and running `dvc repro` retries exactly this run.
     """
-    code, tail = dvc_repro(project.root, output, extra_env=extra_env)
+    code, tail = dvc_repro(project.root, output, extra_env=extra_env, image=image)
     if code != 0:
         run_dir = project.run_dir(name)
         if fresh and run_dir.is_dir() and records.load(run_dir).status == "created":
@@ -119,9 +152,10 @@ def _repro_or_raise(project: Project, name: str, output: Output | None, fresh: b
                            + "\n".join(tail))
 
 
-def repro_created(project: Project, name: str, output: Output | None = None) -> PipelineResult:
+def repro_created(project: Project, name: str, output: Output | None = None,
+                  image: InImage | None = None) -> PipelineResult:
     """`dvc repro` for run NAME, just created (params.yaml names it): a submitted run's first attempt."""
-    _repro_or_raise(project, name, output, fresh=True)
+    _repro_or_raise(project, name, output, fresh=True, image=image)
     return _result(project, name)
 
 
@@ -130,7 +164,8 @@ def _result(project: Project, name: str, **extra: Any) -> PipelineResult:
     return PipelineResult(name, record.status, record.verdict, **extra)
 
 
-def resume(project: Project, name: str, output: Output | None = None, inexact: bool = False) -> PipelineResult:
+def resume(project: Project, name: str, output: Output | None = None, inexact: bool = False,
+           image: InImage | None = None) -> PipelineResult:
     """Continue incomplete run NAME from its last checkpoint (Coqui continue_path) and evaluate it.
 
     The train stage checks that the checkpoint's step and learning rate were restored and refuses to
@@ -165,7 +200,7 @@ def resume(project: Project, name: str, output: Output | None = None, inexact: b
             from henryvc.core import stagecode
 
             stagecode.link(project.root)  # a fresh clone has no stage_code/ links: dvc.yaml's stages need them
-        _repro_or_raise(project, name, output, extra_env=extra_env)
+        _repro_or_raise(project, name, output, extra_env=extra_env, image=image)
     continued = None
     for event in reversed(records.load(run_dir).history):
         if event.get("event") == "train-finished" and event.get("continued_from"):

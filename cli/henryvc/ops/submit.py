@@ -44,6 +44,7 @@ class Request:
     parent: str | None = None
     sets: tuple[str, ...] = ()
     grace_s: int = DEFAULT_GRACE_S
+    image: str | None = None  # the stages run in this image (container engine on the node), not on the host
 
 
 @dataclass
@@ -102,6 +103,8 @@ def check(project: Project, request: Request) -> newrun.Origin:
         slurm.check_time(request.time)
     if request.grace_s < 1:
         raise BadInput(f"--grace must be at least 1 second, got {request.grace_s}")
+    if request.image is not None:
+        _check_image(request)
     if request.partition is not None:
         slurm.check_partition(request.partition)  # SchedulerUnavailable first when no SLURM answers
     else:
@@ -111,6 +114,17 @@ def check(project: Project, request: Request) -> newrun.Origin:
         raise NotReady("the work tree has uncommitted changes, and a job trains the committed HEAD in a worktree: "
                        "commit them first (git status shows them)")
     return origin
+
+
+def _check_image(request: Request) -> None:
+    """--image: one node only (the train stage's srun fan-out would start outside the image), and an image
+    the engine has (EngineUnavailable, exit 1, without an engine; BadInput, exit 2, for a missing image)."""
+    from henryvc.adapters import container
+
+    if (request.nodes or 1) > 1:
+        raise BadInput(f"--image runs the stages in one container on the first node; --nodes {request.nodes} "
+                       "would fan the train stage out with srun outside it: submit multi-node runs without --image")
+    container.image_id_of(container.connect(), str(request.image))
 
 
 def script(project: Project, name: str, request: Request) -> str:
@@ -133,7 +147,9 @@ def script(project: Project, name: str, request: Request) -> str:
     python = shlex.quote(sys.executable)
     lines += ["# the batch step: dvc repro on this node (or resume after a requeue), then tag and push",
               f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"",
-              f"exec {python} -m henryvc.ops.jobstep --project {shlex.quote(str(project.root))} {name}", ""]
+              f"exec {python} -m henryvc.ops.jobstep --project {shlex.quote(str(project.root))}"
+              + (f" --image {shlex.quote(request.image)}" + (" --gpus" if request.gpus else "") if request.image else "")
+              + f" {name}", ""]
     return "\n".join(lines)
 
 
