@@ -119,18 +119,6 @@ def configure(root: Path, remote: str | None, default: Path) -> tuple[str, str]:
     return url, types
 
 
-def unprotect(root: Path, paths: list[str]) -> None:
-    """Replace cache links under PATHS with private copies before a stage rewrites files in place.
-
-    With hardlink or symlink cache types a workspace file *is* the cache object; writing into it (as
-    root, read-only modes do not stop that) would corrupt the cache. Files written anew are safe.
-    """
-    repo = open_repo(root)
-    for path in paths:
-        if (Path(root) / path).exists():
-            repo.unprotect(str(Path(root) / path))
-
-
 def set_remote(root: Path, name: str, url: str, *, default: bool, level: str = "repo") -> None:
     """Add or change remote NAME (e.g. an ssh:// URL) in the repo or local config."""
     with open_repo(root).config.edit(level) as conf:
@@ -498,3 +486,4 @@ def remote_exists(dvc_repo: Repo, name: str) -> str | None:
         return None if remote.fs.exists(remote.path) else f"{remote.path} does not exist"
     except Exception as exc:  # any transport error means "not reachable"
         return f"{type(exc).__name__}: {exc}"
+

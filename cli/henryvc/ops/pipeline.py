@@ -5,9 +5,6 @@ No torch here: training happens in the stage processes DVC starts (python -m hen
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,19 +63,16 @@ def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = 
     params.active_run_or_none(root)  # `run: ../../etc` is BadInput before DVC reads any path from it
     if image is not None:
         return _dvc_repro_in_image(root, image, output, args, extra_env or {})
-    env = {**quiet.child_env(), **(extra_env or {})}
-    # dvc.yaml says `python -m henryvc_training.<stage>`: it must be this interpreter, the one with henryvc.
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    process = subprocess.Popen([sys.executable, "-m", "dvc", "repro", *args], cwd=root, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    from henryvc.adapters import dvcpipeline
+
     tail: list[str] = []
-    assert process.stdout is not None
-    for line in process.stdout:
-        line = line.rstrip("\n")
-        tail = (tail + [line])[-TAIL_LINES:]
+
+    def line(text: str) -> None:
+        tail[:] = (tail + [text])[-TAIL_LINES:]
         if output is not None:
-            output(line)
-    return process.wait(), tail
+            output(text)
+
+    return dvcpipeline.repro(root, args, {**quiet.child_env(), **(extra_env or {})}, line), tail
 
 
 def _dvc_repro_in_image(root: Path, image: InImage, output: Output | None, args: tuple[str, ...],
