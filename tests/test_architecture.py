@@ -188,3 +188,59 @@ def test_no_module_over_500_lines(name: str) -> None:
     path = module_files()[name]
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines (at most {MAX_LINES}): split it by noun"
+
+
+def documented_layers() -> dict[str, set[str]]:
+    """Layer -> the module names docs/architecture.md's map lists under it (parenthesised text is prose)."""
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = text.split("```", 2)[1]
+    found: dict[str, set[str]] = {}
+    current = None
+    for line in block.splitlines():
+        header = re.match(r"  (ops|core|adapters)/ ", line)
+        if header:
+            current = header.group(1)
+            found[current] = set()
+        elif current and line.startswith("    ") and not line.startswith("      "):
+            found[current] |= set(re.sub(r"\(.*", "", line).split())
+        elif not line.startswith("    "):
+            current = None
+    return found
+
+
+@pytest.mark.parametrize("folder", ["ops", "core", "adapters"])
+def test_the_documented_map_lists_each_layers_modules(folder: str) -> None:
+    modules = {m.split(".")[2] for m in module_files() if layer(m) == folder and m.count(".") == 2}
+    assert documented_layers()[folder] == modules
+
+
+
+def _defined(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def test_every_dotted_name_in_the_architecture_doc_exists() -> None:
+    """Each `henryvc...` name docs/architecture.md gives is a module, or a name a module defines."""
+    import re
+
+    files = module_files()
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    text = text.split("## Before and after (issue 11)")[0]  # that section is history: names of its day
+    wrong = []
+    for dotted in sorted(set(re.findall(r"\bhenryvc(?:_training)?(?:\.[A-Za-z_]+)+", text))):
+        parts = dotted.split(".")
+        module = next((".".join(parts[:i]) for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in files), None)
+        rest = parts[len(module.split(".")):] if module else parts
+        if module is None or (rest and rest[0] not in _defined(files[module])):
+            wrong.append(dotted)
+    assert wrong == []
