@@ -41,9 +41,15 @@ def project_head(root: Path) -> str | None:
         return None
 
 
+def has_nvidia_smi() -> bool:
+    """Whether nvidia-smi is installed (a driver's tool: a GPU may still be missing or unseen)."""
+    return shutil.which("nvidia-smi") is not None
+
+
 def nvidia_smi(fields: list[str]) -> list[list[str]]:
-    """One row per GPU of nvidia-smi's FIELDS (`--query-gpu`, no units); [] without nvidia-smi or a GPU."""
-    if shutil.which("nvidia-smi") is None:
+    """One row per GPU of nvidia-smi's FIELDS (`--query-gpu`, no units); [] without nvidia-smi or a GPU.
+    The one place henryvc asks nvidia-smi (doctor, status, the run's environment and lock)."""
+    if not has_nvidia_smi():
         return []
     try:
         out = subprocess.run(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
@@ -61,15 +67,8 @@ def gpus() -> list[str]:
 
 def nvidia_driver() -> str | None:
     """The NVIDIA driver version nvidia-smi reports (None without a driver)."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    versions = [line.strip() for line in out.splitlines() if line.strip()]
-    return versions[0] if versions else None
+    rows = nvidia_smi(["driver_version"])
+    return rows[0][0] if rows else None
 
 
 def cuda() -> dict[str, Any]:

@@ -115,31 +115,17 @@ def parse_lock(text: str) -> dict[str, str]:
     return pins
 
 
-def _driver() -> str | None:
-    import shutil
-    import subprocess
-
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out[0] if out else None
-
-
 def describe(accelerator: dict[str, Any] | None = None) -> dict[str, Any]:
     """Python, platform, arch, glibc, the image when inside henryvc's, and ACCELERATOR (CUDA/cuDNN, from the
     train stage's torch); the NVIDIA driver when nvidia-smi is there."""
-    from henryvc.core.environment import container_info
+    from henryvc.core.environment import container_info, nvidia_driver
 
     libc, libc_version = platform.libc_ver()
     info: dict[str, Any] = {
         "format": INFO_FORMAT, "python": platform.python_version(),
         "implementation": platform.python_implementation(), "platform": platform.platform(),
         "arch": platform.machine(), "glibc": libc_version if libc == "glibc" else None,
-        "image": container_info() or None, "nvidia_driver": _driver()}
+        "image": container_info() or None, "nvidia_driver": nvidia_driver()}
     info.update(accelerator or {})
     return info
 

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from henryvc.core import environment, runfolder
 from henryvc.core import record as records
-from henryvc.core import runfolder
 from henryvc.ops.status import disk_space, gpu_usage
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def check_gpu(project: Project) -> list[Check]:
     checks = []
     if gpus:
         checks.append(Check("gpu", "ok", "nvidia-smi sees " + ", ".join(g["name"] for g in gpus)))
-    elif shutil.which("nvidia-smi"):
+    elif environment.has_nvidia_smi():
         checks.append(Check("gpu", "error", "nvidia-smi is installed but lists no GPU (driver not loaded?)",
                             "check `nvidia-smi`; reboot after a driver update; in a container pass the GPU "
                             "(`henryvc docker run --gpus all`)"))
