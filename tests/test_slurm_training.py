@@ -66,12 +66,18 @@ def requeue(cluster: Cluster, job: str) -> None:
     Then at least two seconds must pass after the job ended: slurmd revokes the ended job's credential, and a
     new one made in the same second counts as revoked ("Killing non-startable batch JobId=4: Job credential
     revoked" in slurmctld's log, the job FAILED, when the requeue and StartTime=now followed within 0.5 s).
-    SLURM's own 2-3 minute BeginTime for a requeued job is what keeps real clusters clear of this.
+    And slurmctld must have no message left to retry: a loaded slurmd that timed out on the first attempt's
+    step teardown gets the retried "cancel StepId 2.0" about 60 s later, and a requeued job's first step is
+    StepId 2.0 again (slurmd logged "STEP 2.0 ON n1 CANCELLED" a minute into the second attempt; sdiag's
+    "Agent queue size" counts those retries). SLURM's own 2-3 minute BeginTime for a requeued job is what
+    keeps real clusters clear of both.
     """
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         states = cluster.run("sinfo", "-h", "-N", "-o", "%t").stdout.split()
-        if not any(state.startswith("comp") for state in states):
+        agents = [line.split(":", 1)[1].strip() for line in cluster.run("sdiag").stdout.splitlines()
+                  if line.strip().startswith(("Agent queue size:", "Agent count:"))]
+        if not any(state.startswith("comp") for state in states) and agents and set(agents) == {"0"}:
             break
         time.sleep(0.5)
     time.sleep(2.5)
