@@ -18,7 +18,6 @@ HENRYVC_REQUIRE_ENGINE=1, where it fails.
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -27,13 +26,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import training as tf
-from tests.helpers.container import REPO, ca_bundle, henryvc, unavailable
+from tests.helpers.container import ARM64_BASE, REPO, ca_bundle, henryvc
 
-ARM64_BASE = "localhost/henryvc-base:bookworm-arm64"
 ARM64_TAG = "henryvc:arm64-test"
 BUILDER_TAG = "henryvc:arm64-builder-test"
-BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
-SETUP = "bash scripts/container_engine.sh --arch arm64"
 
 
 def build(tmp_path_factory, tag: str, *extra: str) -> tuple[float, str]:
@@ -52,23 +48,6 @@ def build(tmp_path_factory, tag: str, *extra: str) -> tuple[float, str]:
         pytest.fail(f"arm64 build failed ({done.returncode}) after {elapsed:.0f} s:\n{text[-6000:]}", pytrace=False)
     print(f"\narm64 build of {tag}: {elapsed:.0f} s")
     return elapsed, text
-
-
-@pytest.fixture(scope="module")
-def arm64_engine(engine):
-    """The engine, able to run arm64 images here (natively or through qemu-aarch64), with the arm64 base."""
-    import docker
-
-    native = platform.machine() in ("aarch64", "arm64")
-    if not native and not (BINFMT.exists() and BINFMT.read_text().startswith("enabled")):
-        unavailable(f"qemu-aarch64 is not registered with binfmt_misc ({SETUP} registers it)")
-    try:
-        base = engine.images.get(ARM64_BASE)
-    except docker.errors.ImageNotFound:
-        unavailable(f"no arm64 base image {ARM64_BASE} ({SETUP} makes it)")
-    if base.attrs.get("Architecture") != "arm64":
-        unavailable(f"{ARM64_BASE} is {base.attrs.get('Architecture')}, not arm64 ({SETUP} rebuilds it)")
-    return engine
 
 
 @pytest.fixture(scope="module")

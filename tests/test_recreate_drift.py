@@ -1,21 +1,26 @@
 """`henryvc recreate` through the real command on a real project (fake stage): what blocks and what does not.
 
 The environments are real: a venv layered over the main one (its site-packages through a .pth line) with an
-extra package pip-installed into it, or with an edited copy of henryvc's packages in front of the main ones.
+extra package pip-installed into it, or with an edited copy of henryvc's packages in front of the main ones, or
+made by another interpreter of this machine; and an aarch64 interpreter run under QEMU (engine tier).
 """
 
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from henryvc.core import envlock
-from henryvc.core.project import Project
+import pytest
+
+from henryvc import envlock
+from henryvc.project import Project
+from tests.helpers.container import ARM64_BASE, REPO
 from tests.helpers.project import sh, trained_run
-from tests.helpers.venvs import layered_venv, record_environment, site_packages
+from tests.helpers.venvs import INTERPRETER_GLOBS, interpreters, layered_venv, record_environment, site_packages
 
 EXTRA, EXTRA_VERSION = "tomli-w", "1.0.0"  # a small package the main venv lacks and no stage imports
 SOURCE = Path(__file__).resolve().parent.parent
@@ -84,6 +89,68 @@ def test_a_code_change_refuses_through_the_command_and_writes_nothing(project, t
     assert len(lines) == 2 and lines[1].startswith("  code henryvc_training/train.py: sha256 "), lines
     assert not (project.state / "recreate").exists()  # refused before anything was written
     assert sh(project.root, "git", "status", "--porcelain", "--ignored").stdout == before
+
+
+def refused_writing_nothing(project: Project, name: str, python: str | Path) -> list[str]:
+    """`henryvc recreate NAME` run by PYTHON: refused with exit 1 before anything was written (no worktree, no
+    recreate folder, git as it was); its stderr lines."""
+    before = [sh(project.root, "git", *args).stdout for args in (("status", "--porcelain", "--ignored"),
+                                                                 ("worktree", "list"), ("show-ref",))]
+    refused = henryvc(python, project, "recreate", name)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr, refused.stderr
+    assert not (project.state / "recreate").exists()  # refused before anything was written
+    assert [sh(project.root, "git", *args).stdout for args in (("status", "--porcelain", "--ignored"),
+                                                               ("worktree", "list"), ("show-ref",))] == before
+    lines = refused.stderr.strip().splitlines()
+    assert f"{name} was made in another environment (1 difference(s))" in lines[0], lines
+    return [line for line in lines[1:] if not line.startswith("  (")]  # without the non-blocking count
+
+
+def test_another_python_refuses_through_the_command_and_writes_nothing(project, tmp_path):
+    """The run's environment is recorded by a real other interpreter of this machine (same major.minor, another
+    patch release, e.g. Debian's 3.11.2 beside the venv's 3.11.7: the main venv's compiled packages load in it,
+    so the stand-in stage imports numpy as training does, and the lock is the same), in a venv layered over
+    the main one; `henryvc recreate` here refuses on the Python version alone."""
+    here = platform.python_version()
+    others = {v: p for v, p in interpreters().items() if v != here}
+    if not others:
+        pytest.skip(f"no CPython {sys.version_info.major}.{sys.version_info.minor}.x other than {here} here "
+                    f"(looked in {', '.join(INTERPRETER_GLOBS)})")
+    version, other = sorted(others.items())[0]
+    name = trained_run(project)
+    made_in(layered_venv(tmp_path, python=other), project, name)
+    recorded = json.loads((project.run_dir(name) / envlock.INFO_FILE).read_text())
+    assert recorded["python"] == version and recorded["arch"] == platform.machine()
+    assert refused_writing_nothing(project, name, sys.executable) == [f"  python: {version} at the tag, {here} here"]
+
+
+@pytest.mark.engine
+def test_another_arch_refuses_through_the_command_and_writes_nothing(project, tmp_path, arm64_engine):
+    """The run's environment is recorded by a real aarch64 interpreter: Debian's python3 in the arm64 base image,
+    run under QEMU, with this tree's henryvc mounted in. `henryvc recreate` is then run on this machine by an
+    interpreter of the very same Python version (Debian's here: 3.11.2, in a venv layered over the main one), so
+    the arch is the one difference that blocks (the container's few Debian packages differ too; the stand-in
+    imported none of them, so they are listed, not refused)."""
+    name = trained_run(project)
+    script = ("import sys; from pathlib import Path; from henryvc import envlock, record; "
+              "d = Path(sys.argv[1]); record.update(d, **envlock.write(d)); envlock.record_imported(d)")
+    arm64_engine.containers.run(
+        ARM64_BASE, ["python3", "-c", script, f"/project/training_runs/{name}"], remove=True,
+        environment={"PYTHONPATH": "/opt/hv/cli:/opt/hv/training"},
+        volumes={str(project.root): {"bind": "/project", "mode": "rw"},
+                 str(REPO / "cli"): {"bind": "/opt/hv/cli", "mode": "ro"},
+                 str(REPO / "training"): {"bind": "/opt/hv/training", "mode": "ro"}})
+    recorded = json.loads((project.run_dir(name) / envlock.INFO_FILE).read_text())
+    assert recorded["arch"] == "aarch64" != platform.machine()
+    same = interpreters().get(recorded["python"])
+    if same is None:
+        pytest.skip(f"no CPython {recorded['python']} (the arm64 base's) on this machine to run henryvc with")
+    python = Path(sys.executable) if same.samefile(sys.executable) else layered_venv(tmp_path, python=same)
+    sh(project.root, "git", "add", f"training_runs/{name}")
+    tagged = henryvc(sys.executable, project, "tag-run", name)
+    assert tagged.returncode == 0, tagged.stderr
+    assert refused_writing_nothing(project, name, python) == [f"  arch: aarch64 at the tag, {platform.machine()} here"]
 
 
 def test_a_tolerance_only_where_cuda_trained(tmp_path):

@@ -11,6 +11,7 @@ an engine these tests skip and say why, except where CI=true or HENRYVC_REQUIRE_
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 TEST_TAG = os.environ.get("HENRYVC_TEST_IMAGE", "henryvc:test")
 BASE_IMAGE = os.environ.get("HENRYVC_TEST_BASE_IMAGE", "localhost/henryvc-base:bookworm")
+ARM64_BASE = "localhost/henryvc-base:bookworm-arm64"
+ARM64_SETUP = "bash scripts/container_engine.sh --arch arm64"
+BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
 # Running as root (CI), the project is handed to this uid so root-owned files stand out.
 OTHER_UID = 4242
 
@@ -116,6 +120,23 @@ def image(engine, tmp_path_factory) -> str:
     if done.returncode != 0:
         pytest.fail(f"henryvc docker build failed ({done.returncode}):\n{log.read_text()[-4000:]}", pytrace=False)
     return engine.images.get(TEST_TAG).id
+
+
+@pytest.fixture(scope="session")
+def arm64_engine(engine):
+    """The engine, able to run arm64 images here (natively or through qemu-aarch64), with the arm64 base."""
+    import docker
+
+    native = platform.machine() in ("aarch64", "arm64")
+    if not native and not (BINFMT.exists() and BINFMT.read_text().startswith("enabled")):
+        unavailable(f"qemu-aarch64 is not registered with binfmt_misc ({ARM64_SETUP} registers it)")
+    try:
+        base = engine.images.get(ARM64_BASE)
+    except docker.errors.ImageNotFound:
+        unavailable(f"no arm64 base image {ARM64_BASE} ({ARM64_SETUP} makes it)")
+    if base.attrs.get("Architecture") != "arm64":
+        unavailable(f"{ARM64_BASE} is {base.attrs.get('Architecture')}, not arm64 ({ARM64_SETUP} rebuilds it)")
+    return engine
 
 
 @pytest.fixture(scope="session")
