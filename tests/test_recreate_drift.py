@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import envlock
-from henryvc.project import Project
+from henryvc.core import envlock
+from henryvc.core.project import Project
 from tests.helpers.container import ARM64_BASE, REPO
 from tests.helpers.project import sh, trained_run
 from tests.helpers.venvs import INTERPRETER_GLOBS, interpreters, layered_venv, record_environment, site_packages
@@ -133,7 +133,7 @@ def test_another_arch_refuses_through_the_command_and_writes_nothing(project, tm
     the arch is the one difference that blocks (the container's few Debian packages differ too; the stand-in
     imported none of them, so they are listed, not refused)."""
     name = trained_run(project)
-    script = ("import sys; from pathlib import Path; from henryvc import envlock, record; "
+    script = ("import sys; from pathlib import Path; from henryvc.core import envlock, record; "
               "d = Path(sys.argv[1]); record.update(d, **envlock.write(d)); envlock.record_imported(d)")
     arm64_engine.containers.run(
         ARM64_BASE, ["python3", "-c", script, f"/project/training_runs/{name}"], remove=True,

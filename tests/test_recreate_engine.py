@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from henryvc import imagestore
-from henryvc.project import Project
+from henryvc.core import imagestore
+from henryvc.core.project import Project
 from tests.helpers.project import gen, sh, trained_run
 from tests.helpers.reliability import git_state, snapshot_tree
 from tests.helpers.venvs import record_environment
@@ -73,7 +73,7 @@ def test_build_save_then_recreate_loads_the_image_from_the_archive(project, engi
 
         # A run trained in that image: its environment recorded inside it (the image id comes from the engine).
         name = trained_run(project)
-        script = ("import sys; from pathlib import Path; from henryvc import envlock, record; "
+        script = ("import sys; from pathlib import Path; from henryvc.core import envlock, record; "
                   "d = Path(sys.argv[1]); record.update(d, **envlock.write(d)); envlock.record_imported(d)")
         inside = henryvc_cli(project, "docker", "run", "--image", tag, "--", "python", "-c", script,
                              f"training_runs/{name}")

@@ -1,4 +1,4 @@
-"""The one exception base of henryvc; exit codes are mapped from it in cli.main alone."""
+"""The one exception base of henryvc; exit codes are mapped from it in henryvc.exits alone."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The henryvc command line: the root group and the one place where errors become exit codes."""
+"""The henryvc command line: the root group, where a command's errors become exit codes (henryvc.exits)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,14 @@ import importlib
 
 import click
 
-from henryvc import __version__
-from henryvc.commands import COMMAND_MODULES
+from henryvc import __version__, exits
 from henryvc.core import quiet
-from henryvc.errors import HenryvcError
-
-EXIT_INTERRUPTED = 130
-EXIT_UNEXPECTED = 3
+from henryvc.commands import COMMAND_MODULES
 
 
 class HenryvcGroup(click.Group):
     """Root group: imports a command's module only when that command runs (or help lists it); maps
-    HenryvcError to its exit code, Ctrl-C to 130, anything else to 3."""
+    HenryvcError to its exit code, Ctrl-C to 130, anything else to 3 (henryvc.exits.outcome)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command's name, without importing any command module."""
@@ -34,27 +30,15 @@ class HenryvcGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except HenryvcError as exc:
-            if str(exc):  # Reported("") : the command printed its own report
-                click.secho(f"henryvc: error: {exc}", fg="red", err=True)
-            ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.secho("henryvc: interrupted", fg="red", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Exception as exc:
-            from henryvc.adapters.dvcfiles import user_error  # DVC refusing one of the user's files is bad input
-
-            refused = user_error(exc)
-            if refused is not None:
-                click.secho(f"henryvc: error: {refused}", fg="red", err=True)
-                ctx.exit(refused.exit_code)
-            if ctx.obj and ctx.obj.get("traceback"):
+        except (Exception, KeyboardInterrupt) as exc:
+            code, line = exits.outcome(exc)  # the one mapping, shared with every `python -m` entry point
+            if code == exits.EXIT_UNEXPECTED and ctx.obj and ctx.obj.get("traceback"):
                 raise
-            click.secho(f"henryvc: unexpected error: {type(exc).__name__}: {exc} "
-                        "(run again with --traceback and report it)", fg="red", err=True)
-            ctx.exit(EXIT_UNEXPECTED)
+            if line:
+                click.secho(line, fg="red", err=True)
+            ctx.exit(code)
 
 
 @click.group(cls=HenryvcGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 from henryvc.core import atomic, published, record, review
+from henryvc.errors import BadInput
+from henryvc.exits import entry_point
 from henryvc.core.verdict import Verdict, by_fix, judge, listener_metrics, problem_line
-from henryvc.errors import BadInput, HenryvcError
 from henryvc_training import common
 from henryvc_training.common import RunPaths
 
@@ -250,18 +250,15 @@ def evaluate(root: Path) -> Verdict:
     return verdict
 
 
+@entry_point("evaluate")
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (dvc.yaml: python -m henryvc_training.evaluate). A failed verdict is still exit 0."""
     parser = argparse.ArgumentParser(prog="python -m henryvc_training.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project root (where dvc.yaml is)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    try:
-        with common.stage_log(root, "evaluate"):
-            verdict = evaluate(root)
-    except HenryvcError as exc:
-        print(f"evaluate: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    with common.stage_log(root, "evaluate"):
+        verdict = evaluate(root)
     print(f"evaluate: {verdict.status}: " + "; ".join(verdict.reasons))
     for note in verdict.notes:
         print(f"  {note}")

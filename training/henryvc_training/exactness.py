@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from henryvc.errors import BadInput
+from henryvc.exits import entry_point
 from henryvc_training import compare
 
 
@@ -41,6 +43,7 @@ def check(tag_dir: Path, run_dir: Path, atol: float = 0.0) -> dict[str, Any]:
     return {"identical": not differences, "not_compared": None, "differences": differences, "beyond": beyond}
 
 
+@entry_point("exactness")
 def main(argv: list[str] | None = None) -> int:
     """Print check()'s result as one JSON line."""
     parser = argparse.ArgumentParser(prog="python -m henryvc_training.exactness", description=__doc__.splitlines()[0])
@@ -48,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path, help="the re-created run folder")
     parser.add_argument("--atol", type=float, default=0.0, help="also list differences beyond this (CUDA)")
     args = parser.parse_args(argv)
+    for folder in (args.tag_dir, args.run_dir):
+        if not folder.is_dir():
+            raise BadInput(f"{folder} is not a run folder")
     sys.stdout.write(json.dumps(check(args.tag_dir, args.run_dir, args.atol)) + "\n")
     return 0
 

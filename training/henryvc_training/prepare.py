@@ -11,13 +11,13 @@ import hashlib
 import logging
 import random
 import statistics
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from henryvc.core.atomic import write_json_atomic
-from henryvc.errors import BadInput, HenryvcError
+from henryvc.errors import BadInput
+from henryvc.exits import entry_point
 from henryvc_training import common
 
 log = logging.getLogger("henryvc.training.prepare")
@@ -254,18 +254,15 @@ def prepare(root: Path) -> dict[str, Any]:
     return result
 
 
+@entry_point("prepare")
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (dvc.yaml: python -m henryvc_training.prepare)."""
     parser = argparse.ArgumentParser(prog="python -m henryvc_training.prepare", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project root (where dvc.yaml is)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    try:
-        with common.stage_log(root, "prepare", require_run=False):
-            result = prepare(root)
-    except HenryvcError as exc:
-        print(f"prepare: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    with common.stage_log(root, "prepare", require_run=False):
+        result = prepare(root)
     print(f"prepare: {result['clips']} clips, {result['hours'] * 3600:.1f} s of audio, "
           f"{result['train_clips']} train / {result['eval_clips']} eval")
     return 0

@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 import wave
 from pathlib import Path
 
 from henryvc.errors import BadInput, HenryvcError
+from henryvc.exits import entry_point
 
 SAMPLE_RATE = 22050
 # Short, plain sentences: every character is in Coqui's default English alphabet, so the
@@ -94,17 +94,14 @@ def make_dataset(out: Path, clips: int) -> list[str]:
     return ids
 
 
+@entry_point("sample_data")
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: make the sample dataset."""
     parser = argparse.ArgumentParser(prog="python -m henryvc_training.sample_data", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("voice_data"), help="dataset folder to create")
     parser.add_argument("--clips", type=int, default=16, help="number of clips")
     args = parser.parse_args(argv)
-    try:
-        ids = make_dataset(args.out, args.clips)
-    except HenryvcError as exc:
-        print(f"sample_data: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    ids = make_dataset(args.out, args.clips)
     print(f"sample_data: wrote {len(ids)} clips to {args.out}")
     return 0
 

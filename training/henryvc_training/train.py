@@ -16,19 +16,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from henryvc.core import record
-from henryvc.errors import HenryvcError, NotReady
+from henryvc.errors import NotReady
+from henryvc.exits import EXIT_INTERRUPTED, entry_point
 from henryvc_training import checkpoints, common, determinism, resume
 from henryvc_training.common import RunPaths
 from henryvc_training.trainer import Settings, TrainResult, run_training
 
 log = logging.getLogger("henryvc.training.train")
 
-EXIT_INTERRUPTED = 130
 
 
 def train(root: Path, callbacks: dict[str, Any] | None = None, rank: Any = None) -> TrainResult:
@@ -159,6 +158,7 @@ def follow(root: Path, rank: Any) -> TrainResult:
     return run_training(paths, config, settings, data_dir, bool(plan["continuing"]), None, rank)
 
 
+@entry_point("train")
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (dvc.yaml: python -m henryvc_training.train)."""
     parser = argparse.ArgumentParser(prog="python -m henryvc_training.train", description=__doc__.splitlines()[0])
@@ -168,23 +168,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from henryvc_training import distributed
 
-    try:
-        root = args.root.resolve()
-        rank = distributed.from_env()
-        if rank is None:
-            scale = distributed.Scale.from_params(common.load_params(root))
-            if scale.world_size > 1 or args.node_rank:
-                # Several processes: torchrun starts this module once per rank (the branch below); in a
-                # SLURM batch step, srun first starts this module once per node (docs/cluster.md).
-                if args.node_rank is None and distributed.needs_fan_out(scale):
-                    return distributed.fan_out(scale, root)
-                return distributed.launch(scale, distributed.node_rank(args.node_rank, scale), root)
-            result = train(root)
-        else:
-            result = distributed.as_rank(rank, lambda r: train(root, rank=r) if r.is_writer else follow(root, r))
-    except HenryvcError as exc:
-        print(f"train: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    root = args.root.resolve()
+    rank = distributed.from_env()
+    if rank is None:
+        scale = distributed.Scale.from_params(common.load_params(root))
+        if scale.world_size > 1 or args.node_rank:
+            # Several processes: torchrun starts this module once per rank (the branch below); in a
+            # SLURM batch step, srun first starts this module once per node (docs/cluster.md).
+            if args.node_rank is None and distributed.needs_fan_out(scale):
+                return distributed.fan_out(scale, root)
+            return distributed.launch(scale, distributed.node_rank(args.node_rank, scale), root)
+        result = train(root)
+    else:
+        result = distributed.as_rank(rank, lambda r: train(root, rank=r) if r.is_writer else follow(root, r))
     print(f"train: {result.status} after {result.steps} steps" + (f": {result.message}" if result.message else ""))
     if result.status == "finished":
         return 0

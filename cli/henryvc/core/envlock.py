@@ -19,6 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from henryvc.errors import BadInput
+from henryvc.exits import entry_point
+
 LOCK_FILE = "environment.lock"
 INFO_FILE = "environment.json"
 INFO_FORMAT = "henryvc-environment/1"
@@ -235,7 +238,19 @@ def read(run_dir: Path) -> tuple[dict[str, Any], dict[str, str]] | None:
     lock, info = Path(run_dir) / LOCK_FILE, Path(run_dir) / INFO_FILE
     if not lock.is_file() or not info.is_file():
         return None
-    return json.loads(info.read_text(encoding="utf-8")), parse_lock(lock.read_text(encoding="utf-8"))
+    return load_info(info.read_text(encoding="utf-8"), str(info)), parse_lock(lock.read_text(encoding="utf-8"))
+
+
+def load_info(text: str, where: str) -> dict[str, Any]:
+    """An environment.json's contents; BadInput naming WHERE when it is not a JSON object."""
+    try:
+        info = json.loads(text)
+    except ValueError as exc:
+        raise BadInput(f"{where}: not valid JSON ({exc}); fix the file (`git diff` shows what changed since "
+                       "its last commit)") from None
+    if not isinstance(info, dict):
+        raise BadInput(f"{where}: not a JSON object")
+    return info
 
 
 def read_at(git_repo, rev: str, name: str) -> tuple[dict[str, Any], dict[str, str]] | None:
@@ -246,7 +261,7 @@ def read_at(git_repo, rev: str, name: str) -> tuple[dict[str, Any], dict[str, st
     info = gitrepo.show(git_repo, rev, f"training_runs/{name}/{INFO_FILE}")
     if lock is None or info is None:
         return None
-    return json.loads(info), parse_lock(lock)
+    return load_info(info, f"{rev}:training_runs/{name}/{INFO_FILE}"), parse_lock(lock)
 
 
 def of_run(project, name: str, tagged: bool) -> tuple[dict[str, Any], dict[str, str]] | None:
@@ -267,17 +282,26 @@ def changes(a: tuple[dict[str, Any], dict[str, str]] | None,
     return [{"kind": d.kind, "name": d.name, "a": d.recorded, "b": d.current} for d in drift(a[0], a[1], b[0], b[1])]
 
 
-def main(argv: list[str]) -> int:
+USAGE = "usage: python -m henryvc.core.envlock [--check RUN_DIR]"
+
+
+@entry_point("henryvc")
+def main(argv: list[str] | None = None) -> int:
     """`python -m henryvc.core.envlock`: this interpreter's lock on stdout; with `--check RUN_DIR`, the drift
     between RUN_DIR's recorded environment and this one as one JSON line (null: RUN_DIR has no lock)."""
-    if argv[:1] == ["--check"] and len(argv) == 2:
-        found = read(Path(argv[1]))
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--check"] and len(args) == 2:
+        if not Path(args[1]).is_dir():
+            raise BadInput(f"{args[1]} is not a run folder ({USAGE})")
+        found = read(Path(args[1]))
         drifts = None if found is None else [d.to_dict() for d in drift(*found, *current())]
         sys.stdout.write(json.dumps(drifts) + "\n")
         return 0
+    if args:
+        raise BadInput(f"{USAGE} (got {' '.join(args)})")
     sys.stdout.write(lock_text(freeze()))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 from henryvc.core import codeid
+from henryvc.errors import BadInput
+from henryvc.exits import entry_point
 
 FOLDER = "stage_code"
 GITIGNORE_LINE = f"/{FOLDER}/"
@@ -34,7 +36,7 @@ def link(root: Path, dirs: dict[str, Path] | None = None) -> list[str]:
         if path.is_symlink() or path.is_file():
             path.unlink()
         elif path.exists():
-            raise FileExistsError(f"{path} is a folder, not a link henryvc made: remove it")
+            raise BadInput(f"{path} is a folder, not a link henryvc made: remove it")
         tmp = folder / f".{name}.tmp"
         if tmp.is_symlink():
             tmp.unlink()
@@ -144,13 +146,21 @@ def in_container(root: Path, mount_point: str, command: list[str] | None,
             ["sh", "-c", script, "henryvc-stage-code", *(command or ["dvc", "repro"])])
 
 
+USAGE = "usage: python -m henryvc.core.stagecode [--sync] [ROOT]"
+
+
+@entry_point("henryvc")
 def main(argv: list[str] | None = None) -> int:
     """`python -m henryvc.core.stagecode ROOT`: make ROOT's links (the container runs this before its command);
     `python -m henryvc.core.stagecode --sync ROOT`: also bring ROOT/dvc.yaml's code dependencies up to date."""
     args = sys.argv[1:] if argv is None else argv
     sync = args[:1] == ["--sync"]
     rest = args[1:] if sync else args
+    if len(rest) > 1 or any(a.startswith("-") for a in rest):
+        raise BadInput(f"{USAGE} (got {' '.join(args)})")
     root = Path(rest[0] if rest else ".")
+    if not root.is_dir():
+        raise BadInput(f"{root} is not a folder: give the project's root ({USAGE})")
     link(root)
     if sync and sync_pipeline(root):
         print(f"{root / 'dvc.yaml'}: code dependencies brought up to date")

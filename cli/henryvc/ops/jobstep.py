@@ -24,9 +24,10 @@ from henryvc.core import quiet, runname
 from henryvc.core import record as records
 from henryvc.core.project import Project
 from henryvc.errors import HenryvcError
+from henryvc.exits import EXIT_INTERRUPTED, entry_point, outcome
+from henryvc.core.project import Project
 
 STAGE_MODULE = "henryvc_training."
-EXIT_INTERRUPTED = 130
 
 
 class TermForwarder:
@@ -81,9 +82,10 @@ def attempt(project: Project, name: str, main: Project, info: dict[str, Any], im
             pipeline.repro_created(project, name, output=lambda line: print(line, flush=True), image=where)
         elif status == "incomplete":
             pipeline.resume(project, name, output=lambda line: print(line, flush=True), image=where)
-    except HenryvcError as exc:
-        code = exc.exit_code
-        print(f"henryvc: error: {exc}", file=sys.stderr, flush=True)
+    except HenryvcError as exc:  # the attempt's record keeps the exit code; code and line are henryvc's
+        code, line = outcome(exc)
+        if line:
+            print(line, file=sys.stderr, flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
         info = {**info, "end": datetime.now().astimezone().isoformat(timespec="seconds"), "exit_code": code,
@@ -111,8 +113,9 @@ def _job(main: Project, name: str) -> dict[str, Any]:
         return {}
 
 
+@entry_point("henryvc")
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the batch step; errors become one line and the exit codes of henryvc."""
+    """Entry point of the batch step; errors become one line and the exit codes of henryvc (henryvc.exits)."""
     from henryvc.ops import submit
 
     quiet.silence_third_party()
@@ -122,16 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpus", action="store_true", help="with --image: give the container the node's GPUs")
     parser.add_argument("name", help="the submitted run")
     args = parser.parse_args(argv)
-    try:
-        name = str(runname.parse(args.name))
-        main_project = Project(args.project.resolve())
-        return attempt(Project(submit.worktree_of(main_project, name)), name, main_project, submit.environ_attempt(),
-                       args.image, args.gpus)
-    except HenryvcError as exc:
-        print(f"henryvc: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    name = str(runname.parse(args.name))
+    main_project = Project(args.project.resolve())
+    return attempt(Project(submit.worktree_of(main_project, name)), name, main_project, submit.environ_attempt(),
+                   args.image, args.gpus)
 
 
 if __name__ == "__main__":
