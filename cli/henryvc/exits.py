@@ -18,6 +18,10 @@ from henryvc.errors import HenryvcError
 EXIT_INTERRUPTED = 130
 EXIT_UNEXPECTED = 3
 TRACEBACK_FLAG = "--traceback"
+# Recognisers of a third party's exception that is really the user's bad input: each returns the HenryvcError
+# to report, or None. The foundation imports nothing above it, so henryvc.ops registers DVC's here (its
+# adapter names the user's file and line); a stage process, which never runs DVC, needs none.
+USER_ERRORS: list[Callable[[BaseException], HenryvcError | None]] = []
 
 
 
@@ -33,11 +37,10 @@ def outcome(exc: BaseException, prog: str = "henryvc") -> tuple[int, str]:
         return exc.exit_code, f"{prog}: error: {exc}" if str(exc) else ""  # Reported(""): it printed its report
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, f"{prog}: interrupted"
-    from henryvc.adapters.dvcfiles import user_error  # DVC refusing one of the user's files is bad input
-
-    refused = user_error(exc)
-    if refused is not None:
-        return refused.exit_code, f"{prog}: error: {refused}"
+    for recognise in USER_ERRORS:  # DVC refusing one of the user's files is bad input (henryvc.ops registers it)
+        refused = recognise(exc)
+        if refused is not None:
+            return refused.exit_code, f"{prog}: error: {refused}"
     return EXIT_UNEXPECTED, (f"{prog}: unexpected error: {type(exc).__name__}: {exc} "
                              f"(run again with {TRACEBACK_FLAG} and report it)")
 

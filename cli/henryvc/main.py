@@ -7,8 +7,8 @@ import importlib
 import click
 
 from henryvc import __version__, exits
-from henryvc.core import quiet
 from henryvc.commands import COMMAND_MODULES
+from henryvc.core import quiet
 
 
 class HenryvcGroup(click.Group):
@@ -33,6 +33,8 @@ class HenryvcGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except (Exception, KeyboardInterrupt) as exc:
+            import henryvc.ops  # noqa: F401  (registers DVC's user-file recogniser with exits, when no op has yet)
+
             code, line = exits.outcome(exc)  # the one mapping, shared with every `python -m` entry point
             if code == exits.EXIT_UNEXPECTED and ctx.obj and ctx.obj.get("traceback"):
                 raise

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from henryvc.core import atomic, published, record, review
+from henryvc.core.verdict import Verdict, by_fix, judge, listener_metrics, problem_line
 from henryvc.errors import BadInput
 from henryvc.exits import entry_point
-from henryvc.core.verdict import Verdict, by_fix, judge, listener_metrics, problem_line
 from henryvc_training import common
 from henryvc_training.common import RunPaths
 

@@ -25,7 +25,6 @@ from henryvc.core import record as records
 from henryvc.core.project import Project
 from henryvc.errors import HenryvcError
 from henryvc.exits import EXIT_INTERRUPTED, entry_point, outcome
-from henryvc.core.project import Project
 
 STAGE_MODULE = "henryvc_training."
 
