@@ -40,7 +40,58 @@ def test_evaluate_publishes_the_run_at_the_stable_paths(trained):
     assert "metrics/run.json" in json.dumps(shown) and "training_runs" not in json.dumps(shown)
 
 
+def periodic_records(project: Path) -> list[dict]:
+    log = project / "training_runs" / tf.RUN / "logs" / "evaluations.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_periodic_evaluations_carry_the_voice_scores_of_the_final_one(trained):
+    """A periodic evaluation scores each clip as the evaluate stage does (the same listen.plan and
+    listen.listen): speaker similarity everywhere, the distances to Henry's recording for held-out clips;
+    both kinds share Henry's side (his reference embedding, the recognizer and its transcripts)."""
+    from henryvc_training import listen, quality, voice
+
+    records = periodic_records(trained)
+    assert [r["epoch"] for r in records] == [1, 2]
+    final = json.loads((trained / "training_runs" / tf.RUN / "samples" / "utterances.json").read_text())
+    metrics = json.loads((trained / "training_runs" / tf.RUN / "metrics.json").read_text())
+    held = sorted(k for k in final if k.startswith("eval_"))
+    for record in records:
+        utterances = record["utterances"]
+        assert sorted(utterances) == sorted(k for k in final if k != "short_text")  # the final's, but the short text
+        for key, u in utterances.items():
+            assert -1.0 <= u["speaker_similarity"] <= 1.0, (key, u)
+            assert ("mcd" in u) == (key in held) == ("log_f0_rmse" in u) == ("recording_speaker_similarity" in u)
+        for key in held:
+            assert utterances[key]["mcd"] > 0 and utterances[key]["recording_transcript"] == final[key]["recording_transcript"]
+        scores = record["scores"]
+        assert scores["speaker_similarity"] == pytest.approx(
+            sum(u["speaker_similarity"] for u in utterances.values()) / len(utterances), abs=1e-4)
+        # Henry's held-out recordings against his reference clips: the same embeddings as the final evaluation's.
+        assert scores["speaker_similarity_reference"] == metrics["speaker_similarity_reference"]
+        assert scores["mcd"] == pytest.approx(sum(utterances[k]["mcd"] for k in held) / len(held), abs=1e-3)
+        assert record["voice_seconds"] > 0
+    # Recomputed from the clip the evaluation saved and Henry's recording: the record's numbers are that clip's.
+    record, key = records[-1], held[0]
+    clip = trained / "training_runs" / tf.RUN / record["audio"] / f"{key}.wav"
+    samples, rate = voice.read(clip)
+    text = record["utterances"][key]["text"]
+    samples = samples[: int((quality.characters(text) / 5.0 + listen.ASR_MARGIN_SECONDS) * rate)]
+    again = voice.distances(voice.to_rate(samples, rate), voice.to_rate(*voice.read(trained / "voice_data" / "wavs" /
+                                                                                    f"{key.removeprefix('eval_')}.wav")))
+    assert again["mcd"] == pytest.approx(record["utterances"][key]["mcd"], abs=0.05)
+    # Henry's side was computed once, by the training, and the evaluate stage found it: one embedding per
+    # recording (5 reference clips + the held-out ones), one transcript per held-out recording, all by one
+    # recognizer (periodic and final evaluations' language models are the same: the short text is in both).
+    cache = trained / ".henryvc"
+    assert len(list((cache / "voice-embeddings").glob("*.json"))) == 5 + len(held)
+    transcripts = sorted((cache / "recording-transcripts").glob("*.json"))
+    assert len(transcripts) == len(held) and len({t.stem.split("-")[1] for t in transcripts}) == 1
+
+
 def test_report_of_a_real_run_plays_in_chromium(trained, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
     out = tmp_path / "page"
     henryvc = str(Path(sys.executable).parent / "henryvc")
     made = tf.sh(henryvc, "report", tf.RUN, "--out", str(out), "--json", cwd=trained, check=False)
@@ -67,6 +118,16 @@ def test_report_of_a_real_run_plays_in_chromium(trained, tmp_path):
         # and for the held-out clips the distances to Henry's recording.
         scores = driver.find_element("css selector", f"tr[data-key='{held[0]}'] td.clip .scores").text
         assert scores.startswith("WER ") and " s · similarity " in scores and " · MCD " in scores, scores
+        # A periodic evaluation's clips carry the same scores (its record's), shown when the selector picks it.
+        record = periodic_records(trained)[0]
+        Select(driver.find_element("id", "evaluation")).select_by_visible_text(f"epoch 1 (step {record['step']})")
+        cell = f"tr[data-key='{held[0]}'] td.clip"
+        assert driver.find_element("css selector", f"{cell} audio").get_attribute("src").endswith(
+            f"/epoch_1/{held[0]}.wav")
+        shown = driver.find_element("css selector", f"{cell} .scores").text
+        u = record["utterances"][held[0]]
+        assert f" · similarity {u['speaker_similarity']:.3f} · MCD {u['mcd']:.2f} dB" in shown, (shown, u)
+        assert "similarity " in driver.find_element("css selector", "tr[data-key='sentence_0'] td.clip .scores").text
         assert plot_marks(driver) and all(plot_marks(driver))
         assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
     finally:

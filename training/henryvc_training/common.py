@@ -235,6 +235,8 @@ class Settings:
     keep_checkpoints: int | None = None
     asr: bool = True  # periodic evaluations transcribe what the model says (henryvc_training.intelligibility)
     min_chars_per_second: float = 5.0  # audio past the longest plausible duration is not transcribed
+    voice_scores: bool = True  # and score the voice against Henry's (henryvc_training.voice)
+    short_text: str = "Hello, I am Henry."  # the final evaluation's: in the recognizer's language model too
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Settings:
@@ -243,4 +245,5 @@ class Settings:
         criteria = params.get("criteria") or {}
         return cls(int(evaluation.get("every_epochs", 25)), int(evaluation.get("max_decoder_steps", 500)),
                    train.get("keep_checkpoints"), bool(evaluation.get("asr", True)),
-                   float(criteria.get("min_chars_per_second", 5.0)))
+                   float(criteria.get("min_chars_per_second", 5.0)), bool(evaluation.get("voice_scores", True)),
+                   str(evaluation.get("short_text", "Hello, I am Henry.")))

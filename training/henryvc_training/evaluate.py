@@ -56,9 +56,17 @@ def non_finite_losses(paths: RunPaths) -> list[str]:
     return sorted(bad)
 
 
-def load_model(paths: RunPaths) -> tuple[Any, Path]:
-    """The run's delivered model (best_model.pth, else the last checkpoint) and its file."""
+def model_config(paths: RunPaths) -> Any:
+    """The trained model's configuration (checkpoints/config.json, Coqui's defaults filled in)."""
     from TTS.tts.configs.tacotron2_config import Tacotron2Config
+
+    config = Tacotron2Config()
+    config.load_json(str(paths.checkpoints / "config.json"))
+    return config
+
+
+def load_model(paths: RunPaths, config: Any | None = None) -> tuple[Any, Path]:
+    """The run's delivered model (best_model.pth, else the last checkpoint) and its file."""
     from TTS.tts.models.tacotron2 import Tacotron2
 
     candidates = [paths.checkpoints / "best_model.pth"]
@@ -70,8 +78,7 @@ def load_model(paths: RunPaths) -> tuple[Any, Path]:
     chosen = next((c for c in candidates if c.exists()), None)
     if chosen is None:
         raise BadInput(f"{paths.checkpoints} holds no checkpoint: train the run first (`dvc repro`)")
-    config = Tacotron2Config()
-    config.load_json(str(paths.checkpoints / "config.json"))
+    config = model_config(paths) if config is None else config
     model = Tacotron2(config)
     model.load_checkpoint(config, str(chosen), eval=True)
     return model, chosen
@@ -114,20 +121,20 @@ def listen_metrics(root: Path, paths: RunPaths, params: dict[str, Any]) -> tuple
 
     evaluation = params.get("evaluation") or {}
     criteria = params.get("criteria") or {}
-    text = str(evaluation.get("short_text", "Hello, I am Henry."))
+    text = str(evaluation.get("short_text", listen.SHORT_TEXT))
     max_steps = int(evaluation.get("max_decoder_steps", 500))
     data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
-    clips = listen.eval_clips(paths, data_dir)
-    references = listen.reference_clips(paths, data_dir) if evaluation.get("voice_scores", True) else []
-    from henryvc_training import voice
-
-    voice.set_cache(root / ".henryvc" / "voice-embeddings")  # real recordings: embedded once per machine
-    if references:  # Henry's side of the scores, while the model loads and speaks
-        voice.warm_up(references + [c.recording for c in clips if c.recording is not None])
-    model, chosen = load_model(paths)
-    todo = listen.items(text, list(model.config.test_sentences or []), clips)
-    heard = listen.listen(model, todo, max_steps, paths.samples, bool(evaluation.get("asr", True)),
-                          float(criteria.get("min_chars_per_second", 5.0)), references)
+    config = model_config(paths)
+    asr = bool(evaluation.get("asr", True))
+    planned = listen.plan(paths, data_dir, text, list(config.test_sentences or []), periodic=False,
+                          voice_scores=bool(evaluation.get("voice_scores", True)))
+    # Henry's side of the scores (his recordings' transcripts and embeddings) is computed once per machine and
+    # data version, by whichever evaluation comes first: the training's periodic ones, usually. What is not
+    # cached yet (and the encoder and recognizer) is computed here after synthesis, in the scores' own time.
+    listen.set_cache(root)
+    model, chosen = load_model(paths, config)
+    heard = listen.listen(model, planned.todo, max_steps, paths.samples, asr,
+                          float(criteria.get("min_chars_per_second", 5.0)), planned.references, planned.texts)
     synth.save_alignment_png(heard.alignments["short_text"], paths.plots / "alignment.png", f"{chosen.name}: {text}")
     short = heard.utterances["short_text"]
     for key, u in heard.utterances.items():
@@ -137,7 +144,7 @@ def listen_metrics(root: Path, paths: RunPaths, params: dict[str, Any]) -> tuple
     metrics = {"short_text_seconds": short["seconds"], "short_text_decoder_steps": short["decoder_steps"],
                "short_text_hit_max_decoder_steps": not short["stopped_by_itself"], "model_file": chosen.name,
                **heard.asr, **heard.voice, "eval_synthesis_seconds": round(heard.synthesis_seconds, 3),
-               "eval_asr_seconds": round(heard.asr_seconds, 3), "speaker_reference_clips": len(references)}
+               "eval_asr_seconds": round(heard.asr_seconds, 3), "speaker_reference_clips": len(planned.references)}
     # Not in metrics.json: `henryvc recreate` compares every metric but eval_synthesis/asr_seconds.
     metrics["_voice_seconds"] = round(heard.voice_seconds, 3)
     return metrics, heard.utterances

@@ -99,17 +99,28 @@ class Hooks:
                  f", eval loss {evaluation['avg_loss']:.4f}" if "avg_loss" in evaluation else "")
 
     def listen_to(self, data_dir: Path) -> None:
-        """The held-out clips' real recordings live in DATA_DIR; with ASR and periodic evaluations on, the
-        recognizer gets ready in the background while the first epochs train (listen.warm_up)."""
+        """The held-out clips' real recordings and Henry's reference clips live in DATA_DIR; with periodic
+        evaluations on, Henry's side of their scores (the recognizer and its transcripts of his recordings,
+        the speaker encoder and his recordings' embeddings and features) gets ready in the background while
+        the first epochs train (listen.prepare), cached in the project for the evaluate stage too."""
         self.data_dir = data_dir
-        if not (self.settings.asr and self.settings.every_epochs > 0):
+        if self.settings.every_epochs <= 0:
             return
         from henryvc_training import listen
 
         try:
-            listen.warm_up(listen.items(None, list(self.config.test_sentences), listen.eval_clips(self.paths, data_dir)))
+            listen.set_cache(self.paths.root)
+            listen.prepare(self._plan(), self.settings.asr)
         except Exception as exc:  # like a failed evaluation, this must not cost the training run
-            log.warning("could not prepare the recognizer (%s: %s); the first evaluation builds it", type(exc).__name__, exc)
+            log.warning("could not prepare the evaluations' scoring (%s: %s); the first evaluation does it",
+                        type(exc).__name__, exc)
+
+    def _plan(self) -> Any:
+        """What every periodic evaluation listens to (listen.plan, as the evaluate stage's, but the short text)."""
+        from henryvc_training import listen
+
+        return listen.plan(self.paths, self.data_dir, self.settings.short_text, list(self.config.test_sentences),
+                           periodic=True, voice_scores=self.settings.voice_scores)
 
     def maybe_evaluate(self, trainer: Any) -> None:
         """Every `evaluation.every_epochs` epochs: synthesize the test sentences, keep audio and alignments."""
@@ -129,10 +140,9 @@ class Hooks:
         started = time.perf_counter()
         model = trainer._get_model()
         out_dir = self.paths.checkpoints / "evaluations" / f"epoch_{epoch:04d}"
-        clips = listen.eval_clips(self.paths, self.data_dir) if self.data_dir is not None else []
-        todo = listen.items(None, list(self.config.test_sentences), clips)
-        heard = listen.listen(model, todo, self.settings.max_decoder_steps, out_dir, self.settings.asr,
-                              self.settings.min_chars_per_second)
+        planned = self._plan()
+        heard = listen.listen(model, planned.todo, self.settings.max_decoder_steps, out_dir, self.settings.asr,
+                              self.settings.min_chars_per_second, planned.references, planned.texts)
         step = trainer.total_steps_done
         for key, alignment in heard.alignments.items():
             synth.save_alignment_png(alignment, out_dir / f"{key}_alignment.png",
@@ -140,7 +150,7 @@ class Hooks:
         for index, _text in enumerate(self.config.test_sentences):
             trainer.dashboard_logger.test_audios(step, {f"{index}-audio": heard.wavs[f"sentence_{index}"]},
                                                  model.ap.sample_rate)
-        scores = {**listener_metrics(heard.utterances), **heard.asr}
+        scores = {**listener_metrics(heard.utterances), **heard.asr, **heard.voice}
         from henryvc_training.evaluate import EVAL_SCALARS
 
         for key in EVAL_SCALARS:
@@ -160,6 +170,9 @@ class Hooks:
         summary = {"epoch": epoch, "step": step, "sentences": rows, "losses": losses, "scores": scores,
                    "utterances": heard.utterances, "audio": str(out_dir.relative_to(self.paths.run_dir)),
                    "synthesis_seconds": round(heard.synthesis_seconds, 3), "asr_seconds": round(heard.asr_seconds, 3),
+                   "voice_seconds": round(heard.voice_seconds, 3),
+                   # the warm-up's wall seconds so far (Henry's side, in the background beside training)
+                   "preparation_seconds": round(listen.preparation_seconds(), 3),
                    "seconds": round(time.perf_counter() - started, 3)}  # the whole evaluation but its README lines
         with (self.paths.logs / "evaluations.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(summary) + "\n")
@@ -168,6 +181,12 @@ class Hooks:
             lines += ["", f"Intelligibility: WER {scores['asr_wer']:.3f} on the synthesized eval clips, "
                           f"{scores['asr_wer_reference']:.3f} on their real recordings "
                           f"(gap {scores['asr_wer_gap']:+.3f})."]
+        if "speaker_similarity" in scores:
+            lines += ["", f"Voice: speaker similarity to Henry's {len(planned.references)} reference clips "
+                          f"{scores['speaker_similarity']:.3f} on average (lowest {scores['speaker_similarity_min']:.3f})"
+                          + (f"; against his held-out recordings: mel-cepstral distance {scores['mcd']:.2f} dB"
+                             if "mcd" in scores else "")
+                          + (f", log-F0 RMSE {scores['log_f0_rmse']:.3f}" if "log_f0_rmse" in scores else "") + "."]
         lines += ["", "Losses: " + ", ".join(f"{k.removeprefix('avg_')} {v}" for k, v in losses.items())]
         common.append_readme(self.paths, f"Evaluation at epoch {epoch}", lines)
         log.info("evaluation at epoch %d: %s%s", epoch,

@@ -16,11 +16,14 @@ import tempfile
 import wave
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 RATE = 16000  # what the pocketsphinx en-us model expects
 _WORD = re.compile(r"[a-z0-9']+")
+# fwdflat/bestpath re-search passes cost ~40 % more time for no gain on a model this small.
+_OPTIONS = {"fwdflat": False, "bestpath": False}
 
 
 def normalize(text: str) -> str:
@@ -96,9 +99,17 @@ class Recognizer:
             lm_path, dict_path = Path(folder) / "eval.lm", Path(folder) / "eval.dict"
             model.write_file(str(lm_path))
             dict_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            # fwdflat/bestpath re-search passes cost ~40 % more time for no gain on a model this small.
-            self._decoder = Decoder(lm=str(lm_path), dict=str(dict_path), fwdflat=False, bestpath=False,
-                                    loglevel="FATAL")
+            self._decoder = Decoder(lm=str(lm_path), dict=str(dict_path), **_OPTIONS, loglevel="FATAL")
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """What its transcripts depend on besides the audio: the texts of its language model, the decoder's
+        options and pocketsphinx's version (a transcript cache key)."""
+        import hashlib
+        from importlib.metadata import version
+
+        said = "\n".join(sorted({normalize(t) for t in self.texts}))
+        return hashlib.sha256(f"{said}\n{_OPTIONS}\npocketsphinx {version('pocketsphinx')}".encode()).hexdigest()[:16]
 
     def transcribe(self, wav: Any, rate: int) -> str:
         """The words pocketsphinx hears in WAV (float or int16 samples at RATE); "" when none."""

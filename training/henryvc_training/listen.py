@@ -21,6 +21,7 @@ log = logging.getLogger("henryvc.training.listen")
 # Audio beyond the longest plausible duration (letters / min_chars_per_second) plus this margin is
 # not transcribed: a runaway decoder's babble would cost recognizer time and say nothing more.
 ASR_MARGIN_SECONDS = 0.5
+SHORT_TEXT = "Hello, I am Henry."  # params.yaml evaluation.short_text's default
 
 
 @dataclass(frozen=True)
@@ -81,27 +82,91 @@ def items(short_text: str | None, test_sentences: list[str], clips: list[Item]) 
     return found + list(clips)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one evaluation, periodic or final, listens to: TODO (the texts to synthesize), REFERENCES
+    (Henry's reference clips for speaker similarity; empty: no voice scores) and TEXTS (the recognizer's
+    language model: every evaluation text, the final evaluation's short text included, so that the
+    periodic evaluations and the evaluate stage build the same recognizer and share its transcripts of
+    Henry's recordings)."""
+
+    todo: list[Item]
+    references: list[Path]
+    texts: list[str]
+
+    @property
+    def held_out(self) -> list[Path]:
+        """Henry's recordings of the held-out clips (what the distances compare against)."""
+        return [i.recording for i in self.todo if i.recording is not None]
+
+
+def plan(paths: RunPaths, data_dir: Path | None, short_text: str, test_sentences: list[str], periodic: bool,
+         voice_scores: bool = True) -> Plan:
+    """The evaluation of PATHS' run: the final one (PERIODIC false) speaks SHORT_TEXT, the test sentences and
+    the held-out clips; a periodic one the same but the short text. The one function both kinds use."""
+    clips = eval_clips(paths, data_dir) if data_dir is not None else []
+    todo = items(None if periodic else short_text, test_sentences, clips)
+    references = reference_clips(paths, data_dir) if voice_scores and data_dir is not None else []
+    return Plan(todo, references, [i.text for i in items(short_text, test_sentences, clips)])
+
+
+def set_cache(root: Path | None) -> None:
+    """Keep what is computed from Henry's recordings (embeddings, transcripts) under ROOT/.henryvc/, keyed by
+    each recording's content hash: once per machine and data version, whichever evaluation comes first."""
+    from henryvc_training import voice
+
+    voice.set_cache(None if root is None else root / ".henryvc" / "voice-embeddings")
+    _CACHE[:] = [] if root is None else [root / ".henryvc" / "recording-transcripts"]
+
+
+def prepare(todo_plan: Plan, asr: bool) -> list[threading.Thread]:
+    """Get Henry's side of PLAN's scores ready in background threads (the recognizer and its transcripts of
+    his recordings; the speaker encoder, his recordings' embeddings and their features), while the model
+    loads and speaks, or while training runs: an evaluation waits for what is not ready, never redoes it."""
+    from henryvc_training import voice
+
+    threads = [warm_up(todo_plan.todo, todo_plan.texts)] if asr else []
+    if todo_plan.references:
+        voice.load_encoder()  # here, not in the thread: it must not draw random numbers beside training
+        threads.append(voice.warm_up(todo_plan.references + todo_plan.held_out, todo_plan.held_out))
+    return threads
+
+
+def preparation_seconds() -> float:
+    """Wall seconds this process has spent getting Henry's side ready, in the background or not (recognizer,
+    encoder, his recordings' transcripts, embeddings and features): work the scores did not wait for, an
+    upper bound of its cost (the threads ran beside model loading, synthesis or training)."""
+    from henryvc_training import voice
+
+    return sum(_BACKGROUND) + voice.preparation_seconds()
+
+
 _RECOGNIZERS: dict[tuple[str, ...], Any] = {}
 _HEARD: dict[tuple[str, int, int], str] = {}  # real recordings' transcripts: (path, mtime, size) -> words
+_CACHE: list[Path] = []  # where the transcripts are kept between processes (set_cache)
+_BACKGROUND: list[float] = []  # wall seconds of warm_up's threads
 # The recognizer and _HEARD are made ready by warm_up's thread and used by the evaluations: one at a time
 # (a pocketsphinx decoder is not thread-safe), and an evaluation that comes early waits, never builds twice.
 _LOCK = threading.Lock()
 
 
-def warm_up(todo: list[Item]) -> threading.Thread:
+def warm_up(todo: list[Item], texts: list[str] | None = None) -> threading.Thread:
     """Build the recognizer for TODO's texts and transcribe the real recordings in a background thread,
     while training runs: the first periodic evaluation then pays only for its own synthesis (measured on
     the tests' tiny run: ASR was 23 % of that evaluation, nearly all of it this one-off work)."""
 
     def work() -> None:
+        started = time.perf_counter()
         try:
             with _LOCK:
-                rec = recognizer([i.text for i in todo])
+                rec = recognizer(texts or [i.text for i in todo])
                 for item in todo:
                     if item.recording is not None:
                         _heard_recording(rec, item.recording)
         except Exception as exc:  # the evaluation will build it again and report what fails
             log.warning("preparing the recognizer failed (%s: %s); the first evaluation retries", type(exc).__name__, exc)
+        finally:
+            _BACKGROUND.append(time.perf_counter() - started)
 
     thread = threading.Thread(target=work, name="henryvc-asr-warm-up", daemon=True)
     thread.start()
@@ -109,13 +174,28 @@ def warm_up(todo: list[Item]) -> threading.Thread:
 
 
 def _heard_recording(rec: Any, recording: Path) -> str:
-    """What REC hears in a real recording, transcribed once per (path, mtime, size)."""
+    """What REC hears in a real recording, transcribed once per (path, mtime, size) in a process and once per
+    (content, recognizer) on the machine (set_cache)."""
+    import hashlib
+    import json
+
     from henryvc_training import intelligibility
 
     stat = recording.stat()
     cache = (str(recording), stat.st_mtime_ns, stat.st_size)
     if cache not in _HEARD:
-        _HEARD[cache] = rec.transcribe(*intelligibility.read_wav(recording))
+        stored = None
+        if _CACHE:
+            content = hashlib.sha256(recording.read_bytes()).hexdigest()
+            stored = _CACHE[0] / f"{content}-{rec.fingerprint}.json"
+        if stored is not None and stored.is_file():
+            _HEARD[cache] = str(json.loads(stored.read_text(encoding="utf-8"))["transcript"])
+        else:
+            _HEARD[cache] = rec.transcribe(*intelligibility.read_wav(recording))
+            if stored is not None:
+                from henryvc.core.atomic import write_json_atomic
+
+                write_json_atomic(stored, {"transcript": _HEARD[cache], "recording": recording.name})
     return _HEARD[cache]
 
 
@@ -135,11 +215,14 @@ def recognizer(texts: list[str]) -> Any:
 
 
 def listen(model: Any, todo: list[Item], max_decoder_steps: int, out_dir: Path | None, asr: bool,
-           min_chars_per_second: float = 5.0, references: list[Path] | None = None) -> Listening:
+           min_chars_per_second: float = 5.0, references: list[Path] | None = None,
+           texts: list[str] | None = None) -> Listening:
     """Synthesize every item of TODO with MODEL (decoder capped), measure it, save its wav in OUT_DIR
-    as <key>.wav (if given); with ASR, transcribe and score it (intelligibility); with REFERENCES (Henry's
-    clips), score how much it sounds like him and how far it is from his recordings (henryvc_training.voice)."""
-    from henryvc_training import synth
+    as <key>.wav (if given); with ASR, transcribe and score it (intelligibility; the recognizer's language
+    model made of TEXTS, else TODO's texts); with REFERENCES (Henry's clips), score how much it sounds like
+    him and how far it is from his recordings (henryvc_training.voice). Periodic and final evaluations both
+    come here (their TODO, REFERENCES and TEXTS from plan())."""
+    from henryvc_training import quality, synth, voice
 
     result = Listening()
     started = time.perf_counter()
@@ -151,16 +234,25 @@ def listen(model: Any, todo: list[Item], max_decoder_steps: int, out_dir: Path |
         if out_dir is not None:
             synth.save_wav(model, spoken.wav, out_dir / f"{item.key}.wav")
     result.synthesis_seconds = time.perf_counter() - started
+    if not (asr or references):
+        return result
+    # Both scorers hear the audio at 16 kHz, cut after the longest plausible duration (a runaway decoder's
+    # babble says nothing more): resampled once for both, counted as scoring time.
+    started = time.perf_counter()
+    rate = int(model.ap.sample_rate)
+    heard16k = {}
+    for item in todo:
+        longest = quality.characters(item.text) / min_chars_per_second + ASR_MARGIN_SECONDS
+        heard16k[item.key] = voice.to_rate(result.wavs[item.key][: int(longest * rate)], rate)
+    resampling = time.perf_counter() - started
     if asr:
         started = time.perf_counter()
-        rate = int(model.ap.sample_rate)
-        result.asr = score(todo, result.wavs, rate, min_chars_per_second, result.utterances)
-        result.asr_seconds = time.perf_counter() - started
+        result.asr = score(todo, heard16k, voice.RATE, min_chars_per_second, result.utterances, texts)
+        result.asr_seconds = time.perf_counter() - started + (0.0 if references else resampling)
     if references:
         started = time.perf_counter()
-        result.voice = voice_scores(todo, result.wavs, int(model.ap.sample_rate), min_chars_per_second,
-                                    result.utterances, references)
-        result.voice_seconds = time.perf_counter() - started
+        result.voice = voice_scores(todo, heard16k, voice.RATE, min_chars_per_second, result.utterances, references)
+        result.voice_seconds = time.perf_counter() - started + resampling
     return result
 
 
@@ -183,7 +275,7 @@ def voice_scores(todo: list[Item], wavs: dict[str, Any], rate: int, min_chars_pe
     for key, recording in recorded.items():
         u = utterances[key]
         u["recording_speaker_similarity"] = voice.cosine(heard[key], ref)
-        u.update(voice.distances(synthesized[key], voice.to_rate(*voice.read(recording))))
+        u.update(voice.distances_to(synthesized[key], recording))
     return aggregate_voice(utterances)
 
 
@@ -204,13 +296,14 @@ def aggregate_voice(utterances: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def score(todo: list[Item], wavs: dict[str, Any], rate: int, min_chars_per_second: float,
-          utterances: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """ASR scores of the synthesized WAVS (and each utterance's transcript and WER written into UTTERANCES)."""
+          utterances: dict[str, dict[str, Any]], texts: list[str] | None = None) -> dict[str, Any]:
+    """ASR scores of the synthesized WAVS (and each utterance's transcript and WER written into UTTERANCES);
+    the recognizer's language model is made of TEXTS (default: TODO's texts)."""
     from henryvc_training import intelligibility, quality
 
     synthesized, references = {}, {}
     with _LOCK:
-        rec = recognizer([i.text for i in todo])
+        rec = recognizer(texts or [i.text for i in todo])
         for item in todo:
             longest = quality.characters(item.text) / min_chars_per_second + ASR_MARGIN_SECONDS
             synthesized[item.key] = (item.text, wavs[item.key][: int(longest * rate)], rate)
