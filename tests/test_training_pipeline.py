@@ -101,13 +101,15 @@ def test_periodic_evaluation_saved_audio_alignment_and_readme(run_dir):
     assert (folder / "sentence_0.wav").is_file() and (folder / "sentence_0_alignment.png").is_file()
     summary = json.loads((run_dir / "logs" / "evaluations.jsonl").read_text().splitlines()[0])
     assert summary["epoch"] == 2
-    assert {"asr_wer", "asr_wer_reference", "attention_focus_min", "decoder_runaways"} <= set(summary["scores"])
+    assert {"asr_wer", "asr_wer_reference", "attention_focus_min", "decoder_runaways", "speaker_similarity",
+            "speaker_similarity_reference", "mcd"} <= set(summary["scores"])  # the final evaluation's scores
     assert (folder / "sentence_0.wav").is_file() and len(list(folder.glob("eval_henry_*.wav"))) == 2
     assert summary["sentences"][0]["decoder_steps"] <= 40  # the cap held
     # the whole evaluation's wall time, against which the scoring budget is measured
-    assert summary["seconds"] >= summary["synthesis_seconds"] + summary["asr_seconds"] > 0
+    assert summary["seconds"] >= summary["synthesis_seconds"] + summary["asr_seconds"] + summary["voice_seconds"] > 0
     readme = (run_dir / "README.md").read_text()
     assert "## Evaluation at epoch 2 (" in readme and "## Verdict: failed (" in readme
+    assert "Voice: speaker similarity to Henry's 5 reference clips " in readme
 
 
 def test_metrics_and_verdict(run_dir):
