@@ -121,8 +121,10 @@ def set_cache(root: Path | None) -> None:
 
 def prepare(todo_plan: Plan, asr: bool) -> list[threading.Thread]:
     """Get Henry's side of PLAN's scores ready in background threads (the recognizer and its transcripts of
-    his recordings; the speaker encoder, his recordings' embeddings and their features), while the model
-    loads and speaks, or while training runs: an evaluation waits for what is not ready, never redoes it."""
+    his recordings; the speaker encoder, his recordings' embeddings and their features) while training runs
+    its first epochs (hooks.Hooks.listen_to): a periodic evaluation waits for what is not ready, never redoes
+    it, and the evaluate stage finds it in set_cache's folder. The evaluate stage itself prepares nothing in
+    the background: what it lacks it computes in its scores' own (timed) seconds."""
     from henryvc_training import voice
 
     threads = [warm_up(todo_plan.todo, todo_plan.texts)] if asr else []
