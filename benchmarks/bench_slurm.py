@@ -71,16 +71,20 @@ def bare_sbatch(project, env: dict[str, str], index: int) -> float:
     return wait_for(clone / MARKER) - started
 
 
+def bench_environment() -> None:
+    """A git identity for the projects a benchmark makes, and this interpreter's folder first on PATH."""
+    for key, value in (("GIT_AUTHOR_NAME", "bench"), ("GIT_AUTHOR_EMAIL", "bench@henryvc.invalid"),
+                       ("GIT_COMMITTER_NAME", "bench"), ("GIT_COMMITTER_EMAIL", "bench@henryvc.invalid")):
+        os.environ.setdefault(key, value)
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-slurm-"))
-    os.environ.setdefault("GIT_AUTHOR_NAME", "bench")
-    os.environ.setdefault("GIT_AUTHOR_EMAIL", "bench@henryvc.invalid")
-    os.environ.setdefault("GIT_COMMITTER_NAME", "bench")
-    os.environ.setdefault("GIT_COMMITTER_EMAIL", "bench@henryvc.invalid")
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    bench_environment()
     cluster = slurm.start(base / "slurm")
     try:
         project = make_project(base / "project", base / "dvc-remote")

@@ -20,7 +20,6 @@ henryvc does before the stage starts. Example:  sudo .venv/bin/python benchmarks
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench_slurm import bench_environment  # noqa: E402  (this folder: sys.path[0] when run as a script)
 
 from henryvc import api  # noqa: E402
 from henryvc.core.project import Project  # noqa: E402
@@ -96,10 +97,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=2)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-slurm-requeue-"))
-    for key, value in (("GIT_AUTHOR_NAME", "bench"), ("GIT_AUTHOR_EMAIL", "bench@henryvc.invalid"),
-                       ("GIT_COMMITTER_NAME", "bench"), ("GIT_COMMITTER_EMAIL", "bench@henryvc.invalid")):
-        os.environ.setdefault(key, value)
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    bench_environment()
     cluster = slurm.start(base / "slurm")
     try:
         project = real_project(base, tf.sample_data(base / "voice", clips=10))
