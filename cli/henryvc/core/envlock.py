@@ -75,7 +75,22 @@ def imported(modules: list[str] | None = None, startup: list[str] | None = None)
     tops = {m.partition(".")[0] for m in modules} - skip
     found = {normalize(dist) for top in tops for dist in owners.get(top, ())}
     found.discard(SELF)
-    return sorted(found)
+    return sorted(found - _vendored())
+
+
+def _vendored() -> set[str]:
+    """Distributions found only in another package's `_vendor` folder: setuptools' own copies (jaraco-text,
+    backports-tarfile, ...), which pkg_resources puts on sys.path when something imports it. They came with
+    setuptools' wheel, are not installed distributions and are not in the lock; a name that is also
+    installed (packaging, say) stays."""
+    from importlib import metadata
+
+    vendored: set[str] = set()
+    installed: set[str] = set()
+    for dist in metadata.distributions():
+        inside = "_vendor" in Path(str(dist.locate_file(""))).parts
+        (vendored if inside else installed).add(normalize(dist.metadata["Name"]))
+    return vendored - installed
 
 
 def _startup_modules() -> list[str]:
