@@ -66,12 +66,17 @@ def test_logs_prints_tails_and_explains(project, invoke):
     assert invoke(["logs", "../../etc/passwd"], project.root).exit_code == 2
 
 
-def test_logs_follow_a_file_another_process_appends(project):
+def test_logs_follow_a_file_another_process_appends(project, tmp_path):
     name = new_run(project)
     log = project.run_dir(name) / "training_v2.log"
-    follower = subprocess.Popen([*HENRYVC, "logs", name, "-f"], cwd=project.root, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+    # stderr to a file, not an undrained pipe: a follower that fills a pipe nobody reads blocks (and cannot
+    # even print its Ctrl-C line); CI once saw this test's follower not end within 30 s of SIGINT.
+    errors = tmp_path / "follower.stderr"
+    with open(errors, "wb") as err:
+        follower = subprocess.Popen([*HENRYVC, "logs", name, "-f"], cwd=project.root, stdout=subprocess.PIPE,
+                                    stderr=err)
     go = project.root / "rotate-now"
+    seen = ""
     try:
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), str(go)])
         seen = read_until(follower.stdout, "line 19\n", timeout=60)
@@ -80,7 +85,12 @@ def test_logs_follow_a_file_another_process_appends(project):
         writer.wait(timeout=30)
     finally:
         follower.send_signal(signal.SIGINT)
-        code = follower.wait(timeout=30)
+        try:
+            code = follower.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            follower.kill()
+            raise AssertionError(f"the follower did not end after SIGINT; it printed {seen[-500:]!r}, "
+                                 f"stderr {errors.read_text()[-2000:]!r}") from None
     lines = seen.splitlines()
     assert lines[:20] == [f"line {i}" for i in range(20)]
     assert lines[20:] == [f"rotated {i}" for i in range(20)]
