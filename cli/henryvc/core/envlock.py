@@ -41,15 +41,19 @@ def freeze() -> dict[str, str]:
 
     packages: dict[str, str] = {}
     for dist in metadata.distributions():  # sys.path order: the first of a name is the one imported
-        name, version = _from_folder(dist)
-        if name is None:  # not a wheel-installed .dist-info folder: read its METADATA
-            name, version = dist.metadata["Name"], dist.version
+        name, version = _name_version(dist)
         if not name or version is None:
             continue
         key = normalize(name)
         if key != SELF:
             packages.setdefault(key, version)
     return dict(sorted(packages.items()))
+
+
+def _name_version(dist) -> tuple[str | None, str | None]:
+    """DIST's name and version: from its folder's name where it can (_from_folder), else its METADATA."""
+    name, version = _from_folder(dist)
+    return (name, version) if name is not None else (dist.metadata["Name"], dist.version)
 
 
 def _from_folder(dist) -> tuple[str | None, str | None]:
@@ -88,8 +92,10 @@ def _vendored() -> set[str]:
     vendored: set[str] = set()
     installed: set[str] = set()
     for dist in metadata.distributions():
-        inside = "_vendor" in Path(str(dist.locate_file(""))).parts
-        (vendored if inside else installed).add(normalize(dist.metadata["Name"]))
+        name = _name_version(dist)[0]  # the folder's name: no METADATA parsed for most
+        if name:
+            inside = "_vendor" in Path(str(dist.locate_file(""))).parts
+            (vendored if inside else installed).add(normalize(name))
     return vendored - installed
 
 

@@ -61,10 +61,6 @@ def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = 
     from henryvc.core import params
 
     params.active_run_or_none(root)  # `run: ../../etc` is BadInput before DVC reads any path from it
-    if image is not None:
-        return _dvc_repro_in_image(root, image, output, args, extra_env or {})
-    from henryvc.adapters import dvcpipeline
-
     tail: list[str] = []
 
     def line(text: str) -> None:
@@ -72,30 +68,32 @@ def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = 
         if output is not None:
             output(text)
 
+    if image is not None:
+        return _dvc_repro_in_image(root, image, line, args, extra_env or {}), tail
+    from henryvc.adapters import dvcpipeline
+
     return dvcpipeline.repro(root, args, {**quiet.child_env(), **(extra_env or {})}, line), tail
 
 
-def _dvc_repro_in_image(root: Path, image: InImage, output: Output | None, args: tuple[str, ...],
-                        extra_env: dict[str, str]) -> tuple[int, list[str]]:
-    """dvc_repro in IMAGE (henryvc.ops.dockerrun: the project mounted, the stage code the image's own)."""
+def _dvc_repro_in_image(root: Path, image: InImage, line: Output, args: tuple[str, ...],
+                        extra_env: dict[str, str]) -> int:
+    """dvc_repro in IMAGE (henryvc.ops.dockerrun: the project mounted, the stage code the image's own), its
+    output (chunks from the engine) cut into lines for LINE; its exit code."""
     from henryvc.ops import dockerrun
 
-    tail: list[str] = []
     pending = [""]
 
-    def lines(text: str) -> None:
+    def chunk(text: str) -> None:
         *complete, pending[0] = (pending[0] + text).split("\n")
-        for line in complete:
-            tail[:] = (tail + [line])[-TAIL_LINES:]
-            if output is not None:
-                output(line)
+        for each in complete:
+            line(each)
 
+    # the container gets the passthrough variables and our warning filter, never the host's environment
     code = dockerrun.run(root, image.image, ["dvc", "repro", *args], gpus=image.gpus,
-                         env={"PYTHONWARNINGS": quiet.child_env({})["PYTHONWARNINGS"], **extra_env},
-                         on_output=lines)  # the container gets the passthrough variables, never the host's PATH
+                         env={**quiet.child_env({}), **extra_env}, on_output=chunk)
     if pending[0]:
-        lines("\n")
-    return code, tail
+        line(pending[0])
+    return code
 
 
 def _stage_error(tail: list[str]) -> str:

@@ -127,6 +127,13 @@ def _check_image(request: Request) -> None:
     container.image_id_of(container.connect(), str(request.image))
 
 
+def _image_args(request: Request) -> list[str]:
+    """The batch step's arguments for --image (and the node's GPUs inside it)."""
+    if request.image is None:
+        return []
+    return ["--image", shlex.quote(request.image), *(["--gpus"] if request.gpus else [])]
+
+
 def script(project: Project, name: str, request: Request) -> str:
     """The batch script of run NAME (docs/cluster.md explains it line by line)."""
     folder = jobs_dir(project)
@@ -148,7 +155,7 @@ def script(project: Project, name: str, request: Request) -> str:
     lines += ["# the batch step: dvc repro on this node (or resume after a requeue), then tag and push",
               f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"",
               f"exec {python} -m henryvc.ops.jobstep --project {shlex.quote(str(project.root))}"
-              + (f" --image {shlex.quote(request.image)}" + (" --gpus" if request.gpus else "") if request.image else "")
+              + "".join(f" {arg}" for arg in _image_args(request))
               + f" {name}", ""]
     return "\n".join(lines)
 
