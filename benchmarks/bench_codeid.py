@@ -3,7 +3,7 @@
 Builds a project with `henryvc init` and the fake training stage in a temporary folder, then times:
 - `henryvc new-run` and `henryvc tag-run` as subprocesses (process start-up included), REPS each;
 - in-process, what henryvc added to them: stagecode.ensure (new-run: the stage_code/ links and dvc.yaml's
-  code dependencies, checked and left alone when in sync), and codeid.identity + envlock.freeze + writing
+  code dependencies, checked and left alone when in sync), and codeid.identity + environment.freeze + writing
   both files (done once by the train stage when training starts; tag-run itself only copies the record's
   `code` into the tag summary).
 
@@ -46,7 +46,7 @@ def main() -> int:
                                      "[init]\n\tdefaultBranch = main\n")
     os.environ.update(HOME=str(home), GIT_CONFIG_GLOBAL=str(home / ".gitconfig"), DVC_NO_ANALYTICS="1",
                       PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    from henryvc.core import codeid, envlock
+    from henryvc.core import codeid, environment
     from tests.helpers.project import make_project, trained_run
 
     project = make_project(base / "project", base / "remote")
@@ -70,20 +70,20 @@ def main() -> int:
                                    text=True, check=True).stdout) for _ in range(args.reps * 2)]  # as new-run pays it
     run_dir = base / "lockdir"
     run_dir.mkdir()
-    lock = timed(lambda: envlock.write(run_dir), args.reps * 4)
+    lock = timed(lambda: environment.write(run_dir), args.reps * 4)
     identity = timed(codeid.identity, args.reps * 4)
-    freeze = timed(envlock.freeze, args.reps * 4)
+    freeze = timed(environment.freeze, args.reps * 4)
     med = statistics.median
     rows = [("henryvc tag-run (subprocess)", tag_run), ("henryvc new-run (subprocess)", new_run),
             ("stagecode.ensure, first call in a process (added to new-run)", ensure), ("codeid.identity", identity),
-            ("envlock.freeze", freeze), ("envlock.write = identity + freeze + 2 files (train stage)", lock)]
+            ("environment.freeze", freeze), ("environment.write = identity + freeze + 2 files (train stage)", lock)]
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, reps {args.reps}; "
-          f"{len(envlock.freeze())} distributions, {len(codeid.identity()['files'])} stage code files")
+          f"{len(environment.freeze())} distributions, {len(codeid.identity()['files'])} stage code files")
     for label, values in rows:
         print(f"{label:62s} median {med(values) * 1000:8.1f} ms  (min {min(values) * 1000:.1f}, "
               f"max {max(values) * 1000:.1f})")
     print(f"stagecode.ensure / new-run: {med(ensure) / med(new_run) * 100:.2f} %")
-    print(f"envlock.write / tag-run (if it were done at tag time): {med(lock) / med(tag_run) * 100:.2f} %")
+    print(f"environment.write / tag-run (if it were done at tag time): {med(lock) / med(tag_run) * 100:.2f} %")
     return 0
 
 

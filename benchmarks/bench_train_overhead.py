@@ -79,9 +79,10 @@ def bare_coqui(root: Path, out: Path) -> list[float]:
     from TTS.tts.datasets import load_tts_samples
     from TTS.tts.models.tacotron2 import Tacotron2
 
+    from henryvc.core import runfolder
     from henryvc_training import common
 
-    paths = common.RunPaths(root, RUN)
+    paths = runfolder.RunPaths(root, RUN)
     config = common.coqui_config(common.read_config(paths))
     config.datasets = [BaseDatasetConfig(formatter="ljspeech", path=str(root / "voice_data"),
                                          meta_file_train=str(paths.data / "train.csv"),
@@ -129,8 +130,9 @@ def hook_cost(repeats: int = 2000) -> float:
     """
     import torch
 
-    from henryvc_training import common, trainer
+    from henryvc.core import runfolder
     from henryvc_training import hooks as training_hooks
+    from henryvc_training import trainer
 
     keys = ("decoder_loss", "postnet_loss", "stopnet_loss", "ga_loss", "decoder_diff_spec_loss",
             "postnet_diff_spec_loss", "loss", "align_error", "decoder_b_loss", "decoder_c_loss")
@@ -138,7 +140,7 @@ def hook_cost(repeats: int = 2000) -> float:
     floats = {k: float(v) for k, v in tensors.items()} | {"current_lr": 1e-3, "grad_norm": 1.0}
     base = Path(tempfile.mkdtemp(prefix="henryvc-hooks-"))
     try:
-        paths = common.RunPaths(base, RUN)
+        paths = runfolder.RunPaths(base, RUN)
         paths.run_dir.mkdir(parents=True)
 
         class Progress:  # the two counters record_step reads from the Trainer

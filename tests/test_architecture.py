@@ -190,6 +190,40 @@ def test_no_module_over_500_lines(name: str) -> None:
     assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines (at most {MAX_LINES}): split it by noun"
 
 
+MAX_TRAIN_MODULES = 12  # issue 19: the train stage stands on at most 12 henryvc modules, no adapter among them
+
+
+def stage_code_deps(stage: str) -> list[str]:
+    """The henryvc files dvc.yaml lists as stage STAGE's code dependencies (stage_code/henryvc/...)."""
+    import yaml
+
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"][stage]["deps"]
+    return [d.removeprefix("stage_code/") for d in deps if str(d).startswith("stage_code/henryvc/")]
+
+
+def test_the_train_stage_stands_on_at_most_12_core_modules_and_no_adapter() -> None:
+    """Read from dvc.yaml (what DVC hashes): editing git's or DVC's adapter never marks the train stage changed.
+    Package `__init__.py` files (henryvc/, henryvc/core/) run too and are listed, but are not counted."""
+    files = stage_code_deps("train")
+    modules = [f for f in files if not f.endswith("/__init__.py")]
+    assert len(modules) <= MAX_TRAIN_MODULES, modules
+    assert not [f for f in files if f.startswith(("henryvc/adapters/", "henryvc/ops/", "henryvc/commands/"))]
+    assert {f.split("/")[1] for f in modules if f.count("/") == 2} <= {"core"}
+    assert "henryvc/core/environment.py" in files and "henryvc/exits.py" in files  # the list is really read
+
+
+@pytest.mark.parametrize("stage", ["prepare", "train", "evaluate"])
+def test_no_stage_runs_git_or_dvc_code(stage: str) -> None:
+    """No module a stage runs imports GitPython or DVC, or a henryvc adapter (the whole closure, read by
+    codeid as dvc.yaml's lists are)."""
+    from henryvc.core import codeid
+
+    closure = codeid.closure(f"henryvc_training.{stage}")
+    assert not [m for m in closure if m.startswith("henryvc.adapters")]
+    third = {name.partition(".")[0] for m, path in closure.items() for name in codeid._imported(m, path)}
+    assert not third & {"git", "dvc", "dvc_data", "dvc_objects", "scmrepo"}, sorted(third & {"git", "dvc"})
+
+
 def documented_layers() -> dict[str, set[str]]:
     """Layer -> the module names docs/architecture.md's map lists under it (parenthesised text is prose)."""
     import re

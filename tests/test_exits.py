@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from henryvc import exits
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_ROOTS = (ROOT / "cli", ROOT / "training")
 MISSING = "/nonexistent-henryvc-test"
@@ -40,7 +42,8 @@ def mapped(path: Path) -> bool:
 
 def test_every_module_entry_point_goes_through_the_one_mapping():
     modules = entry_modules()
-    assert {"henryvc.main", "henryvc.core.stagecode", "henryvc.core.envlock", "henryvc.ops.jobstep", "henryvc_training.train",
+    assert {"henryvc.main", "henryvc.core.stagecode", "henryvc.core.environment", "henryvc.core.recreation",
+            "henryvc.ops.jobstep", "henryvc_training.train",
             "henryvc_training.prepare", "henryvc_training.evaluate", "henryvc_training.sample_data",
             "henryvc_training.exactness", "henryvc.templates.scripts.train_henry"} <= set(modules)
     # henryvc.main: the click group's invoke asks exits.outcome (henryvc/__main__.py calls its entry()).
@@ -58,8 +61,9 @@ def test_every_module_entry_point_goes_through_the_one_mapping():
 BAD_INPUT = {
     "stagecode, no such folder": ("henryvc.core.stagecode", [MISSING], "henryvc: error: "),
     "stagecode, two roots": ("henryvc.core.stagecode", ["a", "b"], "henryvc: error: usage: "),
-    "envlock, no such run folder": ("henryvc.core.envlock", ["--check", MISSING], "henryvc: error: "),
-    "envlock, unknown option": ("henryvc.core.envlock", ["--bogus"], "henryvc: error: usage: "),
+    "recreation, no such run folder": ("henryvc.core.recreation", ["--check", MISSING], "henryvc: error: "),
+    "recreation, unknown option": ("henryvc.core.recreation", ["--bogus"], "henryvc: error: usage: "),
+    "environment, unknown option": ("henryvc.core.environment", ["--bogus"], "henryvc: error: usage: "),
     "jobstep, not a run name": ("henryvc.ops.jobstep", ["--project", MISSING, "not-a-run"],
                                 "henryvc: error: not a run name"),
     "prepare, no project": ("henryvc_training.prepare", ["--root", MISSING], "prepare: error: "),
@@ -84,7 +88,7 @@ def test_bad_input_to_a_module_is_exit_2_and_one_line(case, tmp_path):
 def test_a_broken_environment_json_is_bad_input_naming_the_file(tmp_path):
     (tmp_path / "environment.lock").write_text("numpy==2.3.5\n")
     (tmp_path / "environment.json").write_text('{"python": "3.11.7",\n')
-    done = subprocess.run([sys.executable, "-m", "henryvc.core.envlock", "--check", str(tmp_path)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "henryvc.core.recreation", "--check", str(tmp_path)], capture_output=True,
                           text=True)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -116,3 +120,48 @@ def test_ctrl_c_in_a_module_is_exit_130_and_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-c", PLANTED.format(error="KeyboardInterrupt"), str(tmp_path)],
                           capture_output=True, text=True)
     assert done.returncode == 130 and done.stderr.strip() == "henryvc: interrupted", done.stderr
+
+
+# Third-party noise: known warnings stay off the terminal, henryvc's own stay on it.
+MINE = "import warnings; warnings.warn('henryvc says this', UserWarning)"
+
+
+def python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_asyncssh_prints_the_dsa_deprecation_without_the_filter():
+    """The noise is real with the locked cryptography/asyncssh: without this test the filter could rot."""
+    done = python("import asyncssh")
+    assert "DSA is deprecated" in done.stderr
+
+
+def test_the_filter_silences_it_in_this_process_and_keeps_ours():
+    done = python(f"from henryvc import exits; exits.silence_third_party(); import asyncssh; {MINE}")
+    assert "DSA is deprecated" not in done.stderr
+    assert "henryvc says this" in done.stderr
+
+
+def test_children_get_the_same_filter_and_the_users_own_setting_after_it():
+    env = exits.child_env({"PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "error::DeprecationWarning"})
+    assert env["PYTHONWARNINGS"].endswith(",error::DeprecationWarning")
+    done = python(f"import asyncssh; {MINE}", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "DSA is deprecated" not in done.stderr and "henryvc says this" in done.stderr
+
+
+def test_an_entry_point_starts_with_the_filter():
+    """Every `python -m` entry point (entry_point) installs it before its main runs: the stages included."""
+    code = ("from henryvc.exits import entry_point\n@entry_point('x')\ndef main(argv=None):\n    import asyncssh\n"
+            f"    {MINE}\n    return 0\nraise SystemExit(main([]))")
+    done = python(code)
+    assert done.returncode == 0, done.stderr
+    assert "DSA is deprecated" not in done.stderr and "henryvc says this" in done.stderr
+
+
+def test_henryvc_starts_with_the_filter():
+    """entry() installs the filter before any command runs (the SSH tier checks real SSH commands' stderr)."""
+    code = "from henryvc import main; main.cli = lambda **kw: None; main.entry(); import asyncssh"
+    done = python(code)
+    assert done.returncode == 0, done.stderr
+    assert "DSA is deprecated" not in done.stderr

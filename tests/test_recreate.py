@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from henryvc.core import envlock
+from henryvc.core import environment
 from henryvc.core.summary import parse_message
+from henryvc.paths import SOURCE_ROOT
 from tests.helpers import training as tf
 from tests.helpers.project import scratch
-from tests.test_envlock import OTHER_NUMPY, _layered_venv
+from tests.test_environment import OTHER_NUMPY, _layered_venv
 
 pytestmark = pytest.mark.slow
 
@@ -43,12 +44,12 @@ def tagged(request, tmp_path_factory) -> Path:
 
 def test_tag_holds_the_lock_environment_and_code_identity(tagged):
     run_dir = tagged / "training_runs" / tf.RUN
-    pins = envlock.parse_lock((run_dir / envlock.LOCK_FILE).read_text())
+    pins = environment.parse_lock((run_dir / environment.LOCK_FILE).read_text())
     assert pins["numpy"] == metadata.version("numpy") and pins["coqui-tts"] == metadata.version("coqui-tts")
-    info = json.loads((run_dir / envlock.INFO_FILE).read_text())
+    info = json.loads((run_dir / environment.INFO_FILE).read_text())
     assert info["arch"] and info["python"] and "henryvc_training/train.py" in info["code"]["files"]
     # What the training process imported: the training stack, not the test tools installed beside it.
-    imported = set(info[envlock.IMPORTED])
+    imported = set(info[environment.IMPORTED])
     assert {"torch", "numpy", "coqui-tts", "coqui-tts-trainer"} <= imported <= set(pins), imported - set(pins)
     tools = {"pytest", "mypy", "ruff", "hypothesis", "selenium", "pip"} & set(pins)
     assert tools and not tools & imported, tools & imported
@@ -57,10 +58,17 @@ def test_tag_holds_the_lock_environment_and_code_identity(tagged):
     message = subprocess.run(["git", "cat-file", "-p", tf.RUN], cwd=tagged, capture_output=True, text=True).stdout
     summary = parse_message(message.split("\n\n", 1)[1])
     assert summary["code"]["digest"] == info["code"]["digest"]
+    # The stage asked git nothing; tag-run added the editable henryvc's commit (its stage files unchanged
+    # since training), to the record, environment.json and the tag alike.
+    source = info["code"]["henryvc"]
+    source_head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=SOURCE_ROOT, capture_output=True, text=True)
+    assert source["kind"] == "editable" and source["commit"] == source_head.stdout.strip()
+    assert summary["code"]["henryvc"] == source
+    assert summary["environment"]["tagged_with"]["git"] and "git" not in summary["environment"]["trained_with"]
     tracked = subprocess.run(["git", "ls-files", f"training_runs/{tf.RUN}"], cwd=tagged, capture_output=True,
                              text=True).stdout.split()
     folder = f"training_runs/{tf.RUN}"
-    assert {f"{folder}/{envlock.LOCK_FILE}", f"{folder}/{envlock.INFO_FILE}"} <= set(tracked)
+    assert {f"{folder}/{environment.LOCK_FILE}", f"{folder}/{environment.INFO_FILE}"} <= set(tracked)
     lock = (tagged / "dvc.lock").read_text()
     assert "stage_code/henryvc_training/train.py" in lock  # dvc.lock at the tag carries the code's md5s too
 
@@ -108,4 +116,4 @@ def test_other_numpy_refused_then_allowed_with_the_drift_recorded(tagged, tmp_pa
     assert record["recreation"]["drift_lines"] == [line]
     assert record["recreation"]["drift"][0]["current"] == OTHER_NUMPY
     # The re-run's own lock is the environment it really ran in.
-    assert envlock.parse_lock((run_dir / envlock.LOCK_FILE).read_text())["numpy"] == OTHER_NUMPY
+    assert environment.parse_lock((run_dir / environment.LOCK_FILE).read_text())["numpy"] == OTHER_NUMPY

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from henryvc.core import envlock
+from henryvc.core import environment
 from henryvc.core.project import Project
 from tests.helpers.container import ARM64_BASE, REPO
 from tests.helpers.project import sh, trained_run
@@ -59,9 +59,9 @@ def test_a_package_the_training_never_imported_does_not_block(project, tmp_path)
     name = trained_run(project)
     with_extra = layer(tmp_path, (f"{EXTRA}=={EXTRA_VERSION}",))
     made_in(with_extra, project, name)
-    info = json.loads(sh(project.root, "git", "show", f"{name}:training_runs/{name}/{envlock.INFO_FILE}").stdout)
-    assert "numpy" in info[envlock.IMPORTED] and EXTRA not in info[envlock.IMPORTED]
-    assert envlock.parse_lock((project.run_dir(name) / envlock.LOCK_FILE).read_text())[EXTRA] == EXTRA_VERSION
+    info = json.loads(sh(project.root, "git", "show", f"{name}:training_runs/{name}/{environment.INFO_FILE}").stdout)
+    assert "numpy" in info[environment.IMPORTED] and EXTRA not in info[environment.IMPORTED]
+    assert environment.parse_lock((project.run_dir(name) / environment.LOCK_FILE).read_text())[EXTRA] == EXTRA_VERSION
 
     done = henryvc(sys.executable, project, "recreate", name, "--json")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -120,7 +120,7 @@ def test_another_python_refuses_through_the_command_and_writes_nothing(project, 
     version, other = sorted(others.items())[0]
     name = trained_run(project)
     made_in(layered_venv(tmp_path, python=other), project, name)
-    recorded = json.loads((project.run_dir(name) / envlock.INFO_FILE).read_text())
+    recorded = json.loads((project.run_dir(name) / environment.INFO_FILE).read_text())
     assert recorded["python"] == version and recorded["arch"] == platform.machine()
     assert refused_writing_nothing(project, name, sys.executable) == [f"  python: {version} at the tag, {here} here"]
 
@@ -133,15 +133,15 @@ def test_another_arch_refuses_through_the_command_and_writes_nothing(project, tm
     the arch is the one difference that blocks (the container's few Debian packages differ too; the stand-in
     imported none of them, so they are listed, not refused)."""
     name = trained_run(project)
-    script = ("import sys; from pathlib import Path; from henryvc.core import envlock, record; "
-              "d = Path(sys.argv[1]); record.update(d, **envlock.write(d)); envlock.record_imported(d)")
+    script = ("import sys; from pathlib import Path; from henryvc.core import environment, record; "
+              "d = Path(sys.argv[1]); record.update(d, **environment.write(d)); environment.record_imported(d)")
     arm64_engine.containers.run(
         ARM64_BASE, ["python3", "-c", script, f"/project/training_runs/{name}"], remove=True,
         environment={"PYTHONPATH": "/opt/hv/cli:/opt/hv/training"},
         volumes={str(project.root): {"bind": "/project", "mode": "rw"},
                  str(REPO / "cli"): {"bind": "/opt/hv/cli", "mode": "ro"},
                  str(REPO / "training"): {"bind": "/opt/hv/training", "mode": "ro"}})
-    recorded = json.loads((project.run_dir(name) / envlock.INFO_FILE).read_text())
+    recorded = json.loads((project.run_dir(name) / environment.INFO_FILE).read_text())
     assert recorded["arch"] == "aarch64" != platform.machine()
     same = interpreters().get(recorded["python"])
     if same is None:
@@ -162,8 +162,8 @@ def test_a_tolerance_only_where_cuda_trained(tmp_path):
     tag_dir, run_dir = tmp_path / "tag", tmp_path / "run"
     tag_dir.mkdir()
     run_dir.mkdir()
-    (run_dir / envlock.INFO_FILE).write_text(json.dumps({"device": "cpu"}))
+    (run_dir / environment.INFO_FILE).write_text(json.dumps({"device": "cpu"}))
     assert recreate.tolerance_for(tag_dir, run_dir, "cpu") is None
     assert recreate.tolerance_for(tag_dir, run_dir, "cuda") == recreation.CUDA_TOLERANCE
-    (run_dir / envlock.INFO_FILE).write_text(json.dumps({"device": "cuda:0"}))
+    (run_dir / environment.INFO_FILE).write_text(json.dumps({"device": "cuda:0"}))
     assert recreate.tolerance_for(tag_dir, run_dir, None)["why"].startswith("trained on CUDA")

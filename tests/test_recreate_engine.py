@@ -73,8 +73,8 @@ def test_build_save_then_recreate_loads_the_image_from_the_archive(project, engi
 
         # A run trained in that image: its environment recorded inside it (the image id comes from the engine).
         name = trained_run(project)
-        script = ("import sys; from pathlib import Path; from henryvc.core import envlock, record; "
-                  "d = Path(sys.argv[1]); record.update(d, **envlock.write(d)); envlock.record_imported(d)")
+        script = ("import sys; from pathlib import Path; from henryvc.core import environment, record; "
+                  "d = Path(sys.argv[1]); record.update(d, **environment.write(d)); environment.record_imported(d)")
         inside = henryvc_cli(project, "docker", "run", "--image", tag, "--", "python", "-c", script,
                              f"training_runs/{name}")
         assert inside.returncode == 0, inside.stdout + inside.stderr

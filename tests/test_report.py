@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from henryvc.core import review
-from henryvc.ops import report
+from henryvc.ops import report, review
 from tests.helpers.browser import audio_states, browser, plot_marks
 from tests.helpers.report import RUN_CLIPS, load_all_audio, two_tagged_runs
 

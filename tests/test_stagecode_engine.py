@@ -20,7 +20,7 @@ def test_links_in_the_container_point_at_the_image_packages(project, engine, hen
     code = dockerrun.run(project.root, henryvc_lite_image,
                          ["sh", "-c", "readlink stage_code/henryvc stage_code/henryvc_training && "
                                       "test -f stage_code/henryvc_training/train.py && "
-                                      "python -m henryvc.core.envlock --check /tmp"],  # a folder with no lock
+                                      "python -m henryvc.core.recreation --check /tmp"],  # a folder with no lock
                          user=user, on_output=out.append, client=engine)
     text = "".join(out)
     assert code == 0, text

@@ -143,11 +143,15 @@ def test_metrics_and_verdict(run_dir):
 
 
 def test_environment_recorded_from_the_training_process(run_dir):
-    env = json.loads((run_dir / "run.json").read_text())["environment"]
+    record = json.loads((run_dir / "run.json").read_text())
+    env = record["environment"]
     for key in ("python", "torch", "coqui_tts", "torch_cuda", "device", "arch", "host", "determinism",
-                "training_seed", "source_commit"):
+                "training_seed"):
         assert key in env, key
-    assert env["source_commit"] and len(env["source_commit"]) == 40
+    # The stage asks git nothing (it stands on core alone): the source commit is new-run's, in the record.
+    assert "source_commit" not in env and "git" not in env
+    assert record["source_commit"] and len(record["source_commit"]) == 40
+    assert record["code"]["henryvc"]["kind"] in ("editable", "dist") and "commit" not in record["code"]["henryvc"]
 
 
 def test_dvc_plots_render(repro, run_dir):

@@ -18,10 +18,9 @@ from henryvc.errors import BadInput, HenryvcError
 if TYPE_CHECKING:
     from henryvc.adapters import container as containers
     from henryvc.core import config as configs
-    from henryvc.core import envlock, imagestore
+    from henryvc.core import imagestore
     from henryvc.core import record as records
     from henryvc.core import recreation as recreations
-    from henryvc.core import review as reviews
     from henryvc.core.project import Project
     from henryvc.ops import archive as archives
     from henryvc.ops import backup as backups
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from henryvc.ops import report as reports
     from henryvc.ops import reset as resets
     from henryvc.ops import restore as restores
+    from henryvc.ops import review as reviews
     from henryvc.ops import schedule as schedules
     from henryvc.ops import snapshot as snapshots
     from henryvc.ops import status as statuses
@@ -98,24 +98,24 @@ def list_runs(project: Project, major: int | None = None, variant: str | None = 
 
 def show(project: Project, name: str) -> registry.RunInfo:
     """`henryvc show`."""
-    from henryvc.core import envlock
-    from henryvc.ops import registry
+    from henryvc.core import environment
+    from henryvc.ops import recreate, registry
 
     info = registry.show(project, str(runname.parse(name)))
-    found = envlock.of_run(project, info.name, info.tagged)
-    info.environment = envlock.summary(*found) if found else {}
+    found = recreate.of_run(project, info.name, info.tagged)
+    info.environment = environment.summary(*found) if found else {}
     return info
 
 
 def diff(project: Project, a: str, b: str) -> dict[str, Any]:
     """`henryvc diff`."""
-    from henryvc.core import envlock
-    from henryvc.ops import registry
+    from henryvc.core import recreation
+    from henryvc.ops import recreate, registry
 
     result = registry.diff(project, str(runname.parse(a)), str(runname.parse(b)))
     tagged = {run: registry.show(project, run).tagged for run in (result["a"], result["b"])}
-    result["environment"] = envlock.changes(envlock.of_run(project, result["a"], tagged[result["a"]]),
-                                            envlock.of_run(project, result["b"], tagged[result["b"]]))
+    result["environment"] = recreation.changes(recreate.of_run(project, result["a"], tagged[result["a"]]),
+                                               recreate.of_run(project, result["b"], tagged[result["b"]]))
     return result
 
 
@@ -327,14 +327,14 @@ def recreate(project: Project, name: str, allow_drift: bool = False,
     return recreates.recreate(project, str(runname.parse(name)), allow_drift=allow_drift, output=output)
 
 
-def recreate_check(project: Project, name: str) -> list[envlock.Drift]:
+def recreate_check(project: Project, name: str) -> list[recreations.Drift]:
     """`henryvc recreate --check`: every difference between the tag's environment and this one."""
     from henryvc.ops import recreate as recreates
 
     return recreates.check(project, str(runname.parse(name)))
 
 
-def drift_refusal(name: str, drift: list[envlock.Drift]) -> HenryvcError:
+def drift_refusal(name: str, drift: list[recreations.Drift]) -> HenryvcError:
     """The error that refuses a re-run with DRIFT, one line per difference."""
     from henryvc.ops import recreate as recreates
 
@@ -374,14 +374,14 @@ def report(project: Project, names: list[str], blind: bool = False, out: Path | 
 def review_run(project: Project, name: str, rating: int, verdict: str, notes: str = "",
                reviewer: str | None = None) -> reviews.ReviewResult:
     """`henryvc review NAME`."""
-    from henryvc.core import review as reviews
+    from henryvc.ops import review as reviews
 
     return reviews.review_run(project, str(runname.parse(name)), rating, verdict, notes, reviewer)
 
 
 def push_reviews(project: Project) -> bool:
     """`henryvc review --push`: the reviews' git notes to origin, merged with the remote's first."""
-    from henryvc.core import review as reviews
+    from henryvc.ops import review as reviews
 
     return reviews.push(project.root)
 
@@ -389,7 +389,7 @@ def push_reviews(project: Project) -> bool:
 def review_from_file(project: Project, ratings_path: Path, key_path: Path | None = None,
                      reviewer: str | None = None) -> list[reviews.ReviewResult]:
     """`henryvc review --from FILE`."""
-    from henryvc.core import review as reviews
+    from henryvc.ops import review as reviews
 
     return reviews.review_from_file(project, ratings_path, key_path, reviewer)
 

@@ -8,7 +8,6 @@ import click
 
 from henryvc import __version__, exits
 from henryvc.commands import COMMAND_MODULES
-from henryvc.core import quiet
 
 
 class HenryvcGroup(click.Group):
@@ -57,7 +56,7 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 def entry() -> None:
     """Console-script entry point. Click's own usage errors already exit 2."""
-    quiet.silence_third_party()  # before any command imports DVC (and through it asyncssh)
+    exits.silence_third_party()  # before any command imports DVC (and through it asyncssh)
     cli(prog_name="henryvc")
 
 

@@ -164,7 +164,7 @@ def owned_dir():
 
 @pytest.fixture
 def henryvc_lite_image(engine, tmp_path):
-    """The local base with henryvc's packages copied in (no dependencies: stagecode and envlock need none)."""
+    """The local base with henryvc's packages copied in (no dependencies: stagecode and environment need none)."""
     import docker
 
     from henryvc.core import codeid

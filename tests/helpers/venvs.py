@@ -36,8 +36,8 @@ def layered_venv(base: Path, *requirements: str, python: Path | str = sys.execut
 def record_environment(python: Path | str, run_dir: Path) -> None:
     """What the train stage records, done by interpreter PYTHON for RUN_DIR: the lock and environment.json when
     training starts, the distributions it imported when it ends (this stand-in imports numpy, as training does)."""
-    script = ("import sys; from pathlib import Path; import numpy; from henryvc.core import envlock, record; "
-              "d = Path(sys.argv[1]); record.update(d, **envlock.write(d)); envlock.record_imported(d)")
+    script = ("import sys; from pathlib import Path; import numpy; from henryvc.core import environment, record; "
+              "d = Path(sys.argv[1]); record.update(d, **environment.write(d)); environment.record_imported(d)")
     subprocess.run([str(python), "-c", script, str(run_dir)], check=True)
 
 

@@ -1,4 +1,5 @@
-"""What every pipeline stage shares: params.yaml, the run folder, the Coqui config and the run log."""
+"""What every pipeline stage shares: params.yaml, the run folder (its paths are henryvc.core.runfolder.RunPaths),
+the Coqui config and the run log."""
 
 from __future__ import annotations
 
@@ -12,73 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from henryvc.core import quiet
+from henryvc.core.runfolder import RunPaths
 from henryvc.errors import BadInput, HenryvcError
 
-PARAMS_FILE = "params.yaml"
-RUNS_DIR = "training_runs"
-LOG_FILE = "training_v2.log"
 LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 # Keys of a run's config.json that are henryvc's, not Coqui's (Coqui's Coqpit refuses unknown keys).
 HENRYVC_CONFIG_KEYS = ("version", "variant", "seed", "pin_memory", "criteria")
 
 log = logging.getLogger("henryvc.training")
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """Where a run keeps what: one place, so stages and tests agree."""
-
-    root: Path
-    name: str
-
-    @property
-    def run_dir(self) -> Path:
-        return self.root / RUNS_DIR / self.name
-
-    @property
-    def config(self) -> Path:
-        return self.run_dir / "config.json"
-
-    @property
-    def data(self) -> Path:
-        return self.run_dir / "data"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.run_dir / "checkpoints"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.run_dir / "tensorboard"
-
-    @property
-    def logs(self) -> Path:
-        return self.run_dir / "logs"
-
-    @property
-    def plots(self) -> Path:
-        return self.run_dir / "plots"
-
-    @property
-    def samples(self) -> Path:
-        return self.run_dir / "samples"
-
-    @property
-    def log_file(self) -> Path:
-        return self.run_dir / LOG_FILE
-
-    @property
-    def step_losses(self) -> Path:
-        return self.logs / "step_losses.jsonl"
-
-    @property
-    def epoch_losses(self) -> Path:
-        return self.logs / "epoch_losses.jsonl"
-
-    @property
-    def metrics(self) -> Path:
-        return self.run_dir / "metrics.json"
 
 
 def load_params(root: Path) -> dict[str, Any]:
@@ -182,7 +124,6 @@ def stage_log(root: Path, stage: str, require_run: bool = True) -> Iterator[RunP
 
     A HenryvcError raised inside becomes an ERROR line of the run log before it propagates.
     """
-    quiet.silence_third_party()  # a stage `dvc repro` started without henryvc gets the same filter
     params = load_params(root)
     paths = run_paths(root, params) if require_run else RunPaths(root, params["run"])
     handler = open_run_log(paths) if paths.run_dir.is_dir() else None

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from henryvc_training.common import RUNS_DIR
+from henryvc.core.runfolder import RUNS_DIR
 
 STEP_LOSSES = Path("logs") / "step_losses.jsonl"
 

@@ -25,12 +25,6 @@ log = logging.getLogger("henryvc.training.evaluate")
 
 LOSS_COLUMNS = ("loss", "decoder_loss", "postnet_loss", "stopnet_loss", "align_error")
 SUCCESS_MARKER = "SUCCESS"
-# The listener and intelligibility scores logged as TensorBoard scalars (periodic and final evaluations).
-EVAL_SCALARS = ("asr_wer", "asr_cer", "asr_wer_reference", "asr_wer_gap", "asr_wer_all", "chars_per_second_min",
-                "chars_per_second_max", "decoder_runaways", "attention_focus_min", "attention_diagonality_min",
-                "speaker_similarity", "speaker_similarity_min", "mcd", "log_f0_rmse")
-
-
 def loss_metrics(paths: RunPaths) -> dict[str, Any]:
     """Total loss, alignment error and stopnet loss of the last epoch (eval averages when there are any)."""
     epochs = common.read_jsonl(paths.epoch_losses)
@@ -155,10 +149,12 @@ def log_tensorboard(paths: RunPaths, metrics: dict[str, Any]) -> None:
     output; training's tensorboard/ is the train stage's and must not change after it)."""
     from torch.utils.tensorboard import SummaryWriter
 
+    from henryvc_training import listen
+
     writer = SummaryWriter(str(paths.samples / "tensorboard"))
     try:
         step = int(metrics.get("steps") or 0)
-        for key in EVAL_SCALARS:
+        for key in listen.EVAL_SCALARS:
             if common.is_finite_number(metrics.get(key)):
                 writer.add_scalar(f"FinalEvaluation/{key}", float(metrics[key]), step)
     finally:

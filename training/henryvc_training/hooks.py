@@ -151,9 +151,7 @@ class Hooks:
             trainer.dashboard_logger.test_audios(step, {f"{index}-audio": heard.wavs[f"sentence_{index}"]},
                                                  model.ap.sample_rate)
         scores = {**listener_metrics(heard.utterances), **heard.asr, **heard.voice}
-        from henryvc_training.evaluate import EVAL_SCALARS
-
-        for key in EVAL_SCALARS:
+        for key in listen.EVAL_SCALARS:
             if common.is_finite_number(scores.get(key)):
                 trainer.dashboard_logger.add_scalar(f"Evaluation/{key}", float(scores[key]), step)
         for key, u in heard.utterances.items():

@@ -22,6 +22,10 @@ log = logging.getLogger("henryvc.training.listen")
 # not transcribed: a runaway decoder's babble would cost recognizer time and say nothing more.
 ASR_MARGIN_SECONDS = 0.5
 SHORT_TEXT = "Hello, I am Henry."  # params.yaml evaluation.short_text's default
+# The listener and intelligibility scores logged as TensorBoard scalars (periodic and final evaluations).
+EVAL_SCALARS = ("asr_wer", "asr_cer", "asr_wer_reference", "asr_wer_gap", "asr_wer_all", "chars_per_second_min",
+                "chars_per_second_max", "decoder_runaways", "attention_focus_min", "attention_diagonality_min",
+                "speaker_similarity", "speaker_similarity_min", "mcd", "log_f0_rmse")
 
 
 @dataclass(frozen=True)

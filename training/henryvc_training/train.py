@@ -91,21 +91,21 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
 
     settings_used = determinism.configure(config, determinism.thread_count(params),
                                          rank.world_size if rank is not None else 1)
-    env = {**environment.capture(), **determinism.torch_environment(config),
-           "source_commit": environment.project_head(root)}
+    # No git fact here (the stage stands on core alone): the run's source commit is new-run's, and an editable
+    # henryvc's commit is added by tag-run (henryvc.ops.runtag).
+    env = {**environment.capture(), **determinism.torch_environment(config)}
     if env.get("cuda_available"):
         env["cuda"] = environment.cuda()  # runtime, cuDNN, driver, devices
     history = rec.history + [{"event": "train-continue" if continuing else "train-start", "at": _now_utc_iso()}]
     record.update(paths.run_dir, status="training", seed=int(config.training_seed), environment=env,
                   determinism=settings_used,
                   history=history, training={"started": True, "finished": False})
-    from henryvc.core import envlock  # the locked environment and code identity, kept with the run
-
-    if not continuing or not (paths.run_dir / "environment.lock").exists():
-        record.update(paths.run_dir, **envlock.write(paths.run_dir, determinism.accelerator_of(env)))
+    # the locked environment and code identity, kept with the run
+    if not continuing or not (paths.run_dir / environment.LOCK_FILE).exists():
+        record.update(paths.run_dir, **environment.write(paths.run_dir, determinism.accelerator_of(env)))
     data_dir = root / (params.get("data") or {}).get("dir", "voice_data")
     result = run_training(paths, config, settings, data_dir, continuing, callbacks, rank, inexact_reason)
-    envlock.record_imported(paths.run_dir)  # what training really imported: only drift there blocks a recreate
+    environment.record_imported(paths.run_dir)  # what training really imported: only drift there blocks a recreate
     _record_result(paths, result)
     return result
 

@@ -132,32 +132,13 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def source() -> dict[str, Any]:
-    """Where the installed henryvc comes from: git describe + commit of an editable source tree, else the
-    distribution version (and, inside the henryvc image, the commit it was built from)."""
-    from henryvc import __version__
-    from henryvc.core.environment import container_info
-    from henryvc.paths import SOURCE_ROOT
-
-    info: dict[str, Any] = {"version": __version__}
-    if (SOURCE_ROOT / ".git").exists() and package_dirs()["henryvc"].is_relative_to(SOURCE_ROOT):
-        from henryvc.adapters import gitrepo
-
-        info.update(kind="editable", **gitrepo.describe(SOURCE_ROOT))
-    else:
-        info["kind"] = "dist"
-        built = container_info().get("git_commit")
-        if built:
-            info["commit"] = built
-    return info
-
-
-def identity(dirs: dict[str, Path] | None = None) -> dict[str, Any]:
-    """The code identity of the installed stages: henryvc source, per-stage digest and every file's sha256."""
+def identity(dirs: dict[str, Path] | None = None, henryvc: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The code identity of the installed stages: per-stage digest and every file's sha256, with HENRYVC (which
+    henryvc is installed: henryvc.core.environment.source) as given."""
     dirs = dirs or package_dirs()
     stages = {stage: stage_files(stage, dirs) for stage in STAGES}
     files = {rel: sha256(_path(rel, dirs)) for rel in sorted({f for fs in stages.values() for f in fs})}
-    return {"format": CODE_FORMAT, "henryvc": source(),
+    return {"format": CODE_FORMAT, "henryvc": henryvc or {},
             "stages": {stage: _digest({f: files[f] for f in fs}) for stage, fs in stages.items()},
             "digest": _digest(files), "files": files}
 

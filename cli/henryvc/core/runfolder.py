@@ -13,14 +13,21 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol, TypeVar
 
 from henryvc.core import record as records
 from henryvc.core import runname
 from henryvc.errors import NotReady, RunNotFound
 
-if TYPE_CHECKING:
-    from henryvc.adapters.dvcrepo import Out
+
+class Out(Protocol):
+    """What a run folder needs of a DVC output (henryvc.adapters.dvcrepo.Out has it): its repo-relative path."""
+
+    @property
+    def path(self) -> str: ...
+
+
+OutT = TypeVar("OutT", bound=Out)
 
 
 class Project(Protocol):
@@ -35,7 +42,7 @@ ARCHIVE_DIRS = ("archive/failed", "archive/incomplete")
 PLACES = ("", *ARCHIVE_DIRS)
 FAILED_PLACE, INCOMPLETE_PLACE = ARCHIVE_DIRS
 MARKER = "SUCCESS"  # archive's mark on a successful run
-LOG_FILE = "training_v2.log"  # the train stage's log in a run folder (henryvc_training.common.LOG_FILE)
+LOG_FILE = "training_v2.log"  # the train stage's log in a run folder
 # Files henryvc itself puts in a run folder: derivable, not part of the run's data.
 HENRYVC_FILES = (records.LOCK_FILE, MARKER)
 
@@ -48,6 +55,68 @@ def runs_dir(root: Path) -> Path:
 def run_dir(root: Path, name: object) -> Path:
     """The folder of run NAME in training_runs/ (NAME a RunName, so never a path that escapes)."""
     return runs_dir(root) / str(name)
+
+
+def run_path(name: object, *parts: str) -> str:
+    """The repo-relative path (posix) of run NAME's folder, or of PARTS inside it, as git and DVC name it."""
+    return "/".join((RUNS_DIR, str(name), *parts))
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run keeps what in its folder training_runs/NAME: one place, so the stages, the commands and the
+    tests agree."""
+
+    root: Path
+    name: str
+
+    @property
+    def run_dir(self) -> Path:
+        return run_dir(self.root, self.name)
+
+    @property
+    def config(self) -> Path:
+        return self.run_dir / "config.json"
+
+    @property
+    def data(self) -> Path:
+        return self.run_dir / "data"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.run_dir / "tensorboard"
+
+    @property
+    def logs(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def plots(self) -> Path:
+        return self.run_dir / "plots"
+
+    @property
+    def samples(self) -> Path:
+        return self.run_dir / "samples"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / LOG_FILE
+
+    @property
+    def step_losses(self) -> Path:
+        return self.logs / "step_losses.jsonl"
+
+    @property
+    def epoch_losses(self) -> Path:
+        return self.logs / "epoch_losses.jsonl"
+
+    @property
+    def metrics(self) -> Path:
+        return self.run_dir / "metrics.json"
 
 
 @dataclass(frozen=True)
@@ -191,9 +260,9 @@ def remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def run_outs(outs: list[Out], name: str) -> list[Out]:
+def run_outs(outs: list[OutT], name: str) -> list[OutT]:
     """The DVC outputs that live in run NAME's folder in training_runs/."""
-    prefix = f"{RUNS_DIR}/{name}/"
+    prefix = run_path(name) + "/"
     return [out for out in outs if out.path.startswith(prefix)]
 
 

@@ -29,7 +29,7 @@ def build(name: str, record: dict[str, Any], metrics: dict[str, Any], outs: list
         "config_hash": record.get("config_hash"),
         "source_commit": record.get("source_commit"),
         "seed": record.get("seed"),
-        "code": record.get("code"),  # code identity and lock digest, written by the train stage (henryvc.core.envlock)
+        "code": record.get("code"),  # code identity and lock digest, written by the train stage (henryvc.core.environment)
         "environment_lock": record.get("environment_lock"),
         "verdict": record.get("verdict") or {},
         "metrics": {k: v for k, v in flatten(metrics).items() if isinstance(v, (int, float, str, bool)) or v is None},

@@ -6,6 +6,10 @@ a duration plausible for the text, a decoder that stops by itself, attention tha
 the text diagonally, and (optional) intelligibility next to the real recordings. A failed check names
 the utterance, by how much it failed and the team's troubleshooting step with the run's current value.
 
+The team's troubleshooting steps are here too, keyed by the check that failed, with the run's current
+setting: a failed criterion names the step to take and the value the run used, e.g. "raise `ga_alpha`
+(guided attention weight; now 5.0)".
+
 Plain data in, plain data out (no torch): the evaluate stage, `henryvc show` and the tests share it.
 """
 
@@ -15,7 +19,6 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from henryvc.core import troubleshooting
 from henryvc.core.numbers import parse_float
 from henryvc.errors import BadInput
 
@@ -27,6 +30,62 @@ CRITERIA = (
     ("stopnet_loss", "max_stopnet_loss"),
     ("short_text_seconds", "max_short_text_seconds"),
 )
+
+
+# The team's troubleshooting steps
+@dataclass(frozen=True)
+class Step:
+    """One troubleshooting step: the symptom, the config key to change and how."""
+
+    symptom: str
+    key: str
+    action: str  # a phrase with {key} and {now}
+
+    def advice(self, config: dict[str, Any] | None) -> str:
+        """The step in words with the run's current value of its key (from the run's config.json)."""
+        now = "not set" if not config or config.get(self.key) is None else repr(config[self.key])
+        return self.action.format(key=f"`{self.key}`", now=now)
+
+
+ALIGNMENT = Step("attention does not align (high alignment error, unfocused or non-diagonal attention)",
+                 "ga_alpha", "raise {key} (guided attention loss weight; now {now})")
+STOPNET = Step("the stop token is not learned (high stopnet loss, decoder runs to its cap or stops early)",
+               "stopnet_pos_weight", "raise {key} (weight of the rare 'stop' frames; now {now})")
+NAN = Step("NaN or infinite losses", "decoder_ssim_alpha", "set {key}: 0.0 (and `postnet_ssim_alpha`; now {now})")
+LOSS = Step("total loss still high", "epochs", "train longer: more {key} or a continued run (now {now})")
+VOICE = Step("it does not sound like Henry (low speaker similarity to his reference clips)", "epochs",
+             "train longer on Henry's clips only: more {key} or a continued run (now {now}); check voice_data holds "
+             "no other speaker")
+
+# check (a criterion's metric, or a per-utterance check) -> its troubleshooting step
+BY_CHECK: dict[str, Step] = {
+    "total_loss": LOSS,
+    "align_error": ALIGNMENT,
+    "attention_focus": ALIGNMENT,
+    "attention_diagonality": ALIGNMENT,
+    "asr_wer_gap": ALIGNMENT,  # unintelligible speech from a trained decoder is nearly always bad attention
+    "stopnet_loss": STOPNET,
+    "decoder_stop": STOPNET,
+    "duration": STOPNET,
+    "short_text_seconds": STOPNET,
+    "nan": NAN,
+    "speaker_similarity": VOICE,
+}
+
+
+def troubleshooting_step(check: str, config: dict[str, Any] | None) -> str | None:
+    """The troubleshooting step for CHECK in words, with CONFIG's current value; None if there is none."""
+    step = BY_CHECK.get(check)
+    return step.advice(config) if step else None
+
+
+def troubleshooting_table() -> list[tuple[str, str, str]]:
+    """(symptom, key, step) for each distinct step: the troubleshooting table docs/quality.md shows."""
+    seen: list[Step] = []
+    for step in BY_CHECK.values():
+        if step not in seen:
+            seen.append(step)
+    return [(s.symptom, s.key, s.action.format(key=f"`{s.key}`", now="the run's value")) for s in seen]
 
 
 # What a listener would notice: aggregate metric (worst utterance) -> params.yaml `criteria` name, the
@@ -297,7 +356,7 @@ def _verdict(status: str, results: list[CriterionResult], hits: list[tuple[str, 
     reasons, advice = [], []
     problems: dict[str, dict[str, Any]] = {}
     for check, key, line in hits:
-        step = troubleshooting.advice(check, config)
+        step = troubleshooting_step(check, config)
         reasons.append(f"{line}; fix: {step}" if step else line)
         if step and step not in advice:
             advice.append(step)

@@ -101,7 +101,7 @@ def _best_objects(project: Project, git_repo: git.Repo, tags: list[str], cache: 
 
 def push_tags(git_repo: git.Repo, names: list[str]) -> bool:
     """Push tags NAMES to origin when it exists, and the runs' review notes with them; whether it pushed."""
-    from henryvc.core import review
+    from henryvc.ops import review
 
     pushed = gitrepo.push_tags(git_repo, names)
     if pushed:

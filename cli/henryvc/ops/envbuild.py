@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from henryvc.core import envlock
+from henryvc.core import environment
 from henryvc.errors import BadInput, HenryvcError
 
 Output = Callable[[str], None]
@@ -58,12 +58,12 @@ def build_venv(lock_text: str, venv: Path, python: str | None = None, pip_args: 
     venv = Path(venv).resolve()
     if venv.exists() and any(venv.iterdir()):
         raise BadInput(f"{venv} exists and is not empty; choose a new --venv folder")
-    pins = envlock.parse_lock(lock_text)
+    pins = environment.parse_lock(lock_text)
     if not pins:
         raise BadInput("the lock pins no package")
     _run([python or sys.executable, "-m", "venv", str(venv)], output, "python -m venv")
     py = venv_python(venv)
-    lock_file = venv / envlock.LOCK_FILE
+    lock_file = venv / environment.LOCK_FILE
     lock_file.write_text(lock_text, encoding="utf-8")
     _run([str(py), "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", *pip_args,
           "-r", str(lock_file)], output, f"pip install -r {lock_file}")
@@ -101,7 +101,7 @@ def build_for_run(project, name: str, venv: Path, python: str | None = None, pip
     if python is None and want and want != platform.python_version():
         raise BadInput(f"{name} ran on python {want}, this is {platform.python_version()}: pass --python PATH")
     repo = gitrepo.open_repo(project.root)
-    lock_text = gitrepo.show(repo, restores.tag_commit(repo, name), f"training_runs/{name}/{envlock.LOCK_FILE}") or ""
+    lock_text = gitrepo.show(repo, restores.tag_commit(repo, name), f"training_runs/{name}/{environment.LOCK_FILE}") or ""
     dirty = ((info.get("code") or {}).get("henryvc") or {}).get("dirty")
     result = build_venv(lock_text, venv, python, pip_args, henryvc_spec(info.get("code") or {}, source), output)
     if result.henryvc is None or dirty:

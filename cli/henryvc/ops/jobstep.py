@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from henryvc.adapters import gitrepo
-from henryvc.core import quiet, runname
 from henryvc.core import record as records
+from henryvc.core import runname
 from henryvc.core.project import Project
 from henryvc.errors import HenryvcError
 from henryvc.exits import EXIT_INTERRUPTED, entry_point, outcome
@@ -117,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the batch step; errors become one line and the exit codes of henryvc (henryvc.exits)."""
     from henryvc.ops import submit
 
-    quiet.silence_third_party()
     parser = argparse.ArgumentParser(prog="python -m henryvc.ops.jobstep", description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, required=True, help="the project the run was submitted from")
     parser.add_argument("--image", help="run the stages in this image (henryvc submit --image)")

@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc.core import quiet, runname
+from henryvc import exits
 from henryvc.core import record as records
+from henryvc.core import runname
 from henryvc.errors import HenryvcError, NotReady, RunNotFound
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = 
         return _dvc_repro_in_image(root, image, line, args, extra_env or {}), tail
     from henryvc.adapters import dvcpipeline
 
-    return dvcpipeline.repro(root, args, {**quiet.child_env(), **(extra_env or {})}, line), tail
+    return dvcpipeline.repro(root, args, {**exits.child_env(), **(extra_env or {})}, line), tail
 
 
 def _dvc_repro_in_image(root: Path, image: InImage, line: Output, args: tuple[str, ...],
@@ -90,7 +91,7 @@ def _dvc_repro_in_image(root: Path, image: InImage, line: Output, args: tuple[st
 
     # the container gets the passthrough variables and our warning filter, never the host's environment
     code = dockerrun.run(root, image.image, ["dvc", "repro", *args], gpus=image.gpus,
-                         env={**quiet.child_env({}), **extra_env}, on_output=chunk)
+                         env={**exits.child_env({}), **extra_env}, on_output=chunk)
     if pending[0]:
         line(pending[0])
     return code

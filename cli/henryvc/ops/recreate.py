@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc.core import envlock
+from henryvc.core import environment
 from henryvc.core import recreation as recreations
 from henryvc.errors import HenryvcError, NotReady
 from henryvc.ops import dockerrun
@@ -43,32 +43,53 @@ def recorded(project, name: str) -> tuple[dict[str, Any], dict[str, str]]:
     from henryvc.ops import restore as restores
 
     repo = gitrepo.open_repo(project.root)
-    commit = restores.tag_commit(repo, name)
-    found = envlock.read_at(repo, commit, name)
+    found = recorded_at(repo, restores.tag_commit(repo, name), name)
     if found is None:
-        raise NotReady(f"tag {name} records no {envlock.LOCK_FILE} (a run trained before henryvc kept one): "
+        raise NotReady(f"tag {name} records no {environment.LOCK_FILE} (a run trained before henryvc kept one): "
                        "there is nothing to check the environment against; re-run with --allow-drift")
     return found
 
 
-def check(project, name: str, here: tuple[dict[str, Any], dict[str, str]] | None = None) -> list[envlock.Drift]:
+def recorded_at(git_repo, rev: str, name: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """(environment.json, lock pins) of run NAME at commit REV (no checkout), or None when it has no lock."""
+    from henryvc.adapters import gitrepo
+    from henryvc.core.runfolder import run_path
+
+    lock = gitrepo.show(git_repo, rev, run_path(name, environment.LOCK_FILE))
+    info = gitrepo.show(git_repo, rev, run_path(name, environment.INFO_FILE))
+    if lock is None or info is None:
+        return None
+    return (environment.load_info(info, f"{rev}:{run_path(name, environment.INFO_FILE)}"),
+            environment.parse_lock(lock))
+
+
+def of_run(project, name: str, tagged: bool) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The recorded environment of run NAME: from its tag when TAGGED, else from its run folder."""
+    if not tagged:
+        return environment.read(project.run_dir(name))
+    from henryvc.adapters import gitrepo
+
+    return recorded_at(gitrepo.open_repo(project.root), name, name)
+
+
+def check(project, name: str, here: tuple[dict[str, Any], dict[str, str]] | None = None) -> list[recreations.Drift]:
     """Every difference between the environment recorded at tag NAME and this interpreter's (or HERE)."""
     info, pins = recorded(project, name)
-    here_info, here_pins = here or envlock.current()
-    return envlock.drift(info, pins, here_info, here_pins)
+    here_info, here_pins = here or environment.current()
+    return recreations.drift(info, pins, here_info, here_pins)
 
 
-def refusal(name: str, drift: list[envlock.Drift]) -> Drifted:
+def refusal(name: str, drift: list[recreations.Drift]) -> Drifted:
     """The error listing DRIFT's blocking differences, one line each (the others counted after them)."""
-    blocking = envlock.blocking(drift)
+    blocking = recreations.blocking(drift)
     lines = "\n".join(f"  {d.line()}" for d in blocking)
     rest = len(drift) - len(blocking)
-    also = f"\n  ({rest} package(s) {envlock.NOT_IMPORTED} differ too; they do not block)" if rest else ""
+    also = f"\n  ({rest} package(s) {environment.NOT_IMPORTED} differ too; they do not block)" if rest else ""
     return Drifted(f"{name} was made in another environment ({len(blocking)} difference(s)); build it back with "
                    f"`henryvc env build {name} --venv DIR`, or re-run anyway with --allow-drift:\n{lines}{also}")
 
 
-def mark(run_dir: Path, drift: list[envlock.Drift], where: str, **extra: Any) -> None:
+def mark(run_dir: Path, drift: list[recreations.Drift], where: str, **extra: Any) -> None:
     """Record in the recreated run's own record that (and with which drift) it is a re-creation."""
     from datetime import datetime, timezone
 
@@ -84,7 +105,7 @@ class HostRecreation:
     """What a host re-creation did."""
 
     recreation: Any  # henryvc.adapters.recreations.Recreation (metrics compared like `docker recreate`)
-    drift: list[envlock.Drift]
+    drift: list[recreations.Drift]
 
     def to_dict(self) -> dict[str, Any]:
         return self.recreation.to_dict()
@@ -99,7 +120,7 @@ def recreate(project, name: str, allow_drift: bool = False, output: Output | Non
     from henryvc.ops.pipeline import dvc_repro
 
     drift = check(project, name) if not allow_drift else _check_or_none(project, name)
-    if envlock.blocking(drift) and not allow_drift:
+    if recreations.blocking(drift) and not allow_drift:
         raise refusal(name, drift)  # before anything is written
     from datetime import datetime
 
@@ -158,7 +179,7 @@ def _step(path: Path) -> int:
 
 def _device(folder: Path) -> str | None:
     """The device a run folder's training ran on (environment.json, else run.json's determinism)."""
-    for name, keys in ((envlock.INFO_FILE, ("device",)), ("run.json", ("determinism", "device"))):
+    for name, keys in ((environment.INFO_FILE, ("device",)), ("run.json", ("determinism", "device"))):
         try:
             value: Any = json.loads((folder / name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -217,20 +238,20 @@ def last_json(text: str) -> Any:
 
 def recreation(name: str, worktree: Path, where: str, code: int, rewritten: bool, tagged: dict[str, Any],
                metrics_file: Path, exact: dict[str, Any], tolerance: dict[str, Any] | None,
-               drift: list[envlock.Drift]) -> Any:
+               drift: list[recreations.Drift]) -> Any:
     """The recreations.Recreation of a finished re-run (`drift`: the differences that block or were allowed,
     `not_imported`: those that never block)."""
     rtol = tolerance["metrics_rtol"] if tolerance else 0.0
     return recreations.Recreation(
         name, str(worktree), where, code, rewritten,
         recreations.compare_metrics(tagged, recreations.read_metrics(metrics_file), rtol),
-        [d.line() for d in envlock.blocking(drift)], [d.line() for d in drift if not d.blocks],
+        [d.line() for d in recreations.blocking(drift)], [d.line() for d in drift if not d.blocks],
         identical=exact.get("identical"), differences=list(exact.get("differences") or [])[:50],
         not_compared=exact.get("not_compared"), tolerance=tolerance,
         within_tolerance=(not exact.get("beyond")) if tolerance and exact.get("identical") is not None else None)
 
 
-def _check_or_none(project, name: str) -> list[envlock.Drift]:
+def _check_or_none(project, name: str) -> list[recreations.Drift]:
     """The drift, or an empty list for a tag without a lock (allowed drift re-runs those too)."""
     try:
         return check(project, name)
@@ -264,8 +285,8 @@ def in_image(project: Project, name: str, image: str | None = None, gpus: str = 
         image = ((found or ({}, {}))[0].get("image") or {}).get("image_id") or container.DEFAULT_TAG
         if image != container.DEFAULT_TAG:
             imagestore.ensure_loaded(project, image, client)
-    drift = [] if found is None else envlock.drift(*found, *environment_in_image(image, gpus, client))
-    if envlock.blocking(drift) and not allow_drift:
+    drift = [] if found is None else recreations.drift(*found, *environment_in_image(image, gpus, client))
+    if recreations.blocking(drift) and not allow_drift:
         raise refusal(name, drift)  # nothing of the project written yet
     with project.lock():
         restored = restores.restore(project, name)
@@ -297,11 +318,11 @@ def in_image(project: Project, name: str, image: str | None = None, gpus: str = 
 
 
 def environment_in_image(image: str, gpus: str, client: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    """IMAGE's environment (envlock.current() computed inside it), run on an empty scratch folder: nothing of
+    """IMAGE's environment (environment.current() computed inside it), run on an empty scratch folder: nothing of
     the project is mounted or written."""
     import tempfile
 
-    script = "import json; from henryvc.core import envlock; print(json.dumps(envlock.current()))"
+    script = "import json; from henryvc.core import environment; print(json.dumps(environment.current()))"
     out: list[str] = []
     with tempfile.TemporaryDirectory(prefix="henryvc-envcheck-") as scratch:
         code = dockerrun.run(Path(scratch), image, ["python", "-c", script], gpus=gpus, on_output=out.append,

@@ -44,7 +44,7 @@ class RunInfo:
     summary: dict[str, Any] = field(default_factory=dict)
     folder: str | None = None  # its run folder in this work tree (training_runs/..., archive too), if any
     reviews: list[dict[str, Any]] = field(default_factory=list)  # listeners' reviews, oldest first (henryvc.core.review)
-    environment: dict[str, Any] = field(default_factory=dict)  # henryvc.core.envlock.summary, filled by api.show
+    environment: dict[str, Any] = field(default_factory=dict)  # henryvc.core.environment.summary, filled by api.show
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,8 +115,9 @@ def list_runs(project: Project, major: int | None = None, variant: str | None = 
 def _attach_reviews(project: Project, runs: list[RunInfo]) -> list[RunInfo]:
     """Each run's reviews: the notes on tag commits (one read for all), the run folder's file for untagged runs."""
     from henryvc.core import review
+    from henryvc.ops import review as recorded
 
-    noted = review.by_commit(project.root) if any(r.tagged for r in runs) else {}
+    noted = recorded.by_commit(project.root) if any(r.tagged for r in runs) else {}
     for info in runs:
         if info.tagged:
             info.reviews = noted.get(info.commit or "", [])

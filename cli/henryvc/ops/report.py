@@ -326,8 +326,7 @@ def vega_bundle(project: Project) -> str:
 def report(project: Project, names: list[str], blind: bool = False, out: Path | None = None,
            now: datetime | None = None) -> ReportResult:
     """`henryvc report NAME [NAME...] [--blind] [--out DIR]`: write the page, return where it is."""
-    from henryvc.core import review
-    from henryvc.ops import report_page
+    from henryvc.ops import report_page, review
 
     names = [str(runname.parse(n)) for n in names]
     if not names:

@@ -70,7 +70,7 @@ def _labels(count: int) -> list[str]:
 
 def build(runs: list[RunData], out: Path, page_id: str) -> tuple[str, dict[str, Any], int]:
     """Copy the clips under OUT/media/ with random names; return (the page, the key, clips copied)."""
-    from henryvc.core.review import KEY_FORMAT_ROWS
+    from henryvc.ops.review import KEY_FORMAT_ROWS
 
     if len(runs) > 26:
         raise BadInput("a blind page compares at most 26 runs (labels A-Z)")
@@ -116,7 +116,7 @@ def build(runs: list[RunData], out: Path, page_id: str) -> tuple[str, dict[str, 
 def _page(rows: list[str], page_id: str) -> str:
     import json
 
-    from henryvc.core.review import RATINGS_FORMAT_ROWS
+    from henryvc.ops.review import RATINGS_FORMAT_ROWS
 
     script = SCRIPT % {"format": json.dumps(RATINGS_FORMAT_ROWS), "page": json.dumps(page_id)}
     return f"""<!DOCTYPE html>

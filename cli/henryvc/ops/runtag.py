@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
 from henryvc.core import params
+from henryvc.core import record as records
 from henryvc.core import summary as summaries
 from henryvc.core.runfolder import run_outs
 from henryvc.errors import IntegrityError, NotReady, RunExists, RunNotFound
@@ -60,13 +62,11 @@ def tag(project: Project, name: str | None = None, push: bool = False) -> TagRes
 
     name = name or params.active_run(project.root)
     with project.lock():
-        return tag_run(project, name, environment.capture(), push=push)
+        return tag_run(project, name, {**environment.capture(), "git": gitrepo.git_version()}, push=push)
 
 
 def tag_run(project: Project, name: str, environment: dict[str, Any], push: bool = False) -> TagResult:
     """Commit run NAME (record, config, metrics, README, dvc.lock, params) and tag it NAME, annotated."""
-    from henryvc.core import record as records
-
     git_repo = gitrepo.open_repo(project.root)
     if gitrepo.tag_exists(git_repo, name):
         if not push:
@@ -91,16 +91,39 @@ def tag_run(project: Project, name: str, environment: dict[str, Any], push: bool
     if records.live_status(run_dir, record) != record.status:  # a killed trainer's "training" is incomplete
         record = records.update(run_dir, status="incomplete")
     from henryvc.core import review
+    from henryvc.ops import review as reviews
 
     # production: an approving review
     review.require_for_tag(name, record.status, params.read(project.root) or {}, run_dir)
+    record = _add_source_commit(run_dir, record)
     summary = summaries.build(name, record.to_dict(), metrics, outs, environment)
     commit = _run_commit(project, git_repo, name, record.status)
     gitrepo.create_tag(git_repo, name, commit, summaries.message(summary))
-    review.note_at_tag(project.root, name, commit, run_dir)  # reviews made before tagging
+    reviews.note_at_tag(project.root, name, commit, run_dir)  # reviews made before tagging
     if push:
         return _push(project, git_repo, name, summary)
     return TagResult(name, commit, record.status, False, summary)
+
+
+def _add_source_commit(run_dir: Path, record: records.RunRecord) -> records.RunRecord:
+    """An editable henryvc's git commit, added to the code identity the train stage recorded (run.json and
+    environment.json): the stage asks no git (it stands on core alone), tag-run does. The commit describes
+    the run's code only where the stage files are still the ones it trained with (same digest); otherwise
+    the record says the commit is unknown, and `henryvc env build` warns."""
+    from henryvc.core import codeid, environment
+    from henryvc.paths import SOURCE_ROOT
+
+    code = dict(record.extra.get("code") or {})
+    source = dict(code.get("henryvc") or {})
+    if source.get("kind") != "editable" or "commit" in source or "unknown" in source:
+        return record
+    if (SOURCE_ROOT / ".git").exists() and codeid.identity()["digest"] == code.get("digest"):
+        facts: dict[str, Any] = gitrepo.describe(SOURCE_ROOT)
+    else:
+        facts = {"unknown": "the henryvc source changed between training and tagging: no commit is known"}
+    if (run_dir / environment.INFO_FILE).exists():
+        environment.add_source(run_dir, facts)
+    return records.update(run_dir, code={**code, "henryvc": {**source, **facts}})
 
 
 def _push(project: Project, git_repo: git.Repo, name: str, summary: dict[str, Any]) -> TagResult:
@@ -110,7 +133,7 @@ def _push(project: Project, git_repo: git.Repo, name: str, summary: dict[str, An
     dvcrepo.push(project.root)
     _fill_remote_holes(project, git_repo, name)
     gitrepo.push_tag(git_repo, name)
-    from henryvc.core import review
+    from henryvc.ops import review
 
     review.push(project.root)  # the reviews' notes travel with the tag
     return TagResult(name, gitrepo.commit_of(git_repo, name), summary.get("status", "?"), True, summary)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from henryvc.adapters import gitrepo
-from henryvc.core import envlock
+from henryvc.core import environment, recreation
 from tests.helpers.project import trained_run
 from tests.helpers.venvs import layered_venv, record_environment
 
@@ -21,70 +21,70 @@ PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+$")
 
 
 def test_lock_is_a_complete_pip_requirements_file():
-    packages = envlock.freeze()
-    text = envlock.lock_text(packages)
+    packages = environment.freeze()
+    text = environment.lock_text(packages)
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     assert all(PIN.match(line) for line in lines), [line for line in lines if not PIN.match(line)]
     assert packages["numpy"] == metadata.version("numpy")
     assert packages["torch"] == metadata.version("torch")
     assert "henryvc" not in packages  # which henryvc ran is the code identity
     assert len(packages) > 100
-    assert envlock.parse_lock(text) == packages
+    assert environment.parse_lock(text) == packages
 
 
 def test_freeze_reads_folder_names_as_metadata_says():
     first: dict[str, str] = {}
     for dist in metadata.distributions():  # the slow way: every METADATA file parsed
-        first.setdefault(envlock.normalize(dist.metadata["Name"]), dist.version)
+        first.setdefault(environment.normalize(dist.metadata["Name"]), dist.version)
     first.pop("henryvc")
-    assert envlock.freeze() == dict(sorted(first.items()))
+    assert environment.freeze() == dict(sorted(first.items()))
 
 
 def test_drift_names_each_difference_once():
-    info, pins = envlock.current()
+    info, pins = environment.current()
     other = json.loads(json.dumps(info))
     other["arch"] = "aarch64"
     first = next(iter(other["code"]["files"]))
     other["code"]["files"][first] = "0" * 64
     other_pins = {**pins, "numpy": "1.0", "extra-pkg": "2"}
     del other_pins["six"]
-    lines = [d.line() for d in envlock.drift(info, pins, other, other_pins)]
+    lines = [d.line() for d in recreation.drift(info, pins, other, other_pins)]
     assert f"package numpy: {pins['numpy']} at the tag, 1.0 here" in lines
     assert "package extra-pkg: absent at the tag, 2 here" in lines
     assert f"package six: {pins['six']} at the tag, absent here" in lines
     assert f"arch: {info['arch']} at the tag, aarch64 here" in lines
     assert any(line.startswith(f"code {first}: sha256 ") for line in lines)
     assert len(lines) == 5
-    assert envlock.drift(info, pins, info, pins) == []
+    assert recreation.drift(info, pins, info, pins) == []
 
 
 def test_imported_maps_modules_to_distributions_without_stdlib_startup_or_henryvc():
     modules = ["numpy.linalg", "json", "typing", "_distutils_hack", "henryvc.api", "henryvc_training"]
-    assert envlock.imported(modules, startup=["_distutils_hack"]) == ["numpy"]
-    assert envlock.imported(["_distutils_hack"], startup=[]) == ["setuptools"]  # counted unless at start-up
+    assert environment.imported(modules, startup=["_distutils_hack"]) == ["numpy"]
+    assert environment.imported(["_distutils_hack"], startup=[]) == ["setuptools"]  # counted unless at start-up
     import numpy  # noqa: F401  (imported here, so this process has imported it)
 
-    here = envlock.imported()  # this process: pytest imported, the stdlib's `typing` not the `typing` backport
+    here = environment.imported()  # this process: pytest imported, the stdlib's `typing` not the `typing` backport
     assert "pytest" in here and "numpy" in here and "typing" not in here and "henryvc" not in here
 
 
 def test_only_packages_the_training_imported_block():
-    info, pins = envlock.current()
-    info = {**info, envlock.IMPORTED: ["numpy"]}
+    info, pins = environment.current()
+    info = {**info, environment.IMPORTED: ["numpy"]}
     other_pins = {**pins, "numpy": "1.0", "six": "0.1", "extra-pkg": "2"}
-    found = {d.name: d for d in envlock.drift(info, pins, info, other_pins)}
+    found = {d.name: d for d in recreation.drift(info, pins, info, other_pins)}
     assert found["numpy"].blocks and not found["six"].blocks and not found["extra-pkg"].blocks
-    assert envlock.blocking(list(found.values())) == [found["numpy"]]
+    assert recreation.blocking(list(found.values())) == [found["numpy"]]
     assert found["six"].line() == f"package six: {pins['six']} at the tag, 0.1 here (not imported by the stages)"
-    del info[envlock.IMPORTED]  # a run trained before the list was kept: every package blocks
-    assert all(d.blocks for d in envlock.drift(info, pins, info, other_pins))
+    del info[environment.IMPORTED]  # a run trained before the list was kept: every package blocks
+    assert all(d.blocks for d in recreation.drift(info, pins, info, other_pins))
 
 
 def test_record_imported_adds_to_the_run_environment(tmp_path):
-    envlock.write(tmp_path)
-    assert envlock.record_imported(tmp_path, ["numpy"]) == ["numpy"]
-    assert envlock.record_imported(tmp_path, ["yaml"]) == ["numpy", "pyyaml"]  # a resumed session adds
-    assert json.loads((tmp_path / envlock.INFO_FILE).read_text())[envlock.IMPORTED] == ["numpy", "pyyaml"]
+    environment.write(tmp_path)
+    assert environment.record_imported(tmp_path, ["numpy"]) == ["numpy"]
+    assert environment.record_imported(tmp_path, ["yaml"]) == ["numpy", "pyyaml"]  # a resumed session adds
+    assert json.loads((tmp_path / environment.INFO_FILE).read_text())[environment.IMPORTED] == ["numpy", "pyyaml"]
 
 
 @pytest.fixture
@@ -130,10 +130,10 @@ def test_show_and_diff_report_the_environment(locked_run, invoke):
     assert "code:    henryvc " in shown
     other = trained_run(project, seed=2)
     run_dir = project.run_dir(other)
-    (run_dir / envlock.LOCK_FILE).write_text(
-        envlock.lock_text({**envlock.freeze(), "numpy": OTHER_NUMPY}))
-    info, _ = envlock.current()
-    (run_dir / envlock.INFO_FILE).write_text(json.dumps(info))
+    (run_dir / environment.LOCK_FILE).write_text(
+        environment.lock_text({**environment.freeze(), "numpy": OTHER_NUMPY}))
+    info, _ = environment.current()
+    (run_dir / environment.INFO_FILE).write_text(json.dumps(info))
     result = invoke(["diff", name, other], project.root)
     assert f"environment: package numpy: {metadata.version('numpy')} -> {OTHER_NUMPY}" in result.output
 
@@ -155,7 +155,7 @@ def test_env_build_installs_a_lock_and_henryvc_at_a_commit(tmp_path):
     assert versions["six"] == "1.16.0" and versions["idna"] == "3.7"
     henry = next(d for d in got if d["metadata"]["name"] == "henryvc")
     assert henry["direct_url"]["vcs_info"]["commit_id"] == commit
-    assert (venv / envlock.LOCK_FILE).read_text() == lock
+    assert (venv / environment.LOCK_FILE).read_text() == lock
 
 
 def test_env_build_refuses_a_folder_in_use(tmp_path, invoke):
