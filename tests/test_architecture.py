@@ -14,6 +14,7 @@ layer may use them. The training stages (henryvc_training) stand on core and the
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,46 @@ def test_no_stage_runs_git_or_dvc_code(stage: str) -> None:
     assert not [m for m in closure if m.startswith("henryvc.adapters")]
     third = {name.partition(".")[0] for m, path in closure.items() for name in codeid._imported(m, path)}
     assert not third & {"git", "dvc", "dvc_data", "dvc_objects", "scmrepo"}, sorted(third & {"git", "dvc"})
+
+
+def code_strings(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string constant in PATH's code, f-string parts included; docstrings are prose."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+RUNS_FOLDER = re.compile(r"(?<![\w.])training_runs(?=/|$)")  # the folder as a path part (not a script's name)
+
+
+def test_the_run_folders_place_is_spelled_by_runfolder_alone() -> None:
+    """Everyone else asks henryvc.core.runfolder (RUNS_DIR, run_dir, run_path, RunPaths): no other module's code,
+    messages included, holds `training_runs` as a path."""
+    found = [f"{name}:{line}" for name, path in module_files().items() if name != "henryvc.core.runfolder"
+             for line, value in code_strings(path) if RUNS_FOLDER.search(value)]
+    assert found == []
+
+
+def test_the_string_checker_skips_docstrings_and_sees_f_strings(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text('"""training_runs/ in prose."""\ndef f(x):\n    """training_runs too."""\n'
+                      '    return f"training_runs/{x}"\n')
+    assert [v for _, v in code_strings(sample)] == ["training_runs/"]
+    assert RUNS_FOLDER.search("training_runs/") and RUNS_FOLDER.search("training_runs")
+    assert not RUNS_FOLDER.search("archive_training_runs.sh")
+
+
+def test_params_yaml_has_one_reader_and_one_writer() -> None:
+    """core.params parses it (`read`, `parse` for a tag's text) and writes it (`update`); the only other round-trip
+    YAML writer is stagecode's, of dvc.yaml."""
+    writers = {name for name, path in module_files().items() if "ruamel" in path.read_text(encoding="utf-8")}
+    assert writers == {"henryvc.core.params", "henryvc.core.stagecode"}
+    source = module_files()["henryvc.core.params"].read_text(encoding="utf-8")
+    assert source.count("yaml.safe_load(") == 1 and source.count("yaml.dump(") == 1
 
 
 def documented_layers() -> dict[str, set[str]]:

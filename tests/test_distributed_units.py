@@ -65,12 +65,12 @@ def test_shard_report():
 def test_set_scale_keeps_comments(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("run: x  # the run\ntrain:\n  keep_checkpoints: 5  # keep\n")
-    scale.set_scale(params, 4, None)
+    scale.set_scale(tmp_path, 4, None)
     text = params.read_text()
     assert "gpus: 4" in text and "# keep" in text and "# the run" in text and "nodes" not in text
     with pytest.raises(BadInput, match="--gpus"):
-        scale.set_scale(params, 0, None)
-    scale.set_scale(params, None, None)
+        scale.set_scale(tmp_path, 0, None)
+    scale.set_scale(tmp_path, None, None)
     assert params.read_text() == text
 
 

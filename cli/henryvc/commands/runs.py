@@ -8,6 +8,7 @@ import click
 
 from henryvc import api
 from henryvc.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
+from henryvc.core.runfolder import RUNS_DIR
 from henryvc.core.runname import VARIANTS
 
 # metrics.json keys of the evaluate stage shown as `list` columns
@@ -62,7 +63,7 @@ def _where(folder: str | None) -> str:
     if folder is None:
         return "-"
     place = folder.rsplit("/", 1)[0]
-    return place.removeprefix("training_runs/")
+    return place.removeprefix(f"{RUNS_DIR}/")
 
 
 @click.command("show")

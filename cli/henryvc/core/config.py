@@ -11,6 +11,7 @@ from typing import Any
 
 from henryvc.core import runname
 from henryvc.core.numbers import as_float
+from henryvc.core.runfolder import RUNS_DIR
 from henryvc.errors import BadInput
 
 RUN_PLACEHOLDER = "{RUN_NAME}"
@@ -123,9 +124,9 @@ def _naming(data: dict[str, Any], name: str, file_name: str | None) -> list[Find
     output = data.get("output_path")
     if isinstance(output, str):
         parts = Path(output).parts
-        if output.startswith("/") or ".." in parts or not parts or parts[0] != "training_runs":
-            found.append(Finding(name, "output_path", f"{output[:80]!r} is not inside training_runs/",
-                                 f"use \"training_runs/{RUN_PLACEHOLDER}\""))
+        if output.startswith("/") or ".." in parts or not parts or parts[0] != RUNS_DIR:
+            found.append(Finding(name, "output_path", f"{output[:80]!r} is not inside {RUNS_DIR}/",
+                                 f"use \"{RUNS_DIR}/{RUN_PLACEHOLDER}\""))
     match = TEMPLATE_FILE.match(file_name or "")
     if match:
         if isinstance(data.get("variant"), str) and data["variant"] != match["variant"]:

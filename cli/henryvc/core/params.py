@@ -6,6 +6,7 @@ never a path the stages or the lifecycle commands would act on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +24,30 @@ def params_path(root: Path) -> Path:
 
 def read(root: Path) -> dict[str, Any] | None:
     """params.yaml's mapping; None when the file is absent. BadInput when it is not YAML or not a mapping."""
-    import yaml  # here: `henryvc --help` and `list` never parse YAML
-
     path = params_path(root)
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path} cannot be read as YAML ({type(exc).__name__}): fix or restore it") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, where: str) -> dict[str, Any]:
+    """The mapping of a params.yaml's TEXT (the work tree's, or a tag's: the one parser of the file); WHERE
+    names it in the BadInput raised when it is not YAML or not a mapping."""
+    import yaml  # here: `henryvc --help` and `list` never parse YAML
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{where} cannot be read as YAML ({type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0]}): fix or restore it") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise BadInput(f"{path} is not a mapping of parameters: fix or restore it")
+        raise BadInput(f"{where} is not a mapping of parameters: fix or restore it")
     return data
 
 
@@ -86,14 +98,20 @@ def load_stage_params(root: Path) -> dict[str, Any]:
 
 def set_active_run(root: Path, name: str) -> None:
     """Point params.yaml's `run` at NAME, keeping its comments and order; atomic."""
+    name = str(runname.parse(name))
+    update(root, lambda data: data.__setitem__("run", name))
+
+
+def update(root: Path, edit: Callable[[Any], None]) -> None:
+    """The one writer of params.yaml: EDIT changes its mapping in place (comments and order kept), and the file
+    is replaced atomically. A missing file starts empty."""
     from ruamel.yaml import YAML
 
     from henryvc.core.atomic import write_atomic
 
-    name = str(runname.parse(name))
     path = params_path(root)
     yaml = YAML()
-    data = yaml.load(path.read_text()) if path.exists() else None
+    data = yaml.load(path.read_text(encoding="utf-8")) if path.exists() else None
     data = data if data is not None else {}
-    data["run"] = name
+    edit(data)
     write_atomic(path, lambda handle: yaml.dump(data, handle))

@@ -8,13 +8,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from henryvc.core.params import PARAMS_FILE, params_path
 from henryvc.core.runfolder import ARCHIVE_DIRS, RUNS_DIR, run_dir, runs_dir
 from henryvc.errors import BadInput, Busy, NotAProject
 from henryvc.paths import TEMPLATES
 
 STATE_DIR = ".henryvc"
 DEFAULT_REMOTE_NAME = "storage"
-TEMPLATE_FILES = ("dvc.yaml", "params.yaml")
+TEMPLATE_FILES = ("dvc.yaml", PARAMS_FILE)
 FOLDERS = (RUNS_DIR, *(f"{RUNS_DIR}/{d}" for d in ARCHIVE_DIRS), "configs", "scripts")
 GITIGNORE_LINES = (f"/{STATE_DIR}/", ".training.lock",  # the trainer's OS lock file: never history
                    "/stage_code/")  # links to the installed stage code (henryvc.core.stagecode): machine paths
@@ -40,7 +41,7 @@ class Project:
 
     @property
     def params(self) -> Path:
-        return self.root / "params.yaml"
+        return params_path(self.root)
 
     def run_dir(self, name: object) -> Path:
         """The folder of run NAME in training_runs/ (a RunName, so never a path that escapes)."""

@@ -7,7 +7,9 @@ here before `dvc repro`, so the scale is a stage parameter DVC records like any 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from henryvc.core import params
 from henryvc.errors import BadInput
 
 
@@ -18,23 +20,20 @@ def check(gpus: int | None, nodes: int | None) -> None:
             raise BadInput(f"{flag} must be at least 1, got {value}")
 
 
-def set_scale(params: Path, gpus: int | None, nodes: int | None) -> None:
-    """Write train.gpus / train.nodes into PARAMS (those given), keeping comments and order; atomic."""
+def set_scale(root: Path, gpus: int | None, nodes: int | None) -> None:
+    """Write train.gpus / train.nodes (those given) into the params.yaml of the project at ROOT (through its one
+    writer, henryvc.core.params.update: comments and order kept, atomic)."""
     check(gpus, nodes)
     if gpus is None and nodes is None:
         return
-    from ruamel.yaml import YAML
 
-    from henryvc.core.atomic import write_atomic
+    def edit(data: Any) -> None:
+        train = data.get("train")
+        if train is None:
+            data["train"] = train = {}
+        if gpus is not None:
+            train["gpus"] = gpus
+        if nodes is not None:
+            train["nodes"] = nodes
 
-    yaml = YAML()
-    data = yaml.load(params.read_text(encoding="utf-8")) if params.exists() else None
-    data = data if data is not None else {}
-    train = data.get("train")
-    if train is None:
-        data["train"] = train = {}
-    if gpus is not None:
-        train["gpus"] = gpus
-    if nodes is not None:
-        train["nodes"] = nodes
-    write_atomic(params, lambda handle: yaml.dump(data, handle))
+    params.update(root, edit)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from henryvc.core import environment, runfolder
 from henryvc.core import record as records
+from henryvc.errors import BadInput
 from henryvc.ops.status import disk_space, gpu_usage
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def check_disk(project: Project) -> list[Check]:
         free, fraction = space["free"], space["free"] / max(space["total"], 1)
         detail = f"{label} file system ({path}): {free / GIB:.1f} GiB free of {space['total'] / GIB:.1f} GiB"
         fix = ("free space: `henryvc cleanup-failed --dry-run` shows what failed runs' checkpoints and the "
-               "DVC cache would give back; `henryvc archive` sorts runs first; `df -h` and `du -sh training_runs/*`")
+               "DVC cache would give back; `henryvc archive` sorts runs first; `df -h` and `du -sh " + runfolder.RUNS_DIR + "/*`")
         if free < DISK_ERROR_BYTES:
             checks.append(Check("disk", "error", detail + ": training will die writing a checkpoint", fix))
         elif free < DISK_WARN_BYTES or fraction < DISK_WARN_FRACTION:
@@ -215,23 +216,29 @@ def _short(project: Project, path: str) -> str:
 def _yaml_checks(project: Project) -> list[Check]:
     import yaml
 
+    from henryvc.core import params
+
     checks = []
-    for name in ("params.yaml", "dvc.yaml"):
+    for name in (params.PARAMS_FILE, "dvc.yaml"):
         path = project.root / name
         if not path.is_file():
             checks.append(Check("config", "error", f"{name} is missing",
                                 "`henryvc init` puts the default back (it never overwrites)"))
             continue
+        fix = f"fix the YAML in {name} (`git diff {name}` shows what changed)"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            checks.append(Check("config", "error", f"{name} does not parse: {str(exc).splitlines()[0]}",
-                                f"fix the YAML in {name} (`git diff {name}` shows what changed)"))
+            data = params.read(project.root) if name == params.PARAMS_FILE else yaml.safe_load(
+                path.read_text(encoding="utf-8"))
+        except BadInput as exc:  # params.yaml's one reader says what is wrong with it
+            checks.append(Check("config", "error", f"{name} does not parse: {exc}", fix))
             continue
-        if name == "params.yaml":
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            checks.append(Check("config", "error", f"{name} does not parse: {str(exc).splitlines()[0]}", fix))
+            continue
+        if name == params.PARAMS_FILE:
             run = (data or {}).get("run") if isinstance(data, dict) else None
             if run and run != "no_run_yet" and not (project.runs / str(run)).is_dir():
-                checks.append(Check("config", "warning", f"params.yaml's run {run} has no folder in training_runs/",
+                checks.append(Check("config", "warning", f"params.yaml's run {run} has no folder in {runfolder.RUNS_DIR}/",
                                     "create a run (`henryvc new-run`) or restore it (`henryvc restore NAME`)"))
     return checks
 

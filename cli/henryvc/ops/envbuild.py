@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from henryvc.core import environment
+from henryvc.core.runfolder import run_path
 from henryvc.errors import BadInput, HenryvcError
 
 Output = Callable[[str], None]
@@ -101,7 +102,7 @@ def build_for_run(project, name: str, venv: Path, python: str | None = None, pip
     if python is None and want and want != platform.python_version():
         raise BadInput(f"{name} ran on python {want}, this is {platform.python_version()}: pass --python PATH")
     repo = gitrepo.open_repo(project.root)
-    lock_text = gitrepo.show(repo, restores.tag_commit(repo, name), f"training_runs/{name}/{environment.LOCK_FILE}") or ""
+    lock_text = gitrepo.show(repo, restores.tag_commit(repo, name), run_path(name, environment.LOCK_FILE)) or ""
     dirty = ((info.get("code") or {}).get("henryvc") or {}).get("dirty")
     result = build_venv(lock_text, venv, python, pip_args, henryvc_spec(info.get("code") or {}, source), output)
     if result.henryvc is None or dirty:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from henryvc.core import runfolder, runname
-from henryvc.core.runfolder import LOG_FILE
+from henryvc.core.runfolder import LOG_FILE, RUNS_DIR
 from henryvc.errors import NotReady, RunNotFound
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def tensorboard(project: Project, names: list[str], port: int = 6006, host: str 
     folders = ([runfolder.find_run(project, n) for n in names] if names
                else [f for f in runfolder.run_folders(project, ("",)) if (f.path / TENSORBOARD_DIR).is_dir()])
     if not folders:
-        raise NotReady("no run in training_runs/ has a tensorboard/ folder yet: name runs, or train one")
+        raise NotReady(f"no run in {RUNS_DIR}/ has a tensorboard/ folder yet: name runs, or train one")
     spec = []
     for folder in folders:
         logdir = folder.path / TENSORBOARD_DIR

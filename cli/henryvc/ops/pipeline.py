@@ -270,7 +270,7 @@ def run(project: Project, major: int, variant: str, config_path: Path | None = N
     with pipelock.hold(project) as held:
         record = newrun.new_run(project, major, variant, config_path=config_path, description=description,
                                 parent=parent, sets=sets)
-        scale.set_scale(project.params, gpus, nodes)
+        scale.set_scale(project.root, gpus, nodes)
         name = record.name
         held.name(name)
         _repro_or_raise(project, name, output, fresh=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from henryvc.core import environment
 from henryvc.core import recreation as recreations
+from henryvc.core.runfolder import run_dir as run_dir_of
 from henryvc.errors import HenryvcError, NotReady
 from henryvc.ops import dockerrun
 
@@ -130,7 +131,7 @@ def recreate(project, name: str, allow_drift: bool = False, output: Output | Non
         restored = restores.restore(project, name, into=into.relative_to(project.root))
     worktree = Path(restored.path)
     stagecode.link(worktree)  # the tag's dvc.yaml names the stage code through these links
-    run_dir = worktree / "training_runs" / name
+    run_dir = run_dir_of(worktree, name)
     reference = keep_reference(worktree, name)
     mark(run_dir, drift, "host")
     metrics_file = run_dir / "metrics.json"
@@ -153,7 +154,7 @@ REFERENCE = Path(".henryvc") / "recreate-tag"
 def keep_reference(worktree: Path, name: str) -> Path:
     """Keep the tag's logs/step_losses.jsonl and final checkpoint (a hard link, else a copy) out of the stages'
     way; the folder, laid out like a run folder."""
-    run_dir = worktree / "training_runs" / name
+    run_dir = run_dir_of(worktree, name)
     into = worktree / REFERENCE / name
     into.mkdir(parents=True, exist_ok=True)
     losses = run_dir / "logs" / "step_losses.jsonl"
@@ -292,7 +293,7 @@ def in_image(project: Project, name: str, image: str | None = None, gpus: str = 
         restored = restores.restore(project, name)
     tagged = registry.show(project, name).metrics
     worktree = Path(restored.path)
-    run_dir = worktree / "training_runs" / name
+    run_dir = run_dir_of(worktree, name)
     reference = keep_reference(worktree, name)
     mark(run_dir, drift, f"image {image}")
     metrics_file = run_dir / "metrics.json"

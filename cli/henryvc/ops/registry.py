@@ -202,17 +202,17 @@ def show(project: Project, name: str) -> RunInfo:
 
 
 def _files_of(project: Project, repo, name: str, tagged: bool) -> tuple[dict, dict]:
-    import yaml
+    from henryvc.core import params
 
-    path = f"training_runs/{name}/config.json"
+    path = runfolder.run_path(name, "config.json")
     if tagged:
         config_text = gitrepo.show(repo, name, path) or "{}"
-        params_text = gitrepo.show(repo, name, "params.yaml") or "{}"
+        run_params = params.parse(gitrepo.show(repo, name, params.PARAMS_FILE) or "{}", f"{name}:{params.PARAMS_FILE}")
     else:
-        config_file, params_file = project.root / path, project.params
+        config_file = project.root / path
         config_text = config_file.read_text() if config_file.exists() else "{}"
-        params_text = params_file.read_text() if params_file.exists() else "{}"
-    return json.loads(config_text), yaml.safe_load(params_text) or {}
+        run_params = params.read(project.root) or {}
+    return json.loads(config_text), run_params
 
 
 def _changes(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from henryvc.adapters import dvcrepo, dvcstore, gitrepo
 from henryvc.core import params
 from henryvc.core import record as records
 from henryvc.core import summary as summaries
-from henryvc.core.runfolder import run_outs
+from henryvc.core.runfolder import run_outs, run_path
 from henryvc.errors import IntegrityError, NotReady, RunExists, RunNotFound
 
 if TYPE_CHECKING:
@@ -44,13 +44,13 @@ def _run_commit(project: Project, git_repo: git.Repo, name: str, status: str) ->
     from henryvc.core import published
 
     published.publish(project.root, project.run_dir(name))  # its metrics and plots at DVC's stable paths
-    paths = [f"training_runs/{name}", "dvc.lock", "params.yaml", "dvc.yaml", ".gitignore", *published.PATHS,
+    paths = [run_path(name), "dvc.lock", params.PARAMS_FILE, "dvc.yaml", ".gitignore", *published.PATHS,
              *(p.name for p in dvcrepo.dvcfiles(project.root))]
     made = gitrepo.commit_paths(git_repo, paths, f"{commit_subject(name)} ({status})")
     if made:
         return made
-    if gitrepo.show(git_repo, "HEAD", f"training_runs/{name}/run.json") is None:
-        raise NotReady(f"nothing of run {name} could be committed: is training_runs/{name} ignored by git?")
+    if gitrepo.show(git_repo, "HEAD", run_path(name, records.RECORD_FILE)) is None:
+        raise NotReady(f"nothing of run {name} could be committed: is {run_path(name)} ignored by git?")
     head = gitrepo.head(git_repo)
     assert head is not None  # the run's run.json is committed at HEAD (checked just above)
     return head

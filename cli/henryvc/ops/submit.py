@@ -230,7 +230,7 @@ def _make_worktree(project: Project, name: str, request: Request) -> None:
     stamp = runname.parse(name).stamp
     newrun.new_run(job_project, request.major, request.variant, request.config_path, request.description,
                    now=lambda: stamp, parent=request.parent, sets=request.sets)
-    scale.set_scale(job_project.params, request.gpus, request.nodes)
+    scale.set_scale(job_project.root, request.gpus, request.nodes)
 
 
 def release(project: Project, name: str) -> None:
