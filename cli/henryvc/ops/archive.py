@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from henryvc.adapters import gitrepo
 from henryvc.core import params
+from henryvc.core.folderaction import acting_on, guarded, refusal
 from henryvc.core.journal import journal, read_journal, sync_journal
 from henryvc.core.runfolder import (
     ARCHIVE_DIRS,
@@ -19,10 +20,6 @@ from henryvc.core.runfolder import (
     INCOMPLETE_PLACE,
     MARKER,
     RunFolder,
-    check_layout,
-    escape_reason,
-    holding_training_lock,
-    live_training,
     load_record,
     run_folder_of,
     run_folders,
@@ -69,11 +66,8 @@ def verdict_of(status: str) -> str:
 def _judge(project: Project, folder: RunFolder, tags: dict[str, dict[str, Any]],
            active: str | None = None) -> ArchiveAction:
     action = ArchiveAction(folder.name, None, "skip", folder.rel)
-    action.reason = escape_reason(project, folder.path) or ""
+    action.reason = refusal(project, folder, "training now (a process holds its training lock): never moved")
     if action.reason:
-        return action
-    if live_training(folder):
-        action.reason = "training now (a process holds its training lock): never moved"
         return action
     try:
         status = load_record(project, folder).status
@@ -111,17 +105,23 @@ def _mark_success(folder: RunFolder) -> bool:
     return True
 
 
-def _move(folder: RunFolder, target: Path) -> str | None:
-    """Rename FOLDER to TARGET holding its training lock; why it did not, or None."""
-    with holding_training_lock(folder.path) as held:
-        if not held:
-            return "training started meanwhile: never moved"
+def _move(project: Project, folder: RunFolder, action: ArchiveAction) -> str | None:
+    """Rename FOLDER to ACTION's target holding its training lock, and journal it; why it did not, or None."""
+    assert action.target is not None  # the plan names a target for every move
+    target = project.root / action.target
+    with acting_on(project, folder.path, "training started meanwhile: never moved") as act:
+        if act.refused:
+            return act.refused
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(folder.path, target)
         except OSError as exc:
             return f"rename failed ({exc.strerror}): nothing moved"
-        held[0] = target
+        act.moved_to(target)
+        # One fsync for the whole batch (archive's sync_journal), not one per folder: 200 fsyncs were most
+        # of an archive's time on a busy disk.
+        act.record({"action": "archive", "run": folder.name, "verdict": action.verdict,
+                    "from": action.source, "to": action.target}, sync=False)
     return None
 
 
@@ -149,11 +149,10 @@ def _commit_moves(project: Project, git_repo: git.Repo, moves: list[tuple[str, s
 
 def archive(project: Project, dry_run: bool = False) -> ArchiveResult:
     """`henryvc archive`: move failed and incomplete runs into the archive, mark successful ones."""
-    check_layout(project)
-    if dry_run:  # reads only: no lock file, no marker, no journal
-        tags, active = tag_summaries(gitrepo.open_repo(project.root)), params.active_run_or_none(project.root)
-        return ArchiveResult(True, [_judge(project, f, tags, active) for f in run_folders(project, ("",))])
-    with project.lock():
+    with guarded(project, reads_only=dry_run):
+        if dry_run:  # reads only: no lock file, no marker, no journal
+            tags, active = tag_summaries(gitrepo.open_repo(project.root)), params.active_run_or_none(project.root)
+            return ArchiveResult(True, [_judge(project, f, tags, active) for f in run_folders(project, ("",))])
         return _archive_locked(project)
 
 
@@ -168,16 +167,11 @@ def _archive_locked(project: Project) -> ArchiveResult:
         if action.action == "keep":
             action.done = _mark_success(folder)
         elif action.action == "move":
-            assert action.target is not None  # the plan names a target for every move
-            problem = _move(folder, project.root / action.target)
+            problem = _move(project, folder, action)
             if problem:
                 action.action, action.target, action.reason = "skip", None, problem
             else:
                 action.done = True
-                # One fsync for the whole batch (below), not one per folder: 200 fsyncs were most of
-                # an archive's time on a busy disk.
-                journal(project, {"action": "archive", "run": folder.name, "verdict": action.verdict,
-                                  "from": action.source, "to": action.target}, sync=False)
         result.actions.append(action)
     _journal_unrecorded(project)
     sync_journal(project)

@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Any
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
 from henryvc.core import runname
 from henryvc.core.coverage import coverage, source_at
+from henryvc.core.folderaction import acting_on, guarded, refusal
 from henryvc.core.journal import journal
 from henryvc.core.runfolder import (
     RunFolder,
-    check_layout,
     escape_reason,
-    holding_training_lock,
-    live_training,
     load_record,
     remove,
     run_folders,
@@ -118,11 +116,8 @@ def _candidate(project: Project, git_repo: git.Repo, folder: RunFolder, tags, ca
     """What is known about FOLDER's checkpoints before asking the remote."""
     ckpt = folder.path / CHECKPOINTS
     cand = _Candidate(folder, CleanupItem(folder.name, f"{folder.rel}/{CHECKPOINTS}", "skip"))
-    cand.item.reason = escape_reason(project, folder.path) or ""
+    cand.item.reason = refusal(project, folder, "training now: never deleted")
     if cand.item.reason:
-        return cand
-    if live_training(folder):
-        cand.item.reason = "training now: never deleted"
         return cand
     if folder.name in tags:  # whatever the work tree holds, the cache may give back what the remote has
         outs = dvcstore.cached_outs_at(git_repo, folder.name)
@@ -206,11 +201,8 @@ def cleanup_failed(project: Project, older_than: float | None = None, dry_run: b
     """`henryvc cleanup-failed`: free failed runs' checkpoints that can be brought back, then DVC's gc."""
     if older_than is not None and not 0 <= older_than <= MAX_DAYS:  # also refuses nan and inf
         raise BadInput(f"--older-than takes a number of days from 0 to {MAX_DAYS}, got {older_than}")
-    check_layout(project)
-    if dry_run:
-        return _cleanup(project, older_than, force, only, now(), execute=False)
-    with project.lock():
-        return _cleanup(project, older_than, force, only, now(), execute=True)
+    with guarded(project, reads_only=dry_run):
+        return _cleanup(project, older_than, force, only, now(), execute=not dry_run)
 
 
 def _cleanup(project: Project, older_than: float | None, force: bool, only: set[str] | None, now: datetime,
@@ -257,13 +249,13 @@ def _cleanup(project: Project, older_than: float | None, force: bool, only: set[
 
 def _delete_checkpoints(project: Project, cand: _Candidate, force: bool) -> None:
     item = cand.item
-    with holding_training_lock(cand.folder.path) as held:
-        if not held:
-            item.action, item.reason = "skip", "training started meanwhile: never deleted"
+    with acting_on(project, cand.folder.path, "training started meanwhile: never deleted") as act:
+        if act.refused:
+            item.action, item.reason = "skip", act.refused
             return
         remove(project.root / item.path)
-    journal(project, {"action": "cleanup-failed", "run": item.run, "deleted": item.path, "files": item.files,
-                      "recoverable": item.recoverable, "forced": force})
+        act.record({"action": "cleanup-failed", "run": item.run, "deleted": item.path, "files": item.files,
+                    "recoverable": item.recoverable, "forced": force})
 
 
 def _default_odb(dvc_repo: Repo):

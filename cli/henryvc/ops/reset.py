@@ -12,13 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
 from henryvc.core.coverage import Coverage, Source, coverage, source_at
-from henryvc.core.journal import journal
+from henryvc.core.folderaction import acting_on, guarded, refusal
 from henryvc.core.runfolder import (
     RunFolder,
-    check_layout,
-    escape_reason,
-    holding_training_lock,
-    live_training,
     remove,
     run_folder_of,
     run_folders,
@@ -69,8 +65,8 @@ class ResetPlan:
 
 def plan_reset(project: Project, remote: str | None = None) -> ResetPlan:
     """What `henryvc reset` would do; reads only."""
-    check_layout(project)
-    return _plan_reset(project, remote, snapshot_tag=None)
+    with guarded(project, reads_only=True):
+        return _plan_reset(project, remote, snapshot_tag=None)
 
 
 def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) -> ResetPlan:
@@ -101,7 +97,7 @@ def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) 
 def _judge_reset(project: Project, git_repo: git.Repo, folder: RunFolder, tags, cache: Path, odb,
                  snapshot_tag: str | None) -> tuple[ResetItem, Coverage | None]:
     item = ResetItem(folder.name, folder.rel, "refused", folder.name in tags)
-    item.reason = escape_reason(project, folder.path) or ("training now: never deleted" if live_training(folder) else "")
+    item.reason = refusal(project, folder, "training now: never deleted")
     if item.reason:
         return item, None
     sources = [source_at(git_repo, folder.name, f"training_runs/{folder.name}")] if item.tagged else []
@@ -141,8 +137,7 @@ def _git_would_not_take(project: Project, git_repo: git.Repo, paths: list[str]) 
 def reset(project: Project, remote: str | None = None, only: set[str] | None = None,
           message: str = "before henryvc reset") -> ResetPlan:
     """`henryvc reset`: push and snapshot what is not backed up, check every file is held, then clear the runs."""
-    check_layout(project)
-    with project.lock():
+    with guarded(project):
         plan = _plan_reset(project, remote, snapshot_tag=None)
         _refuse(plan, only)
         git_repo = gitrepo.open_repo(project.root)
@@ -161,11 +156,12 @@ def reset(project: Project, remote: str | None = None, only: set[str] | None = N
             shown = "; ".join(f"{i.run}: {i.reason or ', '.join(i.uncovered[:3])}" for i in unheld[:5])
             raise IntegrityError(f"after pushing and snapshotting, not everything is held ({shown}); nothing was deleted")
         for item in final.items:
-            with holding_training_lock(project.root / item.path) as held:
-                if not held:
-                    raise NotReady(f"{item.run} started training meanwhile; it and the runs after it were kept")
+            training = f"{item.run} started training meanwhile; it and the runs after it were kept"
+            with acting_on(project, project.root / item.path, training) as act:
+                if act.refused:
+                    raise NotReady(act.refused)
                 remove(project.root / item.path)
-            journal(project, {"action": "reset", "run": item.run, "deleted": item.path, "snapshot": snap})
+                act.record({"action": "reset", "run": item.run, "deleted": item.path, "snapshot": snap})
         final.commit = _commit_deletions(project, git_repo)
         final.done = True
         return final

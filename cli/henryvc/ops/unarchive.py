@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from henryvc.adapters import gitrepo
-from henryvc.core.journal import journal, sync_journal
-from henryvc.core.runfolder import escape_reason, find_run, holding_training_lock
+from henryvc.core.folderaction import acting_on, guarded
+from henryvc.core.journal import sync_journal
+from henryvc.core.runfolder import find_run
 from henryvc.errors import NotReady
 
 if TYPE_CHECKING:
@@ -34,25 +35,22 @@ def unarchive(project: Project, name: str) -> Unarchived | None:
     folder = find_run(project, name)
     if not folder.place:
         return None
-    reason = escape_reason(project, folder.path)
-    if reason:
-        raise NotReady(reason)
     target = project.run_dir(folder.name)
-    with project.lock():
-        if target.exists() or target.is_symlink():
-            raise NotReady(f"training_runs/{folder.name} exists and so does {folder.rel}: compare the two folders "
-                           "and remove one")
-        git_repo = gitrepo.open_repo(project.root)
-        old_files = gitrepo.tracked(git_repo, [folder.rel])
-        if old_files:
-            gitrepo.require_branch(git_repo, "recording the move back")
-        with holding_training_lock(folder.path) as held:
-            if not held:
-                raise NotReady(f"{folder.rel} is being trained right now: wait for it")
+    with guarded(project):
+        with acting_on(project, folder.path, f"{folder.rel} is being trained right now: wait for it") as act:
+            if act.refused:
+                raise NotReady(act.refused)
+            if target.exists() or target.is_symlink():
+                raise NotReady(f"training_runs/{folder.name} exists and so does {folder.rel}: compare the two "
+                               "folders and remove one")
+            git_repo = gitrepo.open_repo(project.root)
+            old_files = gitrepo.tracked(git_repo, [folder.rel])
+            if old_files:
+                gitrepo.require_branch(git_repo, "recording the move back")
             os.rename(folder.path, target)
-            held[0] = target
-        journal(project, {"action": "unarchive", "run": folder.name, "from": folder.rel,
-                          "to": f"training_runs/{folder.name}"}, sync=False)
+            act.moved_to(target)
+            act.record({"action": "unarchive", "run": folder.name, "from": folder.rel,
+                        "to": f"training_runs/{folder.name}"}, sync=False)
         sync_journal(project)
         commit = None
         if old_files:
