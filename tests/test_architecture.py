@@ -7,8 +7,9 @@ circles). docs/architecture.md is the map these checks keep true.
 The layers of henryvc, each a folder (a module may import its own layer and the ones below it):
     main (henryvc.main, henryvc.__main__) > commands > api > ops > core > adapters > foundation
 The foundation is henryvc.errors (the one exception base), henryvc.exits (the one mapping from an error to
-an exit code) and henryvc.paths (where henryvc's own files are): they import only each other, and every
-layer may use them. The training stages (henryvc_training) stand on core and the foundation alone.
+an exit code), henryvc.hashing (the one md5 hasher) and henryvc.paths (where henryvc's own files are): they
+import only each other, and every layer may use them. The training stages (henryvc_training) stand on core
+and the foundation alone.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def test_the_graph_covers_both_packages() -> None:
     assert "henryvc.ops.archive" in graph["henryvc.api"]  # an import inside a function
 
 
-FOUNDATION = {"henryvc", "henryvc.errors", "henryvc.exits", "henryvc.paths"}
+FOUNDATION = {"henryvc", "henryvc.errors", "henryvc.exits", "henryvc.hashing", "henryvc.paths"}
 RANKS = {"foundation": 0, "adapters": 1, "core": 2, "ops": 3, "api": 4, "commands": 5, "main": 6}
 
 

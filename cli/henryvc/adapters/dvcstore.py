@@ -5,7 +5,6 @@ only code that speaks to DVC's and dvc_data's APIs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from henryvc.adapters.dvcrepo import EMPTY_MD5, Out, object_path, outs_at
 from henryvc.errors import HenryvcError
+from henryvc.hashing import md5_bytes, md5_file, md5_stream
 
 if TYPE_CHECKING:
     import git
@@ -79,17 +79,15 @@ def remote_content_problems(odb: HashFileDB, oids: Iterable[str], read: dict[str
     problems: dict[str, str] = {}
     started, total = time.monotonic(), 0
     for oid in oids:
-        digest = hashlib.md5()
         try:
             with odb.fs.open(odb.oid_to_path(oid), "rb") as handle:
-                while chunk := handle.read(4 * 1024 * 1024):
-                    digest.update(chunk)
-                    total += len(chunk)
+                md5, size = md5_stream(handle)
         except Exception as exc:  # ssh, permissions, network: cannot read it back is a problem too
             problems[oid] = f"unreadable on the remote: {type(exc).__name__}: {exc}"
             continue
-        if digest.hexdigest() != oid.removesuffix(".dir"):
-            problems[oid] = f"damaged: its content hashes to {digest.hexdigest()} on the remote"
+        total += size
+        if md5 != oid.removesuffix(".dir"):
+            problems[oid] = f"damaged: its content hashes to {md5} on the remote"
     if read is not None:
         read["bytes"] = read.get("bytes", 0) + total
         read["seconds"] = read.get("seconds", 0.0) + time.monotonic() - started
@@ -99,13 +97,7 @@ def remote_content_problems(odb: HashFileDB, oids: Iterable[str], read: dict[str
 def cache_copy_good(cache: Path, oid: str) -> bool:
     """True when the cache holds OID and its bytes hash to its name (a copy fit to repair the remote with)."""
     path = object_path(cache, Out("", oid.removesuffix(".dir"), oid.endswith(".dir")))
-    if not path.is_file():
-        return False
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(4 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest() == oid.removesuffix(".dir")
+    return path.is_file() and md5_file(path) == oid.removesuffix(".dir")
 
 
 def on_remote(odb: HashFileDB, oids: Iterable[str], cache: Path) -> set[str]:
@@ -136,7 +128,7 @@ def read_listing(cache: Path, odb: HashFileDB | None, out: Out) -> list[dict[str
             return None
     except Exception:  # absent or unreachable: both mean "cannot read it"
         return None
-    return json.loads(data) if hashlib.md5(data).hexdigest() == out.md5 else None
+    return json.loads(data) if md5_bytes(data) == out.md5 else None
 
 
 def out_files(cache: Path, odb: HashFileDB | None, out: Out) -> dict[str, str] | None:

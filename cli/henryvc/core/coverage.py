@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
 from henryvc.adapters.dvcrepo import Out
-from henryvc.core.ledger import md5_file
 from henryvc.core.runfolder import HENRYVC_FILES, walk_files
+from henryvc.hashing import md5_file
 
 if TYPE_CHECKING:
     import git

@@ -9,15 +9,15 @@ ledger pay off: a restored worktree's files are the cache's inodes, read once fo
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
 from contextlib import closing
 from pathlib import Path
 
+from henryvc.hashing import md5_stream
+
 LEDGER_FILE = "hashes.sqlite"
-HASH_CHUNK = 4 * 1024 * 1024
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS hashes (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER, "
            "md5 TEXT, PRIMARY KEY (dev, ino))")
 
@@ -30,22 +30,15 @@ def identity(st: os.stat_result) -> Identity:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def md5_file(path: Path) -> str:
-    """MD5 of a file's bytes, the hash DVC 3 records."""
-    return hash_unchanged(path)[0]
-
-
 def hash_unchanged(path: Path) -> tuple[str, Identity | None]:
     """MD5 of PATH and the identity its file had before it was read; None for the identity when the file
     changed while it was read. One open: both stats are of the very inode whose bytes were hashed."""
-    digest = hashlib.md5()
     with open(path, "rb") as handle:
         before = os.fstat(handle.fileno())
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
+        md5 = md5_stream(handle)[0]
         after = os.fstat(handle.fileno())
     ident = identity(before)
-    return digest.hexdigest(), ident if ident == identity(after) else None
+    return md5, ident if ident == identity(after) else None
 
 
 def _identity(path: Path) -> Identity | None:

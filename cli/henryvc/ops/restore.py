@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from henryvc.adapters import dvcrepo, gitrepo
 from henryvc.adapters.dvcrepo import Out
-from henryvc.core.ledger import Identity, Ledger, hash_unchanged, identity, md5_file
+from henryvc.core.ledger import Identity, Ledger, hash_unchanged, identity
 from henryvc.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunNotFound
+from henryvc.hashing import md5_file
 
 if TYPE_CHECKING:
     import git
