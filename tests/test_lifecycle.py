@@ -358,9 +358,9 @@ def test_reset_snapshots_pushes_then_clears(project, invoke, tmp_path):
     assert restores(project, tagged)
     where = project.state / "snap"
     sh(project.root, "git", "worktree", "add", "-q", "--detach", str(where), snap)
-    from henryvc.adapters import dvcrepo
+    from henryvc.adapters import dvcremote, dvcrepo
 
-    dvcrepo.share_cache(where, project.root)
+    dvcremote.share_cache(where, project.root)
     dvcrepo.pull(where)
     assert (where / "training_runs" / active / "checkpoints" / "checkpoint_500.pth").is_file()
 

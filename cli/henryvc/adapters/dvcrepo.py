@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 # unsupported reflink (measured on ext4: every `dvc repro` then copied every checkpoint into the cache).
 REFLINK_TYPES = "reflink,hardlink,symlink"
 LINK_TYPES = "hardlink,symlink"
-REMOTE_NAME = "storage"
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 # Checks made before DVC opens a project (each raises to refuse); henryvc.ops registers params.yaml's here.
 BEFORE_OPEN: list[Callable[[Path], object]] = []
@@ -96,69 +95,6 @@ def cache_types(folder: Path) -> str:
         except OSError:
             return LINK_TYPES
     return REFLINK_TYPES
-
-
-def configure(root: Path, remote: str | None, default: Path) -> tuple[str, str]:
-    """Set link-only cache types and the default remote (REMOTE, else DEFAULT if none is set).
-
-    Returns the remote URL and the cache types.
-    """
-    repo = open_repo(root)
-    types = cache_types(cache_of(repo))
-    with repo.config.edit("repo") as conf:
-        conf["cache"]["type"] = types
-        current = conf["core"].get("remote")
-        if remote is None and current:
-            return conf["remote"][current]["url"], types
-        url = remote or str(default)
-        if "://" not in url:
-            url = str(Path(url).expanduser().resolve())
-            Path(url).mkdir(parents=True, exist_ok=True)
-        conf["remote"][REMOTE_NAME] = {"url": url}
-        conf["core"]["remote"] = REMOTE_NAME
-    return url, types
-
-
-def set_remote(root: Path, name: str, url: str, *, default: bool, level: str = "repo") -> None:
-    """Add or change remote NAME (e.g. an ssh:// URL) in the repo or local config."""
-    with open_repo(root).config.edit(level) as conf:
-        conf["remote"][name] = {"url": url}
-        if default:
-            conf["core"]["remote"] = name
-
-
-def share_cache(worktree: Path, main_root: Path, main: Repo | None = None) -> Path:
-    """Point the DVC in WORKTREE at MAIN_ROOT's cache and default remote (local config, never committed);
-    returns that cache folder. MAIN: MAIN_ROOT's DVC repo, when the caller opened it already."""
-    from dvc.config import Config
-
-    main = main or open_repo(main_root)
-    cache = cache_of(main)
-    remote = checked_default_remote(main, main_root)
-    # DVC's Config of the worktree alone: a whole Repo there (git, index) costs a restore ~60 ms more.
-    try:
-        config = Config(dvc_dir=str(worktree / ".dvc"))
-    except Exception as exc:  # the tag's own .dvc/config does not parse (exit 1: the worktree is made)
-        found = userfiles.user_error(exc, worktree)
-        if found is None:
-            raise
-        raise HenryvcError(str(found)) from None
-    with config.edit("local") as conf:
-        conf["cache"]["dir"] = str(cache)
-        if remote:
-            conf["remote"][remote] = dict(main.config["remote"][remote])
-            conf["core"]["remote"] = remote
-    return cache
-
-
-def checked_default_remote(dvc_repo: Repo, root: Path) -> str | None:
-    """The default remote's name; BadInput naming the config line when no such remote is configured."""
-    from dvc.config import ConfigError
-
-    remote: str | None = dvc_repo.config["core"].get("remote")
-    if remote and remote not in dvc_repo.config["remote"]:
-        raise userfiles.config_error(ConfigError(f"remote '{remote}' doesn't exist"), Path(root))
-    return remote
 
 
 def cache_of(dvc_repo: Repo) -> Path:
@@ -447,7 +383,7 @@ def _describe(info: Any) -> str:
     return str(info)
 
 
-# --- remotes and the repo lock (objects on remotes and in the cache: henryvc.adapters.dvcstore) --------------------------
+# --- the repo lock (remotes: henryvc.adapters.dvcremote; objects on remotes and in the cache: henryvc.adapters.dvcstore)
 
 @contextmanager
 def lock_if_free(dvc_repo: Repo) -> Iterator[bool]:
@@ -461,29 +397,3 @@ def lock_if_free(dvc_repo: Repo) -> Iterator[bool]:
             yield True
     except LockError:
         yield False
-
-
-def default_remote(dvc_repo: Repo) -> str | None:
-    """The default DVC remote: the one `henryvc restore` pulls from."""
-    remote: str | None = dvc_repo.config.get("core", {}).get("remote")
-    return remote
-
-
-def remote_url(dvc_repo: Repo, name: str) -> str:
-    """The URL of DVC remote NAME."""
-    return str(dvc_repo.config["remote"][name].get("url", ""))
-
-
-def remotes(dvc_repo: Repo) -> dict[str, dict[str, Any]]:
-    """Every configured DVC remote: name -> its configuration (url, ...)."""
-    return dict(dvc_repo.config.get("remote", {}))
-
-
-def remote_exists(dvc_repo: Repo, name: str) -> str | None:
-    """None when remote NAME answers and its folder exists, else why not (anything the transport raises)."""
-    try:
-        remote = dvc_repo.cloud.get_remote(name, "doctor")
-        return None if remote.fs.exists(remote.path) else f"{remote.path} does not exist"
-    except Exception as exc:  # any transport error means "not reachable"
-        return f"{type(exc).__name__}: {exc}"
-

@@ -20,12 +20,6 @@ if TYPE_CHECKING:
     from dvc_data.hashfile.db import HashFileDB
 
 
-def remote_odb(dvc_repo: Repo, name: str | None) -> HashFileDB:
-    """The object database of DVC remote NAME (None: the default remote)."""
-    odb: HashFileDB = dvc_repo.cloud.get_remote_odb(name, "status")
-    return odb
-
-
 def remote_sizes(odb: HashFileDB, oids: Iterable[str]) -> dict[str, int]:
     """oid → size of those of OIDS the remote has a file for, asked of the remote itself (DVC's remote
     index is not trusted)."""

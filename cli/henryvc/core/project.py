@@ -14,7 +14,6 @@ from henryvc.errors import BadInput, Busy, NotAProject
 from henryvc.paths import TEMPLATES
 
 STATE_DIR = ".henryvc"
-DEFAULT_REMOTE_NAME = "storage"
 TEMPLATE_FILES = ("dvc.yaml", PARAMS_FILE)
 FOLDERS = (RUNS_DIR, *(f"{RUNS_DIR}/{d}" for d in ARCHIVE_DIRS), "configs", "scripts")
 GITIGNORE_LINES = (f"/{STATE_DIR}/", ".training.lock",  # the trainer's OS lock file: never history
@@ -149,7 +148,7 @@ def _upgrade_stage_commands(root: Path) -> list[str]:
 
 def init(root: Path, remote: str | None) -> dict[str, object]:
     """Make ROOT a henryvc project; safe to run again. Returns what was set up."""
-    from henryvc.adapters import dvcrepo, gitrepo
+    from henryvc.adapters import dvcremote, dvcrepo, gitrepo
 
     root = Path(root).resolve()
     if not root.is_dir():
@@ -167,7 +166,7 @@ def init(root: Path, remote: str | None) -> dict[str, object]:
         from henryvc.core import stagecode
 
         written += [p for p in stagecode.ensure(root) if p == "dvc.yaml" and p not in written]
-        remote_url, cache_types = dvcrepo.configure(root, remote, default=root / STATE_DIR / "storage")
+        remote_url, cache_types = dvcremote.configure(root, remote, default=root / STATE_DIR / "storage")
         # Only what init itself set up: a re-run must not sweep the user's edits into "init project".
         committed = gitrepo.commit_paths(
             repo, [".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", *written], "henryvc: init project")

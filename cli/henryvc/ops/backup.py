@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
+from henryvc.adapters.dvcremote import Remote, default_remote, remotes
 from henryvc.core.coverage import tag_objects
 from henryvc.core.summary import all_tags
 from henryvc.errors import BadInput, NotReady
@@ -23,20 +24,19 @@ BACKUP_REMOTE = "backup"
 BEST_MODEL = re.compile(r"(\A|/)best_model[^/]*\Z")
 
 
-def backup_remote(dvc_repo: Repo, name: str | None = None) -> str:
+def backup_remote(dvc_repo: Repo, name: str | None = None) -> Remote:
     """NAME, else the remote called "backup" when configured, else the default remote."""
-    remotes = dvcrepo.remotes(dvc_repo)
+    configured = remotes(dvc_repo)
     if name:
-        if name not in remotes:
-            raise BadInput(f"no DVC remote named {name!r} (configured: {', '.join(remotes) or 'none'}); "
+        if name not in configured:
+            raise BadInput(f"no DVC remote named {name!r} (configured: {', '.join(configured) or 'none'}); "
                            f"add one with `dvc remote add {name} URL`")
-        return name
-    if BACKUP_REMOTE in remotes:
-        return BACKUP_REMOTE
-    default = dvcrepo.default_remote(dvc_repo)
-    if not default:
+        return Remote.of(dvc_repo, name)
+    if BACKUP_REMOTE in configured:
+        return Remote.of(dvc_repo, BACKUP_REMOTE)
+    if not default_remote(dvc_repo):
         raise NotReady("no DVC remote is configured: `dvc remote add -d storage URL` (or `henryvc init --remote`)")
-    return default
+    return Remote.of(dvc_repo)
 
 
 
@@ -122,8 +122,8 @@ def backup(project: Project, remote: str | None = None, best_only: bool = False,
     git_repo = gitrepo.open_repo(project.root)
     tags = all_tags(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
-        name = backup_remote(dvc_repo, remote)
-        cache, odb = dvcrepo.cache_of(dvc_repo), dvcstore.remote_odb(dvc_repo, name)
+        target = backup_remote(dvc_repo, remote)
+        name, cache, odb = target.name, target.cache, target.odb(dvc_repo)
         if best_only:
             pushed, wanted = 0, _best_objects(project, git_repo, tags, cache)
         else:
@@ -132,10 +132,9 @@ def backup(project: Project, remote: str | None = None, best_only: bool = False,
         read: dict[str, float] = {}
         before = dvcstore.remote_problems(odb, wanted.keys(), cache, content=True, read=read) if repair else {}
         filled, holes = dvcstore.fill_holes(dvc_repo, name, odb, wanted.keys(), cache, content=repair)
-        url = dvcrepo.remote_url(dvc_repo, name)
     lost = _missing(wanted, holes)
     repaired = sum(1 for oid, problem in before.items() if problem != "missing" and oid not in holes)
-    return BackupResult(name, url, best_only, tags, pushed + filled, push_tags(git_repo, tags), lost,
+    return BackupResult(target.name or "", target.url, best_only, tags, pushed + filled, push_tags(git_repo, tags), lost,
                         repaired, int(read.get("bytes", 0)))
 
 
@@ -148,13 +147,13 @@ def verify_backup(project: Project, remote: str | None = None, deep: bool = Fals
     git_repo = gitrepo.open_repo(project.root)
     tags = all_tags(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
-        name = backup_remote(dvc_repo, remote)
-        cache, odb = dvcrepo.cache_of(dvc_repo), dvcstore.remote_odb(dvc_repo, name)
+        target = backup_remote(dvc_repo, remote)
+        cache, odb = target.cache, target.odb(dvc_repo)
         wanted = tag_objects(git_repo, tags, cache, odb)
         content = deep or content_check_by_default(odb)
         read: dict[str, float] = {}
         problems = dvcstore.remote_problems(odb, wanted.keys(), cache, content=content, read=read)
-        check = BackupCheck(name, dvcrepo.remote_url(dvc_repo, name), len(tags), len(wanted),
+        check = BackupCheck(target.name or "", target.url, len(tags), len(wanted),
                             content_checked=content, read_bytes=int(read.get("bytes", 0)),
                             read_seconds=round(read.get("seconds", 0.0), 3))
     check.missing = _missing(wanted, problems)

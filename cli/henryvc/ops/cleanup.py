@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
+from henryvc.adapters.dvcremote import Remote
 from henryvc.core import runname
 from henryvc.core.coverage import coverage, source_at
 from henryvc.core.folderaction import acting_on, guarded, refusal
@@ -259,9 +260,9 @@ def _delete_checkpoints(project: Project, cand: _Candidate, force: bool) -> None
 
 
 def _default_odb(dvc_repo: Repo):
-    name = dvcrepo.default_remote(dvc_repo)
+    remote = Remote.of(dvc_repo)
     try:
-        return dvcstore.remote_odb(dvc_repo, name) if name else None
+        return remote.odb(dvc_repo) if remote.name else None
     except Exception:  # a remote that cannot even be configured holds nothing we can count on
         return None
 

@@ -142,10 +142,10 @@ def _torch_check(have_gpu: bool) -> Check:
 
 def _reachable(dvc_repo: Repo, name: str) -> str | None:
     """None when remote NAME answers within REMOTE_TIMEOUT_S, else why not."""
-    from henryvc.adapters import dvcrepo
+    from henryvc.adapters.dvcremote import Remote
 
     outcome: list[str | None] = []
-    thread = threading.Thread(target=lambda: outcome.append(dvcrepo.remote_exists(dvc_repo, name)), daemon=True)
+    thread = threading.Thread(target=lambda: outcome.append(Remote.of(dvc_repo, name).problem(dvc_repo)), daemon=True)
     thread.start()
     thread.join(REMOTE_TIMEOUT_S)
     return outcome[0] if outcome else f"no answer within {REMOTE_TIMEOUT_S:.0f} s"
@@ -153,12 +153,12 @@ def _reachable(dvc_repo: Repo, name: str) -> str | None:
 
 def check_remotes(project: Project) -> list[Check]:
     """Every configured DVC remote answers."""
-    from henryvc.adapters import dvcrepo
+    from henryvc.adapters import dvcremote, dvcrepo
 
     try:
         with dvcrepo.open_repo(project.root) as dvc_repo:
-            remotes = dvcrepo.remotes(dvc_repo)
-            default = dvcrepo.default_remote(dvc_repo)
+            remotes = dvcremote.remotes(dvc_repo)
+            default = dvcremote.default_remote(dvc_repo)
             if not remotes:
                 return [Check("remote", "error", "no DVC remote is configured: nothing is backed up",
                               "`dvc remote add -d storage /mnt/henry-storage` (or an ssh:// URL)")]

@@ -73,8 +73,9 @@ def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) 
     git_repo = gitrepo.open_repo(project.root)
     tags = tag_summaries(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
-        plan = ResetPlan(backup_remote(dvc_repo, remote))
-        cache, odb = dvcrepo.cache_of(dvc_repo), dvcstore.remote_odb(dvc_repo, plan.remote)
+        target = backup_remote(dvc_repo, remote)
+        plan = ResetPlan(target.name or "")
+        cache, odb = target.cache, target.odb(dvc_repo)
         found: dict[str, Coverage] = {}
         for folder in run_folders(project):
             item, cover = _judge_reset(project, git_repo, folder, tags, cache, odb, snapshot_tag)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc.adapters import dvcrepo, gitrepo
+from henryvc.adapters import dvcremote, dvcrepo, gitrepo
 from henryvc.adapters.dvcrepo import Out
 from henryvc.core.ledger import Identity, Ledger, hash_unchanged, identity
 from henryvc.errors import BadInput, HenryvcError, IntegrityError, NotReady, RunNotFound
@@ -204,9 +204,9 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
         target, cache = project.root, dvcrepo.cache_dir(project.root)
     else:
         main_dvc = dvcrepo.open_repo(project.root)  # before the worktree: a broken .dvc/config makes nothing
-        dvcrepo.checked_default_remote(main_dvc, project.root)
+        dvcremote.checked_default(main_dvc, project.root)
         target = _prepare_worktree(project, git_repo, name, commit, into)
-        cache = dvcrepo.share_cache(target, project.root, main_dvc)
+        cache = dvcremote.share_cache(target, project.root, main_dvc)
     pulled = pull
     if not pull:
         try:
@@ -245,9 +245,9 @@ def _pull_failure(project: Project, git_repo: git.Repo, name: str, cache: Path) 
     from henryvc.core import coverage
 
     dvc_repo = dvcrepo.open_repo(project.root)
-    remote = dvcrepo.default_remote(dvc_repo)
+    remote = dvcremote.Remote.of(dvc_repo)
     try:
-        odb = dvcstore.remote_odb(dvc_repo, remote)
+        odb = remote.odb(dvc_repo)
         wanted = coverage.tag_objects(git_repo, [name], cache, odb)
         lacking = {oid for oid in wanted if not dvcstore.in_cache(cache, oid)}  # what the pull had to bring
         missing = sorted(lacking - dvcstore.on_remote(odb, lacking, cache), key=lambda oid: wanted[oid][1])
@@ -255,7 +255,7 @@ def _pull_failure(project: Project, git_repo: git.Repo, name: str, cache: Path) 
         return None
     if not missing:
         return None
-    where = f"DVC remote {remote!r} ({dvcrepo.remote_url(dvc_repo, remote)})" if remote else "the DVC remote"
+    where = f"DVC remote {remote.name!r} ({remote.url})" if remote.name else "the DVC remote"
     shown = ", ".join(f"{wanted[oid][1]}{' (its listing)' if oid.endswith('.dir') else ''} [{oid}]"
                       for oid in missing[:5])
     more = f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""

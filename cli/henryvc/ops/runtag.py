@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
+from henryvc.adapters.dvcremote import Remote
 from henryvc.core import params
 from henryvc.core import record as records
 from henryvc.core import summary as summaries
@@ -149,11 +150,11 @@ def _fill_remote_holes(project: Project, git_repo: git.Repo, name: str) -> None:
     from henryvc.core.coverage import tag_objects
 
     with dvcrepo.open_repo(project.root) as dvc_repo:
-        remote = dvcrepo.default_remote(dvc_repo)  # where dvcrepo.push sent it
-        cache, odb = dvcrepo.cache_of(dvc_repo), dvcstore.remote_odb(dvc_repo, remote)
+        remote = Remote.of(dvc_repo)  # the default remote: where dvcrepo.push sent it
+        cache, odb = remote.cache, remote.odb(dvc_repo)
         wanted = tag_objects(git_repo, [name], cache, odb)
-        _, lost = dvcstore.fill_holes(dvc_repo, remote, odb, wanted.keys(), cache)
+        _, lost = dvcstore.fill_holes(dvc_repo, remote.name, odb, wanted.keys(), cache)
     if lost:
         first = min(lost, key=wanted.__getitem__)
         raise IntegrityError(f"{len(lost)} object(s) of {name} are neither in the DVC cache nor whole on "
-                             f"{remote} (first: {wanted[first][1]}); the tag was not pushed")
+                             f"{remote.name} (first: {wanted[first][1]}); the tag was not pushed")

@@ -101,7 +101,7 @@ def snapshot_locked(project: Project, message: str, push: bool, remote: str | No
         raise NotReady(f"git would have to take {', '.join(big[:5])}: track it with DVC (`dvc add`) or list it "
                        "in .gitignore, then snapshot again")
     with dvcrepo.open_repo(project.root) as dvc_repo:
-        remote = backup_remote(dvc_repo, remote) if push else None
+        remote = backup_remote(dvc_repo, remote).name if push else None
         outs = dvcrepo.workspace_outs(project.root)
         missing = dvcrepo.missing_objects(dvcrepo.cache_of(dvc_repo), outs)
     name = _free_snapshot_name(git_repo, now)

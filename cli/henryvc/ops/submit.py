@@ -161,10 +161,10 @@ def script(project: Project, name: str, request: Request) -> str:
 
 
 def _has_remotes(project: Project) -> bool:
-    from henryvc.adapters import dvcrepo
+    from henryvc.adapters import dvcremote, dvcrepo
 
     repo = gitrepo.open_repo(project.root)
-    return "origin" in [r.name for r in repo.remotes] and dvcrepo.default_remote(dvcrepo.open_repo(project.root)) is not None
+    return "origin" in [r.name for r in repo.remotes] and dvcremote.default_remote(dvcrepo.open_repo(project.root)) is not None
 
 
 def _reserve(project: Project, request: Request) -> runname.RunName:
@@ -215,7 +215,7 @@ def submit(project: Project, request: Request, dry_run: bool = False) -> Submitt
 
 def _make_worktree(project: Project, name: str, request: Request) -> None:
     """The job's worktree of HEAD, sharing the project's DVC cache, with run NAME created in it."""
-    from henryvc.adapters import dvcrepo
+    from henryvc.adapters import dvcremote, dvcrepo
 
     repo = gitrepo.open_repo(project.root)
     worktree = worktree_of(project, name)
@@ -223,7 +223,7 @@ def _make_worktree(project: Project, name: str, request: Request) -> None:
     if head is None:
         raise NotReady("the project has no commit yet: `henryvc init` makes the first")
     gitrepo.worktree_add(repo, worktree, head)
-    dvcrepo.share_cache(worktree, project.root)
+    dvcremote.share_cache(worktree, project.root)
     # the data (.dvc files) from the shared cache; the pipeline's outputs are the new run's to make
     dvcrepo.checkout(worktree, [str(p) for p in dvcrepo.dvcfiles(worktree)])
     job_project = Project(worktree)
