@@ -320,3 +320,45 @@ def test_every_dotted_name_in_the_architecture_doc_exists() -> None:
         if module is None or (rest and rest[0] not in _defined(files[module])):
             wrong.append(dotted)
     assert wrong == []
+
+
+# GitPython's and DVC's own packages: only the adapters import them (STYLE.md 19); the domain holds a
+# henryvc.adapters.gitrepo.GitRepo and DVC's repository only as henryvc.adapters.dvcrepo.DvcRepo. dvc_render (the
+# report's chart renderer) is not DVC's repository and stays allowed.
+ADAPTER_ONLY = {"git": "GitPython", "dvc": "DVC", "dvc_data": "DVC", "dvc_objects": "DVC", "scmrepo": "DVC"}
+
+
+def foreign_uses(name: str, path: Path) -> list[str]:
+    """Imports of ADAPTER_ONLY packages and mentions of `git.Repo` (string annotations too) in module NAME."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = []
+    for node in _imports(tree):
+        targets = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if not node.level else []
+        found += [f"{name} imports {t} ({ADAPTER_ONLY[t.split('.')[0]]})" for t in targets
+                  if t.split(".")[0] in ADAPTER_ONLY]
+    quoted = []  # annotations written as strings: 'git.Repo | None'
+    for text in {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}:
+        try:
+            quoted += list(ast.walk(ast.parse(text, mode="eval"))) if "git.Repo" in text else []
+        except SyntaxError:  # prose
+            continue
+    for node in [*ast.walk(tree), *quoted]:
+        if isinstance(node, ast.Attribute) and node.attr == "Repo" and isinstance(node.value, ast.Name) \
+                and node.value.id == "git":
+            found.append(f"{name} names git.Repo")
+    return found
+
+
+def test_the_foreign_package_checker_sees_imports_and_annotations(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import git\n"
+                                   "def f(r: 'git.Repo | None'):\n    from dvc.repo import Repo\n"
+                                   "def g(r: git.Repo): import dvc_render\n")
+    assert foreign_uses("m", tmp_path / "m.py") == [
+        "m imports git (GitPython)", "m imports dvc.repo (DVC)", "m names git.Repo", "m names git.Repo"]
+
+
+def test_only_adapters_touch_gitpython_and_dvc() -> None:
+    found = [use for name, path in sorted(module_files().items()) if layer(name) != "adapters"
+             for use in foreign_uses(name, path)]
+    assert found == [], "GitPython or DVC outside henryvc.adapters (hold a GitRepo / DvcRepo):\n" + "\n".join(found)

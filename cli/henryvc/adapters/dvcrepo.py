@@ -16,8 +16,11 @@ from henryvc.adapters.dvcfiles import outs_from_lock as outs_from_lock
 from henryvc.errors import HenryvcError, NotReady
 
 if TYPE_CHECKING:
-    import git
     from dvc.repo import Repo
+
+    from henryvc.adapters.gitrepo import Repository
+
+    DvcRepo = Repo  # DVC's repository as the layers above hold it (they never import dvc)
 
 # Links only, so nothing copies gigabytes when a link works; no "copy" fallback. Reflink only where the
 # filesystem has it: DVC's add/commit copies instead of trying the next type when the first is an
@@ -129,7 +132,7 @@ def _mark_git_tracked(outs: list[Out], files: set[str]) -> list[Out]:
     return [replace(o, cached=False) if o.path in files or o.path in prefixes else o for o in outs]
 
 
-def outs_at(git_repo: git.Repo, rev: str) -> list[Out]:
+def outs_at(git_repo: Repository, rev: str) -> list[Out]:
     """Every DVC-tracked output at git revision REV (dvc.lock and .dvc files)."""
     from henryvc.adapters import gitrepo
 

@@ -15,9 +15,10 @@ from henryvc.errors import HenryvcError
 from henryvc.hashing import md5_bytes, md5_file, md5_stream
 
 if TYPE_CHECKING:
-    import git
     from dvc.repo import Repo
     from dvc_data.hashfile.db import HashFileDB
+
+    from henryvc.adapters.gitrepo import Repository
 
 
 def remote_sizes(odb: HashFileDB, oids: Iterable[str]) -> dict[str, int]:
@@ -100,7 +101,7 @@ def on_remote(odb: HashFileDB, oids: Iterable[str], cache: Path) -> set[str]:
     return oids - set(remote_problems(odb, oids, cache))
 
 
-def cached_outs_at(git_repo: git.Repo, rev: str) -> list[Out]:
+def cached_outs_at(git_repo: Repository, rev: str) -> list[Out]:
     """The DVC outputs at REV whose data is in DVC's cache (`cache: false` ones are git's)."""
     return [out for out in outs_at(git_repo, rev) if out.cached]
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from henryvc.adapters import gitlocks, gitrepo
 from henryvc.errors import HenryvcError
 
-if TYPE_CHECKING:
-    import git
 
-
-def notes(repo: git.Repo | Path, ref: str) -> dict[str, str]:
+def notes(repo: gitrepo.Repository | Path, ref: str) -> dict[str, str]:
     """Annotated commit -> note text of every note under REF (REPO: a Repo or the work tree's path).
 
     `list` runs this for every listing: no GitPython Repo, no process at all when the ref is plainly
@@ -68,8 +64,9 @@ def _cat_blobs(root: Path, oids: list[str]) -> dict[str, str]:
     return found
 
 
-def note(repo: git.Repo, ref: str, commit: str) -> str | None:
+def note(repo: gitrepo.Repository, ref: str, commit: str) -> str | None:
     """The note under REF on COMMIT, None when there is none."""
+    repo = gitrepo.raw(repo)
     import git
 
     try:
@@ -78,8 +75,9 @@ def note(repo: git.Repo, ref: str, commit: str) -> str | None:
         return None
 
 
-def set_note(repo: git.Repo, ref: str, commit: str, text: str) -> None:
+def set_note(repo: gitrepo.Repository, ref: str, commit: str, text: str) -> None:
     """Write TEXT as the note under REF on COMMIT (replacing the previous one: a new notes commit)."""
+    repo = gitrepo.raw(repo)
     import subprocess
 
     gitlocks.clear_stale_locks(repo)
@@ -90,11 +88,12 @@ def set_note(repo: git.Repo, ref: str, commit: str, text: str) -> None:
         raise HenryvcError(f"git notes add failed: {done.stderr.decode(errors='replace').strip()}")
 
 
-def merge_remote_notes(repo: git.Repo, ref: str, remote: str = "origin") -> None:
+def merge_remote_notes(repo: gitrepo.Repository, ref: str, remote: str = "origin") -> None:
     """Fetch REMOTE's notes REF and merge them into ours (`git notes merge -s union`); nothing when it has none."""
+    repo = gitrepo.raw(repo)
     import git
 
-    if remote not in [r.name for r in repo.remotes]:
+    if not gitrepo.has_remote(repo, remote):
         return
     incoming = f"{ref}-incoming"
     try:
@@ -110,7 +109,8 @@ def merge_remote_notes(repo: git.Repo, ref: str, remote: str = "origin") -> None
         gitrepo.write(repo, "update-ref", "-d", incoming)
 
 
-def _has_ref(repo: git.Repo, ref: str) -> bool:
+def _has_ref(repo: gitrepo.Repository, ref: str) -> bool:
+    repo = gitrepo.raw(repo)
     import git
 
     try:

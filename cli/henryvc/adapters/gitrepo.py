@@ -1,36 +1,46 @@
-"""A thin adapter over GitPython so the rest of henryvc speaks in commits and tags."""
+"""A thin adapter over GitPython so the rest of henryvc speaks in commits and tags.
+
+The domain (ops, core) holds a `GitRepo` and passes it to this module's verbs; only the adapters reach the
+GitPython object inside it (`raw`), as scmrepo hands DVC a `Git` and never a raw GitPython Repo. The verbs
+take a raw Repo too, for the modules not moved yet (see docs/architecture.md).
+"""
 
 from __future__ import annotations
 
-import codecs
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Union
 
 from henryvc.adapters.gitlocks import clear_stale_locks
 from henryvc.errors import HenryvcError, NotReady, RunExists
 
 if TYPE_CHECKING:
-    import io
-
     import git
 
-_FIELD, _RECORD = "\x00", "\x00\x01"
-_READ_SIZE = 1 << 20
+
+class GitRepo:
+    """A git repository as henryvc's domain code holds it: a handle for this module's verbs, no GitPython API."""
+
+    def __init__(self, repo: git.Repo) -> None:
+        self.raw = repo  # adapters only
+
+    @property
+    def root(self) -> Path:
+        """The work tree (the git folder of a bare repository)."""
+        return Path(self.raw.working_tree_dir or self.raw.git_dir)
 
 
-@dataclass(frozen=True)
-class TagInfo:
-    """One annotated (or lightweight) tag as read by for-each-ref."""
+Repository = Union[GitRepo, "git.Repo"]  # what the verbs take: the domain's handle, or a raw Repo from an adapter
 
-    name: str
-    kind: str  # "tag" for annotated, "commit" for lightweight
-    commit: str
-    date: str
-    body: str
-    oid: str = ""  # the ref's own object: the tag object (annotated) or the commit (lightweight)
+
+def raw(repo: Repository) -> git.Repo:
+    """The GitPython Repo of REPO (for adapters)."""
+    return repo.raw if isinstance(repo, GitRepo) else repo
+
+
+def open_git(root: Path) -> GitRepo:
+    """The repository at ROOT, as the domain holds it."""
+    return GitRepo(open_repo(root))
 
 
 def open_repo(root: Path) -> git.Repo:
@@ -53,109 +63,52 @@ def git_version() -> str | None:
         return None
 
 
-def init(root: Path) -> git.Repo:
+def init(root: Path) -> GitRepo:
     """Open the repository at ROOT, creating it (branch main) when absent."""
     import git
 
     if (Path(root) / ".git").exists():
-        return open_repo(root)
-    return git.Repo.init(root, initial_branch="main")
+        return open_git(root)
+    return GitRepo(git.Repo.init(root, initial_branch="main"))
 
 
-def head(repo: git.Repo) -> str | None:
+def head(repo: Repository) -> str | None:
     """The HEAD commit's sha, or None in a repository without commits."""
+    repo = raw(repo)
     try:
         return repo.head.commit.hexsha
     except ValueError:
         return None
 
 
-def is_dirty(repo: git.Repo) -> bool:
+def is_dirty(repo: Repository) -> bool:
     """True when tracked files have uncommitted changes (untracked files do not count)."""
+    repo = raw(repo)
     return repo.is_dirty(index=True, working_tree=True, untracked_files=False)
 
 
-def tag_exists(repo: git.Repo, name: str) -> bool:
+def tag_exists(repo: Repository, name: str) -> bool:
     """True when refs/tags/NAME exists."""
+    repo = raw(repo)
     return bool(repo.git.tag("--list", name))
 
 
-def read_tags(repo: git.Repo | Path, pattern: str) -> list[TagInfo]:
-    """Every tag matching PATTERN with its commit, date and message body, in one git call.
-
-    REPO is a GitPython Repo or the path of a work tree (read commands pass the path: no GitPython import).
-    """
-    return list(iter_tags(repo, pattern))
-
-
-def iter_tags(repo: git.Repo | Path, *patterns: str) -> Iterator[TagInfo]:
-    """read_tags, streamed (tags matching any of PATTERNS): each tag is yielded as git's output is read."""
-    import subprocess
-
-    root = root_of(repo)
-    import tempfile
-
-    root = root_of(repo)
-    # %00 and %01 are git's own escapes (NUL cannot travel in an argument); a record ends with NUL SOH,
-    # which no tag message made with git's tools contains.
-    fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
-                       "%(creatordate:iso-strict)", "%(contents:body)"]) + "%00%01"
-    # A plain subprocess, not GitPython: importing GitPython costs `henryvc list` more than git itself.
-    # Errors go to a file: a repository with many broken refs could fill a stderr pipe nobody reads yet.
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(["git", "for-each-ref", f"--format={fmt}", *(f"refs/tags/{p}" for p in patterns)],
-                                cwd=root, stdout=subprocess.PIPE, stderr=errors)
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        rest = ""
-        # Popen's default buffering (bufsize=-1) makes stdout a BufferedReader, which has read1.
-        stdout = cast("io.BufferedReader", proc.stdout)
-        try:
-            while chunk := stdout.read1(_READ_SIZE):
-                records = (rest + decoder.decode(chunk)).split(_RECORD)
-                rest = records.pop()
-                yield from filter(None, map(_tag_info, records))
-            rest += decoder.decode(b"", final=True)
-            if proc.wait() != 0:
-                errors.seek(0)
-                raise HenryvcError(f"git for-each-ref failed in {root}: "
-                                   f"{errors.read().decode('utf-8', 'replace').strip()}")
-        finally:  # also when the caller stops early: git then ends on a closed pipe
-            stdout.close()
-            proc.wait()
-    if rest.strip("\n") and (info := _tag_info(rest)):
-        yield info
-
-
-def _tag_info(record: str) -> TagInfo | None:
-    """One for-each-ref record; None for one that does not split into its six fields (never a crash)."""
-    fields = record.lstrip("\n").split(_FIELD, 5)
-    if len(fields) != 6:
-        return None
-    name, kind, peeled, obj, date, body = fields
-    return TagInfo(name, kind, peeled or obj, date, body, obj)
-
-
-def tag_oids(repo: git.Repo | Path, pattern: str) -> dict[str, str]:
-    """Tag name -> the object id its ref holds, for tags matching PATTERN: git reads refs only, no objects."""
-    import subprocess
-
-    proc = subprocess.run(["git", "for-each-ref", "--format=%(objectname) %(refname:strip=2)", f"refs/tags/{pattern}"],
-                          cwd=root_of(repo), capture_output=True, text=True, encoding="utf-8", errors="replace")
-    if proc.returncode != 0:
-        raise HenryvcError(f"git for-each-ref failed in {root_of(repo)}: {proc.stderr.strip()}")
-    # A ref name cannot contain a space (git check-ref-format).
-    return {name: oid for oid, name in (line.split(" ", 1) for line in proc.stdout.splitlines())}
-
-
-def root_of(repo: git.Repo | Path) -> str | Path:
-    """The folder to run git in: REPO is a GitPython Repo or a path."""
+def root_of(repo: Repository | Path) -> str | Path:
+    """The folder to run git in: REPO is a GitRepo, a GitPython Repo or a path."""
     if isinstance(repo, (str, os.PathLike)):
         return repo
+    repo = raw(repo)
     return str(repo.working_tree_dir or repo.git_dir)
 
 
-def show(repo: git.Repo, rev: str, path: str) -> str | None:
+def has_remote(repo: Repository, name: str) -> bool:
+    """True when REPO has a git remote NAME."""
+    return name in [r.name for r in raw(repo).remotes]
+
+
+def show(repo: Repository, rev: str, path: str) -> str | None:
     """Text of PATH at REV, or None when it is not there."""
+    repo = raw(repo)
     try:
         data: bytes = (repo.commit(rev).tree / path).data_stream.read()
         return data.decode("utf-8")
@@ -163,17 +116,19 @@ def show(repo: git.Repo, rev: str, path: str) -> str | None:
         return None
 
 
-def ls_tree(repo: git.Repo, rev: str) -> list[str]:
+def ls_tree(repo: Repository, rev: str) -> list[str]:
     """Every file path at REV."""
+    repo = raw(repo)
     listing: str = repo.git.ls_tree("-r", "--name-only", rev)
     return listing.splitlines()
 
 
-def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str | None:
+def commit_paths(repo: Repository, paths: list[str], message: str) -> str | None:
     """Stage the existing PATHS and commit them and nothing else; None when they did not change.
 
     Only these paths: whatever else the user has staged stays staged, out of henryvc's commit.
     """
+    repo = raw(repo)
     import git
 
     clear_stale_locks(repo)
@@ -192,8 +147,9 @@ def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str | None:
     return head(repo)
 
 
-def create_tag(repo: git.Repo, name: str, commit: str, message: str) -> None:
+def create_tag(repo: Repository, name: str, commit: str, message: str) -> None:
     """Create the annotated tag NAME on COMMIT; never moves an existing tag."""
+    repo = raw(repo)
     import git
 
     if tag_exists(repo, name):
@@ -205,19 +161,21 @@ def create_tag(repo: git.Repo, name: str, commit: str, message: str) -> None:
         raise HenryvcError(f"git could not create tag {name}: {exc.stderr.strip()}") from None
 
 
-def push_tag(repo: git.Repo, name: str, remote: str = "origin") -> None:
+def push_tag(repo: Repository, name: str, remote: str = "origin") -> None:
     """Push refs/tags/NAME to REMOTE (NotReady when there is no such remote)."""
+    repo = raw(repo)
     push_tags(repo, [name], remote, required=True)
 
 
-def push_tags(repo: git.Repo, names: list[str], remote: str = "origin", required: bool = False) -> bool:
+def push_tags(repo: Repository, names: list[str], remote: str = "origin", required: bool = False) -> bool:
     """Push tags NAMES to REMOTE (tags never move, so this never overwrites one); whether anything was pushed.
 
     Without REMOTE configured: NotReady when REQUIRED, else nothing is pushed (False).
     """
+    repo = raw(repo)
     import git
 
-    if remote not in [r.name for r in repo.remotes]:
+    if not has_remote(repo, remote):
         if required:
             raise NotReady(f"no git remote named {remote!r}: add one with `git remote add {remote} URL`")
         return False
@@ -231,20 +189,23 @@ def push_tags(repo: git.Repo, names: list[str], remote: str = "origin", required
     return True
 
 
-def fetch_tags(repo: git.Repo, remote: str = "origin") -> None:
+def fetch_tags(repo: Repository, remote: str = "origin") -> None:
     """Fetch all tags from REMOTE when it exists."""
-    if remote in [r.name for r in repo.remotes]:
+    repo = raw(repo)
+    if has_remote(repo, remote):
         repo.git.fetch(remote, "--tags", "--quiet")
 
 
-def worktree_add(repo: git.Repo, path: Path, rev: str) -> None:
+def worktree_add(repo: Repository, path: Path, rev: str) -> None:
     """Add a detached worktree of REV at PATH."""
+    repo = raw(repo)
     clear_stale_locks(repo)
     repo.git.worktree("add", "--detach", "--quiet", str(path), rev)
 
 
-def worktree_remove(repo: git.Repo, path: Path) -> None:
+def worktree_remove(repo: Repository, path: Path) -> None:
     """Remove the worktree at PATH (untracked files too) and forget it."""
+    repo = raw(repo)
     clear_stale_locks(repo)
     if str(path) in worktrees(repo):
         repo.git.worktree("remove", "--force", "--force", str(path))
@@ -278,8 +239,9 @@ def complete_worktree(path: Path) -> list[str]:
     return missing
 
 
-def worktrees(repo: git.Repo) -> dict[str, str]:
+def worktrees(repo: Repository) -> dict[str, str]:
     """Path → HEAD sha of each worktree of REPO."""
+    repo = raw(repo)
     found, current = {}, None
     for line in repo.git.worktree("list", "--porcelain").splitlines():
         if line.startswith("worktree "):
@@ -289,26 +251,30 @@ def worktrees(repo: git.Repo) -> dict[str, str]:
     return found
 
 
-def commit_of(repo: git.Repo, rev: str) -> str:
+def commit_of(repo: Repository, rev: str) -> str:
     """The commit sha REV (a tag, branch or sha) points at."""
+    repo = raw(repo)
     return repo.commit(rev).hexsha
 
 
-def tag_message(repo: git.Repo, name: str) -> str:
+def tag_message(repo: Repository, name: str) -> str:
     """The message of annotated tag NAME."""
+    repo = raw(repo)
     tag = repo.tag(name).tag
     if tag is None:
         raise HenryvcError(f"tag {name} is not an annotated tag")
     return tag.message
 
 
-def checkout_detached(repo: git.Repo, commit: str) -> None:
+def checkout_detached(repo: Repository, commit: str) -> None:
     """Check COMMIT out in the work tree, HEAD detached."""
+    repo = raw(repo)
     repo.git.checkout("--detach", "--quiet", commit)
 
 
-def blobs(repo: git.Repo, rev: str, prefix: str) -> dict[str, tuple[str, str, int]]:
+def blobs(repo: Repository, rev: str, prefix: str) -> dict[str, tuple[str, str, int]]:
     """Every file under PREFIX/ at REV: path -> (mode, blob sha, size)."""
+    repo = raw(repo)
     found = {}
     for line in repo.git.ls_tree("-r", "-l", "-z", rev, "--", prefix + "/").split("\0"):
         meta, _, path = line.partition("\t")
@@ -318,8 +284,9 @@ def blobs(repo: git.Repo, rev: str, prefix: str) -> dict[str, tuple[str, str, in
     return found
 
 
-def kept_commits(repo: git.Repo, keep_tags: set[str]) -> list[str]:
+def kept_commits(repo: Repository, keep_tags: set[str]) -> list[str]:
     """The commits of KEEP_TAGS, of every branch and of every DVC experiment (one git call)."""
+    repo = raw(repo)
     out = repo.git.for_each_ref("--format=%(refname)%00%(objectname)%00%(*objectname)",
                                 "refs/heads", "refs/exps", "refs/tags")
     commits = set()
@@ -330,8 +297,9 @@ def kept_commits(repo: git.Repo, keep_tags: set[str]) -> list[str]:
     return sorted(commits)
 
 
-def ignored(repo: git.Repo, paths: list[str]) -> set[str]:
+def ignored(repo: Repository, paths: list[str]) -> set[str]:
     """Those of PATHS that .gitignore rules ignore (tracked or not)."""
+    repo = raw(repo)
     import git
 
     if not paths:
@@ -342,18 +310,21 @@ def ignored(repo: git.Repo, paths: list[str]) -> set[str]:
         return set()
 
 
-def changed_files(repo: git.Repo) -> list[str]:
+def changed_files(repo: Repository) -> list[str]:
     """Files `git add -A` would take: untracked and not ignored, or modified."""
+    repo = raw(repo)
     return sorted({p for p in repo.git.ls_files("-z", "--others", "--modified", "--exclude-standard").split("\0") if p})
 
 
-def has_staged_changes(repo: git.Repo) -> bool:
+def has_staged_changes(repo: Repository) -> bool:
     """True when the index differs from HEAD, or there is no commit yet."""
+    repo = raw(repo)
     return head(repo) is None or bool(repo.index.diff("HEAD"))
 
 
-def missing_identity(repo: git.Repo) -> list[str]:
+def missing_identity(repo: Repository) -> list[str]:
     """The keys of user.name and user.email that git's configuration lacks."""
+    repo = raw(repo)
     reader = repo.config_reader()
     return [key for key in ("name", "email") if not reader.get_value("user", key, default="")]
 
@@ -382,8 +353,9 @@ def common_dir(root: Path) -> Path | None:
 
 # --- writes of henryvc's own paths (archive, cleanup, reset) -------------------------------------------
 
-def tracked(git_repo: git.Repo, paths: list[str]) -> list[str]:
+def tracked(git_repo: Repository, paths: list[str]) -> list[str]:
     """The files under PATHS that git tracks, in its index or at HEAD (after a kill they can differ)."""
+    git_repo = raw(git_repo)
     if not paths:
         return []
     found = set(git_repo.git.ls_files("-z", "--", *paths).split("\0"))
@@ -392,23 +364,26 @@ def tracked(git_repo: git.Repo, paths: list[str]) -> list[str]:
     return sorted(p for p in found if p)
 
 
-def require_branch(git_repo: git.Repo, what: str) -> None:
+def require_branch(git_repo: Repository, what: str) -> None:
     """NotReady when HEAD is detached: a commit made there (WHAT it records) would be lost."""
+    git_repo = raw(git_repo)
     if git_repo.head.is_detached:
         raise NotReady(f"HEAD is detached (after `henryvc restore --in-place`?), so the commit {what} would "
                        "be lost: `git checkout main` first")
 
 
-def commit_only(git_repo: git.Repo, paths: list[str], message: str) -> str | None:
+def commit_only(git_repo: Repository, paths: list[str], message: str) -> str | None:
     """Commit what is staged for PATHS only (other staged changes stay staged); None when nothing changed."""
+    git_repo = raw(git_repo)
     if not paths or not git_repo.git.status("--porcelain", "--", *paths):
         return None
     write(git_repo, "commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
     return head(git_repo)
 
 
-def write(git_repo: git.Repo, command: str, *args: str) -> str:
+def write(git_repo: Repository, command: str, *args: str) -> str:
     """Run a git command that writes (after clearing locks a killed git left); failures are HenryvcError."""
+    git_repo = raw(git_repo)
     import git
 
     clear_stale_locks(git_repo)
@@ -421,11 +396,12 @@ def write(git_repo: git.Repo, command: str, *args: str) -> str:
 
 # --- refs (the review notes: henryvc.adapters.gitnotes) -------------------------------------------------------
 
-def push_ref(repo: git.Repo, ref: str, remote: str = "origin") -> bool:
+def push_ref(repo: Repository, ref: str, remote: str = "origin") -> bool:
     """Push REF to REMOTE when both exist; False when there is nothing to push or no such remote."""
+    repo = raw(repo)
     import git
 
-    if remote not in [r.name for r in repo.remotes]:
+    if not has_remote(repo, remote):
         return False
     try:
         repo.git.rev_parse("--verify", "--quiet", ref)
@@ -438,12 +414,13 @@ def push_ref(repo: git.Repo, ref: str, remote: str = "origin") -> bool:
     return True
 
 
-def fetch_ref(repo: git.Repo, ref: str, remote: str = "origin") -> None:
+def fetch_ref(repo: Repository, ref: str, remote: str = "origin") -> None:
     """Fetch REF from REMOTE into the same ref here, merging nothing (notes: the remote's wins when ours
     is an ancestor; otherwise ours stays and the fetch is skipped)."""
+    repo = raw(repo)
     import git
 
-    if remote in [r.name for r in repo.remotes]:
+    if has_remote(repo, remote):
         try:
             repo.git.fetch(remote, f"{ref}:{ref}", "--quiet")
         except git.GitCommandError:

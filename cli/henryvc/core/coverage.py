@@ -15,7 +15,7 @@ from henryvc.core.runfolder import HENRYVC_FILES, walk_files
 from henryvc.hashing import md5_file
 
 if TYPE_CHECKING:
-    import git
+    from henryvc.adapters.gitrepo import GitRepo
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Source:
     outs: list[Out]
 
 
-def source_at(git_repo: git.Repo, rev: str, prefix: str) -> Source:
+def source_at(git_repo: GitRepo, rev: str, prefix: str) -> Source:
     """The git files under PREFIX and the DVC outputs under PREFIX at REV."""
     blobs = gitrepo.blobs(git_repo, rev, prefix)
     outs = [o for o in dvcrepo.outs_at(git_repo, rev) if o.cached and o.path.startswith(prefix + "/")]
@@ -116,7 +116,7 @@ def _dvc_cover(path: Path, rel: str, outs: list, cache: Path) -> set[str] | None
     return None
 
 
-def tag_objects(git_repo: git.Repo, tags: list[str], cache: Path, odb) -> dict[str, tuple[str, str]]:
+def tag_objects(git_repo: GitRepo, tags: list[str], cache: Path, odb) -> dict[str, tuple[str, str]]:
     """oid → (tag, path) of its first user, for every object the DVC outputs of TAGS need."""
     wanted: dict[str, tuple[str, str]] = {}
     for tag in tags:

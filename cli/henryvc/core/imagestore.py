@@ -59,7 +59,7 @@ def save(project, image: str, client) -> StoredImage:
     tmp.replace(path)
     dvcrepo.add(project.root, [rel])
     seconds = time.monotonic() - start
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     gitrepo.commit_paths(repo, [f"{rel}.dvc", f"{FOLDER}/.gitignore"], f"henryvc: image {found.id[:19]}")
     return StoredImage(found.id, rel, path.stat().st_size, seconds, True)
 

@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import git
+    from henryvc.adapters.gitrepo import GitRepo
 
 SUMMARY_FORMAT = "henryvc-tag/1"
 
@@ -65,16 +65,16 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def tag_summaries(git_repo: git.Repo, pattern: str | None = None) -> dict[str, dict[str, Any]]:
+def tag_summaries(git_repo: GitRepo, pattern: str | None = None) -> dict[str, dict[str, Any]]:
     """Tag name → its henryvc summary ({} for a tag without one), in one git call; PATTERN defaults to run tags."""
-    from henryvc.adapters import gitrepo
+    from henryvc.adapters import gittags
     from henryvc.core import runname
 
     return {tag.name: (parse_message(tag.body) or {})
-            for tag in gitrepo.read_tags(git_repo, runname.TAG_GLOB if pattern is None else pattern)}
+            for tag in gittags.read_tags(git_repo, runname.TAG_GLOB if pattern is None else pattern)}
 
 
-def all_tags(git_repo: git.Repo) -> list[str]:
+def all_tags(git_repo: GitRepo) -> list[str]:
     """Every run tag and snapshot tag, run tags first, each sorted."""
     from henryvc.core import runname
 

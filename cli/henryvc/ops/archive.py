@@ -28,8 +28,7 @@ from henryvc.core.summary import tag_summaries
 from henryvc.errors import HenryvcError
 
 if TYPE_CHECKING:
-    import git
-
+    from henryvc.adapters.gitrepo import GitRepo
     from henryvc.core.project import Project
 
 
@@ -125,7 +124,7 @@ def _move(project: Project, folder: RunFolder, action: ArchiveAction) -> str | N
     return None
 
 
-def _git_moves(project: Project, git_repo: git.Repo) -> list[tuple[str, str]]:
+def _git_moves(project: Project, git_repo: GitRepo) -> list[tuple[str, str]]:
     """(old, new) of archived runs git still tracks at their old place: this archive's moves and a killed one's."""
     tracked_top = {Path(f).name for f in map(run_folder_of, gitrepo.tracked(git_repo, ["training_runs"]))
                    if f and f.count("/") == 1}
@@ -133,7 +132,7 @@ def _git_moves(project: Project, git_repo: git.Repo) -> list[tuple[str, str]]:
             if f.name in tracked_top and not (project.root / "training_runs" / f.name).exists()]
 
 
-def _commit_moves(project: Project, git_repo: git.Repo, moves: list[tuple[str, str]]) -> str | None:
+def _commit_moves(project: Project, git_repo: GitRepo, moves: list[tuple[str, str]]) -> str | None:
     """Stage the moves of git-tracked run files (old paths out, new paths in) and commit just those."""
     paths = []
     for old, new in moves:
@@ -151,13 +150,13 @@ def archive(project: Project, dry_run: bool = False) -> ArchiveResult:
     """`henryvc archive`: move failed and incomplete runs into the archive, mark successful ones."""
     with guarded(project, reads_only=dry_run):
         if dry_run:  # reads only: no lock file, no marker, no journal
-            tags, active = tag_summaries(gitrepo.open_repo(project.root)), params.active_run_or_none(project.root)
+            tags, active = tag_summaries(gitrepo.open_git(project.root)), params.active_run_or_none(project.root)
             return ArchiveResult(True, [_judge(project, f, tags, active) for f in run_folders(project, ("",))])
         return _archive_locked(project)
 
 
 def _archive_locked(project: Project) -> ArchiveResult:
-    git_repo = gitrepo.open_repo(project.root)
+    git_repo = gitrepo.open_git(project.root)
     tags, active = tag_summaries(git_repo), params.active_run_or_none(project.root)
     plans = [(f, _judge(project, f, tags, active)) for f in run_folders(project, ("",))]
     if _git_moves(project, git_repo) or gitrepo.tracked(git_repo, [a.source for _, a in plans if a.action == "move"]):

@@ -15,16 +15,15 @@ from henryvc.core.summary import all_tags
 from henryvc.errors import BadInput, NotReady
 
 if TYPE_CHECKING:
-    import git
-    from dvc.repo import Repo
-
+    from henryvc.adapters.dvcrepo import DvcRepo
+    from henryvc.adapters.gitrepo import GitRepo
     from henryvc.core.project import Project
 
 BACKUP_REMOTE = "backup"
 BEST_MODEL = re.compile(r"(\A|/)best_model[^/]*\Z")
 
 
-def backup_remote(dvc_repo: Repo, name: str | None = None) -> Remote:
+def backup_remote(dvc_repo: DvcRepo, name: str | None = None) -> Remote:
     """NAME, else the remote called "backup" when configured, else the default remote."""
     configured = remotes(dvc_repo)
     if name:
@@ -89,7 +88,7 @@ class BackupCheck:
         return {**asdict(self), "ok": self.ok}
 
 
-def _best_objects(project: Project, git_repo: git.Repo, tags: list[str], cache: Path) -> dict[str, tuple[str, str]]:
+def _best_objects(project: Project, git_repo: GitRepo, tags: list[str], cache: Path) -> dict[str, tuple[str, str]]:
     """The work tree's voice data (outputs outside training_runs/) and each tag's best_model* files."""
     wanted = {oid: ("workspace", out.path) for out in dvcrepo.workspace_outs(project.root)
               if out.cached and not out.path.startswith("training_runs/") for oid in dvcstore.out_oids(cache, None, out)}
@@ -99,7 +98,7 @@ def _best_objects(project: Project, git_repo: git.Repo, tags: list[str], cache: 
     return wanted
 
 
-def push_tags(git_repo: git.Repo, names: list[str]) -> bool:
+def push_tags(git_repo: GitRepo, names: list[str]) -> bool:
     """Push tags NAMES to origin when it exists, and the runs' review notes with them; whether it pushed."""
     from henryvc.ops import review
 
@@ -119,7 +118,7 @@ def content_check_by_default(odb: Any) -> bool:
 def backup(project: Project, remote: str | None = None, best_only: bool = False,
            repair: bool = False) -> BackupResult:
     """`henryvc backup`: push every tag's critical data (and the work tree's) to the backup remote."""
-    git_repo = gitrepo.open_repo(project.root)
+    git_repo = gitrepo.open_git(project.root)
     tags = all_tags(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         target = backup_remote(dvc_repo, remote)
@@ -144,7 +143,7 @@ def verify_backup(project: Project, remote: str | None = None, deep: bool = Fals
     Whole means read back and re-hashed (a flipped byte keeps an object's size) on a local remote, or on
     any remote with DEEP; otherwise present with the size of the good copy, and the result says so.
     """
-    git_repo = gitrepo.open_repo(project.root)
+    git_repo = gitrepo.open_git(project.root)
     tags = all_tags(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         target = backup_remote(dvc_repo, remote)

@@ -30,9 +30,8 @@ from henryvc.core.summary import tag_summaries
 from henryvc.errors import BadInput, HenryvcError, NotReady
 
 if TYPE_CHECKING:
-    import git
-    from dvc.repo import Repo
-
+    from henryvc.adapters.dvcrepo import DvcRepo
+    from henryvc.adapters.gitrepo import GitRepo
     from henryvc.core.project import Project
 
 MAX_DAYS = 100 * 366
@@ -113,7 +112,7 @@ def _unique_bytes(paths: Iterable[Path]) -> int:
     return sum(size for count, links, size in seen.values() if count >= links)
 
 
-def _candidate(project: Project, git_repo: git.Repo, folder: RunFolder, tags, cache: Path, odb) -> _Candidate:
+def _candidate(project: Project, git_repo: GitRepo, folder: RunFolder, tags, cache: Path, odb) -> _Candidate:
     """What is known about FOLDER's checkpoints before asking the remote."""
     ckpt = folder.path / CHECKPOINTS
     cand = _Candidate(folder, CleanupItem(folder.name, f"{folder.rel}/{CHECKPOINTS}", "skip"))
@@ -178,7 +177,7 @@ def _protected_oids(project: Project, cache: Path, skip: set[Path]) -> set[str]:
     return found
 
 
-def used_oids(project: Project, git_repo: git.Repo, commits: list[str], cache: Path, odb) -> set[str]:
+def used_oids(project: Project, git_repo: GitRepo, commits: list[str], cache: Path, odb) -> set[str]:
     """Every object the DVC outputs of COMMITS and of the work tree need, read from git itself (not through
     DVC, whose view of an old revision breaks when a remote was added later with a local keyfile)."""
     every = dvcrepo.workspace_outs(project.root)
@@ -208,7 +207,7 @@ def cleanup_failed(project: Project, older_than: float | None = None, dry_run: b
 
 def _cleanup(project: Project, older_than: float | None, force: bool, only: set[str] | None, now: datetime,
              execute: bool) -> CleanupPlan:
-    git_repo = gitrepo.open_repo(project.root)
+    git_repo = gitrepo.open_git(project.root)
     tags = tag_summaries(git_repo)
     plan = CleanupPlan(forced=force)
     with dvcrepo.open_repo(project.root) as dvc_repo, dvcrepo.lock_if_free(dvc_repo) as gc_allowed:
@@ -259,7 +258,7 @@ def _delete_checkpoints(project: Project, cand: _Candidate, force: bool) -> None
                     "recoverable": item.recoverable, "forced": force})
 
 
-def _default_odb(dvc_repo: Repo):
+def _default_odb(dvc_repo: DvcRepo):
     remote = Remote.of(dvc_repo)
     try:
         return remote.odb(dvc_repo) if remote.name else None

@@ -27,8 +27,7 @@ from henryvc.errors import BadInput
 from henryvc.ops.status import disk_space, gpu_usage
 
 if TYPE_CHECKING:
-    from dvc.repo import Repo
-
+    from henryvc.adapters.dvcrepo import DvcRepo
     from henryvc.core.project import Project
 
 GIB = 1024 ** 3
@@ -140,7 +139,7 @@ def _torch_check(have_gpu: bool) -> Check:
                  "training runs on CPU; fine for debug runs")
 
 
-def _reachable(dvc_repo: Repo, name: str) -> str | None:
+def _reachable(dvc_repo: DvcRepo, name: str) -> str | None:
     """None when remote NAME answers within REMOTE_TIMEOUT_S, else why not."""
     from henryvc.adapters.dvcremote import Remote
 
@@ -248,7 +247,7 @@ def check_environment(project: Project) -> list[Check]:
     from henryvc.adapters import gitrepo
 
     checks = []
-    missing = gitrepo.missing_identity(gitrepo.open_repo(project.root))
+    missing = gitrepo.missing_identity(gitrepo.open_git(project.root))
     if missing:
         checks.append(Check("environment", "error", f"git has no user.{' and user.'.join(missing)}: tag-run cannot commit",
                             'git config --global user.name "Your Name" && git config --global user.email you@example.org'))

@@ -101,7 +101,7 @@ def build_for_run(project, name: str, venv: Path, python: str | None = None, pip
     want = info.get("python")
     if python is None and want and want != platform.python_version():
         raise BadInput(f"{name} ran on python {want}, this is {platform.python_version()}: pass --python PATH")
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     lock_text = gitrepo.show(repo, restores.tag_commit(repo, name), run_path(name, environment.LOCK_FILE)) or ""
     dirty = ((info.get("code") or {}).get("henryvc") or {}).get("dirty")
     result = build_venv(lock_text, venv, python, pip_args, henryvc_spec(info.get("code") or {}, source), output)

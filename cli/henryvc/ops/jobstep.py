@@ -63,7 +63,7 @@ def attempt(project: Project, name: str, main: Project, info: dict[str, Any], im
     IMAGE: `dvc repro` runs in that image (GPUS: with the node's GPUs), else on this node's interpreter."""
     from henryvc.ops import pipeline, runtag
 
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     if gitrepo.tag_exists(repo, name):
         print(f"henryvc: {name} is tagged already: attempt {info['restart_count']} trains nothing", flush=True)
         return 0

@@ -32,7 +32,7 @@ def _readme(name: str, major: int, variant: str, description: str, created: str)
 
 def _reserve_name(project: Project, major: int, variant: str, now: Callable[[], datetime]) -> runname.RunName:
     """A name whose folder and tag are both free; two runs in one second get the next second."""
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     for _ in range(COLLISION_RETRIES + 1):
         name = runname.generate(major, variant, now())
         if not project.run_dir(name).exists() and not gitrepo.tag_exists(repo, str(name)):
@@ -83,7 +83,7 @@ def check_request(project: Project, major: int, variant: str, config_path: Path 
         if config_path is not None:
             raise BadInput("--from and --config both name the config to start from: give one of them")
         tag = str(runname.parse(parent))
-        repo = gitrepo.open_repo(project.root)
+        repo = gitrepo.open_git(project.root)
         if not gitrepo.tag_exists(repo, tag):
             raise RunNotFound(f"--from {tag}: no such tag; list tagged runs with `henryvc list`")
         text = gitrepo.show(repo, tag, f"{project.run_rel(tag)}/config.json")
@@ -117,7 +117,7 @@ def new_run(project: Project, major: int, variant: str, config_path: Path | None
         stagecode.ensure(project.root)  # dvc.yaml's stages depend on the code that will run them
         name = _reserve_name(project, major, variant, now)
         config_text = configs.dumps(configs.render(template, str(name), description))
-        repo = gitrepo.open_repo(project.root)
+        repo = gitrepo.open_git(project.root)
         created = name.stamp.isoformat()
         record = records.RunRecord(
             name=str(name), major=major, variant=variant, created=created,

@@ -43,7 +43,7 @@ def recorded(project, name: str) -> tuple[dict[str, Any], dict[str, str]]:
     from henryvc.adapters import gitrepo
     from henryvc.ops import restore as restores
 
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     found = recorded_at(repo, restores.tag_commit(repo, name), name)
     if found is None:
         raise NotReady(f"tag {name} records no {environment.LOCK_FILE} (a run trained before henryvc kept one): "
@@ -70,7 +70,7 @@ def of_run(project, name: str, tagged: bool) -> tuple[dict[str, Any], dict[str, 
         return environment.read(project.run_dir(name))
     from henryvc.adapters import gitrepo
 
-    return recorded_at(gitrepo.open_repo(project.root), name, name)
+    return recorded_at(gitrepo.open_git(project.root), name, name)
 
 
 def check(project, name: str, here: tuple[dict[str, Any], dict[str, str]] | None = None) -> list[recreations.Drift]:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from henryvc.adapters import gitrepo
+from henryvc.adapters import gitrepo, gittags
 from henryvc.core import runfolder, runname
 from henryvc.core.numbers import is_number
 from henryvc.core.summary import flatten, parse_message
@@ -135,7 +135,7 @@ class _Row(NamedTuple):
     head: dict[str, Any] | None
 
 
-def _row(tag: gitrepo.TagInfo) -> _Row:
+def _row(tag: gittags.TagInfo) -> _Row:
     summary = parse_message(tag.body) if tag.kind == "tag" else None
     head = None if summary is None else {k: summary.get(k) for k in LIST_FIELDS}
     return _Row(tag.kind, tag.commit, tag.date, head)
@@ -143,12 +143,12 @@ def _row(tag: gitrepo.TagInfo) -> _Row:
 
 def _tag_rows(project: Project) -> dict[str, _Row]:
     """Tag name -> row for every run-looking tag: refs from git, rows from the index or read for new tags."""
-    refs = gitrepo.tag_oids(project.root, runname.TAG_GLOB)
+    refs = gittags.tag_oids(project.root, runname.TAG_GLOB)
     index = _load_index(project)
     unseen = [name for name, oid in refs.items() if oid not in index]
     if unseen:
         patterns = [runname.TAG_GLOB] if len(unseen) > FULL_READ_ABOVE else unseen
-        for tag in gitrepo.iter_tags(project.root, *patterns):
+        for tag in gittags.iter_tags(project.root, *patterns):
             index[tag.oid] = _row(tag)
             refs[tag.name] = tag.oid  # made or moved between the two git calls: the newer read wins
     used = set(refs.values())
@@ -189,7 +189,7 @@ def _save_index(project: Project, rows: dict[str, _Row]) -> None:
 def show(project: Project, name: str) -> RunInfo:
     """Everything known about run NAME (its tag with its whole summary, else its run folder)."""
     parsed = runname.parse(name)
-    for tag in gitrepo.read_tags(project.root, name):
+    for tag in gittags.read_tags(project.root, name):
         summary = parse_message(tag.body) if tag.kind == "tag" else None
         if summary is not None:
             info = _info(tag.name, parsed, tag.commit, tag.date, summary)
@@ -223,7 +223,7 @@ def _changes(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ())
 
 def diff(project: Project, a: str, b: str) -> dict[str, Any]:
     """Config and params differences and metric deltas (B minus A) between runs A and B."""
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     run_a, run_b = show(project, a), show(project, b)
     config_a, params_a = _files_of(project, repo, a, run_a.tagged)
     config_b, params_b = _files_of(project, repo, b, run_b.tagged)

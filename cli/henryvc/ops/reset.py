@@ -26,8 +26,7 @@ from henryvc.ops.backup import backup_remote
 from henryvc.ops.snapshot import MAX_GIT_FILE_BYTES, snapshot_locked
 
 if TYPE_CHECKING:
-    import git
-
+    from henryvc.adapters.gitrepo import GitRepo
     from henryvc.core.project import Project
 
 
@@ -70,7 +69,7 @@ def plan_reset(project: Project, remote: str | None = None) -> ResetPlan:
 
 
 def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) -> ResetPlan:
-    git_repo = gitrepo.open_repo(project.root)
+    git_repo = gitrepo.open_git(project.root)
     tags = tag_summaries(git_repo)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         target = backup_remote(dvc_repo, remote)
@@ -95,7 +94,7 @@ def _plan_reset(project: Project, remote: str | None, snapshot_tag: str | None) 
     return plan
 
 
-def _judge_reset(project: Project, git_repo: git.Repo, folder: RunFolder, tags, cache: Path, odb,
+def _judge_reset(project: Project, git_repo: GitRepo, folder: RunFolder, tags, cache: Path, odb,
                  snapshot_tag: str | None) -> tuple[ResetItem, Coverage | None]:
     item = ResetItem(folder.name, folder.rel, "refused", folder.name in tags)
     item.reason = refusal(project, folder, "training now: never deleted")
@@ -113,7 +112,7 @@ def _judge_reset(project: Project, git_repo: git.Repo, folder: RunFolder, tags, 
     return item, cover
 
 
-def _predict_snapshot(project: Project, git_repo: git.Repo, folder: RunFolder, item: ResetItem, cache: Path) -> None:
+def _predict_snapshot(project: Project, git_repo: GitRepo, folder: RunFolder, item: ResetItem, cache: Path) -> None:
     """Refuse ITEM now when a snapshot could not hold its uncovered files either (git would not take them
     and the work tree's DVC outputs do not record them)."""
     outs = [o for o in dvcrepo.workspace_outs(project.root) if o.cached and o.path.startswith(folder.rel + "/")]
@@ -128,7 +127,7 @@ def _predict_snapshot(project: Project, git_repo: git.Repo, folder: RunFolder, i
                        "`dvc add` the files, or delete them yourself")
 
 
-def _git_would_not_take(project: Project, git_repo: git.Repo, paths: list[str]) -> list[str]:
+def _git_would_not_take(project: Project, git_repo: GitRepo, paths: list[str]) -> list[str]:
     """Those of PATHS a snapshot commit could not hold: ignored by git, or too big for it."""
     ignored = gitrepo.ignored(git_repo, paths)
     return [p for p in paths if p in ignored or
@@ -141,7 +140,7 @@ def reset(project: Project, remote: str | None = None, only: set[str] | None = N
     with guarded(project):
         plan = _plan_reset(project, remote, snapshot_tag=None)
         _refuse(plan, only)
-        git_repo = gitrepo.open_repo(project.root)
+        git_repo = gitrepo.open_git(project.root)
         if gitrepo.tracked(git_repo, [i.path for i in plan.items]):
             gitrepo.require_branch(git_repo, "recording the reset")
         snap = None
@@ -176,7 +175,7 @@ def _refuse(plan: ResetPlan, only: set[str] | None) -> None:
         raise NotReady("the runs changed since you confirmed; run `henryvc reset` again")
 
 
-def _commit_deletions(project: Project, git_repo: git.Repo) -> str | None:
+def _commit_deletions(project: Project, git_repo: GitRepo) -> str | None:
     """Commit the removal of git-tracked run folders gone from the work tree (this reset's, and a killed one's)."""
     gone = sorted({f for f in map(run_folder_of, gitrepo.tracked(git_repo, ["training_runs"]))
                    if f and not (project.root / f).exists()})

@@ -20,8 +20,7 @@ from henryvc.errors import BadInput, HenryvcError, IntegrityError, NotReady, Run
 from henryvc.hashing import md5_file
 
 if TYPE_CHECKING:
-    import git
-
+    from henryvc.adapters.gitrepo import GitRepo
     from henryvc.core.project import Project
 
 Progress = Callable[[int], None]
@@ -162,7 +161,7 @@ class RestoreResult:
         return {**asdict(self), "read_files": self.read_files}
 
 
-def tag_commit(git_repo: git.Repo, name: str) -> str:
+def tag_commit(git_repo: GitRepo, name: str) -> str:
     """The commit tag NAME points at (fetching tags from origin once if it is not here)."""
     if not gitrepo.tag_exists(git_repo, name):
         gitrepo.fetch_tags(git_repo)
@@ -171,7 +170,7 @@ def tag_commit(git_repo: git.Repo, name: str) -> str:
     return gitrepo.commit_of(git_repo, name)
 
 
-def _prepare_worktree(project: Project, git_repo: git.Repo, name: str, commit: str, into: Path | None) -> Path:
+def _prepare_worktree(project: Project, git_repo: GitRepo, name: str, commit: str, into: Path | None) -> Path:
     target = project.inside(into) if into else project.state / "restore" / name
     existing = gitrepo.worktrees(git_repo)
     if str(target) in existing:
@@ -194,7 +193,7 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
     from its hash ledger, not read: the result counts them apart (and since when), never as read. REHASH
     reads every file.
     """
-    git_repo = gitrepo.open_repo(project.root)
+    git_repo = gitrepo.open_git(project.root)
     commit = tag_commit(git_repo, name)
     outs = dvcrepo.outs_at(git_repo, commit)
     if in_place:
@@ -237,7 +236,7 @@ def restore(project: Project, name: str, into: Path | None = None, in_place: boo
                          _iso(since), rehash)
 
 
-def _pull_failure(project: Project, git_repo: git.Repo, name: str, cache: Path) -> HenryvcError | None:
+def _pull_failure(project: Project, git_repo: GitRepo, name: str, cache: Path) -> HenryvcError | None:
     """Why a pull of tag NAME failed when the remote lacks some of its objects: which remote, which of the
     tag's objects it lacks (asked of the remote itself) and the next step; None when it holds them all or
     cannot be asked (DVC's own error then says more)."""
@@ -369,7 +368,7 @@ def verify(project: Project, name: str, path: Path | None = None, progress: Prog
     FAST takes files DVC's state db knows unchanged (inode, mtime, size) at the hash it holds, as
     `dvc status` does, and re-reads only the others (nor their cache copies).
     """
-    git_repo = gitrepo.open_repo(project.root)
+    git_repo = gitrepo.open_git(project.root)
     commit = tag_commit(git_repo, name)
     target = project.inside(path) if path else project.root
     outs = dvcrepo.outs_at(git_repo, commit)

@@ -16,8 +16,7 @@ from henryvc.core.runfolder import run_outs, run_path
 from henryvc.errors import IntegrityError, NotReady, RunExists, RunNotFound
 
 if TYPE_CHECKING:
-    import git
-
+    from henryvc.adapters.gitrepo import GitRepo
     from henryvc.core.project import Project
 
 
@@ -40,7 +39,7 @@ def commit_subject(name: str) -> str:
     return f"henryvc: run {name}"
 
 
-def _run_commit(project: Project, git_repo: git.Repo, name: str, status: str) -> str:
+def _run_commit(project: Project, git_repo: GitRepo, name: str, status: str) -> str:
     """Commit the run's git-side files; after a kill between commit and tag, reuse that commit."""
     from henryvc.core import published
 
@@ -68,7 +67,7 @@ def tag(project: Project, name: str | None = None, push: bool = False) -> TagRes
 
 def tag_run(project: Project, name: str, environment: dict[str, Any], push: bool = False) -> TagResult:
     """Commit run NAME (record, config, metrics, README, dvc.lock, params) and tag it NAME, annotated."""
-    git_repo = gitrepo.open_repo(project.root)
+    git_repo = gitrepo.open_git(project.root)
     if gitrepo.tag_exists(git_repo, name):
         if not push:
             raise RunExists(f"run {name} is already tagged at {gitrepo.commit_of(git_repo, name)[:10]}; "
@@ -127,7 +126,7 @@ def _add_source_commit(run_dir: Path, record: records.RunRecord) -> records.RunR
     return records.update(run_dir, code={**code, "henryvc": {**source, **facts}})
 
 
-def _push(project: Project, git_repo: git.Repo, name: str, summary: dict[str, Any]) -> TagResult:
+def _push(project: Project, git_repo: GitRepo, name: str, summary: dict[str, Any]) -> TagResult:
     # Data first, tag second: a tag that reached the remote always has its data there.
     if gitrepo.commit_of(git_repo, name) != gitrepo.head(git_repo):
         raise NotReady(f"the work tree is not at {name}: `henryvc restore {name} --in-place` first, then push")
@@ -140,7 +139,7 @@ def _push(project: Project, git_repo: git.Repo, name: str, summary: dict[str, An
     return TagResult(name, gitrepo.commit_of(git_repo, name), summary.get("status", "?"), True, summary)
 
 
-def _fill_remote_holes(project: Project, git_repo: git.Repo, name: str) -> None:
+def _fill_remote_holes(project: Project, git_repo: GitRepo, name: str) -> None:
     """Make sure the default remote holds every object of tag NAME whole, sending what it lacks.
 
     `dvc push` skips an object whose name exists on the remote, and a push killed at the wrong moment

@@ -20,8 +20,7 @@ from henryvc.errors import BadInput, NotReady, RunExists
 from henryvc.ops.backup import backup_remote, push_tags
 
 if TYPE_CHECKING:
-    import git
-
+    from henryvc.adapters.gitrepo import GitRepo
     from henryvc.core.project import Project
 
 # The snapshot tag grammar lives with the run-name grammar (all tag patterns in one module); it can never be
@@ -61,7 +60,7 @@ def _unsaved(dvc_status: dict[str, Any]) -> list[str]:
     return found
 
 
-def _too_big_for_git(project: Project, git_repo: git.Repo) -> list[str]:
+def _too_big_for_git(project: Project, git_repo: GitRepo) -> list[str]:
     """Files `git add -A` would take (untracked and not ignored, or modified) that are over MAX_GIT_FILE_BYTES."""
     found = []
     for rel in gitrepo.changed_files(git_repo):
@@ -71,7 +70,7 @@ def _too_big_for_git(project: Project, git_repo: git.Repo) -> list[str]:
     return found
 
 
-def _free_snapshot_name(git_repo: git.Repo, now: Callable[[], datetime]) -> str:
+def _free_snapshot_name(git_repo: GitRepo, now: Callable[[], datetime]) -> str:
     for _ in range(SNAPSHOT_RETRIES + 1):
         name = snapshot_name(now())
         if not gitrepo.tag_exists(git_repo, name):
@@ -91,7 +90,7 @@ def snapshot(project: Project, message: str = "", push: bool = True, remote: str
 
 def snapshot_locked(project: Project, message: str, push: bool, remote: str | None,
                      now: Callable[[], datetime]) -> SnapshotResult:
-    git_repo = gitrepo.open_repo(project.root)
+    git_repo = gitrepo.open_git(project.root)
     unsaved = _unsaved(dvcrepo.status(project.root))
     if unsaved:
         raise NotReady(f"DVC outputs differ from dvc.lock: {', '.join(unsaved[:5])}; a snapshot could not bring "

@@ -109,7 +109,7 @@ def check(project: Project, request: Request) -> newrun.Origin:
         slurm.check_partition(request.partition)  # SchedulerUnavailable first when no SLURM answers
     else:
         slurm.partitions()
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     if gitrepo.is_dirty(repo):
         raise NotReady("the work tree has uncommitted changes, and a job trains the committed HEAD in a worktree: "
                        "commit them first (git status shows them)")
@@ -163,13 +163,13 @@ def script(project: Project, name: str, request: Request) -> str:
 def _has_remotes(project: Project) -> bool:
     from henryvc.adapters import dvcremote, dvcrepo
 
-    repo = gitrepo.open_repo(project.root)
-    return "origin" in [r.name for r in repo.remotes] and dvcremote.default_remote(dvcrepo.open_repo(project.root)) is not None
+    repo = gitrepo.open_git(project.root)
+    return gitrepo.has_remote(repo, "origin") and dvcremote.default_remote(dvcrepo.open_repo(project.root)) is not None
 
 
 def _reserve(project: Project, request: Request) -> runname.RunName:
     """A free name for a new run, its job file made exclusively (under the project lock)."""
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     jobs_dir(project).mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().replace(microsecond=0)
     for _ in range(newrun.COLLISION_RETRIES + 60):
@@ -217,7 +217,7 @@ def _make_worktree(project: Project, name: str, request: Request) -> None:
     """The job's worktree of HEAD, sharing the project's DVC cache, with run NAME created in it."""
     from henryvc.adapters import dvcremote, dvcrepo
 
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     worktree = worktree_of(project, name)
     head = gitrepo.head(repo)
     if head is None:
@@ -236,7 +236,7 @@ def _make_worktree(project: Project, name: str, request: Request) -> None:
 def release(project: Project, name: str) -> None:
     """Remove what a failed submission of NAME made (worktree, script, job file): the name is free again."""
     worktree = worktree_of(project, name)
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     if worktree.exists() or str(worktree) in gitrepo.worktrees(repo):
         gitrepo.worktree_remove(repo, worktree)
     for suffix in (".sbatch", ".json"):
@@ -262,7 +262,7 @@ def job_views(project: Project) -> list[JobView]:
     """Every submitted run with the scheduler's state of its job (squeue, sacct where kept)."""
     submitted = _submitted(project)
     queue = slurm.jobs([d["job_id"] for d in submitted]) if submitted else {}
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     views = []
     for data in submitted:
         job = queue.get(data["job_id"])

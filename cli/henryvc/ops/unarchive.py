@@ -43,7 +43,7 @@ def unarchive(project: Project, name: str) -> Unarchived | None:
             if target.exists() or target.is_symlink():
                 raise NotReady(f"training_runs/{folder.name} exists and so does {folder.rel}: compare the two "
                                "folders and remove one")
-            git_repo = gitrepo.open_repo(project.root)
+            git_repo = gitrepo.open_git(project.root)
             old_files = gitrepo.tracked(git_repo, [folder.rel])
             if old_files:
                 gitrepo.require_branch(git_repo, "recording the move back")
