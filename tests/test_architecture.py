@@ -347,15 +347,20 @@ def foreign_uses(name: str, path: Path) -> list[str]:
         if isinstance(node, ast.Attribute) and node.attr == "Repo" and isinstance(node.value, ast.Name) \
                 and node.value.id == "git":
             found.append(f"{name} names git.Repo")
+        if isinstance(node, ast.Attribute) and node.attr in ("open_repo", "raw") and isinstance(node.value, ast.Name) \
+                and node.value.id == "gitrepo":
+            found.append(f"{name} asks gitrepo.{node.attr} for a GitPython Repo")
     return found
 
 
 def test_the_foreign_package_checker_sees_imports_and_annotations(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import git\n"
                                    "def f(r: 'git.Repo | None'):\n    from dvc.repo import Repo\n"
-                                   "def g(r: git.Repo): import dvc_render\n")
-    assert foreign_uses("m", tmp_path / "m.py") == [
-        "m imports git (GitPython)", "m imports dvc.repo (DVC)", "m names git.Repo", "m names git.Repo"]
+                                   "def g(r: git.Repo): import dvc_render\n"
+                                   "def h(root): return gitrepo.open_repo(root)\n")
+    assert sorted(foreign_uses("m", tmp_path / "m.py")) == sorted([
+        "m imports git (GitPython)", "m imports dvc.repo (DVC)", "m names git.Repo", "m names git.Repo",
+        "m asks gitrepo.open_repo for a GitPython Repo"])
 
 
 def test_only_adapters_touch_gitpython_and_dvc() -> None:

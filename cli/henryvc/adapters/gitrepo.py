@@ -322,6 +322,14 @@ def has_staged_changes(repo: Repository) -> bool:
     return head(repo) is None or bool(repo.index.diff("HEAD"))
 
 
+def identity(repo: Repository) -> str:
+    """Who commits here, from git's configuration: `Name <email>` ("unknown" without a user.name)."""
+    reader = raw(repo).config_reader()
+    name = reader.get_value("user", "name", default="") or "unknown"
+    email = reader.get_value("user", "email", default="")
+    return f"{name} <{email}>" if email else str(name)
+
+
 def missing_identity(repo: Repository) -> list[str]:
     """The keys of user.name and user.email that git's configuration lacks."""
     repo = raw(repo)

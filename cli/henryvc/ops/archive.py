@@ -19,10 +19,13 @@ from henryvc.core.runfolder import (
     FAILED_PLACE,
     INCOMPLETE_PLACE,
     MARKER,
+    RUNS_DIR,
     RunFolder,
     load_record,
+    run_dir,
     run_folder_of,
     run_folders,
+    run_path,
 )
 from henryvc.core.summary import tag_summaries
 from henryvc.errors import HenryvcError
@@ -85,7 +88,7 @@ def _judge(project: Project, folder: RunFolder, tags: dict[str, dict[str, Any]],
     if action.verdict == "success":
         action.action = "keep"
         return action
-    target = f"training_runs/{FAILED_PLACE if action.verdict == 'failed' else INCOMPLETE_PLACE}/{folder.name}"
+    target = f"{RUNS_DIR}/{FAILED_PLACE if action.verdict == 'failed' else INCOMPLETE_PLACE}/{folder.name}"
     if (project.root / target).exists() or (project.root / target).is_symlink():
         action.reason = f"{target} already exists: compare the two folders and remove one"
         return action
@@ -126,10 +129,10 @@ def _move(project: Project, folder: RunFolder, action: ArchiveAction) -> str | N
 
 def _git_moves(project: Project, git_repo: GitRepo) -> list[tuple[str, str]]:
     """(old, new) of archived runs git still tracks at their old place: this archive's moves and a killed one's."""
-    tracked_top = {Path(f).name for f in map(run_folder_of, gitrepo.tracked(git_repo, ["training_runs"]))
+    tracked_top = {Path(f).name for f in map(run_folder_of, gitrepo.tracked(git_repo, [RUNS_DIR]))
                    if f and f.count("/") == 1}
-    return [(f"training_runs/{f.name}", f.rel) for f in run_folders(project, ARCHIVE_DIRS)
-            if f.name in tracked_top and not (project.root / "training_runs" / f.name).exists()]
+    return [(run_path(f.name), f.rel) for f in run_folders(project, ARCHIVE_DIRS)
+            if f.name in tracked_top and not run_dir(project.root, f.name).exists()]
 
 
 def _commit_moves(project: Project, git_repo: GitRepo, moves: list[tuple[str, str]]) -> str | None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
 from henryvc.adapters.dvcremote import Remote, default_remote, remotes
 from henryvc.core.coverage import tag_objects
+from henryvc.core.runfolder import RUNS_DIR
 from henryvc.core.summary import all_tags
 from henryvc.errors import BadInput, NotReady
 
@@ -91,7 +92,7 @@ class BackupCheck:
 def _best_objects(project: Project, git_repo: GitRepo, tags: list[str], cache: Path) -> dict[str, tuple[str, str]]:
     """The work tree's voice data (outputs outside training_runs/) and each tag's best_model* files."""
     wanted = {oid: ("workspace", out.path) for out in dvcrepo.workspace_outs(project.root)
-              if out.cached and not out.path.startswith("training_runs/") for oid in dvcstore.out_oids(cache, None, out)}
+              if out.cached and not out.path.startswith(f"{RUNS_DIR}/") for oid in dvcstore.out_oids(cache, None, out)}
     for oid, (tag, path) in tag_objects(git_repo, tags, cache, None).items():
         if BEST_MODEL.search(path):
             wanted.setdefault(oid, (tag, path))

@@ -18,14 +18,7 @@ from henryvc.core import runname
 from henryvc.core.coverage import coverage, source_at
 from henryvc.core.folderaction import acting_on, guarded, refusal
 from henryvc.core.journal import journal
-from henryvc.core.runfolder import (
-    RunFolder,
-    escape_reason,
-    load_record,
-    remove,
-    run_folders,
-    walk_files,
-)
+from henryvc.core.runfolder import RunFolder, escape_reason, load_record, remove, run_folders, run_path, walk_files
 from henryvc.core.summary import tag_summaries
 from henryvc.errors import BadInput, HenryvcError, NotReady
 
@@ -134,7 +127,7 @@ def _candidate(project: Project, git_repo: GitRepo, folder: RunFolder, tags, cac
     if ckpt.is_symlink():
         cand.problem = f"{CHECKPOINTS}/ is a symlink (to {os.readlink(ckpt)})"
         return cand
-    source = source_at(git_repo, folder.name, f"training_runs/{folder.name}")
+    source = source_at(git_repo, folder.name, run_path(folder.name))
     if not any(out.path == f"{source.prefix}/{CHECKPOINTS}" for out in source.outs):
         cand.problem = f"its tag records no {CHECKPOINTS}/ output"
         return cand

@@ -13,13 +13,7 @@ from typing import TYPE_CHECKING, Any
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
 from henryvc.core.coverage import Coverage, Source, coverage, source_at
 from henryvc.core.folderaction import acting_on, guarded, refusal
-from henryvc.core.runfolder import (
-    RunFolder,
-    remove,
-    run_folder_of,
-    run_folders,
-    walk_files,
-)
+from henryvc.core.runfolder import RUNS_DIR, RunFolder, remove, run_folder_of, run_folders, run_path, walk_files
 from henryvc.core.summary import tag_summaries
 from henryvc.errors import IntegrityError, NotReady
 from henryvc.ops.backup import backup_remote
@@ -100,7 +94,7 @@ def _judge_reset(project: Project, git_repo: GitRepo, folder: RunFolder, tags, c
     item.reason = refusal(project, folder, "training now: never deleted")
     if item.reason:
         return item, None
-    sources = [source_at(git_repo, folder.name, f"training_runs/{folder.name}")] if item.tagged else []
+    sources = [source_at(git_repo, folder.name, run_path(folder.name))] if item.tagged else []
     if snapshot_tag:
         sources.append(source_at(git_repo, snapshot_tag, folder.rel))
     cover = coverage(folder.path, sources, cache, odb)
@@ -177,7 +171,7 @@ def _refuse(plan: ResetPlan, only: set[str] | None) -> None:
 
 def _commit_deletions(project: Project, git_repo: GitRepo) -> str | None:
     """Commit the removal of git-tracked run folders gone from the work tree (this reset's, and a killed one's)."""
-    gone = sorted({f for f in map(run_folder_of, gitrepo.tracked(git_repo, ["training_runs"]))
+    gone = sorted({f for f in map(run_folder_of, gitrepo.tracked(git_repo, [RUNS_DIR]))
                    if f and not (project.root / f).exists()})
     if not gone:
         return None

@@ -52,10 +52,7 @@ def by_commit(root: Path) -> dict[str, list[dict[str, Any]]]:
 
 def reviewer_of(root: Path) -> str:
     """The git identity of whoever reviews here: `Name <email>`."""
-    reader = gitrepo.open_repo(root).config_reader()
-    name = reader.get_value("user", "name", default="") or "unknown"
-    email = reader.get_value("user", "email", default="")
-    return f"{name} <{email}>" if email else str(name)
+    return gitrepo.identity(gitrepo.open_git(root))
 
 
 def record(project: Project, name: str, review: dict[str, Any]) -> ReviewResult:
@@ -63,7 +60,7 @@ def record(project: Project, name: str, review: dict[str, Any]) -> ReviewResult:
     from henryvc.core import record as records
     from henryvc.core.atomic import write_text_atomic
 
-    repo = gitrepo.open_repo(project.root)
+    repo = gitrepo.open_git(project.root)
     tagged = gitrepo.tag_exists(repo, name)
     run_dir = project.run_dir(name)
     here = (run_dir / records.RECORD_FILE).is_file()
@@ -73,7 +70,7 @@ def record(project: Project, name: str, review: dict[str, Any]) -> ReviewResult:
         gitrepo.require_branch(repo, "of the review")  # before anything is written
     result = ReviewResult(review)
     if tagged:
-        commit = repo.commit(name).hexsha
+        commit = gitrepo.commit_of(repo, name)
         old = parse(gitnotes.note(repo, NOTES_REF, commit))
         gitnotes.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, [review])))
         result.noted = commit
@@ -114,7 +111,7 @@ def note_at_tag(root: Path, name: str, commit: str, run_dir: Path) -> None:
     """tag-run's hook: copy the reviews made before tagging into the note on the new tag's commit."""
     reviews = read_folder(run_dir)
     if reviews:
-        repo = gitrepo.open_repo(root)
+        repo = gitrepo.open_git(root)
         old = parse(gitnotes.note(repo, NOTES_REF, commit))
         gitnotes.set_note(repo, NOTES_REF, commit, dumps(name, merged(old, reviews)))
 
@@ -122,7 +119,7 @@ def note_at_tag(root: Path, name: str, commit: str, run_dir: Path) -> None:
 def push(root: Path, remote: str = "origin") -> bool:
     """Push the reviews' notes ref (tag-run --push, backup, snapshot), merged first with the remote's:
     reviews written on another box are kept (union of the two notes; `parse` reads both halves)."""
-    repo = gitrepo.open_repo(root)
+    repo = gitrepo.open_git(root)
     gitnotes.merge_remote_notes(repo, NOTES_REF, remote)
     return gitrepo.push_ref(repo, NOTES_REF, remote)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from henryvc.adapters import gitrepo
 from henryvc.core.folderaction import acting_on, guarded
 from henryvc.core.journal import sync_journal
-from henryvc.core.runfolder import find_run
+from henryvc.core.runfolder import find_run, run_path
 from henryvc.errors import NotReady
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def unarchive(project: Project, name: str) -> Unarchived | None:
             if act.refused:
                 raise NotReady(act.refused)
             if target.exists() or target.is_symlink():
-                raise NotReady(f"training_runs/{folder.name} exists and so does {folder.rel}: compare the two "
+                raise NotReady(f"{run_path(folder.name)} exists and so does {folder.rel}: compare the two "
                                "folders and remove one")
             git_repo = gitrepo.open_git(project.root)
             old_files = gitrepo.tracked(git_repo, [folder.rel])
@@ -50,11 +50,11 @@ def unarchive(project: Project, name: str) -> Unarchived | None:
             os.rename(folder.path, target)
             act.moved_to(target)
             act.record({"action": "unarchive", "run": folder.name, "from": folder.rel,
-                        "to": f"training_runs/{folder.name}"}, sync=False)
+                        "to": run_path(folder.name)}, sync=False)
         sync_journal(project)
         commit = None
         if old_files:
-            new = f"training_runs/{folder.name}"
+            new = run_path(folder.name)
             gitrepo.write(git_repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", folder.rel)
             moved = [new + f[len(folder.rel):] for f in old_files]
             present = [f for f in moved if (project.root / f).exists()]
