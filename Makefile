@@ -67,7 +67,7 @@ test: setup engine engine-arm64
 # 2 cores, mostly the emulated build). Fails, never skips, when engine, emulation or base are missing.
 test-arm64: setup engine-arm64
 	set -a; . ./$(VENV)/engine.env; set +a; \
-	HENRYVC_REQUIRE_ENGINE=1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -ra -s -p no:cacheprovider -m arm64 tests/test_container_arm64.py
+	HENRYVC_REQUIRE_ENGINE=1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -ra -s -p no:cacheprovider -m arm64 tests/tiers/arm64/test_container_arm64.py
 
 # On a machine with an NVIDIA GPU: install, train the debug run on CUDA, tag, restore, verify (< 10 min).
 gpu-smoke:

@@ -1,7 +1,7 @@
 """Requeue to the first resumed step: what henryvc's batch step adds to a bare sbatch (issue 20). A benchmark.
 
 It starts the test cluster (tests/helpers/slurm.py: munged, slurmctld, two slurmd on loopback; needs root),
-makes a project with real voice clips and the tiny debug config of tests/test_slurm_training.py (real Coqui
+makes a project with real voice clips and the tiny debug config of tests/tiers/slurm/test_slurm_training.py (real Coqui
 training on CPU), and for each pair, A then B:
 
   A  `henryvc submit`; at the third step TERM to the batch step (`scancel --signal=TERM --batch`, as
@@ -37,7 +37,7 @@ from henryvc.core.project import Project  # noqa: E402
 from tests.helpers import slurm  # noqa: E402
 from tests.helpers import training as tf  # noqa: E402
 from tests.helpers.project import sh  # noqa: E402
-from tests.test_slurm_training import real_project, requeue, wait_for_step  # noqa: E402
+from tests.tiers.slurm.test_slurm_training import real_project, requeue, wait_for_step  # noqa: E402
 
 STEP = 3  # TERM once this step's checkpoint exists (save_step 3 in the tiny config)
 

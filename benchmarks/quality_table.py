@@ -8,7 +8,7 @@ reference clips, WER gap to the recordings, mel-cepstral distance and log-F0 RMS
 
 Usage: python benchmarks/quality_table.py [--demo PROJECT] [--json]
   --demo: a project whose run is trained (its delivered model speaks the held-out texts: "demo model" row).
-Not a test: tests/test_voice_scores.py asserts the thresholds on the same kinds of audio.
+Not a test: tests/training/test_voice.py asserts the thresholds on the same kinds of audio.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def render() -> str:
     """The whole reference: henryvc --help, then every command's --help, in order."""
     root = click.Context(cli, info_name="henryvc", terminal_width=100, max_content_width=100)
     parts = ["# Command reference\n",
-             "Generated from `--help` by `python scripts/command_reference.py`; `tests/test_docs.py` fails when it "
+             "Generated from `--help` by `python scripts/command_reference.py`; `tests/repo/test_docs.py` fails when it "
              "differs from the code.\n",
              "```\n" + cli.get_help(root) + "\n```\n"]
     for path, command in _commands(cli, root, []):

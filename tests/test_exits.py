@@ -97,7 +97,7 @@ def test_a_broken_environment_json_is_bad_input_naming_the_file(tmp_path):
 
 
 # A bug (and a Ctrl-C) planted in what a real module's main calls: exit 3 with one line, --traceback shows the
-# traceback instead (Python's own exit 1), Ctrl-C is 130: as `henryvc` does (tests/test_user_files.py).
+# traceback instead (Python's own exit 1), Ctrl-C is 130: as `henryvc` does (tests/cli/test_user_files.py).
 PLANTED = ("import sys, henryvc.core.stagecode as module\n"
            "def link(root, dirs=None):\n    raise {error}\n"
            "module.link = link\nsys.exit(module.main())\n")

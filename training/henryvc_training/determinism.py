@@ -98,7 +98,7 @@ def torch_environment(config: Any) -> dict[str, Any]:
             f"cudnn_benchmark={config.cudnn_benchmark}); expect small per-step loss differences between reruns")
     else:
         env["determinism"] = ("CPU: same seed, same torch build and thread count reproduce per-step losses "
-                              "and model tensors (checked by tests/test_training_determinism.py)")
+                              "and model tensors (checked by tests/tiers/slow/test_training_determinism.py)")
     return env
 
 

@@ -78,7 +78,7 @@ def _train_locked(root: Path, params: dict[str, Any], paths: RunPaths, settings:
                            f"{paths.name}` continues it as Coqui does (that epoch restarts with new random numbers)")
     # Committed checkpoints are links to the DVC cache's objects, and Coqui rewrites best_model.pth in place:
     # `dvc repro` unprotects a persisted output (private copies) before it runs the stage, so a continued run
-    # never writes into the cache (tests/test_persist_outputs.py).
+    # never writes into the cache (tests/training/test_persist_outputs.py).
     if not continuing:
         checkpoints.clear_outputs(paths)
     if rank is not None:

@@ -76,7 +76,7 @@ def _imported_cached(module: str, filename: str, mtime_ns: int, size: int) -> fr
 
 # An import statement at the start of a line, at any indentation (inside functions too), with its
 # parenthesised or backslash-continued names. Parsing only these, not the whole file, is 20x faster (each
-# `henryvc new-run` checks the closure); tests/test_codeid.py checks it against Python's own imports.
+# `henryvc new-run` checks the closure); tests/core/test_codeid.py checks it against Python's own imports.
 IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|(?:\\\n|[^\n])*)"
                          r"|import[ \t]+(?:\\\n|[^\n])*)", re.M)
 

@@ -8,12 +8,12 @@ from henryvc.adapters import dvcfiles, dvcrepo
 from henryvc.core import params
 
 # DVC fills dvc.yaml's ${run} from params.yaml: every operation's DVC repository is opened only after
-# params.yaml's run passes the run-name grammar (tests/test_params_readers.py).
+# params.yaml's run passes the run-name grammar (tests/cli/test_params_readers.py).
 if params.active_run_or_none not in dvcrepo.BEFORE_OPEN:
     dvcrepo.BEFORE_OPEN.append(params.active_run_or_none)
 
 # DVC refusing one of the user's files (.dvc/config, dvc.lock, a .dvc file) is bad input, exit 2, named with its
-# file and line, from every entry point (henryvc and `python -m henryvc...`): tests/test_user_files.py.
+# file and line, from every entry point (henryvc and `python -m henryvc...`): tests/cli/test_user_files.py.
 if dvcfiles.user_error not in exits.USER_ERRORS:
     exits.USER_ERRORS.append(dvcfiles.user_error)
 

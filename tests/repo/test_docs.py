@@ -9,7 +9,7 @@ from pathlib import Path
 
 from henryvc.commands import COMMAND_MODULES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 

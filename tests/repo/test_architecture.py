@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = (ROOT / "cli", ROOT / "training")  # each holds its packages under their import names
 MAX_LINES = 500
 

@@ -13,7 +13,7 @@ import pytest
 from henryvc.core.verdict import judge
 from henryvc_training import intelligibility, listen, quality
 from tests.helpers.listening import speak
-from tests.test_verdict import RECORDED_GOOD
+from tests.core.test_verdict import RECORDED_GOOD
 
 SEED_CRITERIA = {"max_total_loss": 2.0, "max_align_error": 0.1, "max_stopnet_loss": 0.5,
                  "max_short_text_seconds": 5.0}

@@ -14,7 +14,7 @@ import yaml
 from henryvc.core import published
 from tests.helpers.project import FAKE_TRAIN, dvc, fake_dvc_yaml, gen, sh, trained_run
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "dvc.yaml"
+TEMPLATE = Path(__file__).resolve().parents[2] / "dvc.yaml"
 # The fake stage also writes the per-step loss table the evaluate stage writes.
 FAKE_TRAIN_WITH_PLOTS = FAKE_TRAIN + '''
 (folder / "plots").mkdir(exist_ok=True)

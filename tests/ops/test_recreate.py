@@ -23,7 +23,7 @@ from tests.helpers.project import sh, trained_run
 from tests.helpers.venvs import INTERPRETER_GLOBS, interpreters, layered_venv, record_environment, site_packages
 
 EXTRA, EXTRA_VERSION = "tomli-w", "1.0.0"  # a small package the main venv lacks and no stage imports
-SOURCE = Path(__file__).resolve().parent.parent
+SOURCE = Path(__file__).resolve().parents[2]
 
 
 def layer(base: Path, packages: tuple[str, ...] = (), edit: str | None = None) -> Path:

@@ -18,7 +18,7 @@ from henryvc.core.summary import parse_message
 from henryvc.paths import SOURCE_ROOT
 from tests.helpers import training as tf
 from tests.helpers.project import scratch
-from tests.test_environment import OTHER_NUMPY, _layered_venv
+from tests.core.test_environment import OTHER_NUMPY, _layered_venv
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """`henryvc submit`, `jobs` and `cancel` against a real SLURM cluster (two slurmd on loopback).
 
 These use the fake training stage (seconds per run): they prove the scheduling, the worktrees, the tags
-and the refusals. Real Coqui training through SLURM, preempted and requeued, is tests/test_slurm_training.py.
+and the refusals. Real Coqui training through SLURM, preempted and requeued, is tests/tiers/slurm/test_slurm_training.py.
 """
 
 from __future__ import annotations

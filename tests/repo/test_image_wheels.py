@@ -1,6 +1,6 @@
 """scripts/image_wheels.py, the Dockerfile's pins and builder stages, on this machine's Python (no engine).
 
-The builder stage itself runs in the arm64_builder tier (tests/test_container_arm64.py) and in every
+The builder stage itself runs in the arm64_builder tier (tests/tiers/arm64/test_container_arm64.py) and in every
 engine-tier image build.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "image_wheels.py"
 
 

@@ -5,7 +5,7 @@ Is your cache up to date?" after a kill at 4.75 s. Random kills hit that window 
 state a kill can leave is built on purpose in a fresh clone (its DVC cache, DVC's own fetch state in the
 site cache, the half-made worktree), then `restore NAME --pull` is run again: it must exit 0, bring every
 file of the tag, and `verify` must pass. Partial objects at their final names are covered by
-tests/test_restore_partial_cache.py.
+tests/tiers/reliability/test_restore_partial_cache.py.
 
 Kills inside DVC are real SIGKILLs at exact points: the command runs as `python -c` with DVC's fetch (or
 checkout) wrapped to kill its own process at that moment, so no timing decides where the kill lands.

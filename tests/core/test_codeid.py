@@ -15,7 +15,7 @@ from henryvc import api
 from henryvc.core import codeid, stagecode
 from henryvc.core.project import Project
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

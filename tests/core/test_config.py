@@ -10,7 +10,7 @@ import pytest
 from henryvc.core import config as configs
 from tests.helpers.project import minimal_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, data, name="henry_voice_v2_debug.json") -> Path:

@@ -16,7 +16,7 @@ import pytest
 
 from henryvc import api
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from tests.helpers.lifecycle import (
 )
 from tests.helpers.project import dvc, gen, sh
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KEPT = ["README.md", "config.json", "logs/trainer.txt", "metrics.json", "run.json"]
 
 
