@@ -18,13 +18,13 @@ from henryvc.adapters import container
 from henryvc.core import recreation
 from henryvc.errors import BadInput
 from henryvc.ops import dockerrun
+from tests.helpers.cli import run_cli
 from tests.helpers.container import BASE_IMAGE, REPO, TEST_TAG, chown_tree, henryvc, owner_ids, root_owned
 
 
 def cli_subprocess(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """The real entry point in a child process: real exit code, real stderr."""
-    return subprocess.run([sys.executable, "-m", "henryvc.main", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120)
+    return run_cli(cwd, *args, process=True, env=env, timeout=120)
 
 
 def git(cwd: Path, *args: str) -> str:

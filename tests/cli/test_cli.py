@@ -13,6 +13,7 @@ import pytest
 
 from henryvc import api
 from henryvc.main import cli
+from tests.helpers.cli import run_cli
 
 
 def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()):
@@ -26,11 +27,11 @@ def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()):
 
 
 @pytest.mark.parametrize("path,command", list(all_commands()), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
-def test_every_command_has_help_with_an_example(path, command, invoke, tmp_path):
+def test_every_command_has_help_with_an_example(path, command, tmp_path):
     assert command.help and len(command.help.strip()) > 20, f"{' '.join(path)} lacks help"
     if not isinstance(command, click.Group):
         assert "Example: henryvc " in command.help, f"{' '.join(path)} lacks an example"
-    result = invoke([*path, "--help"], tmp_path)
+    result = run_cli(tmp_path, *path, "--help")
     assert result.exit_code == 0 and "Usage:" in result.output
 
 
@@ -44,8 +45,8 @@ def test_the_lazy_command_map_is_exactly_what_the_modules_declare():
     assert declared == COMMAND_MODULES
 
 
-def test_registry_commands_are_listed(invoke, tmp_path):
-    output = invoke(["--help"], tmp_path).output
+def test_registry_commands_are_listed(tmp_path):
+    output = run_cli(tmp_path, "--help").output
     for name in ("init", "validate", "new-run", "tag-run", "list", "show", "diff", "restore", "verify"):
         assert f"  {name} " in output
 
@@ -87,9 +88,8 @@ def test_read_commands_do_not_import_heavy_packages(args, tagged_project):
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "henryvc.main", "show", "../etc"], cwd=tmp_path,
-                            capture_output=True, text=True)
+    result = run_cli(tmp_path, "show", "../etc", process=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    result = subprocess.run([sys.executable, "-m", "henryvc.main", "list"], cwd=tmp_path, capture_output=True, text=True)
+    result = run_cli(tmp_path, "list", process=True)
     assert result.returncode == 1 and "henryvc init" in result.stderr

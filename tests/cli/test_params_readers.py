@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
+from tests.helpers.cli import run_cli
 from tests.helpers.project import trained_run
-from tests.helpers.reliability import git_state, henryvc, snapshot_tree
+from tests.helpers.reliability import git_state, snapshot_tree
 
 BAD = "../../etc"
 
@@ -28,7 +29,7 @@ def test_a_command_refuses_a_params_run_that_is_not_a_run_name(project, args):
     trained_run(project)
     _point_params_at(project, BAD)
     tree, git = snapshot_tree(project.root, skip=(".git", ".dvc/tmp", ".henryvc")), git_state(project.root)
-    done = henryvc(project.root, *args)
+    done = run_cli(project.root, *args, process=True)
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "run" in lines[0] and "Traceback" not in done.stderr, done.stderr

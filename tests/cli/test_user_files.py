@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from henryvc import api
+from tests.helpers.cli import run_cli
 from tests.helpers.project import sh, trained_run
-from tests.helpers.reliability import git_state, henryvc, snapshot_tree
+from tests.helpers.reliability import git_state, snapshot_tree
 
 BROKEN_CONFIG = "[core\n    remote = storage\n"  # configobj: "Invalid line ('[core') ... at line 1"
 
@@ -40,7 +41,7 @@ def test_a_config_that_does_not_parse_is_bad_input_naming_the_file_and_line(tagg
     project, name = tagged
     (project.root / ".dvc" / "config").write_text(BROKEN_CONFIG)
     before, git_before = snapshot_tree(project.root), git_state(project.root)
-    done = henryvc(project.root, *[a.replace("{run}", name) for a in command])
+    done = run_cli(project.root, *[a.replace("{run}", name) for a in command], process=True)
     assert done.returncode == 2, done.stderr
     line = one_error_line(done)
     assert ".dvc/config, line 1: DVC cannot read it" in line and "Invalid line ('[core')" in line
@@ -57,7 +58,7 @@ def test_a_config_dvc_refuses_is_bad_input_naming_the_line(tagged, config, expec
     (project.root / ".dvc" / "config").write_text(config)
     for command in (["restore", name], ["backup", "--verify"]):
         before = snapshot_tree(project.root)
-        done = henryvc(project.root, *command)
+        done = run_cli(project.root, *command, process=True)
         assert done.returncode == 2, (command, done.stderr)
         assert expected in one_error_line(done)
         assert snapshot_tree(project.root) == before
@@ -73,7 +74,7 @@ def test_tag_run_refuses_a_malformed_dvc_lock_with_its_line(project, text, expec
     trained_run(project)
     (project.root / "dvc.lock").write_text(text)
     git_before = git_state(project.root)
-    done = henryvc(project.root, "tag-run")
+    done = run_cli(project.root, "tag-run", process=True)
     assert done.returncode == 2, done.stderr
     assert expected in one_error_line(done)
     assert git_state(project.root) == git_before  # no commit, no tag
@@ -89,7 +90,7 @@ def test_tag_run_refuses_a_malformed_dvc_file_with_its_line(project, text, expec
     dvcfile = project.root / "voice_data.dvc"
     dvcfile.write_text(dvcfile.read_text() + "  bogus: 1\n" if text == "EXTRA" else text)
     git_before = git_state(project.root)
-    done = henryvc(project.root, "tag-run")
+    done = run_cli(project.root, "tag-run", process=True)
     assert done.returncode == 2, done.stderr
     assert expected in one_error_line(done)
     assert git_state(project.root) == git_before
@@ -113,7 +114,7 @@ def test_restore_and_verify_refuse_a_tag_whose_dvc_lock_is_malformed(tagged):
     commit = _tag_commit_with(project, "dvc.lock", 'schema: "2.0"\nstages:\n  train: [\n', name)
     for command in (["restore", name], ["restore", name, "--pull"], ["verify", name]):
         before = snapshot_tree(project.root)
-        done = henryvc(project.root, *command)
+        done = run_cli(project.root, *command, process=True)
         assert done.returncode == 2, (command, done.stderr)
         assert f"dvc.lock at {commit[:10]}, line 4: not valid YAML" in one_error_line(done)
         assert snapshot_tree(project.root) == before
@@ -126,14 +127,14 @@ def test_a_dvc_error_during_checkout_is_named_not_a_bug(tagged):
     project, _ = tagged
     extra = "henry_v2_debug_20261207_000002"
     _tag_commit_with(project, "voice_data.dvc", (project.root / "voice_data.dvc").read_text() + "  bogus: 1\n", extra)
-    done = henryvc(project.root, "restore", extra)
+    done = run_cli(project.root, "restore", extra, process=True)
     assert done.returncode == 1, done.stderr
     assert f".henryvc/restore/{extra}/voice_data.dvc, line 7: extra keys not allowed" in one_error_line(done)
 
     undefined = "henry_v2_debug_20261207_000003"
     dvc_yaml = (project.root / "dvc.yaml").read_text()
     _tag_commit_with(project, "dvc.yaml", dvc_yaml.replace("cmd: python", "cmd: python ${nosuch}"), undefined)
-    done = henryvc(project.root, "restore", undefined)
+    done = run_cli(project.root, "restore", undefined, process=True)
     assert done.returncode == 1, done.stderr
     line = one_error_line(done)
     assert f"dvc checkout in {project.root}/.henryvc/restore/{undefined} failed:" in line
@@ -188,7 +189,7 @@ def test_henryvc_run_refuses_a_malformed_voice_data_dvc_before_it_makes_anything
     dvcfile = project.root / "voice_data.dvc"
     dvcfile.write_text(dvcfile.read_text() + "  bogus: 1\n" if broken == "EXTRA" else broken)
     before, git_before = snapshot_tree(project.root), git_state(project.root)
-    done = henryvc(project.root, "run", "--major", "2", "--variant", "debug")
+    done = run_cli(project.root, "run", "--major", "2", "--variant", "debug", process=True)
     assert done.returncode == 2, done.stderr
     assert expected in one_error_line(done)
     after = snapshot_tree(project.root)

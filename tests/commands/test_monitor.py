@@ -14,6 +14,7 @@ import urllib.request
 
 from henryvc import api
 from henryvc.ops import logs
+from tests.helpers.cli import run_cli
 from tests.helpers.lifecycle import HENRYVC, run_with_status, training
 from tests.helpers.project import dvc
 
@@ -53,17 +54,17 @@ def read_until(stream, needle: str, timeout: float) -> str:
     return seen
 
 
-def test_logs_prints_tails_and_explains(project, invoke):
+def test_logs_prints_tails_and_explains(project):
     name = new_run(project)
     log = project.run_dir(name) / "training_v2.log"
-    result = invoke(["logs", name], project.root)
+    result = run_cli(project.root, "logs", name)
     assert result.exit_code == 1 and "does not exist yet" in result.output
     log.write_text("".join(f"2026-11-24 10:00:0{i} INFO     henryvc.training: step {i}\n" for i in range(6)))
-    assert invoke(["logs", name], project.root).output == log.read_text()
-    tail = invoke(["logs", name, "-n", "2"], project.root).output.splitlines()
+    assert run_cli(project.root, "logs", name).output == log.read_text()
+    tail = run_cli(project.root, "logs", name, "-n", "2").output.splitlines()
     assert [line.rsplit(" ", 1)[1] for line in tail] == ["4", "5"]
-    assert invoke(["logs", "henry_v2_debug_20200101_000000"], project.root).exit_code == 2
-    assert invoke(["logs", "../../etc/passwd"], project.root).exit_code == 2
+    assert run_cli(project.root, "logs", "henry_v2_debug_20200101_000000").exit_code == 2
+    assert run_cli(project.root, "logs", "../../etc/passwd").exit_code == 2
 
 
 def test_logs_follow_a_file_another_process_appends(project, tmp_path):
@@ -110,21 +111,21 @@ def test_read_log_follow_stops_when_asked(project):
     assert "".join(chunks) == "first\nsecond\n"
 
 
-def test_logs_never_read_through_a_symlink_out(project, invoke, tmp_path):
+def test_logs_never_read_through_a_symlink_out(project, tmp_path):
     name = new_run(project)
     secret = tmp_path / "secret.txt"
     secret.write_text("do not print me\n")
     (project.run_dir(name) / "training_v2.log").symlink_to(secret)
-    result = invoke(["logs", name], project.root)
+    result = run_cli(project.root, "logs", name)
     assert result.exit_code == 1 and "outside the project" in result.output
     assert "do not print me" not in result.output
 
 
-def test_tensorboard_serves_the_chosen_runs(project, invoke):
+def test_tensorboard_serves_the_chosen_runs(project):
     import tensorboard  # noqa: F401  (pinned in the train extra: missing is a failure, never a skip)
     a = run_with_status(project, "success", seed=1)
     b = run_with_status(project, "failed", seed=2)
-    result = invoke(["tensorboard", "--print"], project.root)
+    result = run_cli(project.root, "tensorboard", "--print")
     assert result.exit_code == 0, result.output
     assert f"{a}:training_runs/{a}/tensorboard,{b}:training_runs/{b}/tensorboard" in result.output
     with socket.socket() as probe:
@@ -145,12 +146,12 @@ def test_tensorboard_serves_the_chosen_runs(project, invoke):
         server.wait(timeout=30)
 
 
-def test_status_lists_a_training_run(project, invoke):
+def test_status_lists_a_training_run(project):
     done = run_with_status(project, "success", seed=1)
     busy = run_with_status(project, "training", seed=2)
     (project.run_dir(busy) / "training_v2.log").write_text("INFO step 1\nINFO step 2: loss 1.23\n")
     with training(project.run_dir(busy)):
-        result = invoke(["status", "--json"], project.root)
+        result = run_cli(project.root, "status", "--json")
         assert result.exit_code == 0, result.output
         data = json.loads(result.output)
         assert data["training"] == [busy]
@@ -158,13 +159,13 @@ def test_status_lists_a_training_run(project, invoke):
         assert runs[busy]["last_log_line"] == "INFO step 2: loss 1.23" and not runs[done]["training"]
         assert runs[done]["bytes"] > 2 * 131072 and runs[done]["files"] >= 7
         assert data["cache_bytes"] > 0 and data["disk"]["project"]["free"] > 0 and data["cpu"]["cpus"] >= 1
-        human = invoke(["status"], project.root).output
+        human = run_cli(project.root, "status").output
         assert f"training now: {busy}" in human and "DVC cache:" in human
-    assert json.loads(invoke(["status", "--json"], project.root).output)["training"] == []
+    assert json.loads(run_cli(project.root, "status", "--json").output)["training"] == []
 
 
-def test_doctor_reports_a_broken_config_and_an_unreachable_remote_with_fixes(project, invoke, tmp_path):
-    result = invoke(["doctor", "--json"], project.root)
+def test_doctor_reports_a_broken_config_and_an_unreachable_remote_with_fixes(project, tmp_path):
+    result = run_cli(project.root, "doctor", "--json")
     report = json.loads(result.output)
     assert {c["name"]: c["level"] for c in report["checks"] if c["name"] in ("remote", "config")} == {
         "remote": "ok", "config": "ok"}
@@ -173,7 +174,7 @@ def test_doctor_reports_a_broken_config_and_an_unreachable_remote_with_fixes(pro
     (project.root / "configs" / "henry_voice_v2_debug.json").write_text('{"model": "tacotron2",,}')
     dvc(project.root, "remote", "modify", "storage", "url", str(tmp_path / "unplugged-disk" / "henry"))
     dvc(project.root, "remote", "add", "far", "ssh://127.0.0.1:1/srv/henry")
-    result = invoke(["doctor", "--json"], project.root)
+    result = run_cli(project.root, "doctor", "--json")
     assert result.exit_code == 1
     checks = json.loads(result.output)["checks"]
     [config] = [c for c in checks if c["name"] == "config" and c["level"] == "error"]
@@ -183,5 +184,5 @@ def test_doctor_reports_a_broken_config_and_an_unreachable_remote_with_fixes(pro
     assert "mount" in remotes["storage"]["fix"]
     assert remotes["far"]["level"] == "error" and "ssh -o BatchMode=yes -p 1 127.0.0.1 true" in remotes["far"]["fix"]
     assert any(c["name"] == "runs" and name in c["detail"] for c in checks)
-    human = invoke(["doctor"], project.root).output
+    human = run_cli(project.root, "doctor").output
     assert "fix:" in human and "error" in human

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from henryvc.core import config as configs
+from tests.helpers.cli import run_cli
 from tests.helpers.project import minimal_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,24 +98,24 @@ def test_non_object_and_huge_files(tmp_path):
     assert "limit" in configs.validate_file(huge)[0].problem
 
 
-def test_validate_command_exit_codes(tmp_path, invoke):
+def test_validate_command_exit_codes(tmp_path):
     good = write(tmp_path, minimal_config())
     bad = write(tmp_path, {**minimal_config(), "scheduler_after_epoch": True}, "henry_voice_v2_stable.json")
-    assert invoke(["validate", str(good)], tmp_path).exit_code == 0
-    result = invoke(["validate", str(good), str(bad)], tmp_path)
+    assert run_cli(tmp_path, "validate", str(good)).exit_code == 0
+    result = run_cli(tmp_path, "validate", str(good), str(bad))
     assert result.exit_code == 1
     assert "scheduler_after_epoch" in result.output and "fix:" in result.output
-    result = invoke(["validate", "--json", str(bad)], tmp_path)
+    result = run_cli(tmp_path, "validate", "--json", str(bad))
     assert {f["field"] for f in json.loads(result.output)} >= {"scheduler_after_epoch", "variant"}
 
 
 @pytest.mark.parametrize("variant", ["stable", "production", "experimental"])
-def test_gpu_config_with_no_loader_workers_is_a_warning(tmp_path, variant, invoke):
+def test_gpu_config_with_no_loader_workers_is_a_warning(tmp_path, variant):
     data = {**minimal_config(variant), "num_loader_workers": 0}
     path = write(tmp_path, data, f"henry_voice_v2_{variant}.json")
     [finding] = configs.validate_file(path)
     assert (finding.field, finding.severity) == ("num_loader_workers", "warning")
-    result = invoke(["validate", str(path)], tmp_path)
+    result = run_cli(tmp_path, "validate", str(path))
     assert result.exit_code == 0 and "warning:" in result.output and "num_loader_workers" in result.output
     del data["num_loader_workers"]  # absent is Coqui's default, 0
     assert fields(configs.validate_file(write(tmp_path, data, f"henry_voice_v2_{variant}.json"))) == {"num_loader_workers"}

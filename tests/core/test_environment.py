@@ -13,6 +13,7 @@ import pytest
 
 from henryvc.adapters import gitrepo
 from henryvc.core import environment, recreation
+from tests.helpers.cli import run_cli
 from tests.helpers.project import trained_run
 from tests.helpers.venvs import layered_venv, record_environment
 
@@ -88,14 +89,14 @@ def test_record_imported_adds_to_the_run_environment(tmp_path):
 
 
 @pytest.fixture
-def locked_run(project, invoke):
+def locked_run(project):
     """A tagged run (fake stage) whose folder holds the lock and environment.json of this interpreter, and
     the distributions a stand-in training that imports numpy imported."""
     name = trained_run(project)
     run_dir = project.run_dir(name)
     record_environment(sys.executable, run_dir)  # what the train stage records (it imports numpy)
     subprocess.run(["git", "add", f"training_runs/{name}"], cwd=project.root, check=True)
-    result = invoke(["tag-run", name], project.root)
+    result = run_cli(project.root, "tag-run", name)
     assert result.exit_code == 0, result.output
     return project, name
 
@@ -111,21 +112,19 @@ def test_other_numpy_is_refused_with_one_line_naming_it(locked_run, tmp_path):
     seen = subprocess.run([str(python), "-c", "import numpy; print(numpy.__version__)"], capture_output=True,
                           text=True, check=True).stdout.strip()
     assert seen == OTHER_NUMPY != metadata.version("numpy")
-    proc = subprocess.run([str(python), "-m", "henryvc.main", "recreate", name], cwd=project.root,
-                          capture_output=True, text=True)
+    proc = run_cli(project.root, "recreate", name, process=True, python=python)
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert "was made in another environment (1 difference(s))" in lines[0]
     assert lines[1:] == [f"  package numpy: {metadata.version('numpy')} at the tag, {OTHER_NUMPY} here"]
     assert not (project.state / "recreate").exists()  # refused before anything was written
-    same = subprocess.run([sys.executable, "-m", "henryvc.main", "recreate", name, "--check"], cwd=project.root,
-                          capture_output=True, text=True)
+    same = run_cli(project.root, "recreate", name, "--check", process=True)
     assert same.returncode == 0, same.stderr
 
 
-def test_show_and_diff_report_the_environment(locked_run, invoke):
+def test_show_and_diff_report_the_environment(locked_run):
     project, name = locked_run
-    shown = invoke(["show", name], project.root).output
+    shown = run_cli(project.root, "show", name).output
     assert f"numpy {metadata.version('numpy')}" in shown
     assert "code:    henryvc " in shown
     other = trained_run(project, seed=2)
@@ -134,7 +133,7 @@ def test_show_and_diff_report_the_environment(locked_run, invoke):
         environment.lock_text({**environment.freeze(), "numpy": OTHER_NUMPY}))
     info, _ = environment.current()
     (run_dir / environment.INFO_FILE).write_text(json.dumps(info))
-    result = invoke(["diff", name, other], project.root)
+    result = run_cli(project.root, "diff", name, other)
     assert f"environment: package numpy: {metadata.version('numpy')} -> {OTHER_NUMPY}" in result.output
 
 
@@ -158,10 +157,10 @@ def test_env_build_installs_a_lock_and_henryvc_at_a_commit(tmp_path):
     assert (venv / environment.LOCK_FILE).read_text() == lock
 
 
-def test_env_build_refuses_a_folder_in_use(tmp_path, invoke):
+def test_env_build_refuses_a_folder_in_use(tmp_path):
     lock = tmp_path / "l.lock"
     lock.write_text("six==1.16.0\n")
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "x").write_text("")
-    result = invoke(["env", "build", "--lock", str(lock), "--venv", str(tmp_path / "used")], tmp_path)
+    result = run_cli(tmp_path, "env", "build", "--lock", str(lock), "--venv", str(tmp_path / "used"))
     assert result.exit_code == 2 and "not empty" in result.output

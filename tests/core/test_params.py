@@ -8,6 +8,7 @@ import pytest
 
 from henryvc.core import params
 from henryvc.errors import BadInput
+from tests.helpers.cli import run_cli
 
 RUN = "henry_v2_debug_20261124_101500"
 
@@ -57,8 +58,8 @@ def test_set_active_run_keeps_comments_and_refuses_a_bad_name(tmp_path):
     assert params.active_run(tmp_path) == RUN
 
 
-def test_tag_run_with_a_bad_active_run_exits_2_with_one_line(project, invoke):
+def test_tag_run_with_a_bad_active_run_exits_2_with_one_line(project):
     write(project.root, "run: ../../etc\n")
-    result = invoke(["tag-run"], project.root)
+    result = run_cli(project.root, "tag-run")
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "henryvc: error:" in result.stderr

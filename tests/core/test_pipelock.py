@@ -12,8 +12,8 @@ import time
 
 import yaml
 
+from tests.helpers.cli import run_cli, spawn_cli
 from tests.helpers.project import gen, sh
-from tests.helpers.reliability import henryvc, spawn
 
 SLOW_TRAIN = "import time\ntime.sleep(2)\n"
 
@@ -21,13 +21,13 @@ SLOW_TRAIN = "import time\ntime.sleep(2)\n"
 def test_second_run_is_refused_before_it_touches_anything(project):
     script = (project.root / "fake_train.py").read_text()
     gen(project, {"fake_train.py": SLOW_TRAIN + script}, commit="a fake stage that takes two seconds")
-    first = spawn(project.root, "run", "--major", "2", "--variant", "debug", "--description", "first")
+    first = spawn_cli(project.root, "run", "--major", "2", "--variant", "debug", "--description", "first")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(project.runs.glob("henry_v2_*/run.json")):
         time.sleep(0.005)
     (a_dir,) = [p.parent for p in project.runs.glob("henry_v2_*/run.json")]
     # The window of the defect: A's run exists and params.yaml names it, A's `dvc repro` is starting.
-    second = henryvc(project.root, "run", "--major", "2", "--variant", "stable", "--description", "second")
+    second = run_cli(project.root, "run", "--major", "2", "--variant", "stable", "--description", "second", process=True)
     out, err = first.communicate(timeout=300)
 
     assert first.returncode == 0, err
@@ -48,11 +48,11 @@ def test_new_run_is_refused_while_a_pipeline_runs(project):
     """A bare `henryvc new-run` during a `henryvc run` would re-point params.yaml the same way."""
     script = (project.root / "fake_train.py").read_text()
     gen(project, {"fake_train.py": SLOW_TRAIN + script}, commit="a fake stage that takes two seconds")
-    first = spawn(project.root, "run", "--major", "2", "--variant", "debug", "--no-tag")
+    first = spawn_cli(project.root, "run", "--major", "2", "--variant", "debug", "--no-tag")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(project.runs.glob("henry_v2_*/run.json")):
         time.sleep(0.005)
-    other = henryvc(project.root, "new-run", "--major", "2", "--variant", "stable")
+    other = run_cli(project.root, "new-run", "--major", "2", "--variant", "stable", process=True)
     first.communicate(timeout=300)
     assert first.returncode == 0
     assert other.returncode == 1 and "henryvc run" in other.stderr, other.stderr

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from henryvc.core import published
+from tests.helpers.cli import run_cli
 from tests.helpers.project import FAKE_TRAIN, dvc, fake_dvc_yaml, gen, sh, trained_run
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "dvc.yaml"
@@ -39,12 +40,12 @@ def test_template_declares_every_stable_path():
     assert declared == set(published.STABLE)
 
 
-def test_dvc_compares_run_tags_metric_by_metric_and_curve_over_curve(project, invoke, tmp_path):
+def test_dvc_compares_run_tags_metric_by_metric_and_curve_over_curve(project, tmp_path):
     _views_project(project)
     a = trained_run(project, seed=1)
-    assert invoke(["tag-run", a], project.root).exit_code == 0
+    assert run_cli(project.root, "tag-run", a).exit_code == 0
     b = trained_run(project, seed=7)
-    assert invoke(["tag-run", b], project.root).exit_code == 0
+    assert run_cli(project.root, "tag-run", b).exit_code == 0
     assert "up to date" in dvc(project.root, "status").stdout
     assert sh(project.root, "git", "status", "--porcelain", "--", "metrics", "plots").stdout == ""
     assert json.loads(sh(project.root, "git", "show", f"{a}:metrics/run.json").stdout)["total_loss"] == 1.51

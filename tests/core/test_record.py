@@ -19,7 +19,7 @@ import pytest
 
 from henryvc import api
 from henryvc.core import record as records
-from tests.helpers.reliability import henryvc
+from tests.helpers.cli import run_cli
 
 TRAINER = """\
 import os, subprocess, sys, time
@@ -38,7 +38,7 @@ time.sleep(60)
 
 
 def _status(project, name: str) -> str:
-    done = henryvc(project.root, "list", "--json")
+    done = run_cli(project.root, "list", "--json", process=True)
     assert done.returncode == 0, done.stderr
     return {r["name"]: r for r in json.loads(done.stdout)["runs"]}[name]["status"]
 

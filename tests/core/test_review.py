@@ -7,6 +7,7 @@ import json
 
 from henryvc.core import review
 from henryvc.core.verdict import Verdict, judge
+from tests.helpers.cli import run_cli
 from tests.helpers.project import gen, minimal_config, sh, trained_run
 
 
@@ -23,11 +24,10 @@ def _note(project, name: str) -> list[dict]:
     return review.parse(done.stdout) if done.returncode == 0 else []
 
 
-def test_review_before_and_after_tagging(project, invoke):
+def test_review_before_and_after_tagging(project):
     name = trained_run(project)
     before = _head(project)
-    result = invoke(["review", name, "--rating", "4", "--verdict", "approve", "--notes", "clear and natural"],
-                    project.root)
+    result = run_cli(project.root, "review", name, "--rating", "4", "--verdict", "approve", "--notes", "clear and natural")
     assert result.exit_code == 0, result.output
     assert f"reviewed {name}: approve 4/5" in result.output
     after = _head(project)
@@ -43,58 +43,57 @@ def test_review_before_and_after_tagging(project, invoke):
     assert sh(project.root, "git", "status", "--porcelain", "--", f"training_runs/{name}/reviews.json",
               f"training_runs/{name}/README.md").stdout == ""
 
-    assert invoke(["tag-run", name], project.root).exit_code == 0
+    assert run_cli(project.root, "tag-run", name).exit_code == 0
     tag_commit = sh(project.root, "git", "rev-parse", f"{name}^{{commit}}").stdout.strip()
     assert [r["id"] for r in _note(project, name)] == [saved[0]["id"]]  # copied into the note at tagging
 
-    result = invoke(["review", name, "--rating", "2", "--verdict", "reject", "--notes", "buzzy at the end"],
-                    project.root)
+    result = run_cli(project.root, "review", name, "--rating", "2", "--verdict", "reject", "--notes", "buzzy at the end")
     assert result.exit_code == 0, result.output
     assert sh(project.root, "git", "rev-parse", f"{name}^{{commit}}").stdout.strip() == tag_commit  # tag never moves
     assert [r["verdict"] for r in _note(project, name)] == ["approve", "reject"]
     assert _subject(project) == f"henryvc: review {name} (reject, 2/5)"
 
-    listing = invoke(["list"], project.root).output
+    listing = run_cli(project.root, "list").output
     header, row = listing.splitlines()[0], next(line for line in listing.splitlines() if line.startswith(name))
     assert "REVIEW" in header and "reject 2/5 (+1)" in row
-    shown = invoke(["show", name], project.root).output
+    shown = run_cli(project.root, "show", name).output
     assert "approve 4/5 by Henry Tester" in shown
     assert "reject 2/5 by Henry Tester <tester@henryvc.invalid>: buzzy" in shown
-    as_json = json.loads(invoke(["show", name, "--json"], project.root).output)
+    as_json = json.loads(run_cli(project.root, "show", name, "--json").output)
     assert [r["rating"] for r in as_json["reviews"]] == [4, 2]
-    listed = json.loads(invoke(["list", "--json"], project.root).output)
+    listed = json.loads(run_cli(project.root, "list", "--json").output)
     assert [r["verdict"] for r in listed["runs"][0]["reviews"]] == ["approve", "reject"]
 
 
-def test_review_of_a_tagged_run_without_its_folder_goes_to_the_note(project, invoke):
+def test_review_of_a_tagged_run_without_its_folder_goes_to_the_note(project):
     name = trained_run(project)
-    assert invoke(["tag-run", name], project.root).exit_code == 0
+    assert run_cli(project.root, "tag-run", name).exit_code == 0
     sh(project.root, "git", "rm", "-rq", f"training_runs/{name}")
     sh(project.root, "git", "commit", "-qm", "drop the run folder")
     head = _head(project)
-    result = invoke(["review", name, "--rating", "3", "--verdict", "approve", "--notes", ""], project.root)
+    result = run_cli(project.root, "review", name, "--rating", "3", "--verdict", "approve", "--notes", "")
     assert result.exit_code == 0, result.output
     assert "note on" in result.output and _head(project) == head
     assert [r["rating"] for r in _note(project, name)] == [3]
-    assert "approve 3/5" in invoke(["list"], project.root).output
+    assert "approve 3/5" in run_cli(project.root, "list").output
     sh(project.root, "git", "pack-refs", "--all")  # the notes ref in packed-refs (as after git gc) still reads
     assert not (project.root / ".git" / review.NOTES_REF).exists()
-    assert "approve 3/5" in invoke(["list"], project.root).output
+    assert "approve 3/5" in run_cli(project.root, "list").output
 
 
-def test_bad_review_input_is_one_line_and_writes_nothing(project, invoke):
+def test_bad_review_input_is_one_line_and_writes_nothing(project):
     name = trained_run(project)
     head = _head(project)
     for args in (["--rating", "7", "--verdict", "approve", "--notes", "x"],
                  ["--rating", "3", "--verdict", "maybe", "--notes", "x"],
                  ["--verdict", "approve", "--notes", "x"]):  # no terminal to ask for the rating
-        result = invoke(["review", name, *args], project.root)
+        result = run_cli(project.root, "review", name, *args)
         assert result.exit_code == 2, (args, result.output)
     assert not (project.run_dir(name) / review.REVIEWS_FILE).exists()
     assert "Review:" not in (project.run_dir(name) / "README.md").read_text()
     assert _head(project) == head
-    assert invoke(["review", "henry_v2_debug_20990101_000000", "--rating", "3", "--verdict", "approve",
-                   "--notes", ""], project.root).exit_code == 2
+    assert run_cli(project.root, "review", "henry_v2_debug_20990101_000000", "--rating", "3", "--verdict", "approve",
+                   "--notes", "").exit_code == 2
 
 
 def _production_project(project):
@@ -103,27 +102,26 @@ def _production_project(project):
                   + "review:\n  required_for: [production]\n"}, commit="production template, review gate")
 
 
-def test_production_run_is_not_tagged_success_without_an_approving_review(project, invoke):
+def test_production_run_is_not_tagged_success_without_an_approving_review(project):
     _production_project(project)
     name = trained_run(project, "production")  # the fake stage marks it success
-    result = invoke(["tag-run", name], project.root)
+    result = run_cli(project.root, "tag-run", name)
     assert result.exit_code == 1
     assert f"{name} cannot be tagged success: awaiting an approving review" in result.output
     assert "review.required_for lists production and it has no review" in result.output
     assert sh(project.root, "git", "tag", "-l", name).stdout == ""
-    assert invoke(["review", name, "--rating", "2", "--verdict", "reject", "--notes", "robotic"],
-                  project.root).exit_code == 0
-    result = invoke(["tag-run", name], project.root)
+    assert run_cli(project.root, "review", name, "--rating", "2", "--verdict", "reject", "--notes", "robotic").exit_code == 0
+    result = run_cli(project.root, "tag-run", name)
     assert result.exit_code == 1 and "its latest review is a reject (2/5)" in result.output
-    assert invoke(["review", name, "--rating", "4", "--verdict", "approve", "--notes", "fixed by ear"],
-                  project.root).exit_code == 0
-    result = invoke(["tag-run", name], project.root)
+    assert run_cli(project.root, "review", name, "--rating", "4", "--verdict", "approve",
+                   "--notes", "fixed by ear").exit_code == 0
+    result = run_cli(project.root, "tag-run", name)
     assert result.exit_code == 0, result.output
     assert f"tagged {name} (success)" in result.output
     assert [r["verdict"] for r in _note(project, name)] == ["reject", "approve"]
 
 
-def test_evaluate_withholds_success_until_an_approving_review_releases_it(project, invoke):
+def test_evaluate_withholds_success_until_an_approving_review_releases_it(project):
     _production_project(project)
     name = trained_run(project, "production")
     run_dir = project.run_dir(name)
@@ -140,8 +138,7 @@ def test_evaluate_withholds_success_until_an_approving_review_releases_it(projec
     from henryvc.core import record as records
 
     records.update(run_dir, status=withheld.status, verdict=withheld.to_dict())
-    assert invoke(["review", name, "--rating", "5", "--verdict", "approve", "--notes", "ship it"],
-                  project.root).exit_code == 0
+    assert run_cli(project.root, "review", name, "--rating", "5", "--verdict", "approve", "--notes", "ship it").exit_code == 0
     rec = records.load(run_dir)
     assert rec.status == "success" and rec.history[-1]["event"] == "review-approved-success"
     assert (run_dir / "SUCCESS").exists()
@@ -149,15 +146,15 @@ def test_evaluate_withholds_success_until_an_approving_review_releases_it(projec
     assert sh(project.root, "git", "show", f"HEAD:training_runs/{name}/run.json").stdout.count('"success"') >= 1
 
 
-def test_tag_run_push_and_backup_push_the_review_notes(project, invoke, tmp_path):
+def test_tag_run_push_and_backup_push_the_review_notes(project, tmp_path):
     name = trained_run(project)
     bare = tmp_path / "origin.git"
     sh(tmp_path, "git", "init", "-q", "--bare", str(bare))
     sh(project.root, "git", "remote", "add", "origin", str(bare))
     sh(project.root, "git", "push", "-q", "origin", "main")
     approve = ["review", name, "--rating", "4", "--verdict", "approve", "--notes", "ok"]
-    assert invoke(approve, project.root).exit_code == 0
-    assert invoke(["tag-run", name, "--push"], project.root).exit_code == 0
+    assert run_cli(project.root, *approve).exit_code == 0
+    assert run_cli(project.root, "tag-run", name, "--push").exit_code == 0
     remote_refs = sh(project.root, "git", "ls-remote", "origin").stdout
     assert review.NOTES_REF in remote_refs and f"refs/tags/{name}" in remote_refs
     # A clone that fetches the notes sees the review without the run folder.
@@ -167,8 +164,8 @@ def test_tag_run_push_and_backup_push_the_review_notes(project, invoke, tmp_path
     assert [r["rating"] for r in review.parse(sh(clone, "git", "notes", "--ref", review.NOTES_REF, "show",
                                                     f"{name}^{{commit}}").stdout)] == [4]
     reject = ["review", name, "--rating", "1", "--verdict", "reject", "--notes", "later"]
-    assert invoke(reject, project.root).exit_code == 0
-    result = invoke(["backup"], project.root)
+    assert run_cli(project.root, *reject).exit_code == 0
+    result = run_cli(project.root, "backup")
     assert result.exit_code == 0, result.output
     remote_note = sh(project.root, "git", "ls-remote", "origin", review.NOTES_REF).stdout.split()[0]
     assert remote_note == sh(project.root, "git", "rev-parse", review.NOTES_REF).stdout.strip()
@@ -211,21 +208,21 @@ def test_review_asks_on_a_terminal(project):
     assert (saved["rating"], saved["verdict"], saved["notes"]) == (5, "approve", "asked on a tty")
 
 
-def test_reviews_from_two_boxes_merge_when_pushed(project, invoke, tmp_path):
+def test_reviews_from_two_boxes_merge_when_pushed(project, tmp_path):
     name = trained_run(project)
     bare = tmp_path / "origin.git"
     sh(tmp_path, "git", "init", "-q", "--bare", str(bare))
     sh(project.root, "git", "remote", "add", "origin", str(bare))
-    assert invoke(["tag-run", name, "--push"], project.root).exit_code == 0
+    assert run_cli(project.root, "tag-run", name, "--push").exit_code == 0
     sh(project.root, "git", "push", "-q", "origin", "main")
     other = tmp_path / "other-box"
     sh(tmp_path, "git", "clone", "-q", str(bare), str(other))
     first = ["review", name, "--rating", "3", "--verdict", "approve", "--notes", "box two", "--push"]
-    result = invoke(first, other)
+    result = run_cli(other, *first)
     assert result.exit_code == 0 and "reviews pushed to origin" in result.output, result.output
     second = ["review", name, "--rating", "2", "--verdict", "reject", "--notes", "box one", "--push"]
-    result = invoke(second, project.root)  # its notes ref never saw box two's: merged, not rejected
+    result = run_cli(project.root, *second)  # its notes ref never saw box two's: merged, not rejected
     assert result.exit_code == 0, result.output
     remote = review.parse(sh(bare, "git", "notes", "--ref", review.NOTES_REF, "show", f"{name}^{{commit}}").stdout)
     assert sorted(r["notes"] for r in remote) == ["box one", "box two"]
-    assert "reject 2/5 (+1)" in invoke(["list"], project.root).output
+    assert "reject 2/5 (+1)" in run_cli(project.root, "list").output

@@ -14,9 +14,10 @@ from pathlib import Path
 from henryvc import api
 from henryvc.core import record as records
 from henryvc.core.project import Project
+from tests.helpers.cli import command
 from tests.helpers.project import dvc, sh
 
-HENRYVC = (sys.executable, "-m", "henryvc.main")
+HENRYVC = tuple(command())  # the real henryvc as a process (tests.helpers.cli runs it)
 # The trainer's own lock holder (henryvc.core.record.training: the OS lock, with this pid and start time written in
 # it), imported by the installed name: the child runs in the run folder, where no source checkout is importable.
 HOLD_LOCK = ("import sys, time\nfrom henryvc.core.record import training\nwith training(sys.argv[1]):\n"
@@ -53,12 +54,6 @@ def training(run_dir: Path) -> Iterator[subprocess.Popen]:
     finally:
         child.kill()
         child.wait()
-
-
-def henryvc(cwd: Path, *args: str, stdin: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """The real henryvc command line as a subprocess (stdin not a terminal)."""
-    return subprocess.run([*HENRYVC, *args], cwd=cwd, input=stdin if stdin is not None else "",
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def picture(root: Path) -> dict[str, tuple]:

@@ -13,11 +13,9 @@ import wave
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from henryvc import api
 from henryvc.core.project import Project
-from henryvc.main import cli
 
 PYTHON_BIN = str(Path(sys.executable).parent)
 
@@ -132,22 +130,6 @@ def isolate(monkeypatch, home: Path) -> Path:
 def isolated_env(tmp_path_factory, monkeypatch):
     """Own HOME, git identity and DVC site cache for every test; the venv's python first on PATH."""
     return isolate(monkeypatch, tmp_path_factory.mktemp("home"))
-
-
-@pytest.fixture
-def invoke():
-    """Run the henryvc command line in-process: invoke(args, cwd) -> click Result."""
-    runner = CliRunner()
-
-    def run(args: list[str], cwd: Path):
-        old = Path.cwd()
-        os.chdir(cwd)
-        try:
-            return runner.invoke(cli, args, catch_exceptions=False)
-        finally:
-            os.chdir(old)
-
-    return run
 
 
 def make_project(root: Path, remote: Path) -> Project:

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,10 +20,11 @@ import pytest
 
 from henryvc import api
 from henryvc.core.project import Project
+from tests.helpers.cli import command
 from tests.helpers.project import dvc, fake_dvc_yaml, gen, make_project, sh
 
 # The real command line, exactly as installed (python -m cli.main is what the console script runs).
-HENRYVC = (sys.executable, "-m", "henryvc.main")
+HENRYVC = tuple(command())  # the real henryvc as a process (tests.helpers.cli runs it)
 MB = 1024 * 1024
 
 BIG_DVC_YAML = fake_dvc_yaml("fake_train.py", logs=False)
@@ -70,19 +70,6 @@ def train(project: Project, seed: int = 1, mb: int = 1, files: int = 2, variant:
     set_fake(project, seed, mb, files)
     dvc(project.root, "repro", "-q")
     return name
-
-
-def henryvc(cwd: Path, *args: str, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real henryvc command line in CWD."""
-    return subprocess.run([*HENRYVC, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-
-
-def spawn(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start the real henryvc in its own process group (so a kill takes its git and ssh children too)."""
-    return subprocess.Popen([*HENRYVC, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, env={**os.environ, **(env or {})})
 
 
 @dataclass

@@ -3,6 +3,7 @@ evaluation audio and alignments per epoch, logs/evaluations.jsonl, plots/loss.cs
 
 from __future__ import annotations
 
+from tests.helpers.cli import run_cli
 from tests.helpers.project import FAKE_TRAIN, fake_dvc_yaml, gen, trained_run
 
 SENTENCES = ("Hello, I am Henry.", "The quick brown fox jumps over the lazy dog.")
@@ -62,13 +63,13 @@ def audio_project(project) -> None:
         commit="fake stage with evaluation audio")
 
 
-def two_tagged_runs(project, invoke) -> tuple[str, str]:
+def two_tagged_runs(project) -> tuple[str, str]:
     """Two tagged runs of the audio stage (seeds 1 and 4)."""
     audio_project(project)
     names = []
     for seed in (1, 4):
         name = trained_run(project, seed=seed)
-        assert invoke(["tag-run", name], project.root).exit_code == 0
+        assert run_cli(project.root, "tag-run", name).exit_code == 0
         names.append(name)
     return names[0], names[1]
 

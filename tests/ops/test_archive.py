@@ -15,7 +15,8 @@ import pytest
 
 from henryvc.core import record
 from tests.helpers import training as tf
-from tests.helpers.lifecycle import henryvc, run_with_status
+from tests.helpers.cli import run_cli
+from tests.helpers.lifecycle import run_with_status
 from tests.helpers.project import sh
 
 
@@ -24,17 +25,17 @@ def test_show_logs_and_resume_find_an_archived_incomplete_run(project):
     (project.run_dir(name) / "training_v2.log").write_text("2026-01-01 INFO henryvc: step 500\n")
     sh(project.root, "git", "add", "-f", f"training_runs/{name}/training_v2.log")
     sh(project.root, "git", "commit", "-qm", "the run's log")
-    assert henryvc(project.root, "archive").returncode == 0
+    assert run_cli(project.root, "archive", process=True).returncode == 0
     archived = project.runs / "archive" / "incomplete" / name
     assert archived.is_dir() and not project.run_dir(name).exists()
 
-    shown = henryvc(project.root, "show", name)
+    shown = run_cli(project.root, "show", name, process=True)
     assert shown.returncode == 0, shown.stderr
     assert "archive/incomplete" in shown.stdout, shown.stdout
-    logs = henryvc(project.root, "logs", name)
+    logs = run_cli(project.root, "logs", name, process=True)
     assert logs.returncode == 0 and "step 500" in logs.stdout, logs.stderr
 
-    resumed = henryvc(project.root, "resume", name)
+    resumed = run_cli(project.root, "resume", name, process=True)
     # The fake stage trains nothing (its outputs are up to date), so resume moves the run back and then says
     # it did not continue; the real continuation is the slow test below.
     assert resumed.returncode == 1, resumed.stderr
@@ -65,11 +66,11 @@ def test_resume_continues_an_archived_killed_training(tmp_path):
         proc.wait()
     killed_at = len(losses.read_text().splitlines())
 
-    archived = henryvc(project, "archive")
+    archived = run_cli(project, "archive", process=True)
     assert archived.returncode == 0, archived.stderr
     assert (project / "training_runs" / "archive" / "incomplete" / tf.RUN).is_dir() and not run_dir.exists()
 
-    resumed = henryvc(project, "resume", tf.RUN, timeout=1800)
+    resumed = run_cli(project, "resume", tf.RUN, timeout=1800, process=True)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert run_dir.is_dir() and not (project / "training_runs" / "archive" / "incomplete" / tf.RUN).exists()
     final = record.load(run_dir)

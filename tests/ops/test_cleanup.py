@@ -11,7 +11,8 @@ import shutil
 
 from henryvc.adapters import dvcrepo
 from henryvc.core import record as records
-from tests.helpers.lifecycle import henryvc, run_with_status
+from tests.helpers.cli import run_cli
+from tests.helpers.lifecycle import run_with_status
 from tests.helpers.project import sh
 
 
@@ -21,7 +22,7 @@ def _dir_objects(cache):
 
 def test_an_uncommitted_cache_false_listing_does_not_block_cleanup(project):
     failed = run_with_status(project, "failed", seed=1, tag=True)
-    assert henryvc(project.root, "backup").returncode == 0
+    assert run_cli(project.root, "backup", process=True).returncode == 0
     # A second run whose dvc.lock is committed alone: its logs/ (cache: false) is in no commit.
     other = run_with_status(project, "incomplete", seed=2)
     sh(project.root, "git", "add", "dvc.lock")
@@ -37,7 +38,7 @@ def test_an_uncommitted_cache_false_listing_does_not_block_cleanup(project):
     # (DVC 3.x writes no listing for a `cache: false` output at all).
     assert not listing.exists() and not any(p.name == listing.name for p in cache.rglob("*.dir"))
     assert sh(project.root, "git", "ls-files", logs.path).stdout == ""
-    done = henryvc(project.root, "cleanup-failed", "--dry-run")
+    done = run_cli(project.root, "cleanup-failed", "--dry-run", process=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert failed in done.stdout and "neither in the cache nor on the remote" not in done.stdout + done.stderr
     assert records.load(project.run_dir(other)).status == "incomplete"
@@ -53,7 +54,7 @@ def test_a_listing_in_the_older_cache_layout_is_found(project):
         shutil.move(listing, legacy)  # where DVC 2 kept it, and DVC 3 still reads it
         moved += 1
     assert moved and not _dir_objects(cache)  # no listing is left where DVC 3 writes them
-    done = henryvc(project.root, "cleanup-failed", "--dry-run")
+    done = run_cli(project.root, "cleanup-failed", "--dry-run", process=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "neither in the cache nor on the remote" not in done.stdout + done.stderr
     assert failed in done.stdout

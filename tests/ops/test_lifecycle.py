@@ -24,17 +24,8 @@ from henryvc.ops import archive as archives
 from henryvc.ops import backup as backups
 from henryvc.ops import cleanup as cleanups
 from henryvc.ops import snapshot as snapshots
-from tests.helpers.lifecycle import (
-    HENRYVC,
-    henryvc,
-    picture,
-    relink,
-    remote_objects,
-    run_with_status,
-    train,
-    training,
-    tree,
-)
+from tests.helpers.cli import run_cli
+from tests.helpers.lifecycle import HENRYVC, picture, relink, remote_objects, run_with_status, train, training, tree
 from tests.helpers.project import dvc, gen, sh
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,14 +50,14 @@ def restores(project: Project, name: str) -> bool:
 
 # --- archive -------------------------------------------------------------------------------------------
 
-def test_archive_moves_by_verdict_is_idempotent_and_recorded(project, invoke):
+def test_archive_moves_by_verdict_is_idempotent_and_recorded(project):
     failed = run_with_status(project, "failed", seed=1, tag=True)
     incomplete = run_with_status(project, "incomplete", seed=2)
     success = run_with_status(project, "success", seed=3, tag=True)
     tagged_at = tag_commit(project, failed)
 
     before = picture(project.root)
-    result = invoke(["archive", "--dry-run", "--json"], project.root)
+    result = run_cli(project.root, "archive", "--dry-run", "--json")
     assert result.exit_code == 0, result.output
     planned = {a["run"]: (a["action"], a["target"]) for a in json.loads(result.output)["actions"]}
     assert planned == {failed: ("move", f"training_runs/archive/failed/{failed}"),
@@ -74,7 +65,7 @@ def test_archive_moves_by_verdict_is_idempotent_and_recorded(project, invoke):
                        success: ("keep", None)}
     assert picture(project.root) == before  # a dry run writes nothing at all
 
-    result = invoke(["archive"], project.root)
+    result = run_cli(project.root, "archive")
     assert result.exit_code == 0, result.output
     assert (project.runs / "archive" / "failed" / failed / "run.json").is_file()
     assert (project.runs / "archive" / "incomplete" / incomplete / "checkpoints" / "checkpoint_500.pth").is_file()
@@ -94,7 +85,7 @@ def test_archive_moves_by_verdict_is_idempotent_and_recorded(project, invoke):
     assert [(a.run, a.action, a.done) for a in again.actions] == [(success, "keep", False)]
     assert sh(project.root, "git", "rev-parse", "HEAD").stdout == head and journals.read_journal(project) == journal
     # The registry still knows every run, and the archived tagged run still restores.
-    assert {r["name"] for r in json.loads(invoke(["list", "--json"], project.root).output)["runs"]} == {
+    assert {r["name"] for r in json.loads(run_cli(project.root, "list", "--json").output)["runs"]} == {
         failed, incomplete, success}
     assert restores(project, failed)
 
@@ -176,19 +167,19 @@ def test_archive_refuses_a_detached_head_before_moving(project):
 
 # --- cleanup-failed ------------------------------------------------------------------------------------
 
-def test_cleanup_failed_frees_recoverable_checkpoints_and_every_tag_still_restores(project, invoke, tmp_path):
+def test_cleanup_failed_frees_recoverable_checkpoints_and_every_tag_still_restores(project, tmp_path):
     failed = run_with_status(project, "failed", seed=2, tag=True)
     kept = run_with_status(project, "success", seed=1, tag=True)  # the branch's dvc.lock moves on from FAILED
     untagged = run_with_status(project, "failed", seed=3)
-    assert invoke(["backup"], project.root).exit_code == 0
-    assert invoke(["archive"], project.root).exit_code == 0
+    assert run_cli(project.root, "backup").exit_code == 0
+    assert run_cli(project.root, "archive").exit_code == 0
     failed_dir = project.runs / "archive" / "failed" / failed
     untagged_dir = project.runs / "archive" / "failed" / untagged
     cache = project.root / ".dvc" / "cache" / "files" / "md5"
     ckpt_md5 = checkpoint_files(project, failed)
 
     before = picture(project.root)
-    result = invoke(["cleanup-failed", "--dry-run", "--json"], project.root)
+    result = run_cli(project.root, "cleanup-failed", "--dry-run", "--json")
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
     assert picture(project.root) == before
@@ -198,11 +189,11 @@ def test_cleanup_failed_frees_recoverable_checkpoints_and_every_tag_still_restor
     assert items[untagged]["action"] == "skip" and "not tagged" in items[untagged]["reason"]
     assert plan["will_free"] >= 2 * 131072  # the checkpoints' bytes, once per inode (links or copies)
 
-    result = henryvc(project.root, "cleanup-failed")  # not a terminal and no --yes: refuses, frees nothing
+    result = run_cli(project.root, "cleanup-failed", process=True)  # not a terminal and no --yes: refuses, frees nothing
     assert result.returncode == 2 and "--yes" in result.stderr
     assert (failed_dir / "checkpoints").is_dir()
 
-    result = invoke(["cleanup-failed", "--yes"], project.root)
+    result = run_cli(project.root, "cleanup-failed", "--yes")
     assert result.exit_code == 0, result.output
     assert result.output.index("will free") < result.output.index("freed")  # said before it did
     assert not (failed_dir / "checkpoints").exists()
@@ -211,7 +202,7 @@ def test_cleanup_failed_frees_recoverable_checkpoints_and_every_tag_still_restor
     assert not any((cache / md5[:2] / md5[2:]).exists() for md5 in ckpt_md5.values())  # left the cache
     assert all(restores(project, name) for name in (kept, failed))  # from the cache, or pulled from the remote
 
-    result = invoke(["cleanup-failed", "--force", "--yes"], project.root)
+    result = run_cli(project.root, "cleanup-failed", "--force", "--yes")
     assert result.exit_code == 0, result.output
     assert not (untagged_dir / "checkpoints").exists() and (untagged_dir / "run.json").is_file()
 
@@ -255,7 +246,7 @@ def test_cleanup_never_follows_a_symlink_out_and_never_touches_a_training_run(pr
     assert outside.read_bytes() == b"not henryvc's" * 1000  # the link went, never its target
 
 
-def test_cleanup_frees_checkpoints_while_dvc_repro_holds_the_dvc_lock(project, invoke):
+def test_cleanup_frees_checkpoints_while_dvc_repro_holds_the_dvc_lock(project):
     failed = run_with_status(project, "failed", seed=2, tag=True)
     run_with_status(project, "success", seed=4, tag=True)
     backups.backup(project)
@@ -264,7 +255,7 @@ def test_cleanup_frees_checkpoints_while_dvc_repro_holds_the_dvc_lock(project, i
     holder = subprocess.Popen([sys.executable, "-c", hold], cwd=project.root, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        result = invoke(["cleanup-failed", "--yes"], project.root)
+        result = run_cli(project.root, "cleanup-failed", "--yes")
         assert result.exit_code == 0, result.output
         assert "DVC gc: skipped" in result.output and not (project.run_dir(failed) / "checkpoints").exists()
     finally:
@@ -292,58 +283,58 @@ def test_cleanup_keeps_the_cache_copy_of_an_object_damaged_on_the_remote(project
     assert restores(project, failed)
 
 
-def test_cleanup_and_backup_after_a_remote_with_local_only_settings_was_added(project, invoke, tmp_path):
+def test_cleanup_and_backup_after_a_remote_with_local_only_settings_was_added(project, tmp_path):
     failed = run_with_status(project, "failed", seed=2, tag=True)
     run_with_status(project, "success", seed=4, tag=True)
     # A backup remote added later, its settings partly in config.local (as an ssh keyfile would be):
     # DVC itself can no longer collect the older tags' data (their .dvc/config lacks the remote's url).
     dvc(project.root, "remote", "add", "backup", str(tmp_path / "backup-remote"))
     dvc(project.root, "remote", "modify", "--local", "backup", "jobs", "2")
-    assert invoke(["backup"], project.root).exit_code == 0
-    assert invoke(["backup", "--verify"], project.root).exit_code == 0
+    assert run_cli(project.root, "backup").exit_code == 0
+    assert run_cli(project.root, "backup", "--verify").exit_code == 0
     backups.backup(project, remote="storage")
-    result = invoke(["cleanup-failed", "--yes"], project.root)
+    result = run_cli(project.root, "cleanup-failed", "--yes")
     assert result.exit_code == 0, result.output
     assert not (project.run_dir(failed) / "checkpoints").exists() and restores(project, failed)
 
 
-def test_cleanup_older_than_filters_by_the_run_name_date(project, invoke):
+def test_cleanup_older_than_filters_by_the_run_name_date(project):
     failed = run_with_status(project, "failed", seed=2, tag=True)
     backups.backup(project)
     assert cleanups.cleanup_failed(project, older_than=30, dry_run=True).items == []
     for days in ("-1", "nan", "inf", "1e300"):
-        assert invoke(["cleanup-failed", "--older-than", days], project.root).exit_code == 2
+        assert run_cli(project.root, "cleanup-failed", "--older-than", days).exit_code == 2
     assert [i.run for i in cleanups.cleanup_failed(project, older_than=0, dry_run=True).items] == [failed]
 
 
 # --- reset ---------------------------------------------------------------------------------------------
 
-def test_reset_refuses_what_cannot_be_backed_up_and_writes_nothing(project, invoke):
+def test_reset_refuses_what_cannot_be_backed_up_and_writes_nothing(project):
     run_with_status(project, "success", seed=1, tag=True)
     stray = run_with_status(project, "incomplete", seed=2)  # untagged, and dvc.lock moves on to the next run
     run_with_status(project, "success", seed=3, tag=True)
     before = picture(project.root)
-    result = invoke(["reset", "--yes"], project.root)
+    result = run_cli(project.root, "reset", "--yes")
     assert result.exit_code == 1, result.output
     assert stray in result.output and "checkpoints/checkpoint_500.pth" in result.output
     assert picture(project.root) == before
     assert "snapshot_" not in sh(project.root, "git", "tag").stdout
 
 
-def test_reset_snapshots_pushes_then_clears(project, invoke, tmp_path):
+def test_reset_snapshots_pushes_then_clears(project, tmp_path):
     tagged = run_with_status(project, "failed", seed=1, tag=True)
     archives.archive(project)
     active = run_with_status(project, "success", seed=2)  # untagged: a snapshot must hold it
     remote = tmp_path / "dvc-remote"
     assert remote_objects(remote) == []
 
-    result = henryvc(project.root, "reset")
+    result = run_cli(project.root, "reset", process=True)
     assert result.returncode == 2 and "--yes" in result.stderr  # scripts must say --yes
-    result = invoke(["reset", "--dry-run", "--json"], project.root)
+    result = run_cli(project.root, "reset", "--dry-run", "--json")
     states = {i["run"]: i["state"] for i in json.loads(result.output)["items"]}
     assert states == {tagged: "push", active: "snapshot"}
 
-    result = invoke(["reset", "--yes", "--json"], project.root)
+    result = run_cli(project.root, "reset", "--yes", "--json")
     assert result.exit_code == 0, result.output
     done = json.loads(result.output)
     snap = done["snapshot"]
@@ -383,57 +374,57 @@ def test_reset_asks_for_typed_confirmation_on_a_terminal(project):
 
 # --- backup, snapshot, schedule ------------------------------------------------------------------------
 
-def test_backup_verify_finds_a_missing_object_and_backup_mends_it(project, invoke, tmp_path):
+def test_backup_verify_finds_a_missing_object_and_backup_mends_it(project, tmp_path):
     name = run_with_status(project, "success", seed=1, tag=True)
-    result = invoke(["backup", "--verify"], project.root)
+    result = run_cli(project.root, "backup", "--verify")
     assert result.exit_code == 1 and "missing:" in result.output  # nothing pushed yet
-    result = invoke(["backup", "--json"], project.root)
+    result = run_cli(project.root, "backup", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["pushed_objects"] > 0
-    assert invoke(["backup", "--verify"], project.root).exit_code == 0
+    assert run_cli(project.root, "backup", "--verify").exit_code == 0
 
     victim = next(p for p in remote_objects(tmp_path / "dvc-remote") if p.stat().st_size == 131072)
     victim.unlink()
-    result = invoke(["backup", "--verify", "--json"], project.root)
+    result = run_cli(project.root, "backup", "--verify", "--json")
     assert result.exit_code == 1
     [missing] = json.loads(result.output)["missing"]
     assert missing["tag"] == name and missing["path"].startswith(f"training_runs/{name}/checkpoints/")
     assert missing["oid"] == victim.parent.name + victim.name
-    assert invoke(["backup"], project.root).exit_code == 0  # DVC's remote index does not hide the hole
-    assert victim.is_file() and invoke(["backup", "--verify"], project.root).exit_code == 0
+    assert run_cli(project.root, "backup").exit_code == 0  # DVC's remote index does not hide the hole
+    assert victim.is_file() and run_cli(project.root, "backup", "--verify").exit_code == 0
 
     # What a push killed mid-reflink leaves: an empty file under the object's name, which DVC takes as there.
     good = victim.read_bytes()
     victim.unlink()
     victim.write_bytes(b"")
-    result = invoke(["backup", "--verify"], project.root)
+    result = run_cli(project.root, "backup", "--verify")
     assert result.exit_code == 1 and "damaged: 0 bytes on the remote" in result.output
-    assert invoke(["backup"], project.root).exit_code == 0
-    assert victim.read_bytes() == good and invoke(["backup", "--verify"], project.root).exit_code == 0
+    assert run_cli(project.root, "backup").exit_code == 0
+    assert victim.read_bytes() == good and run_cli(project.root, "backup", "--verify").exit_code == 0
 
 
-def test_backup_best_only_to_a_second_remote(project, invoke, tmp_path):
+def test_backup_best_only_to_a_second_remote(project, tmp_path):
     name = train(project, seed=1)
     gen(project, {f"training_runs/{name}/checkpoints/best_model.pth": b"best weights" * 1000})
     dvc(project.root, "commit", "-f", "-q")
     api.tag_run(project, name)
     second = tmp_path / "backup-remote"
     dvc(project.root, "remote", "add", "backup", str(second))
-    result = invoke(["backup", "--best-only", "--json"], project.root)
+    result = run_cli(project.root, "backup", "--best-only", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["remote"] == "backup"
     held = {p.parent.name + p.name for p in remote_objects(second)}
     files = checkpoint_files(project, name)
     assert files["best_model.pth"] in held and files["checkpoint_500.pth"] not in held
-    result = invoke(["backup", "--verify", "--remote", "backup", "--json"], project.root)
+    result = run_cli(project.root, "backup", "--verify", "--remote", "backup", "--json")
     assert result.exit_code == 1
     assert {m["path"].rsplit("/", 1)[1] for m in json.loads(result.output)["missing"]} >= {"checkpoint_500.pth"}
-    assert invoke(["backup", "--remote", "nope"], project.root).exit_code == 2
+    assert run_cli(project.root, "backup", "--remote", "nope").exit_code == 2
 
 
-def test_snapshot_tags_the_state_outside_the_run_grammar(project, invoke):
+def test_snapshot_tags_the_state_outside_the_run_grammar(project):
     name = train(project, seed=1)
-    result = invoke(["snapshot", "-m", "before switching to v3", "--json"], project.root)
+    result = run_cli(project.root, "snapshot", "-m", "before switching to v3", "--json")
     assert result.exit_code == 0, result.output
     snap = json.loads(result.output)
     assert snapshots.SNAPSHOT_PATTERN.match(snap["name"]) and not runname.is_run_name(snap["name"])
@@ -444,23 +435,23 @@ def test_snapshot_tags_the_state_outside_the_run_grammar(project, invoke):
     assert summary["format"] == "henryvc-snapshot/1" and f"training_runs/{name}/checkpoints" in summary["data"]
     assert sh(project.root, "git", "show", f"{snap['name']}:training_runs/{name}/run.json").returncode == 0
     assert snap["pushed_objects"] > 0
-    assert json.loads(invoke(["list", "--json"], project.root).output)["unreadable"] == []
+    assert json.loads(run_cli(project.root, "list", "--json").output)["unreadable"] == []
     with pytest.raises(BadInput):
         snapshots.snapshot(project, "a\0b")
 
     edited = project.run_dir(name) / "checkpoints" / "checkpoint_500.pth"
     edited.unlink()  # a link into the cache: edit a copy, as `dvc unprotect` would
     edited.write_bytes(b"changed after dvc repro")
-    result = invoke(["snapshot"], project.root)
+    result = run_cli(project.root, "snapshot")
     assert result.exit_code == 1 and "dvc commit" in result.output
     dvc(project.root, "checkout", "-f", "-q")
     (project.root / "hüge file.bin").write_bytes(b"\0" * (6 * 1024 * 1024))
-    result = invoke(["snapshot", "--no-push"], project.root)
+    result = run_cli(project.root, "snapshot", "--no-push")
     assert result.exit_code == 1 and "hüge file.bin" in result.output and "dvc add" in result.output
 
 
-def test_schedule_prints_cron_and_systemd_lines(project, invoke):
-    result = invoke(["schedule"], project.root)
+def test_schedule_prints_cron_and_systemd_lines(project):
+    result = run_cli(project.root, "schedule")
     assert result.exit_code == 0
     jobs = [line for line in result.output.splitlines() if line and not line.startswith("#")]
     assert len(jobs) == 3
@@ -469,7 +460,7 @@ def test_schedule_prints_cron_and_systemd_lines(project, invoke):
     assert monthly[:5] == ["0", "4", "1", "*", "*"] and "backup --verify" in monthly[5]
     assert scrub[:5] == ["0", "5", "15", "*", "*"] and "backup --verify --deep" in scrub[5]  # reads every byte back
     assert str(project.root) in weekly[5]
-    result = invoke(["schedule", "--systemd"], project.root)
+    result = run_cli(project.root, "schedule", "--systemd")
     assert result.output.count("[Timer]") == 3 and "OnCalendar=Sun *-*-* 03:00:00" in result.output
     assert "ExecStart=" in result.output and "backup --verify" in result.output
     assert f"WorkingDirectory={project.root}" in result.output

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from henryvc.core import environment
 from henryvc.core.project import Project
+from tests.helpers.cli import run_cli
 from tests.helpers.container import ARM64_BASE, REPO
 from tests.helpers.project import sh, trained_run
 from tests.helpers.venvs import INTERPRETER_GLOBS, interpreters, layered_venv, record_environment, site_packages
@@ -49,9 +49,9 @@ def made_in(python: Path, project: Project, name: str) -> None:
     assert tagged.returncode == 0, tagged.stderr
 
 
-def henryvc(python: str | Path, project: Project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(python), "-m", "henryvc.main", *args], cwd=project.root, capture_output=True,
-                          text=True)
+def henryvc(python: str | Path, project: Project, *args: str):
+    """The real command line run by PYTHON (another venv's, for the drift cases)."""
+    return run_cli(project.root, *args, process=True, python=python)
 
 
 def test_a_package_the_training_never_imported_does_not_block(project, tmp_path):

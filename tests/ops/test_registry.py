@@ -19,20 +19,21 @@ from henryvc.core import record as records
 from henryvc.core import runname
 from henryvc.core.project import Project
 from henryvc.errors import NotReady, RunExists
+from tests.helpers.cli import run_cli
 from tests.helpers.project import dvc, gen, sh, trained_run
-from tests.helpers.reliability import henryvc, md5
+from tests.helpers.reliability import md5
 
 
 def tags(project: Project) -> list[str]:
     return sh(project.root, "git", "tag", "--list").stdout.split()
 
 
-def test_init_is_idempotent(tmp_path, invoke):
+def test_init_is_idempotent(tmp_path):
     root = tmp_path / "fresh"
     root.mkdir()
-    assert invoke(["init", "--remote", str(tmp_path / "remote")], root).exit_code == 0
+    assert run_cli(root, "init", "--remote", str(tmp_path / "remote")).exit_code == 0
     head = sh(root, "git", "rev-parse", "HEAD").stdout
-    assert invoke(["init"], root).exit_code == 0
+    assert run_cli(root, "init").exit_code == 0
     assert sh(root, "git", "rev-parse", "HEAD").stdout == head  # nothing new to commit
     config = (root / ".dvc" / "config").read_text()
     assert "hardlink" in config and "copy" not in config and str(tmp_path / "remote") in config
@@ -41,8 +42,8 @@ def test_init_is_idempotent(tmp_path, invoke):
     assert "/.henryvc/" in (root / ".gitignore").read_text()
 
 
-def test_new_run_creates_folder_record_and_points_params(project, invoke):
-    result = invoke(["new-run", "--major", "2", "--variant", "debug", "--description", "first"], project.root)
+def test_new_run_creates_folder_record_and_points_params(project):
+    result = run_cli(project.root, "new-run", "--major", "2", "--variant", "debug", "--description", "first")
     assert result.exit_code == 0, result.output
     name = result.output.strip()
     parsed = runname.parse(name)
@@ -71,9 +72,9 @@ def test_same_second_never_collides(project):
     assert second.name == "henry_v2_debug_20261124_120001"
 
 
-def test_full_cycle(project, invoke):
+def test_full_cycle(project):
     a = trained_run(project, seed=1)
-    result = invoke(["tag-run"], project.root)
+    result = run_cli(project.root, "tag-run")
     assert result.exit_code == 0, result.output
     assert tags(project) == [a]
     assert sh(project.root, "git", "cat-file", "-t", a).stdout.strip() == "tag"  # annotated
@@ -88,34 +89,34 @@ def test_full_cycle(project, invoke):
     assert summary["environment"]["tagged_with"]["python"] and "arch" in summary["environment"]["tagged_with"]
 
     # Tags are never moved or overwritten.
-    result = invoke(["tag-run", a], project.root)
+    result = run_cli(project.root, "tag-run", a)
     assert result.exit_code == 1 and "never moved" in result.output
 
     b = trained_run(project, variant="stable", seed=7)
-    assert invoke(["tag-run", b], project.root).exit_code == 0
+    assert run_cli(project.root, "tag-run", b).exit_code == 0
 
-    listing = json.loads(invoke(["list", "--json"], project.root).output)
+    listing = json.loads(run_cli(project.root, "list", "--json").output)
     assert [r["name"] for r in listing["runs"]] == [b, a]
-    assert [r["name"] for r in json.loads(invoke(["list", "--json", "--variant", "stable"], project.root).output)["runs"]] == [b]
-    assert json.loads(invoke(["list", "--json", "--status", "failed"], project.root).output)["runs"] == []
+    assert [r["name"] for r in json.loads(run_cli(project.root, "list", "--json", "--variant", "stable").output)["runs"]] == [b]
+    assert json.loads(run_cli(project.root, "list", "--json", "--status", "failed").output)["runs"] == []
     # The table shows each tagged run's metrics (total_loss is what the evaluate stage writes).
-    lines = invoke(["list"], project.root).output.splitlines()
+    lines = run_cli(project.root, "list").output.splitlines()
     header = lines[0].split()
     assert header[3:6] == ["total_loss", "align_error", "stopnet_loss"]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     assert rows[a][3:6] == ["1.51", "0.05", "0.2"] and rows[b][3:6] == ["1.57", "0.05", "0.2"]
 
-    shown = json.loads(invoke(["show", a, "--json"], project.root).output)
+    shown = json.loads(run_cli(project.root, "show", a, "--json").output)
     assert shown["tagged"] and shown["commit"] == sh(project.root, "git", "rev-parse", f"{a}^{{}}").stdout.strip()
 
-    difference = json.loads(invoke(["diff", a, b, "--json"], project.root).output)
+    difference = json.loads(run_cli(project.root, "diff", a, b, "--json").output)
     assert {"key": "variant", "a": "debug", "b": "stable"} in difference["config"]
     assert {"key": "fake.seed", "a": 1, "b": 7} in difference["params"]
     [loss] = [m for m in difference["metrics"] if m["key"] == "total_loss"]
     assert loss["delta"] == pytest.approx(0.06)
 
     # Restore A into a worktree: hashes checked against A's tag, cache shared (hard links, no copies).
-    result = invoke(["restore", a, "--json"], project.root)
+    result = run_cli(project.root, "restore", a, "--json")
     assert result.exit_code == 0, result.output
     restored = json.loads(result.output)
     where = Path(restored["path"])
@@ -124,18 +125,18 @@ def test_full_cycle(project, invoke):
     # 2 checkpoints + 1 events file + metrics.json + metadata.csv + 2 wavs
     assert restored["checked_files"] == 7 and "dvc repro" in restored["recreate"]
     assert yaml.safe_load((where / "params.yaml").read_text())["run"] == a
-    assert invoke(["verify", a, "--path", str(where)], project.root).exit_code == 0
+    assert run_cli(project.root, "verify", a, "--path", str(where)).exit_code == 0
     # Restoring again into the same worktree is harmless (an interrupted restore just carries on).
-    assert invoke(["restore", a], project.root).exit_code == 0
+    assert run_cli(project.root, "restore", a).exit_code == 0
 
     # In place: refuses on a dirty tree, then checks A out in the project itself.
     (project.root / "params.yaml").write_text("run: null\n")
-    result = invoke(["restore", a, "--in-place"], project.root)
+    result = run_cli(project.root, "restore", a, "--in-place")
     assert result.exit_code == 1 and "uncommitted" in result.output
     sh(project.root, "git", "checkout", "--", "params.yaml")
-    assert invoke(["restore", a, "--in-place"], project.root).exit_code == 0
+    assert run_cli(project.root, "restore", a, "--in-place").exit_code == 0
     assert sh(project.root, "git", "rev-parse", "HEAD").stdout.strip() == shown["commit"]
-    assert invoke(["verify", a], project.root).exit_code == 0
+    assert run_cli(project.root, "verify", a).exit_code == 0
 
 
 def test_tag_run_refuses_until_dvc_is_clean(project):
@@ -166,37 +167,37 @@ def test_tag_after_kill_between_commit_and_tag(project):
     assert result.commit == head and tags(project) == [name]
 
 
-def test_restore_with_empty_cache_pulls_from_remote(project, invoke):
+def test_restore_with_empty_cache_pulls_from_remote(project):
     name = trained_run(project)
-    assert invoke(["tag-run", name, "--push"], project.root).exit_code == 1  # no git remote yet
+    assert run_cli(project.root, "tag-run", name, "--push").exit_code == 1  # no git remote yet
     bare = project.root.parent / "origin.git"
     sh(project.root.parent, "git", "init", "-q", "--bare", str(bare))
     sh(project.root, "git", "remote", "add", "origin", str(bare))
-    result = invoke(["tag-run", name, "--push"], project.root)  # the tag exists: push only
+    result = run_cli(project.root, "tag-run", name, "--push")  # the tag exists: push only
     assert result.exit_code == 0, result.output
     shutil.rmtree(project.root / ".dvc" / "cache")
-    result = invoke(["restore", name, "--json"], project.root)
+    result = run_cli(project.root, "restore", name, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["pulled"] is True
 
 
-def test_second_clone_restores_with_matching_hashes(project, tmp_path, invoke):
+def test_second_clone_restores_with_matching_hashes(project, tmp_path):
     bare = tmp_path / "origin.git"
     sh(tmp_path, "git", "init", "-q", "--bare", str(bare))
     sh(project.root, "git", "remote", "add", "origin", str(bare))
     sh(project.root, "git", "push", "-q", "origin", "main")
     name = trained_run(project, seed=3)
-    assert invoke(["tag-run", "--push"], project.root).exit_code == 0
+    assert run_cli(project.root, "tag-run", "--push").exit_code == 0
 
     clone = tmp_path / "second-box"
     sh(tmp_path, "git", "clone", "-q", str(bare), str(clone))
-    result = invoke(["restore", name, "--pull", "--json"], clone)
+    result = run_cli(clone, "restore", name, "--pull", "--json")
     assert result.exit_code == 0, result.output
     where = Path(json.loads(result.output)["path"])
     original = project.run_dir(name) / "checkpoints" / "checkpoint_1000.pth"
     copy = where / "training_runs" / name / "checkpoints" / "checkpoint_1000.pth"
     assert copy.read_bytes() == original.read_bytes()
-    assert invoke(["verify", name, "--path", str(where)], clone).exit_code == 0
+    assert run_cli(clone, "verify", name, "--path", str(where)).exit_code == 0
 
 
 @pytest.mark.parametrize("lost", ["one checkpoint", "everything"])
@@ -219,7 +220,7 @@ def test_a_failed_restore_pull_names_the_remote_the_missing_objects_and_the_next
     clone = tmp_path / "second-box"
     sh(tmp_path, "git", "clone", "-q", str(project.root), str(clone))
     for args in (["restore", name, "--pull"], ["restore", name]):
-        done = henryvc(clone, *args)
+        done = run_cli(clone, *args, process=True)
         assert done.returncode == 1, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1, done.stderr
@@ -233,7 +234,7 @@ def test_a_failed_restore_pull_names_the_remote_the_missing_objects_and_the_next
         assert "Is your cache up to date" not in done.stderr
 
 
-def test_verify_and_restore_catch_a_flipped_byte_in_the_cache(project, invoke):
+def test_verify_and_restore_catch_a_flipped_byte_in_the_cache(project):
     name = trained_run(project)
     api.tag_run(project, name)
     cache = project.root / ".dvc" / "cache" / "files" / "md5"
@@ -242,14 +243,14 @@ def test_verify_and_restore_catch_a_flipped_byte_in_the_cache(project, invoke):
     data = bytearray(victim.read_bytes())
     data[1234] ^= 0xFF
     victim.write_bytes(bytes(data))
-    result = invoke(["verify", name, "--json"], project.root)
+    result = run_cli(project.root, "verify", name, "--json")
     assert result.exit_code == 1
     assert any("checkpoint" in m["path"] for m in json.loads(result.output)["mismatches"])
-    result = invoke(["restore", name], project.root)
+    result = run_cli(project.root, "restore", name)
     assert result.exit_code == 1 and "does not match its tag" in result.output
 
 
-def test_verify_reports_a_file_whose_cache_copy_is_missing(project, invoke):
+def test_verify_reports_a_file_whose_cache_copy_is_missing(project):
     """The work tree's file still matches (a hardlink outlives its cache object), but DVC's cache lacks it: verify
     names it and fails, and passes again once `dvc fetch` has brought the object back from the remote."""
     name = trained_run(project)
@@ -259,7 +260,7 @@ def test_verify_reports_a_file_whose_cache_copy_is_missing(project, invoke):
     checkpoint = next((project.root / project.run_rel(name) / "checkpoints").iterdir())
     victim = next(p for p in cache.rglob("*") if p.is_file() and os.path.samefile(p, checkpoint))
     victim.unlink()
-    result = invoke(["verify", name, "--json"], project.root)
+    result = run_cli(project.root, "verify", name, "--json")
     assert result.exit_code == 1, result.output
     rel = f"{project.run_rel(name)}/checkpoints/{checkpoint.name}"
     oid = victim.relative_to(project.root / ".dvc" / "cache")
@@ -268,7 +269,7 @@ def test_verify_reports_a_file_whose_cache_copy_is_missing(project, invoke):
                                 "(`dvc fetch` brings the copy back from the remote)"}]
     dvc(project.root, "fetch", "-q")
     assert victim.is_file()
-    assert invoke(["verify", name], project.root).exit_code == 0
+    assert run_cli(project.root, "verify", name).exit_code == 0
 
 
 @pytest.mark.parametrize("args", [
@@ -288,7 +289,7 @@ def test_verify_reports_a_file_whose_cache_copy_is_missing(project, invoke):
     ["verify", "HEAD"],
     ["list", "--status", "exploded"],
 ], ids=lambda a: " ".join(a)[:50])
-def test_hostile_input_exits_2_and_writes_nothing(project, invoke, args):
+def test_hostile_input_exits_2_and_writes_nothing(project, args):
     (project.root / "broken.json").write_text('{"model": "tacotron2",,}')
     sh(project.root, "git", "add", "broken.json")
     sh(project.root, "git", "commit", "-qm", "broken config for the test")
@@ -298,7 +299,7 @@ def test_hostile_input_exits_2_and_writes_nothing(project, invoke, args):
         args = ["restore", name, *args[2:]]
     before = sh(project.root, "git", "status", "--porcelain", "--ignored").stdout
     before_refs = sh(project.root, "git", "show-ref").stdout
-    result = invoke(args, project.root)
+    result = run_cli(project.root, *args)
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1 or "Usage" in result.output
     assert sh(project.root, "git", "status", "--porcelain", "--ignored").stdout == before
@@ -306,12 +307,12 @@ def test_hostile_input_exits_2_and_writes_nothing(project, invoke, args):
     assert not (project.root.parent / "outside").exists()
 
 
-def test_outside_a_project(tmp_path, invoke):
-    result = invoke(["list"], tmp_path)
+def test_outside_a_project(tmp_path):
+    result = run_cli(tmp_path, "list")
     assert result.exit_code == 1 and "henryvc init" in result.output
 
 
-def test_restore_reads_each_inode_once_and_rereads_what_changed(project, invoke):
+def test_restore_reads_each_inode_once_and_rereads_what_changed(project):
     name = trained_run(project)
     api.tag_run(project, name)
     first = api.restore(project, name)
@@ -325,7 +326,7 @@ def test_restore_reads_each_inode_once_and_rereads_what_changed(project, invoke)
     data = bytearray(ckpt.read_bytes())
     data[7] ^= 0x01
     ckpt.write_bytes(bytes(data))  # the cache object too: it is the same inode
-    result = invoke(["restore", name, "--into", ".henryvc/third"], project.root)
+    result = run_cli(project.root, "restore", name, "--into", ".henryvc/third")
     assert result.exit_code == 1 and "checkpoint_500.pth" in result.output
     # The trust boundary: a write that puts the old mtime back fools the ledger, not `verify`.
     data[7] ^= 0x01
@@ -335,25 +336,25 @@ def test_restore_reads_each_inode_once_and_rereads_what_changed(project, invoke)
     data[9] ^= 0x01
     ckpt.write_bytes(bytes(data))
     os.utime(ckpt, ns=(stat.st_atime_ns, ckpt.stat().st_mtime_ns))
-    assert invoke(["verify", name, "--path", ".henryvc/fourth"], project.root).exit_code == 1
+    assert run_cli(project.root, "verify", name, "--path", ".henryvc/fourth").exit_code == 1
 
 
-def test_a_killed_trainers_training_status_reads_incomplete(project, invoke):
+def test_a_killed_trainers_training_status_reads_incomplete(project):
     name = trained_run(project)
     records.update(project.run_dir(name), status="training")  # as a SIGKILLed trainer leaves it
-    listing = json.loads(invoke(["list", "--json"], project.root).output)
+    listing = json.loads(run_cli(project.root, "list", "--json").output)
     assert listing["runs"][0]["status"] == "incomplete"
     assert api.tag_run(project, name).status == "incomplete"
     assert records.load(project.run_dir(name)).status == "incomplete"
     assert json.loads(sh(project.root, "git", "show", f"{name}:training_runs/{name}/run.json").stdout)["status"] == "incomplete"
 
 
-def test_init_again_and_tag_run_commit_only_their_own_files(project, invoke):
+def test_init_again_and_tag_run_commit_only_their_own_files(project):
     name = api.new_run(project, 2, "debug").name  # params.yaml now names the run: the user's change
     (project.root / "notes.txt").write_text("work in progress\n")
     sh(project.root, "git", "add", "notes.txt")  # staged by the user, not for henryvc's commits
     head = sh(project.root, "git", "rev-parse", "HEAD").stdout
-    assert invoke(["init"], project.root).exit_code == 0
+    assert run_cli(project.root, "init").exit_code == 0
     assert sh(project.root, "git", "rev-parse", "HEAD").stdout == head
     dvc(project.root, "repro", "-q")
     api.tag_run(project, name)
@@ -399,57 +400,57 @@ def _tag(project: Project, name: str, status: str, loss: float) -> None:
     sh(project.root, "git", "tag", "-a", name, "-m", message)
 
 
-def _listed(project: Project, invoke) -> dict[str, tuple[str, float]]:
-    result = invoke(["list", "--json"], project.root)
+def _listed(project: Project) -> dict[str, tuple[str, float]]:
+    result = run_cli(project.root, "list", "--json")
     assert result.exit_code == 0, result.output
     return {r["name"]: (r["status"], r["metrics"].get("total_loss")) for r in json.loads(result.output)["runs"]}
 
 
-def test_list_index_follows_tags_created_deleted_and_moved(project, invoke):
+def test_list_index_follows_tags_created_deleted_and_moved(project):
     gen(project, {"notes.txt": "x"}, commit="base")
     a, b = "henry_v2_debug_20261124_100000", "henry_v2_debug_20261124_110000"
     _tag(project, a, "success", 1.5)
-    assert _listed(project, invoke) == {a: ("success", 1.5)}
+    assert _listed(project) == {a: ("success", 1.5)}
     index = project.state / "registry-index.json"
     assert index.exists()  # written by the first list
     _tag(project, b, "failed", 9.0)
-    assert _listed(project, invoke) == {a: ("success", 1.5), b: ("failed", 9.0)}
+    assert _listed(project) == {a: ("success", 1.5), b: ("failed", 9.0)}
     sh(project.root, "git", "tag", "-d", a)
-    assert _listed(project, invoke) == {b: ("failed", 9.0)}
+    assert _listed(project) == {b: ("failed", 9.0)}
     assert a not in index.read_text()  # its row is dropped
     sh(project.root, "git", "tag", "-d", b)
     _tag(project, b, "success", 1.2)  # the same name, another tag object
-    assert _listed(project, invoke) == {b: ("success", 1.2)}
+    assert _listed(project) == {b: ("success", 1.2)}
     # A foreign tag that only looks like a run is reported, never dropped silently, and never cached wrong.
     sh(project.root, "git", "tag", "-a", a, "-m", "hand-made")
-    result = invoke(["list"], project.root)
+    result = run_cli(project.root, "list")
     assert f"tag {a} looks like a run" in result.output and b in result.output
 
 
-def test_list_is_the_same_with_a_lost_or_corrupt_or_unwritable_index(project, invoke):
+def test_list_is_the_same_with_a_lost_or_corrupt_or_unwritable_index(project):
     gen(project, {"notes.txt": "x"}, commit="base")
     for i in range(5):
         _tag(project, f"henry_v2_debug_20261124_10000{i}", "success" if i % 2 else "failed", float(i))
     index = project.state / "registry-index.json"
-    truth = _listed(project, invoke)
+    truth = _listed(project)
     assert len(truth) == 5
-    assert _listed(project, invoke) == truth  # from the index
+    assert _listed(project) == truth  # from the index
     index.write_text('{"format": "henryvc-registry-index/1", "rows": {"deadbeef": ')  # torn write
-    assert _listed(project, invoke) == truth
+    assert _listed(project) == truth
     index.write_text(json.dumps({"format": "some-older-layout", "rows": {}}))
-    assert _listed(project, invoke) == truth
+    assert _listed(project) == truth
     for damaged in ({"format": "henryvc-registry-index/2"}, {"format": "henryvc-registry-index/2", "rows": []},
                     {"format": "henryvc-registry-index/2", "rows": {"ab": ["tag", "c"]}}, [1, 2]):
         index.write_text(json.dumps(damaged))  # valid JSON of the wrong shape
-        assert _listed(project, invoke) == truth
+        assert _listed(project) == truth
     shutil.rmtree(project.state)  # a fresh clone has no .henryvc/ (git-ignored): list makes it
-    assert _listed(project, invoke) == truth and index.is_file()
+    assert _listed(project) == truth and index.is_file()
     index.unlink()
     index.mkdir()  # cannot be read or replaced: list goes without it
-    assert _listed(project, invoke) == truth
+    assert _listed(project) == truth
 
 
-def test_list_json_carries_the_summary_head_and_skips_records_naming_no_run(project, invoke):
+def test_list_json_carries_the_summary_head_and_skips_records_naming_no_run(project):
     gen(project, {"notes.txt": "x"}, commit="base")
     name = "henry_v2_debug_20261124_100000"
     _tag(project, name, "success", 1.5)
@@ -457,38 +458,38 @@ def test_list_json_carries_the_summary_head_and_skips_records_naming_no_run(proj
     odd.mkdir(parents=True)
     (odd / "run.json").write_text(json.dumps({"name": "not-a-run", "major": 2, "variant": "debug",
                                               "created": "x", "status": "created"}))
-    result = invoke(["list", "--json"], project.root)
+    result = run_cli(project.root, "list", "--json")
     assert result.exit_code == 0, result.output
     [run] = json.loads(result.output)["runs"]
     assert set(run["summary"]) == {"status", "verdict", "metrics", "created", "description"}
-    assert "data" in json.loads(invoke(["show", name, "--json"], project.root).output)["summary"]
+    assert "data" in json.loads(run_cli(project.root, "show", name, "--json").output)["summary"]
 
 
-def test_list_and_show_say_where_each_run_folder_is_archived_or_not(project, invoke):
+def test_list_and_show_say_where_each_run_folder_is_archived_or_not(project):
     a = trained_run(project, seed=1)
-    assert invoke(["tag-run", a], project.root).exit_code == 0
+    assert run_cli(project.root, "tag-run", a).exit_code == 0
     b = trained_run(project, variant="stable", seed=2)  # untagged
     failed = project.runs / "archive" / "failed"
     failed.mkdir(parents=True, exist_ok=True)
     os.rename(project.run_dir(a), failed / a)  # as `henryvc archive` moves it
-    runs = {r["name"]: r for r in json.loads(invoke(["list", "--json"], project.root).output)["runs"]}
+    runs = {r["name"]: r for r in json.loads(run_cli(project.root, "list", "--json").output)["runs"]}
     assert runs[a]["folder"] == f"training_runs/archive/failed/{a}" and runs[a]["tagged"]
     assert runs[b]["folder"] == f"training_runs/{b}"
-    table = invoke(["list"], project.root).output
+    table = run_cli(project.root, "list").output
     assert "FOLDER" in table.splitlines()[0]
     assert [line.split()[-1] for line in table.splitlines()[1:]] == ["training_runs", "archive/failed"]
-    assert f"folder:  training_runs/archive/failed/{a}" in invoke(["show", a], project.root).output
+    assert f"folder:  training_runs/archive/failed/{a}" in run_cli(project.root, "show", a).output
     shutil.rmtree(failed / a)  # tagged, no folder here any more: restore brings it back
-    assert "none in this work tree" in invoke(["show", a], project.root).output
-    assert json.loads(invoke(["list", "--json"], project.root).output)["runs"][1]["folder"] is None
+    assert "none in this work tree" in run_cli(project.root, "show", a).output
+    assert json.loads(run_cli(project.root, "list", "--json").output)["runs"][1]["folder"] is None
 
 
-def test_a_symlink_in_training_runs_never_hides_the_real_archived_folder(project, invoke, tmp_path):
+def test_a_symlink_in_training_runs_never_hides_the_real_archived_folder(project, tmp_path):
     b = trained_run(project, variant="stable", seed=2)  # untagged
     failed = project.runs / "archive" / "failed"
     failed.mkdir(parents=True, exist_ok=True)
     os.rename(project.run_dir(b), failed / b)
     (project.runs / b).symlink_to(tmp_path)  # something else took the name in training_runs/
-    runs = {r["name"]: r for r in json.loads(invoke(["list", "--json"], project.root).output)["runs"]}
+    runs = {r["name"]: r for r in json.loads(run_cli(project.root, "list", "--json").output)["runs"]}
     assert runs[b]["folder"] == f"training_runs/archive/failed/{b}"
-    assert invoke(["show", b], project.root).exit_code == 0
+    assert run_cli(project.root, "show", b).exit_code == 0

@@ -17,6 +17,7 @@ import pytest
 
 from henryvc.ops import report, review
 from tests.helpers.browser import audio_states, browser, plot_marks
+from tests.helpers.cli import run_cli
 from tests.helpers.report import RUN_CLIPS, load_all_audio, two_tagged_runs
 
 
@@ -50,11 +51,11 @@ def _row_keys(driver) -> list:
 
 
 @pytest.mark.browser
-def test_listening_page_in_a_real_browser(project, invoke, tmp_path):
-    a, b = two_tagged_runs(project, invoke)
+def test_listening_page_in_a_real_browser(project, tmp_path):
+    a, b = two_tagged_runs(project)
     shutil.rmtree(project.run_dir(a) / "checkpoints")  # its audio must come back from DVC, checked
     page_dir = tmp_path / "page"
-    result = invoke(["report", a, b, "--out", str(page_dir), "--json"], project.root)
+    result = run_cli(project.root, "report", a, b, "--out", str(page_dir), "--json")
     assert result.exit_code == 0, result.output
     made = json.loads(result.output)
     assert made["audio_files"] == 2 * RUN_CLIPS + 1  # every clip of both runs, and Henry's recording of clip1
@@ -131,10 +132,10 @@ BLIND_FRAGMENTS = ("sentence_", "eval_", "short_text", ".png", "vega", "henry_v"
 
 
 @pytest.mark.browser
-def test_blind_page_is_blind_and_its_ratings_come_back(project, invoke, tmp_path):
-    a, b = two_tagged_runs(project, invoke)
+def test_blind_page_is_blind_and_its_ratings_come_back(project, tmp_path):
+    a, b = two_tagged_runs(project)
     blind_dir = tmp_path / "blind"
-    result = invoke(["report", a, b, "--blind", "--out", str(blind_dir), "--json"], project.root)
+    result = run_cli(project.root, "report", a, b, "--blind", "--out", str(blind_dir), "--json")
     assert result.exit_code == 0, result.output
     made = json.loads(result.output)
     assert made["labels"] == {} and made["audio_files"] == 2 * 4
@@ -185,9 +186,9 @@ def test_blind_page_is_blind_and_its_ratings_come_back(project, invoke, tmp_path
     ratings = json.loads(target.read_text())
     assert ratings["format"] == review.RATINGS_FORMAT_ROWS and len(ratings["rows"]) == 4
 
-    result = invoke(["review", "--from", str(target)], project.root)  # the key is found in the project
+    result = run_cli(project.root, "review", "--from", str(target))  # the key is found in the project
     assert result.exit_code == 0, result.output
-    shown = {name: json.loads(invoke(["show", name, "--json"], project.root).output)["reviews"] for name in (a, b)}
+    shown = {name: json.loads(run_cli(project.root, "show", name, "--json").output)["reviews"] for name in (a, b)}
     [good], [bad] = shown[a], shown[b]
     assert (good["verdict"], good["rating"], bad["verdict"], bad["rating"]) == ("approve", 5, "reject", 2)
     assert good["reviewer"] == "Blind Listener" and good["source"] == f"blind report {key['page']}"
@@ -200,7 +201,7 @@ def test_blind_page_is_blind_and_its_ratings_come_back(project, invoke, tmp_path
 
     # Elsewhere (no key in that project) the file is refused, nothing recorded.
     key_path.rename(tmp_path / "key.json")
-    refused = invoke(["review", "--from", str(target)], project.root)
+    refused = run_cli(project.root, "review", "--from", str(target))
     assert refused.exit_code == 2 and "no key for blind page" in refused.output
 
 
@@ -208,24 +209,24 @@ def legends_of(a: str, b: str) -> list:
     return report.legends([a, b])
 
 
-def test_report_bad_input(project, invoke, tmp_path):
+def test_report_bad_input(project, tmp_path):
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "x").write_text("x")
     for args in (["report", "not-a-run"], ["report", "henry_v2_debug_20990101_000000"],
                  ["report", "henry_v2_debug_20990101_000000", "--out", str(busy)]):
-        result = invoke(args, project.root)
+        result = run_cli(project.root, *args)
         assert result.exit_code == 2, (args, result.output)
     assert list(busy.iterdir()) == [busy / "x"]
 
 
-def test_report_of_an_untagged_run_reads_its_folder(project, invoke, tmp_path):
+def test_report_of_an_untagged_run_reads_its_folder(project, tmp_path):
     from tests.helpers.project import trained_run
     from tests.helpers.report import audio_project
 
     audio_project(project)
     name = trained_run(project, seed=3)
-    result = invoke(["report", name, "--out", str(tmp_path / "page"), "--json"], project.root)
+    result = run_cli(project.root, "report", name, "--out", str(tmp_path / "page"), "--json")
     assert result.exit_code == 0, result.output
     made = json.loads(result.output)
     assert made["sources"][name].startswith("run folder") and made["audio_files"] == RUN_CLIPS + 1

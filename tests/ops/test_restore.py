@@ -13,7 +13,8 @@ import os
 import re
 from pathlib import Path
 
-from tests.helpers.reliability import big_project, henryvc, train
+from tests.helpers.cli import run_cli
+from tests.helpers.reliability import big_project, train
 
 
 def _flip_keeping_mtime(path) -> None:
@@ -27,27 +28,27 @@ def _flip_keeping_mtime(path) -> None:
 def test_restore_counts_read_and_trusted_and_rehash_finds_bit_rot(tmp_path):
     project = big_project(tmp_path / "project", tmp_path / "dvc-remote")
     name = train(project, seed=21)
-    assert henryvc(project.root, "tag-run", name).returncode == 0
-    first = henryvc(project.root, "restore", name, "--json")
+    assert run_cli(project.root, "tag-run", name, process=True).returncode == 0
+    first = run_cli(project.root, "restore", name, "--json", process=True)
     assert first.returncode == 0, first.stderr
     worktree = Path(json.loads(first.stdout)["path"])
     checkpoint = sorted((worktree / "training_runs" / name / "checkpoints").glob("*.pth"))[0]
     _flip_keeping_mtime(checkpoint)
 
-    again = henryvc(project.root, "restore", name)
+    again = run_cli(project.root, "restore", name, process=True)
     assert again.returncode == 0, again.stderr  # the ledger trusts it: honest about it, not a false "match"
     text = again.stdout + again.stderr
     assert "files match the tag" not in text
     assert "read" in text and "trusted" in text and "ledger" in text and "since" in text, text
     assert "--rehash" in text, text
 
-    rehashed = henryvc(project.root, "restore", name, "--rehash")
+    rehashed = run_cli(project.root, "restore", name, "--rehash", process=True)
     assert rehashed.returncode == 1, rehashed.stdout + rehashed.stderr
     assert checkpoint.name in rehashed.stdout + rehashed.stderr
 
 
 def test_schedule_proposes_a_periodic_full_verify(project):
-    done = henryvc(project.root, "schedule")
+    done = run_cli(project.root, "schedule", process=True)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     scrub = [i for i, line in enumerate(lines) if line.startswith("# scrub")]

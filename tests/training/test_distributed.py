@@ -9,6 +9,7 @@ import pytest
 from henryvc.core import scale
 from henryvc.errors import BadInput
 from henryvc_training import distributed
+from tests.helpers.cli import run_cli
 
 
 def test_scale_from_params_defaults_to_one_process():
@@ -75,6 +76,6 @@ def test_set_scale_keeps_comments(tmp_path):
 
 
 @pytest.mark.parametrize("flag", ["--gpus", "--nodes"])
-def test_run_refuses_fewer_than_one(tmp_path, invoke, flag):
-    result = invoke(["run", "--major", "2", "--variant", "debug", flag, "0"], tmp_path)
+def test_run_refuses_fewer_than_one(tmp_path, flag):
+    result = run_cli(tmp_path, "run", "--major", "2", "--variant", "debug", flag, "0")
     assert result.exit_code == 2 and flag in result.output

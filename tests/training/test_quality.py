@@ -12,8 +12,9 @@ import pytest
 
 from henryvc.core.verdict import judge
 from henryvc_training import intelligibility, listen, quality
-from tests.helpers.listening import speak
 from tests.core.test_verdict import RECORDED_GOOD
+from tests.helpers.cli import run_cli
+from tests.helpers.listening import speak
 
 SEED_CRITERIA = {"max_total_loss": 2.0, "max_align_error": 0.1, "max_stopnet_loss": 0.5,
                  "max_short_text_seconds": 5.0}
@@ -165,7 +166,7 @@ def test_text_normalization_and_error_rates():
     assert intelligibility.error_rates(["a b"], [""])["wer"] == 1.0
 
 
-def test_show_prints_each_problem_once_with_its_fix_and_the_utterances_it_hit(project, invoke, untrained):
+def test_show_prints_each_problem_once_with_its_fix_and_the_utterances_it_hit(project, untrained):
     """`henryvc show` of a tagged run: each distinct problem once, with the utterances it hit, under its fix
     (the run's own config value); the full per-utterance lines stay in --json."""
     import json
@@ -182,8 +183,8 @@ def test_show_prints_each_problem_once_with_its_fix_and_the_utterances_it_hit(pr
     verdict = judge({**GOOD_LOSSES, "short_text_seconds": blip["short_text"]["seconds"]}, CRITERIA, config, blip)
     assert len(verdict.reasons) >= 6  # every utterance fails duration and diagonality at least: one line each
     records.update(run_dir, status=verdict.status, verdict=verdict.to_dict())
-    assert invoke(["tag-run", name], project.root).exit_code == 0
-    shown = invoke(["show", name], project.root).output.splitlines()
+    assert run_cli(project.root, "tag-run", name).exit_code == 0
+    shown = run_cli(project.root, "show", name).output.splitlines()
     assert "status:  failed" in shown
     hit = "(3 utterances: short_text, sentence_0, sentence_1)"
     problems = [line for line in shown if line.startswith("verdict: ")]
@@ -197,5 +198,5 @@ def test_show_prints_each_problem_once_with_its_fix_and_the_utterances_it_hit(pr
     # Each fix comes right after the problems it fixes.
     stop = shown.index("try:     raise `stopnet_pos_weight` (weight of the rare 'stop' frames; now 0.2)")
     assert shown[stop - 1].startswith("verdict: too fast for its text")
-    full = json.loads(invoke(["show", name, "--json"], project.root).output)["summary"]["verdict"]
+    full = json.loads(run_cli(project.root, "show", name, "--json").output)["summary"]["verdict"]
     assert full["reasons"] == verdict.reasons and full["problems"] == verdict.problems

@@ -12,6 +12,7 @@ import pytest
 
 from henryvc.core import imagestore
 from henryvc.core.project import Project
+from tests.helpers.cli import run_cli
 from tests.helpers.project import gen, sh, trained_run
 from tests.helpers.reliability import git_state, snapshot_tree
 from tests.helpers.venvs import record_environment
@@ -21,8 +22,7 @@ pytestmark = pytest.mark.engine
 
 def henryvc_cli(project: Project, *args: str) -> subprocess.CompletedProcess:
     """The real henryvc command line in a child process, in PROJECT."""
-    return subprocess.run([sys.executable, "-m", "henryvc.main", *args], cwd=project.root, capture_output=True,
-                          text=True)
+    return run_cli(project.root, *args, process=True)
 
 
 def test_docker_recreate_refuses_before_it_writes_anything(project, engine, henryvc_lite_image):
@@ -31,12 +31,10 @@ def test_docker_recreate_refuses_before_it_writes_anything(project, engine, henr
     name = trained_run(project)
     record_environment(sys.executable, project.run_dir(name))
     sh(project.root, "git", "add", f"training_runs/{name}")
-    tagged = subprocess.run([sys.executable, "-m", "henryvc.main", "tag-run", name], cwd=project.root,
-                            capture_output=True, text=True)
+    tagged = run_cli(project.root, "tag-run", name, process=True)
     assert tagged.returncode == 0, tagged.stderr
     tree, git = snapshot_tree(project.root), git_state(project.root)
-    refused = subprocess.run([sys.executable, "-m", "henryvc.main", "docker", "recreate", name,
-                              "--image", henryvc_lite_image], cwd=project.root, capture_output=True, text=True)
+    refused = run_cli(project.root, "docker", "recreate", name, "--image", henryvc_lite_image, process=True)
     assert refused.returncode == 1, refused.stdout + refused.stderr
     lines = refused.stderr.strip().splitlines()
     assert "was made in another environment" in lines[0], lines

@@ -56,8 +56,9 @@ import pytest
 from henryvc.adapters import dvcrepo
 from henryvc.core import record as records
 from tests.helpers import completeness
+from tests.helpers.cli import run_cli, spawn_cli
 from tests.helpers.project import isolate, scratch, sh
-from tests.helpers.reliability import git_consistency, henryvc, pushed_project, record_problems, rehash_store, spawn, train
+from tests.helpers.reliability import git_consistency, pushed_project, record_problems, rehash_store, train
 
 pytestmark = [pytest.mark.reliability, pytest.mark.randomkill]
 
@@ -225,11 +226,11 @@ def verify_all(box: Sandbox, run_tags: list[str] | None = None, restore: tuple[s
     for tag in completeness.tags(box.cwd, "henry_v*") if run_tags is None else run_tags:
         path = box.cwd / ".henryvc" / "restore" / tag
         if tag in restore or not ((box.cwd / "training_runs" / tag).is_dir() or path.is_dir()):
-            done = henryvc(box.cwd, "restore", tag, "--json", *(["--pull"] if tag in restore else []), env=box.env)
+            done = run_cli(box.cwd, "restore", tag, "--json", *(["--pull"] if tag in restore else []), env=box.env, process=True)
             assert done.returncode == 0, (tag, done.stderr)
             path = Path(json.loads(done.stdout)["path"])
         where = ["--path", str(path)] if path.is_dir() else []
-        done = henryvc(box.cwd, "verify", tag, "--json", *where, env=box.env)
+        done = run_cli(box.cwd, "verify", tag, "--json", *where, env=box.env, process=True)
         assert done.returncode == 0 and json.loads(done.stdout)["ok"], (tag, done.stdout, done.stderr)
         checked["restored" if where else "work_tree"] += 1
     snapshots = completeness.tags(box.cwd, "snapshot_*")
@@ -269,7 +270,7 @@ def kill_loop(box: Sandbox, args: list[str], rng: random.Random, window_s: float
     expect = Expect([t for t in completeness.tags(box.cwd)
                      if not completeness.gaps(box.cwd, [t], dvcrepo.cache_dir(box.cwd))], may_leave_cache)
     started = time.monotonic()
-    done = henryvc(box.cwd, *args, env=box.env)
+    done = run_cli(box.cwd, *args, env=box.env, process=True)
     tally.calibration_s = time.monotonic() - started
     with replayable("the unkilled run", tally):
         assert done.returncode == 0, f"{args}: the unkilled run failed: {done.stderr}"
@@ -279,7 +280,7 @@ def kill_loop(box: Sandbox, args: list[str], rng: random.Random, window_s: float
         delay = draw_delay(rng, window_s)
         tally.delays_s.append(delay)
         since = time.time_ns()
-        process = spawn(box.cwd, *args, env=box.env)
+        process = spawn_cli(box.cwd, *args, env=box.env)
         first = wait_for_first_write(process, box.root, since)
         try:
             process.wait(timeout=delay if first is not None else 0)
@@ -306,7 +307,7 @@ def kill_loop(box: Sandbox, args: list[str], rng: random.Random, window_s: float
             with replayable("the delays", tally):
                 pytest.fail(f"{args}: finished before the kill {tally.finished_first} times (window too long?)")
     started = time.monotonic()
-    done = henryvc(box.cwd, *args, env=box.env)
+    done = run_cli(box.cwd, *args, env=box.env, process=True)
     tally.rerun_s = time.monotonic() - started
     with replayable("the re-run", tally):
         assert done.returncode == 0, f"{args}: the re-run after {tally.kills} kills failed: {done.stderr}"
@@ -358,16 +359,16 @@ def _build_lab(base: Path) -> Lab:
     project, remote, origin = pushed_project(root)
     failed = train(project, seed=7, mb=MB, files=FILES)
     records.update(project.run_dir(failed), status="failed")
-    assert henryvc(project.root, "tag-run", failed).returncode == 0
+    assert run_cli(project.root, "tag-run", failed, process=True).returncode == 0
     trained = train(project, seed=3, mb=MB, files=FILES)
 
     def save(state: str) -> None:
         copy_tree(root, base / f"saved-{state}")
 
     save("trained")
-    assert henryvc(project.root, "tag-run", trained).returncode == 0
+    assert run_cli(project.root, "tag-run", trained, process=True).returncode == 0
     save("tagged")
-    done = henryvc(project.root, "backup")
+    done = run_cli(project.root, "backup", process=True)
     assert done.returncode == 0, done.stderr
     sh(project.root, "git", "push", "-q", "origin", "--tags")
     save("backed")
@@ -401,7 +402,7 @@ def test_randomkill_restore_pull(lab):
 def test_randomkill_backup(lab):
     def after(b: Sandbox) -> None:
         on_origin_with_data(b, completeness.tags(b.cwd))
-        assert henryvc(b.cwd, "backup", "--verify", env=b.env).returncode == 0
+        assert run_cli(b.cwd, "backup", "--verify", env=b.env, process=True).returncode == 0
 
     kill_loop(lab.box("tagged"), ["backup"], _rng("backup"), WINDOW_S["backup"], after=after)
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from tests.helpers.reliability import big_project, henryvc, rehash_store, train
+from tests.helpers.cli import run_cli
+from tests.helpers.reliability import big_project, rehash_store, train
 
 pytestmark = pytest.mark.reliability
 
@@ -21,11 +22,11 @@ def test_a_flipped_byte_on_the_remote_is_found_and_repaired(tmp_path):
     remote = tmp_path / "dvc-remote"
     project = big_project(tmp_path / "project", remote)
     name = train(project, seed=31)
-    assert henryvc(project.root, "tag-run", name).returncode == 0
-    done = henryvc(project.root, "backup")
+    assert run_cli(project.root, "tag-run", name, process=True).returncode == 0
+    done = run_cli(project.root, "backup", process=True)
     assert done.returncode == 0, done.stderr
     assert "failed to collect" not in done.stdout + done.stderr and "WARNING" not in done.stderr, done.stderr
-    checked = henryvc(project.root, "backup", "--verify", "--json")
+    checked = run_cli(project.root, "backup", "--verify", "--json", process=True)
     assert checked.returncode == 0 and json.loads(checked.stdout)["content_checked"] is True, checked.stdout
 
     victim = _biggest_object(remote)
@@ -34,12 +35,12 @@ def test_a_flipped_byte_on_the_remote_is_found_and_repaired(tmp_path):
     victim.write_bytes(bytes(data))
     oid = victim.parent.name + victim.name
 
-    checked = henryvc(project.root, "backup", "--verify")
+    checked = run_cli(project.root, "backup", "--verify", process=True)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "damaged" in checked.stdout and oid in checked.stdout and "--repair" in checked.stdout, checked.stdout
 
-    repaired = henryvc(project.root, "backup", "--repair", "--json")
+    repaired = run_cli(project.root, "backup", "--repair", "--json", process=True)
     assert repaired.returncode == 0, repaired.stderr
     assert json.loads(repaired.stdout)["repaired_objects"] == 1  # the one flipped object, nothing else
     assert rehash_store(remote).corrupt == []
-    assert henryvc(project.root, "backup", "--verify").returncode == 0
+    assert run_cli(project.root, "backup", "--verify", process=True).returncode == 0

@@ -24,6 +24,7 @@ import pytest
 
 from henryvc.adapters import dvcrepo
 from henryvc.core.project import Project
+from tests.helpers.cli import run_cli, spawn_cli
 from tests.helpers.completeness import good_objects
 from tests.helpers.project import scratch, sh
 from tests.helpers.reliability import (
@@ -32,7 +33,6 @@ from tests.helpers.reliability import (
     git_consistency,
     git_locks,
     git_state,
-    henryvc,
     kill_when,
     md5,
     pushed_project,
@@ -40,7 +40,6 @@ from tests.helpers.reliability import (
     rehash_store,
     remote_tags,
     snapshot_tree,
-    spawn,
     train,
 )
 
@@ -107,7 +106,7 @@ def assert_consistent(project: Project, remote: Path | None = None, origin: Path
 
 
 def listed(project: Project, name: str) -> dict:
-    done = henryvc(project.root, "list", "--json")
+    done = run_cli(project.root, "list", "--json", process=True)
     assert done.returncode == 0, done.stderr
     return {r["name"]: r for r in json.loads(done.stdout)["runs"]}[name]
 
@@ -146,7 +145,7 @@ def test_sigkill_mid_tag_run_at_each_step_then_rerun_completes(pushed_setup, tmp
     ]
     for label, hook_spec, marker in steps:
         installed = hook(project.root, *hook_spec) if hook_spec else None
-        process = spawn(project.root, "tag-run", "--push")
+        process = spawn_cli(project.root, "tag-run", "--push")
         kill = kill_when(process, marker)
         assert kill.fired, f"{label}: the command finished (rc {kill.returncode}) before the kill point: {kill.stderr}"
         if installed:
@@ -163,7 +162,7 @@ def test_sigkill_mid_tag_run_at_each_step_then_rerun_completes(pushed_setup, tmp
 
     stale = project.root / ".git" / "index.lock"
     started = time.monotonic()
-    done = henryvc(project.root, "tag-run", "--push")
+    done = run_cli(project.root, "tag-run", "--push", process=True)
     recovery = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert not stale.exists() and git_locks(project.root) == []
@@ -171,7 +170,7 @@ def test_sigkill_mid_tag_run_at_each_step_then_rerun_completes(pushed_setup, tmp
     assert_consistent(project, remote, origin, name)
     commits = sh(project.root, "git", "rev-list", f"{head_before}..{name}").stdout.split()
     assert len(commits) == 1  # one run commit however many kills: the retry reused it
-    verified = henryvc(project.root, "verify", name, "--json")
+    verified = run_cli(project.root, "verify", name, "--json", process=True)
     assert verified.returncode == 0 and json.loads(verified.stdout)["ok"]
     assert expected_objects(project, name) <= good_objects(remote)  # as sets: every object the tag needs
     figure("tag-run --push", kill_point="re-run after 5 kills", recovery_s=round(recovery, 2),
@@ -180,7 +179,7 @@ def test_sigkill_mid_tag_run_at_each_step_then_rerun_completes(pushed_setup, tmp
 
 def test_sigkill_mid_restore_at_each_step_then_rerun_completes(pushed_setup, tmp_path):
     project, name, remote, origin = pushed_setup
-    assert henryvc(project.root, "tag-run", "--push").returncode == 0
+    assert run_cli(project.root, "tag-run", "--push", process=True).returncode == 0
     box = tmp_path / "second-box"
     sh(tmp_path, "git", "clone", "-q", str(origin), str(box))
     clone = Project(box)
@@ -200,21 +199,21 @@ def test_sigkill_mid_restore_at_each_step_then_rerun_completes(pushed_setup, tmp
     worktree = box / ".henryvc" / "restore" / name
     for label, attrs, marker in steps:
         attributes.write_text(attrs)
-        process = spawn(box, "restore", name, "--pull")
+        process = spawn_cli(box, "restore", name, "--pull")
         kill = kill_when(process, marker)
         assert kill.fired, f"{label}: the command finished (rc {kill.returncode}) before the kill point: {kill.stderr}"
         attributes.write_text("")
         litter = assert_consistent(clone)
         locks = git_locks(box)
         # Honest state: verify of the half-restored worktree fails (exit 1, names what is wrong), never crashes.
-        checked = henryvc(box, "verify", name, "--path", str(worktree)) if worktree.is_dir() else None
+        checked = run_cli(box, "verify", name, "--path", str(worktree), process=True) if worktree.is_dir() else None
         if checked is not None:
             assert checked.returncode in (0, 1), checked.stderr
         figure("restore --pull", kill_point=label, killed_after_s=round(kill.after_s, 2), git_locks_left=locks,
                cached_objects=cached(), verify_rc=checked.returncode if checked else None, **litter)
 
     started = time.monotonic()
-    done = henryvc(box, "restore", name, "--pull", "--json")
+    done = run_cli(box, "restore", name, "--pull", "--json", process=True)
     recovery = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert Path(json.loads(done.stdout)["path"]) == worktree
@@ -223,7 +222,7 @@ def test_sigkill_mid_restore_at_each_step_then_rerun_completes(pushed_setup, tmp
     assert sh(worktree, "git", "status", "--porcelain").stdout == ""  # git's files all there, unchanged
     for original in sorted((project.run_dir(name) / "checkpoints").iterdir()):
         assert md5(worktree / "training_runs" / name / "checkpoints" / original.name) == md5(original)
-    verified = henryvc(box, "verify", name, "--path", str(worktree), "--json")
+    verified = run_cli(box, "verify", name, "--path", str(worktree), "--json", process=True)
     assert verified.returncode == 0 and json.loads(verified.stdout)["ok"]
     figure("restore --pull", kill_point="re-run after 3 kills", recovery_s=round(recovery, 2), bytes_lost=0,
            data_bytes=json.loads(verified.stdout)["checked_bytes"])
@@ -253,8 +252,8 @@ def test_a_held_lock_makes_a_writing_command_wait_then_refuse_clearly(project):
     params = project.params.read_text()
     with project.lock():
         started = time.monotonic()
-        done = henryvc(project.root, "new-run", "--major", "2", "--variant", "debug",
-                       env={"HENRYVC_LOCK_TIMEOUT": "1"})
+        done = run_cli(project.root, "new-run", "--major", "2", "--variant", "debug", env={"HENRYVC_LOCK_TIMEOUT": "1"},
+                       process=True)
         waited = time.monotonic() - started
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("henryvc: error: another henryvc command holds")
@@ -266,14 +265,14 @@ def test_a_held_lock_makes_a_writing_command_wait_then_refuse_clearly(project):
 
 def test_commands_at_once_are_serialised_by_the_lock(pushed_setup):
     project, name, remote, origin = pushed_setup
-    first = spawn(project.root, "tag-run", name, "--push")
+    first = spawn_cli(project.root, "tag-run", name, "--push")
     started = time.monotonic()
     while first.pid not in lock_holders(project):
         assert first.poll() is None, first.communicate()
         assert time.monotonic() - started < 60
         time.sleep(0.005)
     # While the first holds the lock: the same tag-run again and three new-runs (two of the same variant).
-    others = {args: (spawn(project.root, *args), time.monotonic()) for args in [
+    others = {args: (spawn_cli(project.root, *args), time.monotonic()) for args in [
         ("tag-run", name, "--push"),
         ("new-run", "--major", "2", "--variant", "debug"),
         ("new-run", "--major", "2", "--variant", "debug", "--description", "twin"),
@@ -305,9 +304,9 @@ def test_commands_at_once_are_serialised_by_the_lock(pushed_setup):
         assert json.loads((project.run_dir(run) / "config.json").read_text())["run_name"] == run
     assert remote_tags(origin) == [name]
     assert_consistent(project, remote, origin, name)
-    shown = json.loads(henryvc(project.root, "show", name, "--json").stdout)
+    shown = json.loads(run_cli(project.root, "show", name, "--json", process=True).stdout)
     assert shown["tagged"] and shown["status"] == "success"
-    assert henryvc(project.root, "verify", name).returncode == 0
+    assert run_cli(project.root, "verify", name, process=True).returncode == 0
     figure("lock", case=f"tag-run --push ({CKPT_MB * CKPT_FILES} MB) holding the lock, 4 commands queued",
            first_held_s=round(held_s, 2),
            holders_in_order=len(seen_holders), queued_max_wait_s=round(max(finished.values(), default=0), 2))
@@ -320,7 +319,7 @@ def test_disk_full_on_the_dvc_remote_fails_clearly_then_completes(tmp_path, tmpf
     sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
     sh(project.root, "git", "remote", "add", "origin", str(origin))
     name = train(project, seed=21, mb=8, files=4)
-    done = henryvc(project.root, "tag-run", "--push")
+    done = run_cli(project.root, "tag-run", "--push", process=True)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("henryvc: error: dvc push failed") and len(done.stderr.splitlines()) == 1
     assert "No space left on device" in done.stderr
@@ -331,12 +330,12 @@ def test_disk_full_on_the_dvc_remote_fails_clearly_then_completes(tmp_path, tmpf
 
     sh(tmp_path, "mount", "-o", "remount,size=64m", str(remote))  # space freed
     started = time.monotonic()
-    done = henryvc(project.root, "tag-run", "--push")
+    done = run_cli(project.root, "tag-run", "--push", process=True)
     assert done.returncode == 0, done.stderr
     assert remote_tags(origin) == [name]
     assert expected_objects(project, name) <= good_objects(remote)  # as sets: every object the tag needs
     assert_consistent(project, remote, origin, name)
-    assert henryvc(project.root, "verify", name).returncode == 0
+    assert run_cli(project.root, "verify", name, process=True).returncode == 0
     figure("disk full", where="DVC remote, after space was freed", recovery_s=round(time.monotonic() - started, 2),
            remote_litter_files_left=len(rehash_store(remote).litter))
 
@@ -359,7 +358,7 @@ def test_disk_full_while_writing_a_checkpoint_marks_nothing_success(tmp_path, tm
     # The stage could not even write "failed" on the full disk; the atomic write kept the record whole.
     assert json.loads((project.run_dir(name) / "run.json").read_text())["status"] in ("training", "failed")
     assert listed(project, name)["status"] != "success"
-    done = henryvc(project.root, "tag-run", name)
+    done = run_cli(project.root, "tag-run", name, process=True)
     assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
     assert "dvc repro" in done.stderr  # says what to do next
     assert sh(project.root, "git", "tag", "--list").stdout == ""
@@ -368,8 +367,8 @@ def test_disk_full_while_writing_a_checkpoint_marks_nothing_success(tmp_path, tm
 
     sh(tmp_path, "mount", "-o", "remount,size=64m", str(folder))  # space freed
     sh(project.root, "dvc", "repro", "-q")
-    assert henryvc(project.root, "tag-run", name).returncode == 0
-    assert henryvc(project.root, "verify", name).returncode == 0
+    assert run_cli(project.root, "tag-run", name, process=True).returncode == 0
+    assert run_cli(project.root, "verify", name, process=True).returncode == 0
     assert_consistent(project)
 
 
@@ -390,7 +389,7 @@ def test_disk_full_in_the_dvc_cache_accepts_no_partial_object(tmp_path, tmpfs):
     assert "No space left on device" in repro.stderr + repro.stdout
     store = rehash_store(cache)
     assert store.corrupt == []  # nothing half-written was accepted as an object
-    done = henryvc(project.root, "tag-run", name)
+    done = run_cli(project.root, "tag-run", name, process=True)
     assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
     assert ("not in the DVC cache" in done.stderr and "dvc commit" in done.stderr) or (
         "records no outputs" in done.stderr and "dvc repro" in done.stderr), done.stderr
@@ -401,8 +400,8 @@ def test_disk_full_in_the_dvc_cache_accepts_no_partial_object(tmp_path, tmpfs):
 
     sh(tmp_path, "mount", "-o", "remount,size=64m", str(cache))
     sh(project.root, "dvc", "commit", "-q", "-f")  # what the message said to do
-    assert henryvc(project.root, "tag-run", name).returncode == 0
-    assert henryvc(project.root, "verify", name).returncode == 0
+    assert run_cli(project.root, "tag-run", name, process=True).returncode == 0
+    assert run_cli(project.root, "verify", name, process=True).returncode == 0
     assert_consistent(project)
 
 
@@ -427,7 +426,7 @@ def hostile_project(request, tmp_path_factory):
             env.setenv(key, value)
         project = big_project(base / "project", base / "dvc-remote")
         name = train(project, seed=3)
-        assert henryvc(project.root, "tag-run", name).returncode == 0
+        assert run_cli(project.root, "tag-run", name, process=True).returncode == 0
         sentinel = base / "sentinel"
         (sentinel / "keep").mkdir(parents=True)
         (sentinel / "keep" / "precious.pth").write_bytes(b"do not touch" * 1000)
@@ -560,27 +559,27 @@ def test_every_command_that_takes_input_has_hostile_cases():
 
 def test_sigkill_mid_backup_then_rerun_completes(pushed_setup):
     project, name, remote, origin = pushed_setup
-    assert henryvc(project.root, "tag-run", name).returncode == 0  # tagged, nothing pushed yet
+    assert run_cli(project.root, "tag-run", name, process=True).returncode == 0  # tagged, nothing pushed yet
     objects = lambda: sum(1 for p in (remote / "files" / "md5").rglob("*") if p.is_file()) \
         if (remote / "files").is_dir() else 0  # noqa: E731
     for label, marker in [("mid-backup (remote partly filled)", lambda: objects() >= 3),
                           ("mid-backup again (more of the remote filled)", lambda: objects() >= 9)]:
-        kill = kill_when(spawn(project.root, "backup"), marker)
+        kill = kill_when(spawn_cli(project.root, "backup"), marker)
         assert kill.fired, f"{label}: the backup finished first (rc {kill.returncode}): {kill.stderr}"
         litter = assert_consistent(project)  # git, records and the cache; the remote is judged below
         store = rehash_store(remote)
         whole = not store.corrupt and expected_objects(project, name) <= good_objects(remote)
-        checked = henryvc(project.root, "backup", "--verify")
+        checked = run_cli(project.root, "backup", "--verify", process=True)
         # Honest either way: a kill can land after the last object, and DVC can leave an empty file under
         # an object's name (it tries a reflink at the final path first); --verify must call that damaged.
         assert checked.returncode == (0 if whole else 1), (store.corrupt, checked.stdout, checked.stderr)
         figure("backup", kill_point=label, killed_after_s=round(kill.after_s, 2),
                damaged_remote_objects=len(store.corrupt), **litter)
     started = time.monotonic()
-    done = henryvc(project.root, "backup")
+    done = run_cli(project.root, "backup", process=True)
     recovery = time.monotonic() - started
     assert done.returncode == 0, done.stderr
-    assert henryvc(project.root, "backup", "--verify").returncode == 0
+    assert run_cli(project.root, "backup", "--verify", process=True).returncode == 0
     assert_consistent(project, remote)
     assert expected_objects(project, name) <= good_objects(remote)  # as sets: every object the tag needs
     figure("backup", kill_point="re-run after 2 kills", recovery_s=round(recovery, 2), bytes_lost=0)
@@ -592,7 +591,7 @@ def failed_tagged_run(project: Project, seed: int) -> str:
 
     name = train(project, seed=seed)
     records.update(project.run_dir(name), status="failed")
-    assert henryvc(project.root, "tag-run", name).returncode == 0
+    assert run_cli(project.root, "tag-run", name, process=True).returncode == 0
     return name
 
 
@@ -602,7 +601,7 @@ def test_sigkill_mid_archive_then_rerun_completes(project_with_remote, tmp_path)
     marks = tmp_path / "marks"
     marks.mkdir()
     installed = hook(project.root, "prepare-commit-msg", stall(marks / "commit"))
-    kill = kill_when(spawn(project.root, "archive"), lambda: (marks / "commit").exists())
+    kill = kill_when(spawn_cli(project.root, "archive"), lambda: (marks / "commit").exists())
     installed.unlink()
     if not kill.fired:
         pytest.fail(f"archive finished (rc {kill.returncode}) without committing the move: {kill.stderr}")
@@ -614,7 +613,7 @@ def test_sigkill_mid_archive_then_rerun_completes(project_with_remote, tmp_path)
     figure("archive", kill_point="mid-commit of the move (prepare-commit-msg hook)",
            killed_after_s=round(kill.after_s, 2), git_locks_left=locks, **litter)
     started = time.monotonic()
-    done = henryvc(project.root, "archive")
+    done = run_cli(project.root, "archive", process=True)
     recovery = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     moved = project.runs / "archive" / "failed" / name
@@ -622,7 +621,7 @@ def test_sigkill_mid_archive_then_rerun_completes(project_with_remote, tmp_path)
     assert json.loads((moved / "run.json").read_text())["status"] == "failed"
     assert git_locks(project.root) == [] and assert_consistent(project) is not None
     assert sh(project.root, "git", "status", "--porcelain", "training_runs").stdout == ""  # the move is committed
-    assert henryvc(project.root, "archive").returncode == 0  # again: moves nothing more
+    assert run_cli(project.root, "archive", process=True).returncode == 0  # again: moves nothing more
     figure("archive", kill_point="re-run", recovery_s=round(recovery, 2), bytes_lost=0)
 
 
@@ -646,7 +645,7 @@ def test_deleting_commands_never_follow_symlinks_out_of_the_project(project_with
     (folder / "logs").mkdir(exist_ok=True)
     (folder / "logs" / "notes.txt").symlink_to(sentinel / "notes.txt")  # a file link pointing out
     before = snapshot_tree(sentinel)
-    done = henryvc(project.root, *args)
+    done = run_cli(project.root, *args, process=True)
     assert done.returncode in (0, 1, 2), done.stderr  # refusing is fine; crashing or escaping is not
     assert "unexpected error" not in done.stderr
     assert snapshot_tree(sentinel) == before

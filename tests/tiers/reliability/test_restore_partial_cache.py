@@ -15,8 +15,9 @@ import pytest
 
 from henryvc.adapters import dvcrepo
 from henryvc.core.project import Project
+from tests.helpers.cli import run_cli
 from tests.helpers.project import sh
-from tests.helpers.reliability import henryvc, md5, pushed_project, rehash_store, train
+from tests.helpers.reliability import md5, pushed_project, rehash_store, train
 
 pytestmark = pytest.mark.reliability
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.reliability
 def test_restore_pull_completes_over_partial_objects_in_the_cache(tmp_path):
     project, remote, origin = pushed_project(tmp_path)
     name = train(project, seed=41, mb=2, files=3)
-    assert henryvc(project.root, "tag-run", "--push").returncode == 0
+    assert run_cli(project.root, "tag-run", "--push", process=True).returncode == 0
     box = tmp_path / "second-box"
     sh(tmp_path, "git", "clone", "-q", str(origin), str(box))
 
@@ -38,11 +39,11 @@ def test_restore_pull_completes_over_partial_objects_in_the_cache(tmp_path):
         partial.write_bytes(obj.read_bytes()[: obj.stat().st_size // 2])
     assert len(rehash_store(box / ".dvc" / "cache").corrupt) == 2
 
-    done = henryvc(box, "restore", name, "--pull", "--json")
+    done = run_cli(box, "restore", name, "--pull", "--json", process=True)
     assert done.returncode == 0, done.stderr
     worktree = json.loads(done.stdout)["path"]
     assert rehash_store(box / ".dvc" / "cache").corrupt == []
     for original in sorted((project.run_dir(name) / "checkpoints").iterdir()):
         assert md5(Path(worktree) / "training_runs" / name / "checkpoints" / original.name) == md5(original)
-    assert json.loads(henryvc(box, "verify", name, "--path", worktree, "--json").stdout)["ok"]
+    assert json.loads(run_cli(box, "verify", name, "--path", worktree, "--json", process=True).stdout)["ok"]
     assert Project(box).root == box

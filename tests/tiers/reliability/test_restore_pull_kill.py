@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from henryvc.adapters import dvcrepo
+from tests.helpers.cli import run_cli
 from tests.helpers.project import isolate, scratch, sh
-from tests.helpers.reliability import henryvc, md5, pushed_project, rehash_store, train
+from tests.helpers.reliability import md5, pushed_project, rehash_store, train
 
 pytestmark = pytest.mark.reliability
 
@@ -74,7 +75,7 @@ def pushed(request, tmp_path_factory):
     try:
         project, _remote, origin = pushed_project(base)
         name = train(project, seed=43, mb=2, files=3)
-        done = henryvc(project.root, "tag-run", "--push")
+        done = run_cli(project.root, "tag-run", "--push", process=True)
         assert done.returncode == 0, done.stderr
         yield project, name, origin
     finally:
@@ -103,7 +104,7 @@ def place(box: Path, found: list[Path]) -> None:
 
 def assert_rerun_completes(pushed, box: Path) -> None:
     project, name, _ = pushed
-    done = henryvc(box, "restore", name, "--pull", "--json")
+    done = run_cli(box, "restore", name, "--pull", "--json", process=True)
     assert done.returncode == 0, done.stderr
     worktree = Path(json.loads(done.stdout)["path"])
     assert rehash_store(box / ".dvc" / "cache").corrupt == []
@@ -111,7 +112,7 @@ def assert_rerun_completes(pushed, box: Path) -> None:
         assert md5(worktree / "training_runs" / name / "checkpoints" / original.name) == md5(original)
     for wav in sorted((project.root / "voice_data" / "wavs").iterdir()):
         assert md5(worktree / "voice_data" / "wavs" / wav.name) == md5(wav)
-    checked = henryvc(box, "verify", name, "--path", str(worktree), "--json")
+    checked = run_cli(box, "verify", name, "--path", str(worktree), "--json", process=True)
     assert checked.returncode == 0 and json.loads(checked.stdout)["ok"], checked.stdout + checked.stderr
 
 
@@ -164,7 +165,7 @@ def test_rerun_completes_when_the_cache_lost_objects_dvc_once_fetched(pushed, tm
     DVC's site-cache index and henryvc's hash ledger still describe what was there."""
     _, name, _ = pushed
     box = clone(pushed, tmp_path)
-    assert henryvc(box, "restore", name, "--pull").returncode == 0
+    assert run_cli(box, "restore", name, "--pull", process=True).returncode == 0
     shutil.rmtree(box / ".henryvc" / "restore" / name)
     sh(box, "git", "worktree", "prune")
     for obj in (box / ".dvc" / "cache" / "files" / "md5").rglob("*"):
@@ -197,7 +198,7 @@ def test_rerun_keeps_edits_in_a_worktree_whose_checkout_had_finished(pushed, tmp
     a restored worktree the user then edited keeps the edit when restore runs again."""
     _, name, _ = pushed
     box = clone(pushed, tmp_path)
-    assert henryvc(box, "restore", name, "--pull").returncode == 0
+    assert run_cli(box, "restore", name, "--pull", process=True).returncode == 0
     edited = box / ".henryvc" / "restore" / name / "fake_train.py"
     edited.write_text(edited.read_text() + "# the user's own edit\n")
     assert_rerun_completes(pushed, box)

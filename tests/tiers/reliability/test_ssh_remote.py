@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from henryvc.core.project import Project
+from tests.helpers.cli import run_cli
 from tests.helpers.completeness import good_objects, needed
 from tests.helpers.project import dvc, sh
-from tests.helpers.reliability import big_project, henryvc, md5, rehash_store, remote_tags, train
+from tests.helpers.reliability import big_project, md5, rehash_store, remote_tags, train
 from tests.helpers.sshd import keygen
 
 # Heavy: real kills, tmpfs, sshd and big checkpoints (make test runs them; make test-fast does not).
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.reliability
 def ssh_box(root: Path, url: str, keyfile: Path, origin: Path) -> Path:
     """A box whose DVC remote is URL (set with `henryvc init --remote`) and whose git remote is ORIGIN."""
     project = big_project(root, root.parent / f"{root.name}-unused-local-remote")
-    done = henryvc(project.root, "init", "--remote", url)
+    done = run_cli(project.root, "init", "--remote", url, process=True)
     assert done.returncode == 0, done.stderr
     dvc(project.root, "remote", "modify", "--local", "storage", "keyfile", str(keyfile))
     sh(project.root, "git", "remote", "add", "origin", str(origin))
@@ -49,7 +50,7 @@ def test_push_on_one_box_restore_on_another_over_real_ssh(sshd, tmp_path):
     project = Project(box_a)
     name = train(project, seed=5, mb=2, files=2)
     logins = sshd.logins()
-    done = henryvc(box_a, "tag-run", "--push")
+    done = run_cli(box_a, "tag-run", "--push", process=True)
     assert done.returncode == 0, done.stderr
     assert sshd.logins() > logins  # the data went through sshd, not around it
     assert "subsystem 'sftp'" in sshd.log_text()
@@ -64,7 +65,7 @@ def test_push_on_one_box_restore_on_another_over_real_ssh(sshd, tmp_path):
     sh(tmp_path, "git", "clone", "-q", str(origin), str(box_b))
     dvc(box_b, "remote", "modify", "--local", "storage", "keyfile", str(sshd.keyfile))
     assert not (box_b / ".dvc" / "cache").exists()
-    done = henryvc(box_b, "restore", name, "--pull", "--json")
+    done = run_cli(box_b, "restore", name, "--pull", "--json", process=True)
     assert done.returncode == 0, done.stderr
     restored = json.loads(done.stdout)
     assert restored["pulled"] is True and restored["checked_files"] >= 3
@@ -75,7 +76,7 @@ def test_push_on_one_box_restore_on_another_over_real_ssh(sshd, tmp_path):
         copy = where / "training_runs" / name / "checkpoints" / original.name
         assert md5(copy) == md5(original)
     assert json.loads((where / "training_runs" / name / "run.json").read_text())["status"] == "success"
-    assert henryvc(box_b, "verify", name, "--path", str(where)).returncode == 0
+    assert run_cli(box_b, "verify", name, "--path", str(where), process=True).returncode == 0
     assert not rehash_store(box_b / ".dvc" / "cache").corrupt
 
 
@@ -88,7 +89,7 @@ def test_ssh_remote_refusing_the_key_fails_clearly_and_pushes_no_tag(sshd, tmp_p
     box = ssh_box(tmp_path / "box", sshd.url(store), stranger, origin)
     name = train(Project(box), seed=2)
 
-    done = henryvc(box, "tag-run", "--push", env={"HENRYVC_LOCK_TIMEOUT": "30"}, timeout=120)
+    done = run_cli(box, "tag-run", "--push", env={"HENRYVC_LOCK_TIMEOUT": "30"}, timeout=120, process=True)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("henryvc: error: dvc push failed") and len(done.stderr.splitlines()) == 1
     assert "Permission denied" in done.stderr
@@ -98,7 +99,7 @@ def test_ssh_remote_refusing_the_key_fails_clearly_and_pushes_no_tag(sshd, tmp_p
 
     # Fix the key, re-run the same command: it pushes the data, then the tag.
     dvc(box, "remote", "modify", "--local", "storage", "keyfile", str(sshd.keyfile))
-    done = henryvc(box, "tag-run", name, "--push")
+    done = run_cli(box, "tag-run", name, "--push", process=True)
     assert done.returncode == 0, done.stderr
     assert remote_tags(origin) == [name]
     assert good_objects(store) == set(needed(box, name, [box / ".dvc" / "cache"]))  # every object, as sets
@@ -111,19 +112,19 @@ def test_ssh_server_down_fails_clearly(sshd, tmp_path):
     sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
     box = ssh_box(tmp_path / "box", sshd.url(store), sshd.keyfile, origin)
     name = train(Project(box), seed=3)
-    assert henryvc(box, "tag-run", name, "--push").returncode == 0
+    assert run_cli(box, "tag-run", name, "--push", process=True).returncode == 0
     clone = tmp_path / "clone"
     sh(tmp_path, "git", "clone", "-q", str(origin), str(clone))
     dvc(clone, "remote", "modify", "--local", "storage", "keyfile", str(sshd.keyfile))
 
     sshd.stop()
     later = train(Project(box), seed=4)
-    done = henryvc(box, "tag-run", later, "--push", timeout=120)
+    done = run_cli(box, "tag-run", later, "--push", timeout=120, process=True)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("henryvc: error: dvc push failed") and len(done.stderr.splitlines()) == 1
     assert "Connect call failed" in done.stderr
     assert remote_tags(origin) == [name]  # the new tag stays local until its data is pushed
-    done = henryvc(clone, "restore", name, "--pull", timeout=120)
+    done = run_cli(clone, "restore", name, "--pull", timeout=120, process=True)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("henryvc: error: dvc pull failed") and len(done.stderr.splitlines()) == 1
     assert "failed to connect to ssh" in done.stderr and "Connect call failed" in done.stderr
@@ -138,9 +139,9 @@ def test_ssh_server_without_sftp_is_a_failed_operation_with_its_cause(sshd_witho
     sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
     box = ssh_box(tmp_path / "box", sshd_without_sftp.url(store), sshd_without_sftp.keyfile, origin)
     name = train(Project(box), seed=5)
-    assert henryvc(box, "tag-run", name).returncode == 0
+    assert run_cli(box, "tag-run", name, process=True).returncode == 0
     for args in (["backup"], ["tag-run", name, "--push"]):
-        done = henryvc(box, *args, timeout=180)
+        done = run_cli(box, *args, timeout=180, process=True)
         assert done.returncode == 1, (args, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and "unexpected error" not in lines[0], (args, done.stderr)
@@ -158,11 +159,11 @@ def test_backup_verify_deep_rehashes_every_object_over_ssh_and_finds_a_flipped_b
     sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
     box = ssh_box(tmp_path / "box", sshd.url(store), sshd.keyfile, origin)
     name = train(Project(box), seed=6, mb=2, files=2)
-    assert henryvc(box, "tag-run", name, "--push").returncode == 0
+    assert run_cli(box, "tag-run", name, "--push", process=True).returncode == 0
     objects = {p.parent.name + p.name: p for p in (store / "files" / "md5").rglob("*") if p.is_file()}
     total = sum(p.stat().st_size for p in objects.values())
 
-    checked = henryvc(box, "backup", "--verify", "--deep", "--json", timeout=300)
+    checked = run_cli(box, "backup", "--verify", "--deep", "--json", timeout=300, process=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     report = json.loads(checked.stdout)
     assert report["content_checked"] is True and report["missing"] == []
@@ -174,21 +175,21 @@ def test_backup_verify_deep_rehashes_every_object_over_ssh_and_finds_a_flipped_b
     victim.write_bytes(bytes(data))
     oid = victim.parent.name + victim.name
 
-    shallow = henryvc(box, "backup", "--verify", "--json", timeout=300)  # sizes only over a network remote
+    shallow = run_cli(box, "backup", "--verify", "--json", timeout=300, process=True)  # sizes only over a network remote
     assert shallow.returncode == 0, shallow.stdout + shallow.stderr
     assert json.loads(shallow.stdout)["content_checked"] is False
     logins = sshd.logins()
-    deep = henryvc(box, "backup", "--verify", "--deep", "--json", timeout=300)
+    deep = run_cli(box, "backup", "--verify", "--deep", "--json", timeout=300, process=True)
     assert deep.returncode == 1, deep.stdout + deep.stderr
     assert sshd.logins() > logins  # read back through sshd, not around it
     found = json.loads(deep.stdout)["missing"]
     assert [(m["oid"], m["problem"]) for m in found] == [(oid, f"damaged: its content hashes to {md5(victim)} "
                                                                 "on the remote")]
-    text = henryvc(box, "backup", "--verify", "--deep", timeout=300)
+    text = run_cli(box, "backup", "--verify", "--deep", timeout=300, process=True)
     assert text.returncode == 1 and f"damaged: its content hashes to {md5(victim)} on the remote" in text.stdout
     assert "--repair" in text.stdout
 
-    assert henryvc(box, "backup", "--repair", timeout=300).returncode == 0
+    assert run_cli(box, "backup", "--repair", timeout=300, process=True).returncode == 0
     assert rehash_store(store).corrupt == []
-    again = henryvc(box, "backup", "--verify", "--deep", "--json", timeout=300)
+    again = run_cli(box, "backup", "--verify", "--deep", "--json", timeout=300, process=True)
     assert again.returncode == 0 and json.loads(again.stdout)["read_bytes"] == total, again.stdout + again.stderr

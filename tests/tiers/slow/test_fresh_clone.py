@@ -5,21 +5,15 @@ command says so ("identical": true) and the test's own readers agree."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import training as tf
+from tests.helpers.cli import run_cli
 from tests.helpers.project import scratch
 
 pytestmark = pytest.mark.slow
-
-
-def henryvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "henryvc.main", *args], cwd=cwd, env=tf.env(), capture_output=True,
-                          text=True)
 
 
 def step_losses(run_dir: Path) -> list[dict]:
@@ -48,7 +42,7 @@ def pushed(request, tmp_path_factory) -> tuple[Path, Path]:
     tf.sh("git", "push", "-q", "origin", "main", cwd=project)
     trained = tf.dvc("repro", cwd=project, check=False)
     assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
-    tagged = henryvc("tag-run", tf.RUN, "--push", cwd=project)
+    tagged = run_cli(project, "tag-run", tf.RUN, "--push", process=True, env=tf.env())
     assert tagged.returncode == 0, tagged.stderr
     return base, project
 
@@ -60,7 +54,7 @@ def test_fresh_clone_recreates_the_same_losses_and_tensors(pushed):
     clone = base / "clone"
     tf.sh("git", "clone", "-q", str(base / "origin.git"), str(clone), cwd=base)
     assert not (clone / ".dvc" / "cache").exists() and not (clone / "stage_code").exists()  # nothing but git
-    result = henryvc("recreate", tf.RUN, "--json", cwd=clone)
+    result = run_cli(clone, "recreate", tf.RUN, "--json", process=True, env=tf.env())
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert report["matches"] and report["drift"] == []

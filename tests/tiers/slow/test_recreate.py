@@ -16,17 +16,17 @@ import pytest
 from henryvc.core import environment
 from henryvc.core.summary import parse_message
 from henryvc.paths import SOURCE_ROOT
-from tests.helpers import training as tf
-from tests.helpers.project import scratch
 from tests.core.test_environment import OTHER_NUMPY, _layered_venv
+from tests.helpers import training as tf
+from tests.helpers.cli import run_cli
+from tests.helpers.project import scratch
 
 pytestmark = pytest.mark.slow
 
 
-def henryvc(*args: str, cwd: Path, python: str = sys.executable, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess:
-    return subprocess.run([python, "-m", "henryvc.main", *args], cwd=cwd, env={**tf.env(), **(env or {})},
-                          capture_output=True, text=True)
+def henryvc(*args: str, cwd: Path, python: str = sys.executable, env: dict[str, str] | None = None):
+    """This module's runs: the real command line with the training environment (tf.env) and ENV."""
+    return run_cli(cwd, *args, process=True, python=python, env={**tf.env(), **(env or {})}, timeout=3600)
 
 
 @pytest.fixture(scope="module")

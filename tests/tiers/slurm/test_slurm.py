@@ -13,8 +13,9 @@ import time
 import pytest
 import yaml
 
+from tests.helpers.cli import run_cli
 from tests.helpers.project import gen, sh
-from tests.helpers.reliability import henryvc, md5, remote_tags
+from tests.helpers.reliability import md5, remote_tags
 from tests.helpers.slurm import Cluster
 
 pytestmark = pytest.mark.slurm
@@ -37,7 +38,7 @@ def slow_stage(project, seconds: float) -> None:
 
 
 def submit(project, cluster: Cluster, *args: str):
-    return henryvc(project.root, "submit", "--major", "2", "--variant", "debug", *args, env=cluster.env)
+    return run_cli(project.root, "submit", "--major", "2", "--variant", "debug", *args, env=cluster.env, process=True)
 
 
 def untouched(project) -> dict[str, object]:
@@ -89,7 +90,7 @@ def test_a_submitted_run_is_trained_in_its_worktree_tagged_and_pushed(project, s
     assert attempt["job_id"] == job_id_of(project, name) and attempt["restart_count"] == 0
     assert attempt["exit_code"] == 0 and attempt["signal"] is None and attempt["nodes"] in ("n1", "n2")
     # the tag's data reached the DVC remote: a fresh restore --pull elsewhere would find it
-    listed = henryvc(project.root, "jobs", "--json", env=slurm_cluster.env)
+    listed = run_cli(project.root, "jobs", "--json", env=slurm_cluster.env, process=True)
     (view,) = json.loads(listed.stdout)
     assert view["name"] == name and view["tagged"] and view["run_status"] == "success"
 
@@ -151,7 +152,7 @@ def test_no_reachable_slurm_is_exit_1_with_what_to_install(project, tmp_path):
     conf.write_text("ClusterName=gone\nSlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort=9\n"
                     "NodeName=x CPUs=1\nPartitionName=p Nodes=x\n")
     before = untouched(project)
-    done = henryvc(project.root, "submit", "--major", "2", "--variant", "debug", env={"SLURM_CONF": str(conf)})
+    done = run_cli(project.root, "submit", "--major", "2", "--variant", "debug", env={"SLURM_CONF": str(conf)}, process=True)
     assert done.returncode == 1, done.stderr
     assert "install the SLURM client tools" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert untouched(project) == before and not (project.state / "jobs").exists()
@@ -170,14 +171,14 @@ def test_cancel_stops_the_job_and_the_run_stays_resumable(project, slurm_cluster
     name = done.stdout.split()[-1]
     job_id = job_id_of(project, name)
     slurm_cluster.wait_state(job_id, {"RUNNING"}, 120)
-    listed = henryvc(project.root, "list", env=slurm_cluster.env)
+    listed = run_cli(project.root, "list", env=slurm_cluster.env, process=True)
     assert name in listed.stdout and "RUNNING" in listed.stdout, listed.stdout
-    cancelled = henryvc(project.root, "cancel", name, env=slurm_cluster.env)
+    cancelled = run_cli(project.root, "cancel", name, env=slurm_cluster.env, process=True)
     assert cancelled.returncode == 0, cancelled.stderr
     assert slurm_cluster.wait_state(job_id, {"CANCELLED"}, 60) == "CANCELLED"
-    again = henryvc(project.root, "cancel", name, env=slurm_cluster.env)
+    again = run_cli(project.root, "cancel", name, env=slurm_cluster.env, process=True)
     assert again.returncode == 1 and "already ended" in again.stderr
-    unknown = henryvc(project.root, "cancel", "henry_v2_debug_20200101_000000", env=slurm_cluster.env)
+    unknown = run_cli(project.root, "cancel", "henry_v2_debug_20200101_000000", env=slurm_cluster.env, process=True)
     assert unknown.returncode == 2 and "was not submitted" in unknown.stderr
     assert name not in sh(project.root, "git", "tag", "--list").stdout.split()
 

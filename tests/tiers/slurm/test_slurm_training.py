@@ -20,8 +20,8 @@ from henryvc import api
 from henryvc.core.project import Project
 from henryvc_training import compare
 from tests.helpers import training as tf
+from tests.helpers.cli import run_cli
 from tests.helpers.project import dvc, isolate, scratch, sh
-from tests.helpers.reliability import henryvc
 from tests.helpers.slurm import Cluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -108,7 +108,7 @@ def _preempt(base, slurm_cluster):
     data = tf.sample_data(base / "voice", clips=10)
     project = real_project(base, data)
     env = slurm_cluster.env
-    done = [henryvc(project.root, "submit", "--major", "2", "--variant", "debug", "--description", d, env=env)
+    done = [run_cli(project.root, "submit", "--major", "2", "--variant", "debug", "--description", d, env=env, process=True)
             for d in ("uninterrupted", "preempted")]
     assert all(d.returncode == 0 for d in done), [d.stderr for d in done]
     reference, name = (d.stdout.split()[-1] for d in done)
@@ -142,7 +142,7 @@ def test_the_requeued_job_resumes_exactly_and_is_tagged(preempted):
     assert first["job_id"] == second["job_id"] and second["exit_code"] == 0 and second["signal"] is None
     continued = next(e for e in record["history"] if e.get("event") == "train-finished" and e.get("continued_from"))
     assert continued["continued_from"]["exact"] is True
-    log = henryvc(project.root, "logs", name)  # the run's log lives in its job's worktree
+    log = run_cli(project.root, "logs", name, process=True)  # the run's log lives in its job's worktree
     assert log.returncode == 0 and "exact resume at epoch" in log.stdout, log.stderr
     a, b = run_dir(project, reference), run_dir(project, name)
     assert [row["step"] for row in compare.read_step_losses(b)] == list(range(12))
@@ -164,9 +164,9 @@ def test_a_requeued_finished_job_trains_nothing(preempted, slurm_cluster):
 def two_node_run(tmp_path, cluster: Cluster, epochs: int, save_step: int) -> tuple[Project, str]:
     """A fresh project and a `--nodes 2` submission of its tiny debug config (no shuffling: shards are fixed)."""
     project = real_project(tmp_path, tf.sample_data(tmp_path / "voice", clips=10))
-    done = henryvc(project.root, "submit", "--major", "2", "--variant", "debug", "--nodes", "2",
+    done = run_cli(project.root, "submit", "--major", "2", "--variant", "debug", "--nodes", "2",
                    "-S", f"epochs={epochs}", "-S", f"save_step={save_step}", "-S", "shuffle=false",
-                   "-S", "eval_batch_size=1", env=cluster.env)
+                   "-S", "eval_batch_size=1", env=cluster.env, process=True)
     assert done.returncode == 0, done.stderr
     return project, done.stdout.split()[-1]
 
