@@ -266,6 +266,17 @@ def test_params_yaml_has_one_reader_and_one_writer() -> None:
     assert source.count("yaml.safe_load(") == 1 and source.count("yaml.dump(") == 1
 
 
+@pytest.mark.parametrize("stage", ["train", "evaluate"])
+def test_the_documented_stage_figures_are_dvc_yamls(stage: str) -> None:
+    """docs/architecture.md's after-figure for a stage's henryvc files is what dvc.yaml lists."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    row = [line for line in text.splitlines() if line.startswith(f"| {stage} stage's henryvc files")][-1]  # the newest
+    after = row.rstrip(" |").rsplit("|", 1)[1]
+    files = stage_code_deps(stage)
+    modules = [f for f in files if not f.endswith("/__init__.py")]
+    assert f"{len(files)} ({len(modules)} + {len(files) - len(modules)}), no adapter" in after, (row, files)
+
+
 def documented_layers() -> dict[str, set[str]]:
     """Layer -> the module names docs/architecture.md's map lists under it (parenthesised text is prose)."""
     import re
