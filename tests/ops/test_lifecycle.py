@@ -1,5 +1,5 @@
-"""The run lifecycle on real git + DVC projects: archive, cleanup-failed, reset, backup (+ verify),
-snapshot, schedule and the seed's scripts."""
+"""The run lifecycle on real git + DVC projects: archive, cleanup-failed, reset, snapshot, schedule and the seed's
+scripts (backup's own tests: tests/ops/test_backup.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from henryvc.ops import cleanup as cleanups
 from henryvc.ops import snapshot as snapshots
 from tests.helpers.cli import run_cli
 from tests.helpers.lifecycle import HENRYVC, picture, relink, remote_objects, run_with_status, train, training, tree
-from tests.helpers.project import dvc, gen, sh
+from tests.helpers.project import dvc, sh
 
 REPO = Path(__file__).resolve().parents[2]
 KEPT = ["README.md", "config.json", "logs/trainer.txt", "metrics.json", "run.json"]
@@ -372,55 +372,7 @@ def test_reset_asks_for_typed_confirmation_on_a_terminal(project):
     assert project.run_dir(name).is_dir()
 
 
-# --- backup, snapshot, schedule ------------------------------------------------------------------------
-
-def test_backup_verify_finds_a_missing_object_and_backup_mends_it(project, tmp_path):
-    name = run_with_status(project, "success", seed=1, tag=True)
-    result = run_cli(project.root, "backup", "--verify")
-    assert result.exit_code == 1 and "missing:" in result.output  # nothing pushed yet
-    result = run_cli(project.root, "backup", "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["pushed_objects"] > 0
-    assert run_cli(project.root, "backup", "--verify").exit_code == 0
-
-    victim = next(p for p in remote_objects(tmp_path / "dvc-remote") if p.stat().st_size == 131072)
-    victim.unlink()
-    result = run_cli(project.root, "backup", "--verify", "--json")
-    assert result.exit_code == 1
-    [missing] = json.loads(result.output)["missing"]
-    assert missing["tag"] == name and missing["path"].startswith(f"training_runs/{name}/checkpoints/")
-    assert missing["oid"] == victim.parent.name + victim.name
-    assert run_cli(project.root, "backup").exit_code == 0  # DVC's remote index does not hide the hole
-    assert victim.is_file() and run_cli(project.root, "backup", "--verify").exit_code == 0
-
-    # What a push killed mid-reflink leaves: an empty file under the object's name, which DVC takes as there.
-    good = victim.read_bytes()
-    victim.unlink()
-    victim.write_bytes(b"")
-    result = run_cli(project.root, "backup", "--verify")
-    assert result.exit_code == 1 and "damaged: 0 bytes on the remote" in result.output
-    assert run_cli(project.root, "backup").exit_code == 0
-    assert victim.read_bytes() == good and run_cli(project.root, "backup", "--verify").exit_code == 0
-
-
-def test_backup_best_only_to_a_second_remote(project, tmp_path):
-    name = train(project, seed=1)
-    gen(project, {f"training_runs/{name}/checkpoints/best_model.pth": b"best weights" * 1000})
-    dvc(project.root, "commit", "-f", "-q")
-    api.tag_run(project, name)
-    second = tmp_path / "backup-remote"
-    dvc(project.root, "remote", "add", "backup", str(second))
-    result = run_cli(project.root, "backup", "--best-only", "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["remote"] == "backup"
-    held = {p.parent.name + p.name for p in remote_objects(second)}
-    files = checkpoint_files(project, name)
-    assert files["best_model.pth"] in held and files["checkpoint_500.pth"] not in held
-    result = run_cli(project.root, "backup", "--verify", "--remote", "backup", "--json")
-    assert result.exit_code == 1
-    assert {m["path"].rsplit("/", 1)[1] for m in json.loads(result.output)["missing"]} >= {"checkpoint_500.pth"}
-    assert run_cli(project.root, "backup", "--remote", "nope").exit_code == 2
-
+# --- snapshot, schedule -------------------------------------------------------------------------------
 
 def test_snapshot_tags_the_state_outside_the_run_grammar(project):
     name = train(project, seed=1)
