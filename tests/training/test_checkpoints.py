@@ -154,3 +154,14 @@ def test_resume_check_judges_the_checkpoint_a_continued_run_starts_from(tmp_path
     assert checkpoints.resume_check(tmp_path) is None
     save(tmp_path / "best_model_6.pth", 6)  # newer and without exact-resume state
     assert checkpoints.resume_check(tmp_path) == "best_model_6.pth lacks scheduler, scaler"
+
+
+@pytest.mark.xfail(strict=True, reason="bug: last_checkpoint (Coqui's get_last_checkpoint) matches checkpoint_<n> "
+                                       "against the whole path, so a project under a folder named checkpoint_99 "
+                                       "continues from checkpoint_2 while resume_check judges checkpoint_6")
+def test_a_project_under_a_folder_named_like_a_checkpoint_continues_from_the_newest(tmp_path):
+    folder = tmp_path / "checkpoint_99" / "project" / "checkpoints"
+    for step in (2, 6):
+        save(folder / f"checkpoint_{step}.pth", step)
+    assert checkpoints.resume_check(folder) == "checkpoint_6.pth lacks scheduler, scaler"  # by the file's name
+    assert checkpoints.last_checkpoint(folder).name == "checkpoint_6.pth"
