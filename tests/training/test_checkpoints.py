@@ -11,6 +11,7 @@ import torch
 
 from henryvc.core import record
 from henryvc.core.runfolder import RunPaths
+from henryvc.errors import BadInput
 from henryvc_training import checkpoints, resume
 
 RUN = "henry_v2_debug_20250101_120000"
@@ -156,12 +157,15 @@ def test_resume_check_judges_the_checkpoint_a_continued_run_starts_from(tmp_path
     assert checkpoints.resume_check(tmp_path) == "best_model_6.pth lacks scheduler, scaler"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: last_checkpoint (Coqui's get_last_checkpoint) matches checkpoint_<n> "
-                                       "against the whole path, so a project under a folder named checkpoint_99 "
-                                       "continues from checkpoint_2 while resume_check judges checkpoint_6")
-def test_a_project_under_a_folder_named_like_a_checkpoint_continues_from_the_newest(tmp_path):
+def test_a_project_under_a_folder_named_like_a_checkpoint_is_read_by_file_name_and_coqui_is_not_misled(tmp_path):
+    """Coqui matches checkpoint_<n> against the whole path: under a folder named checkpoint_99 it would continue
+    from checkpoint_2. henryvc picks by the file's name, and refuses to hand Coqui such a folder (one line)."""
     folder = tmp_path / "checkpoint_99" / "project" / "checkpoints"
     for step in (2, 6):
         save(folder / f"checkpoint_{step}.pth", step)
     assert checkpoints.resume_check(folder) == "checkpoint_6.pth lacks scheduler, scaler"  # by the file's name
-    assert checkpoints.last_checkpoint(folder).name == "checkpoint_6.pth"
+    assert checkpoints.last_checkpoint(folder) == folder / "checkpoint_6.pth"
+    with pytest.raises(BadInput, match=r"checkpoint_99.*Coqui would continue from the wrong file"):
+        checkpoints.coqui_folder(folder)
+    plain = tmp_path / "project" / "checkpoints"
+    assert checkpoints.coqui_folder(plain) == str(plain)

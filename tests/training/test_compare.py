@@ -58,8 +58,6 @@ def test_different_steps_or_loss_names_are_one_line(tmp_path):
         "step 1: losses ['loss'] against ['stopnet_loss']"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: with a tolerance, a NaN loss against a finite one is no difference "
-                                       "(abs(nan - x) > tolerance is False), so `recreate --atol` misses it")
 def test_a_nan_loss_differs_from_a_finite_one_whatever_the_tolerance(tmp_path):
     losses(tmp_path / "a", {"step": 0, "loss": 1.0})
     losses(tmp_path / "b", {"step": 0, "loss": float("nan")})

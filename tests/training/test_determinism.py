@@ -38,8 +38,6 @@ def test_bad_thread_count_is_bad_input(monkeypatch, env, threads):
         determinism.thread_count({"train": {"threads": threads}})
 
 
-@pytest.mark.xfail(strict=True, reason="bug: params.yaml train.threads 2.5 is truncated to 2 by int() instead of "
-                                       "refused as 'not a whole number' (HENRYVC_TORCH_THREADS=2.5 is refused)")
 def test_a_fractional_thread_count_in_params_is_bad_input(monkeypatch):
     monkeypatch.delenv(determinism.THREADS_ENV, raising=False)
     with pytest.raises(BadInput, match="whole number"):

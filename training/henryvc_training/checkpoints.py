@@ -4,12 +4,13 @@ kill cut off mid-write, decide whether a run continues, and check what continuin
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 from henryvc.core import record
-from henryvc.errors import HenryvcError
+from henryvc.errors import BadInput, HenryvcError
 from henryvc_training.common import RunPaths
 
 log = logging.getLogger("henryvc.training.train")
@@ -19,17 +20,36 @@ class RestoreMismatch(HenryvcError):
     """Continuing a run did not restore the step or learning rate the checkpoint holds."""
 
 
-def last_checkpoint(checkpoints: Path) -> Path | None:
-    """The checkpoint Coqui's continue_path would pick (None when there is none)."""
-    if not any(checkpoints.glob("*.pth")):
-        return None
-    from trainer.io import get_last_checkpoint
+# What Coqui's get_last_checkpoint reads a step from: it matches this against the whole path, not the file name.
+COQUI_STEP = re.compile(r"(checkpoint|best_model)_([0-9]+)")
 
-    try:
-        last, _best = get_last_checkpoint(str(checkpoints))
-    except ValueError:
-        return None
-    return Path(last)
+
+def coqui_folder(checkpoints: Path) -> str:
+    """CHECKPOINTS as the folder to hand Coqui's continue_path; BadInput where a folder above it is named like a
+    checkpoint (`.../checkpoint_99/project/...`): Coqui matches `checkpoint_<N>` against the whole path and would
+    continue from the wrong file, while henryvc (last_checkpoint, resume_check) reads the file names."""
+    found = COQUI_STEP.search(str(checkpoints.absolute()))
+    if found is None:
+        return str(checkpoints)
+    raise BadInput(f"{checkpoints}: a folder above the run's checkpoints is named like a checkpoint "
+                   f"({found.group(0)}), so Coqui would continue from the wrong file: rename or move that folder")
+
+
+def numbered(checkpoints: Path) -> list[Path]:
+    """CHECKPOINTS' checkpoint_<N>.pth and best_model_<N>.pth files, the one Coqui continues from first: the
+    highest N, a checkpoint winning a tie with a best model (Coqui's order, read from the file names)."""
+    found = []
+    for path in checkpoints.glob("*.pth"):
+        match = COQUI_STEP.search(path.name)
+        if match:
+            found.append(((int(match.group(2)), match.group(1) == "checkpoint"), path))
+    return [path for _key, path in sorted(found, key=lambda item: item[0], reverse=True)]
+
+
+def last_checkpoint(checkpoints: Path) -> Path | None:
+    """The checkpoint a continued run starts from (None when there is none)."""
+    files = numbered(checkpoints)
+    return files[0] if files else None
 
 
 def checkpoint_state(path: Path) -> dict[str, Any]:
@@ -125,14 +145,7 @@ def resume_check(checkpoints: Path) -> str | None:
     """What continuing the run in CHECKPOINTS would say about exactness: the problem of the checkpoint it
     would start from (newest first in Coqui's order, skipping unreadable ones the stage sets aside), or
     None when that checkpoint resumes exactly or there is none."""
-    import re
-
-    numbered = []
-    for path in checkpoints.glob("*.pth"):
-        match = re.search(r"(checkpoint|best_model)_(\d+)", path.name)
-        if match:  # Coqui takes the highest number; a checkpoint wins a tie with a best model
-            numbered.append(((int(match.group(2)), match.group(1) == "checkpoint"), path))
-    for _key, path in sorted(numbered, key=lambda item: item[0], reverse=True):
+    for path in numbered(checkpoints):
         try:
             return resume_problem(path)
         except Exception:  # unreadable (cut off by a kill): the stage sets it aside and takes the next

@@ -47,7 +47,9 @@ def compare_step_losses(a: Path, b: Path, tolerance: float = 0.0) -> list[str]:
             differences.append(f"step {row_a['step']}: losses {loss_keys(row_a)} against {loss_keys(row_b)}")
             continue
         for key in loss_keys(row_a):
-            if abs(row_a[key] - row_b[key]) > tolerance or (tolerance == 0.0 and row_a[key] != row_b[key]):
+            x, y = row_a[key], row_b[key]
+            same = x == y or (x != x and y != y) or abs(x - y) <= tolerance  # NaN is never within a tolerance
+            if not same:
                 differences.append(f"step {row_a['step']} {key}: {row_a[key]!r} against {row_b[key]!r}")
     return differences
 

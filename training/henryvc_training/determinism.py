@@ -25,6 +25,8 @@ def thread_count(params: dict[str, Any]) -> int | None:
     if raw in (None, ""):
         return None
     try:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError(raw)  # int() would cut 2.5 to 2
         threads = int(raw)
     except (TypeError, ValueError):
         raise BadInput(f"torch thread count must be a whole number >= 1, got {raw!r}") from None

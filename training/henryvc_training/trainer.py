@@ -162,7 +162,7 @@ def build_trainer(paths: RunPaths, config: Any, settings: Settings, data_dir: Pa
     writer = rank is None or rank.is_writer
     if writer:
         paths.checkpoints.mkdir(parents=True, exist_ok=True)
-    args = TrainerArgs(continue_path=str(paths.checkpoints) if continuing and writer else "",
+    args = TrainerArgs(continue_path=checkpoints.coqui_folder(paths.checkpoints) if continuing and writer else "",
                        rank=rank.rank if rank is not None else 0)
     hooks = Hooks(paths, settings, config) if writer else ddp.FollowerHooks(paths, settings, config)
     hooks.listen_to(data_dir)  # the held-out clips' real recordings, for the periodic evaluations
