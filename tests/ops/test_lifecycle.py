@@ -1,11 +1,10 @@
-"""The run lifecycle on real git + DVC projects: archive, cleanup-failed, reset, snapshot, schedule and the seed's
-scripts (backup's own tests: tests/ops/test_backup.py)."""
+"""The run lifecycle on real git + DVC projects: archive, cleanup-failed, snapshot, schedule and the seed's
+scripts (backup's own tests: tests/ops/test_backup.py; reset's: tests/ops/test_reset.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import pty
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from henryvc import api
 from henryvc.adapters import dvcstore, gitrepo
 from henryvc.core import journal as journals
 from henryvc.core import record as records
-from henryvc.core import runfolder, runname
+from henryvc.core import runname
 from henryvc.core.project import Project
 from henryvc.errors import BadInput, NotReady
 from henryvc.ops import archive as archives
@@ -25,7 +24,7 @@ from henryvc.ops import backup as backups
 from henryvc.ops import cleanup as cleanups
 from henryvc.ops import snapshot as snapshots
 from tests.helpers.cli import run_cli
-from tests.helpers.lifecycle import HENRYVC, picture, relink, remote_objects, run_with_status, train, training, tree
+from tests.helpers.lifecycle import picture, relink, run_with_status, train, training, tree
 from tests.helpers.project import dvc, sh
 
 REPO = Path(__file__).resolve().parents[2]
@@ -305,71 +304,6 @@ def test_cleanup_older_than_filters_by_the_run_name_date(project):
     for days in ("-1", "nan", "inf", "1e300"):
         assert run_cli(project.root, "cleanup-failed", "--older-than", days).exit_code == 2
     assert [i.run for i in cleanups.cleanup_failed(project, older_than=0, dry_run=True).items] == [failed]
-
-
-# --- reset ---------------------------------------------------------------------------------------------
-
-def test_reset_refuses_what_cannot_be_backed_up_and_writes_nothing(project):
-    run_with_status(project, "success", seed=1, tag=True)
-    stray = run_with_status(project, "incomplete", seed=2)  # untagged, and dvc.lock moves on to the next run
-    run_with_status(project, "success", seed=3, tag=True)
-    before = picture(project.root)
-    result = run_cli(project.root, "reset", "--yes")
-    assert result.exit_code == 1, result.output
-    assert stray in result.output and "checkpoints/checkpoint_500.pth" in result.output
-    assert picture(project.root) == before
-    assert "snapshot_" not in sh(project.root, "git", "tag").stdout
-
-
-def test_reset_snapshots_pushes_then_clears(project, tmp_path):
-    tagged = run_with_status(project, "failed", seed=1, tag=True)
-    archives.archive(project)
-    active = run_with_status(project, "success", seed=2)  # untagged: a snapshot must hold it
-    remote = tmp_path / "dvc-remote"
-    assert remote_objects(remote) == []
-
-    result = run_cli(project.root, "reset", process=True)
-    assert result.returncode == 2 and "--yes" in result.stderr  # scripts must say --yes
-    result = run_cli(project.root, "reset", "--dry-run", "--json")
-    states = {i["run"]: i["state"] for i in json.loads(result.output)["items"]}
-    assert states == {tagged: "push", active: "snapshot"}
-
-    result = run_cli(project.root, "reset", "--yes", "--json")
-    assert result.exit_code == 0, result.output
-    done = json.loads(result.output)
-    snap = done["snapshot"]
-    assert snapshots.is_snapshot_name(snap) and not runname.is_run_name(snap)
-    assert runfolder.run_folders(project) == []
-    assert not [line for line in sh(project.root, "git", "status", "--porcelain").stdout.splitlines()
-                if not line.startswith("??")]
-    # Everything is on the remote: even with the cache gone, both come back.
-    check = backups.verify_backup(project)
-    assert check.ok and check.tags == 2
-    shutil.rmtree(project.root / ".dvc" / "cache")
-    assert restores(project, tagged)
-    where = project.state / "snap"
-    sh(project.root, "git", "worktree", "add", "-q", "--detach", str(where), snap)
-    from henryvc.adapters import dvcremote, dvcrepo
-
-    dvcremote.share_cache(where, project.root)
-    dvcrepo.pull(where)
-    assert (where / "training_runs" / active / "checkpoints" / "checkpoint_500.pth").is_file()
-
-
-def test_reset_asks_for_typed_confirmation_on_a_terminal(project):
-    name = run_with_status(project, "success", seed=1, tag=True)
-    backups.backup(project)
-    leader, follower = pty.openpty()
-    child = subprocess.Popen([*HENRYVC, "reset"], cwd=project.root, stdin=follower, stdout=follower,
-                             stderr=follower, close_fds=True)
-    os.close(follower)
-    output = b""
-    while b"Type reset" not in output:
-        output += os.read(leader, 4096)
-    os.write(leader, b"no\n")
-    assert child.wait(timeout=60) == 1
-    os.close(leader)
-    assert project.run_dir(name).is_dir()
 
 
 # --- snapshot, schedule -------------------------------------------------------------------------------
