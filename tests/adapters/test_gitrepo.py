@@ -228,9 +228,6 @@ def test_identity_and_missing_identity_read_gits_configuration(repo, tmp_path, m
     assert gitrepo.missing_identity(gitrepo.open_git(repo.root)) == ["email"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: missing_identity/identity read ~/.gitconfig through GitPython and ignore "
-                                       "GIT_CONFIG_GLOBAL, which git itself honours: git commits as the user while "
-                                       "henryvc says the identity is missing")
 def test_missing_identity_agrees_with_git_when_git_config_global_names_the_file(repo, tmp_path, monkeypatch):
     home = tmp_path / "bare-home"
     home.mkdir()

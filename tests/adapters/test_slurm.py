@@ -72,9 +72,6 @@ def test_a_failed_sbatch_and_scancel_are_one_error_each_with_the_clients_reason(
 
 
 @needs_clients
-@pytest.mark.xfail(strict=True, reason="bug: jobs() returns {} when squeue cannot answer (its exit code is dropped), so "
-                                       "`henryvc jobs` shows every submitted job as GONE and `henryvc cancel` refuses "
-                                       "it as already ended while the scheduler is only unreachable")
 def test_a_queue_that_cannot_be_read_is_an_error_not_an_empty_queue(unreadable_conf):
     with pytest.raises(HenryvcError, match="squeue"):
         slurm.jobs(["123"])

@@ -83,8 +83,6 @@ def test_schedule_prints_cron_by_default_and_systemd_when_asked(project):
         {"kind": "cron", "text": cron.stdout}, indent=2, sort_keys=True) + "\n"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: henryvc.ops.schedule's scrub job repeats its name: "
-                                       "'# scrub: scrub: every object...' and 'Description=henryvc scrub scrub: ...'")
 def test_schedule_names_each_job_once(project):
     text = run_cli(project.root, "schedule").stdout + run_cli(project.root, "schedule", "--systemd").stdout
     for job in ("weekly", "monthly", "scrub"):

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import sys
 
-import pytest
-
 from tests.helpers.cli import run_cli
 from tests.helpers.lifecycle import picture
 from tests.helpers.project import sh, trained_run
@@ -75,8 +73,6 @@ def test_recreate_refuses_a_bad_name(project):
     assert run_cli(project.root, "env", "build", "../etc", "--venv", "x").exit_code == 2
 
 
-@pytest.mark.xfail(strict=True, reason="bug: `env build` of a tag without environment.lock advises "
-                                       "'re-run with --allow-drift', an option env build does not have")
 def test_env_build_of_a_tag_without_a_lock_advises_only_what_env_build_can_do(project, tmp_path):
     name = trained_run(project)
     assert run_cli(project.root, "tag-run", name).exit_code == 0

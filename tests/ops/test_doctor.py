@@ -67,8 +67,9 @@ def test_no_remote_and_no_git_identity_are_errors(project, tmp_path, monkeypatch
     assert remote.level == "error" and "no DVC remote" in remote.detail and "dvc remote add" in remote.fix
     empty_home = tmp_path / "empty-home"
     empty_home.mkdir()
-    monkeypatch.setenv("HOME", str(empty_home))  # where henryvc's git (GitPython) reads the user's identity
+    monkeypatch.setenv("HOME", str(empty_home))  # git's global configuration: none anywhere
     monkeypatch.setenv("XDG_CONFIG_HOME", str(empty_home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty_home / "gitconfig"))
     identity = doctor.check_environment(project)[0]
     assert identity.level == "error" and "user.name and user.email" in identity.detail
     assert "git config --global user.name" in identity.fix

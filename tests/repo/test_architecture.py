@@ -388,31 +388,7 @@ def namesake_test(module: str) -> Path:
     return ROOT.joinpath("tests", *folder, f"test_{parts[-1].strip('_')}.py")
 
 
-# Modules with no namesake test module yet (issue 19 step 5): this list only shrinks. A new module comes
-# with its tests/.../test_<name>.py; writing one for a module below means taking it off the list.
-NO_NAMESAKE_YET = {
-    "adapters/test_dvcfiles.py", "adapters/test_dvcpipeline.py", "adapters/test_dvcremote.py",
-    "adapters/test_dvcrepo.py", "adapters/test_dvcstore.py", "adapters/test_gitlocks.py",
-    "adapters/test_gitnotes.py", "adapters/test_gitrepo.py", "adapters/test_gittags.py", "adapters/test_slurm.py",
-    "commands/test_backup.py", "commands/test_cluster.py", "commands/test_common.py", "commands/test_docker.py",
-    "commands/test_maintenance.py", "commands/test_pipeline.py", "commands/test_project.py",
-    "commands/test_recreate.py", "commands/test_restore.py", "commands/test_review.py", "commands/test_runs.py",
-    "commands/test_runtag.py", "core/test_coverage.py", "core/test_folderaction.py", "core/test_imagestore.py",
-    "core/test_journal.py", "core/test_project.py", "core/test_recreation.py", "core/test_runfolder.py",
-    "core/test_scale.py", "core/test_stagecode.py", "core/test_summary.py", "ops/test_backup.py",
-    "ops/test_dockerrun.py", "ops/test_doctor.py", "ops/test_envbuild.py", "ops/test_jobstep.py", "ops/test_logs.py",
-    "ops/test_newrun.py", "ops/test_pipeline.py", "ops/test_report_blind.py", "ops/test_report_page.py",
-    "ops/test_reset.py", "ops/test_review.py", "ops/test_schedule.py", "ops/test_snapshot.py", "ops/test_status.py",
-    "ops/test_submit.py", "ops/test_unarchive.py", "test_api.py", "test_hashing.py", "training/test_checkpoints.py",
-    "training/test_common.py", "training/test_compare.py", "training/test_ddp.py", "training/test_determinism.py",
-    "training/test_evaluate.py", "training/test_hooks.py", "training/test_intelligibility.py",
-    "training/test_listen.py", "training/test_loader.py", "training/test_resume.py", "training/test_sample_data.py",
-    "training/test_train.py", "training/test_trainer.py",
-}
-
-
 def test_every_module_has_a_namesake_test_module() -> None:
     modules = [m for m, path in module_files().items() if path.name != "__init__.py"]
-    missing = {str(namesake_test(m).relative_to(ROOT / "tests")) for m in modules if not namesake_test(m).is_file()}
-    assert sorted(missing - NO_NAMESAKE_YET) == [], "modules without their test module (tests/ mirrors the packages)"
-    assert sorted(NO_NAMESAKE_YET - missing) == [], "these have a namesake test now: take them off NO_NAMESAKE_YET"
+    missing = sorted(str(namesake_test(m).relative_to(ROOT / "tests")) for m in modules if not namesake_test(m).is_file())
+    assert missing == [], "modules without their test module (tests/ mirrors the packages)"

@@ -322,19 +322,27 @@ def has_staged_changes(repo: Repository) -> bool:
     return head(repo) is None or bool(repo.index.diff("HEAD"))
 
 
+def _config(repo: Repository, key: str) -> str:
+    """git's own `git config --get KEY` (GIT_CONFIG_GLOBAL, includes and the system file honoured, as in a
+    commit); "" when it is unset."""
+    import git
+
+    try:
+        return str(raw(repo).git.config("--get", key)).strip()
+    except git.GitCommandError:
+        return ""
+
+
 def identity(repo: Repository) -> str:
-    """Who commits here, from git's configuration: `Name <email>` ("unknown" without a user.name)."""
-    reader = raw(repo).config_reader()
-    name = reader.get_value("user", "name", default="") or "unknown"
-    email = reader.get_value("user", "email", default="")
-    return f"{name} <{email}>" if email else str(name)
+    """Who commits here, as git sees it: `Name <email>` ("unknown" without a user.name)."""
+    name = _config(repo, "user.name") or "unknown"
+    email = _config(repo, "user.email")
+    return f"{name} <{email}>" if email else name
 
 
 def missing_identity(repo: Repository) -> list[str]:
     """The keys of user.name and user.email that git's configuration lacks."""
-    repo = raw(repo)
-    reader = repo.config_reader()
-    return [key for key in ("name", "email") if not reader.get_value("user", key, default="")]
+    return [key for key in ("name", "email") if not _config(repo, f"user.{key}")]
 
 
 def describe_head(root: Path) -> str:

@@ -106,6 +106,10 @@ def jobs(job_ids: list[str]) -> dict[str, Job]:
         return {}
     done = _client("squeue", "-h", "--states=all", "-j", ",".join(job_ids), "-o", "%i|%j|%T|%N|%r")
     found: dict[str, Job] = {}
+    if done.returncode != 0 and "invalid job id" not in done.stderr.lower():
+        # A job slurmctld has forgotten is "Invalid job id" (sacct still knows it); anything else means the
+        # queue could not be read, which must not pass for "every job is gone".
+        raise SchedulerUnavailable(f"squeue failed: {_last_line(done.stderr)}; {INSTALL_HINT}")
     if done.returncode == 0:
         for line in done.stdout.splitlines():
             parts = line.strip().split("|")

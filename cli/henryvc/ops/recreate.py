@@ -38,8 +38,9 @@ class Drifted(HenryvcError):
     """The environment about to run is not the one the run was made in (exit 1)."""
 
 
-def recorded(project, name: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """(environment.json, lock pins) recorded at tag NAME, or NotReady for runs made before locks."""
+def recorded(project, name: str, hint: str = "") -> tuple[dict[str, Any], dict[str, str]]:
+    """(environment.json, lock pins) recorded at tag NAME, or NotReady for runs made before locks (HINT: what
+    the command asking can do about it)."""
     from henryvc.adapters import gitrepo
     from henryvc.ops import restore as restores
 
@@ -47,7 +48,7 @@ def recorded(project, name: str) -> tuple[dict[str, Any], dict[str, str]]:
     found = recorded_at(repo, restores.tag_commit(repo, name), name)
     if found is None:
         raise NotReady(f"tag {name} records no {environment.LOCK_FILE} (a run trained before henryvc kept one): "
-                       "there is nothing to check the environment against; re-run with --allow-drift")
+                       f"there is no environment to check or build back{hint}")
     return found
 
 
@@ -75,7 +76,7 @@ def of_run(project, name: str, tagged: bool) -> tuple[dict[str, Any], dict[str, 
 
 def check(project, name: str, here: tuple[dict[str, Any], dict[str, str]] | None = None) -> list[recreations.Drift]:
     """Every difference between the environment recorded at tag NAME and this interpreter's (or HERE)."""
-    info, pins = recorded(project, name)
+    info, pins = recorded(project, name, "; re-run with --allow-drift")
     here_info, here_pins = here or environment.current()
     return recreations.drift(info, pins, here_info, here_pins)
 

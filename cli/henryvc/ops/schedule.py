@@ -35,7 +35,7 @@ JOBS = (
     ("monthly", "full backup, then a check that the remote holds every tag's objects", ["backup"],
      "0 4 1 * *", "*-*-01 04:00:00"),
     # Bit rot keeps sizes and mtimes: only reading every byte back finds it (then `backup --repair` mends it).
-    ("scrub", "scrub: every object of every tag read back from the remote and re-hashed",
+    ("scrub", "every object of every tag read back from the remote and re-hashed",
      ["backup", "--verify", "--deep"], "0 5 15 * *", "*-*-15 05:00:00"),
 )
 
