@@ -87,6 +87,19 @@ def test_read_commands_do_not_import_heavy_packages(args, tagged_project):
     assert not heavy, heavy[:10]
 
 
+def test_help_loads_only_the_command_layer_of_henryvc(tmp_path):
+    """`henryvc --help` (start-up time, benchmarked in docs/architecture.md) loads the command glue and what its
+    options name, never an operation, an adapter or a noun with its own imports (run folders, records...)."""
+    probe = ("import sys\nsys.argv = ['henryvc', '--help']\ntry:\n    from henryvc.main import entry; entry()\n"
+             "except SystemExit:\n    pass\nimport json; print(json.dumps(sorted(sys.modules)), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    ours = {m for m in json.loads(result.stderr.strip().splitlines()[-1]) if m.split(".")[0] == "henryvc"
+            and not m.startswith("henryvc.commands.")}  # the Click glue itself: every command's module
+    assert ours <= {"henryvc", "henryvc.main", "henryvc.api", "henryvc.errors", "henryvc.exits", "henryvc.commands",
+                    "henryvc.core", "henryvc.core.runname"}, sorted(ours)
+    assert "henryvc.main" in ours  # the probe really ran henryvc
+
+
 def test_errors_are_one_line_with_exit_codes(tmp_path):
     result = run_cli(tmp_path, "show", "../etc", process=True)
     assert result.returncode == 2

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from henryvc.commands._common import emit_json, json_option, new_run_options, run_name_argument, start_options
-from henryvc.core.runfolder import RUNS_DIR
 
 
 def _print_result(result, as_json: bool) -> None:
@@ -16,6 +15,8 @@ def _print_result(result, as_json: bool) -> None:
         emit_json(result.to_dict())
         return
     if getattr(result, "moved_back_from", None):
+        from henryvc.core.runfolder import RUNS_DIR  # here: `henryvc --help` loads no run-folder code
+
         click.echo(f"moved {result.name} back from {result.moved_back_from} to {RUNS_DIR}/ (committed)", err=True)
     click.echo(f"{result.name}: {result.status}", err=True)
     for reason in result.verdict.get("reasons", []):

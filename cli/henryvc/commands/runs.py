@@ -8,7 +8,6 @@ import click
 
 from henryvc import api
 from henryvc.commands._common import emit_json, fmt_number, json_option, run_name_argument, table
-from henryvc.core.runfolder import RUNS_DIR
 from henryvc.core.runname import VARIANTS
 
 # metrics.json keys of the evaluate stage shown as `list` columns
@@ -63,6 +62,8 @@ def _where(folder: str | None) -> str:
     if folder is None:
         return "-"
     place = folder.rsplit("/", 1)[0]
+    from henryvc.core.runfolder import RUNS_DIR  # here: `henryvc --help` loads no run-folder code
+
     return place.removeprefix(f"{RUNS_DIR}/")
 
 
