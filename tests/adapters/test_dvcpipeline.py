@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from henryvc.adapters import dvcpipeline
-from tests.helpers.project import dvc, sh
+from tests.helpers.project import git_repo
 
 STAGE = '''\
 import os, sys
@@ -23,10 +23,7 @@ DVC_YAML = "stages:\n  which:\n    cmd: python stage.py\n    deps:\n      - stag
 
 @pytest.fixture
 def root(tmp_path) -> Path:
-    root = tmp_path / "p"
-    root.mkdir()
-    sh(root, "git", "init", "-q")
-    dvc(root, "init", "-q")
+    root = git_repo(tmp_path / "p", dvc_too=True, first_commit=False)
     (root / "stage.py").write_text(STAGE)
     (root / "dvc.yaml").write_text(DVC_YAML)
     return root

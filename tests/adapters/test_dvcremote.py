@@ -11,17 +11,13 @@ from henryvc.adapters import dvcremote, dvcrepo
 from henryvc.adapters.dvcremote import REMOTE_NAME, Remote
 from henryvc.errors import BadInput, HenryvcError
 from henryvc.hashing import md5_file
-from tests.helpers.project import dvc, sh
+from tests.helpers.project import git_repo, sh
 
 
 @pytest.fixture
 def bare(tmp_path) -> Path:
     """A git + DVC repository with no remote configured."""
-    root = tmp_path / "bare"
-    root.mkdir()
-    sh(root, "git", "init", "-q")
-    dvc(root, "init", "-q")
-    return root
+    return git_repo(tmp_path / "bare", dvc_too=True, first_commit=False)
 
 
 def test_the_projects_remote_is_the_one_init_set_up(project, tmp_path):

@@ -13,18 +13,12 @@ import pytest
 from henryvc.adapters.gitlocks import clear_stale_locks
 from henryvc.adapters.gitrepo import open_repo
 from henryvc.errors import NotReady
-from tests.helpers.project import sh
+from tests.helpers.project import git_repo, sh
 
 
 @pytest.fixture
 def repo(tmp_path):
-    root = tmp_path / "repo"
-    root.mkdir()
-    sh(root, "git", "init", "-q", "-b", "main")
-    (root / "a.txt").write_text("a\n")
-    sh(root, "git", "add", "a.txt")
-    sh(root, "git", "commit", "-qm", "first")
-    return open_repo(root)
+    return open_repo(git_repo(tmp_path / "repo"))
 
 
 def git_dir(repo) -> Path:

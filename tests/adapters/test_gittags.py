@@ -7,18 +7,12 @@ import pytest
 
 from henryvc.adapters import gittags
 from henryvc.errors import HenryvcError
-from tests.helpers.project import sh
+from tests.helpers.project import git_repo, sh
 
 
 @pytest.fixture
 def root(tmp_path):
-    root = tmp_path / "repo"
-    root.mkdir()
-    sh(root, "git", "init", "-q", "-b", "main")
-    (root / "a.txt").write_text("a\n")
-    sh(root, "git", "add", "a.txt")
-    sh(root, "git", "commit", "-qm", "first")
-    return root
+    return git_repo(tmp_path / "repo")
 
 
 def rev(root, name: str) -> str:

@@ -88,6 +88,20 @@ def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
     return sh(cwd, sys.executable, "-m", "dvc", *args, check=check)
 
 
+def git_repo(folder: Path, dvc_too: bool = False, first_commit: bool = True) -> Path:
+    """A bare-bones repository at FOLDER (made): git on branch main with one commit of a.txt (FIRST_COMMIT),
+    and `dvc init` where DVC_TOO; for the adapters' tests, which need no henryvc project."""
+    folder.mkdir(parents=True)
+    sh(folder, "git", "init", "-q", "-b", "main")
+    if dvc_too:
+        dvc(folder, "init", "-q")
+    if first_commit:
+        (folder / "a.txt").write_text("a\n")
+        sh(folder, "git", "add", "a.txt")
+        sh(folder, "git", "commit", "-qm", "first")
+    return folder
+
+
 def gen(project: Project, files: dict[str, str | bytes], commit: str | None = None) -> None:
     """Write FILES (path → content) into the project and optionally commit them."""
     for rel, content in files.items():
