@@ -259,11 +259,23 @@ def checkout(root: Path, targets: list[str] | None = None) -> None:
 
 
 def pull(root: Path, remote: str | None = None, targets: list[str] | None = None) -> None:
-    """`dvc pull [TARGETS]` in ROOT from REMOTE (default remote when None)."""
+    """`dvc pull [TARGETS]` in ROOT from REMOTE (default remote when None).
+
+    Killed pulls can leave DVC taking objects for present in the cache that are not there (its data index
+    in the site cache is the suspect): the next pull then fetches too little and its checkout fails with
+    "missing files". Such a checkout failure drops DVC's data index, which DVC rebuilds, and pulls once
+    more (the random-kill tier's `restore --pull`: docs/status.md has the figures)."""
+    from dvc.exceptions import CheckoutError
+
+    paths = [str(Path(root) / t) for t in targets] if targets else None
     with _dvc_logs() as logged:
+        dvc_repo = open_repo(root)
         try:
-            open_repo(root).pull(targets=[str(Path(root) / t) for t in targets] if targets else None,
-                                 remote=remote, force=True)
+            try:
+                dvc_repo.pull(targets=paths, remote=remote, force=True)
+            except CheckoutError:
+                dvc_repo.drop_data_index()
+                dvc_repo.pull(targets=paths, remote=remote, force=True)
         except Exception as exc:  # ssh remotes fail with OSError (refused key, server down) or worse
             if not is_remote_failure(exc):
                 raise
