@@ -265,21 +265,25 @@ def pull(root: Path, remote: str | None = None, targets: list[str] | None = None
     in the site cache is the suspect): the next pull then fetches too little and its checkout fails with
     "missing files". Such a checkout failure drops DVC's data index, which DVC rebuilds, and pulls once
     more (the random-kill tier's `restore --pull`: docs/status.md has the figures)."""
-    from dvc.exceptions import CheckoutError
-
     paths = [str(Path(root) / t) for t in targets] if targets else None
     with _dvc_logs() as logged:
-        dvc_repo = open_repo(root)
         try:
-            try:
-                dvc_repo.pull(targets=paths, remote=remote, force=True)
-            except CheckoutError:
-                dvc_repo.drop_data_index()
-                dvc_repo.pull(targets=paths, remote=remote, force=True)
+            _pull_retrying(open_repo(root), paths, remote)
         except Exception as exc:  # ssh remotes fail with OSError (refused key, server down) or worse
             if not is_remote_failure(exc):
                 raise
             raise HenryvcError(f"dvc pull failed: {_cause(exc, logged)}") from None
+
+
+def _pull_retrying(dvc_repo: Any, paths: list[str] | None, remote: str | None) -> None:
+    """DVC_REPO.pull; once more after dropping DVC's data index when its checkout finds objects missing."""
+    from dvc.exceptions import CheckoutError
+
+    try:
+        dvc_repo.pull(targets=paths, remote=remote, force=True)
+    except CheckoutError:
+        dvc_repo.drop_data_index()
+        dvc_repo.pull(targets=paths, remote=remote, force=True)
 
 
 def add(root: Path, paths: list[str]) -> None:

@@ -23,6 +23,14 @@ from tests.helpers.sshd import keygen
 pytestmark = pytest.mark.reliability
 
 
+def remotes(tmp_path: Path) -> tuple[Path, Path]:
+    """The DVC remote's folder (only ever reached through sshd) and a bare git origin, in TMP_PATH."""
+    store, origin = tmp_path / "ssh-store", tmp_path / "origin.git"
+    store.mkdir()
+    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    return store, origin
+
+
 def ssh_box(root: Path, url: str, keyfile: Path, origin: Path) -> Path:
     """A box whose DVC remote is URL (set with `henryvc init --remote`) and whose git remote is ORIGIN."""
     project = big_project(root, root.parent / f"{root.name}-unused-local-remote")
@@ -35,10 +43,7 @@ def ssh_box(root: Path, url: str, keyfile: Path, origin: Path) -> Path:
 
 
 def test_push_on_one_box_restore_on_another_over_real_ssh(sshd, tmp_path):
-    store = tmp_path / "ssh-store"  # the remote folder, only ever reached through sshd
-    store.mkdir()
-    origin = tmp_path / "origin.git"
-    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    store, origin = remotes(tmp_path)
     url = sshd.url(store)
     box_a = ssh_box(tmp_path / "box-a", url, sshd.keyfile, origin)
 
@@ -81,10 +86,7 @@ def test_push_on_one_box_restore_on_another_over_real_ssh(sshd, tmp_path):
 
 
 def test_ssh_remote_refusing_the_key_fails_clearly_and_pushes_no_tag(sshd, tmp_path):
-    store = tmp_path / "ssh-store"
-    store.mkdir()
-    origin = tmp_path / "origin.git"
-    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    store, origin = remotes(tmp_path)
     stranger = keygen(tmp_path / "not-authorized")
     box = ssh_box(tmp_path / "box", sshd.url(store), stranger, origin)
     name = train(Project(box), seed=2)
@@ -106,10 +108,7 @@ def test_ssh_remote_refusing_the_key_fails_clearly_and_pushes_no_tag(sshd, tmp_p
 
 
 def test_ssh_server_down_fails_clearly(sshd, tmp_path):
-    store = tmp_path / "ssh-store"
-    store.mkdir()
-    origin = tmp_path / "origin.git"
-    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    store, origin = remotes(tmp_path)
     box = ssh_box(tmp_path / "box", sshd.url(store), sshd.keyfile, origin)
     name = train(Project(box), seed=3)
     assert run_cli(box, "tag-run", name, "--push", process=True).returncode == 0
@@ -133,10 +132,7 @@ def test_ssh_server_down_fails_clearly(sshd, tmp_path):
 def test_ssh_server_without_sftp_is_a_failed_operation_with_its_cause(sshd_without_sftp, tmp_path):
     """Issue 15, item 9: DVC's ssh remote raises ValueError("Can't create any SFTP connections!"), which was
     exit 3 "unexpected error"; it is the remote failing: exit 1, its cause and the next step, nothing pushed."""
-    store = tmp_path / "ssh-store"
-    store.mkdir()
-    origin = tmp_path / "origin.git"
-    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    store, origin = remotes(tmp_path)
     box = ssh_box(tmp_path / "box", sshd_without_sftp.url(store), sshd_without_sftp.keyfile, origin)
     name = train(Project(box), seed=5)
     assert run_cli(box, "tag-run", name, process=True).returncode == 0
@@ -153,10 +149,7 @@ def test_backup_verify_deep_rehashes_every_object_over_ssh_and_finds_a_flipped_b
     """Over SSH, `backup --verify` checks sizes only (it says so); `--deep` reads every object back through sshd
     and re-hashes it: exactly the flipped object is reported damaged, `--repair` replaces it, and `--deep`
     then passes, having read back every byte the tag holds."""
-    store = tmp_path / "ssh-store"
-    store.mkdir()
-    origin = tmp_path / "origin.git"
-    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    store, origin = remotes(tmp_path)
     box = ssh_box(tmp_path / "box", sshd.url(store), sshd.keyfile, origin)
     name = train(Project(box), seed=6, mb=2, files=2)
     assert run_cli(box, "tag-run", name, "--push", process=True).returncode == 0
