@@ -163,6 +163,45 @@ def test_dvcs_repo_lock_held_by_another_process_is_seen_busy_and_not_taken(proje
     assert not dvcrepo.is_busy(project.root)
 
 
+TORN = '{"read": {}, "write": {"/p/training_runs/r/checkpoints": {"pid": 4242, "cm'
+
+
+def test_a_stage_lock_table_a_kill_tore_is_dropped_so_dvc_works_again(project):
+    table = project.root / ".dvc" / "tmp" / "rwlock"
+    table.parent.mkdir(exist_ok=True)
+    table.write_text(TORN)
+    refused = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=project.root, capture_output=True, text=True)
+    assert refused.returncode != 0 and "JSON structure is corrupted" in refused.stderr  # DVC alone refuses
+    assert any(stage.endswith("dvc.yaml:train") for stage in dvcrepo.status(project.root))  # not trained yet
+    assert "4242" not in table.read_text() and json.loads(table.read_text())  # the fresh table DVC wrote
+    table.write_text('{"read": {}, "write": {}}')  # a table that parses is DVC's, left as it is
+    assert dvcrepo.drop_torn_rwlock(project.root) is False
+    assert table.read_text() == '{"read": {}, "write": {}}'
+    table.write_text(TORN)
+    assert dvcrepo.drop_torn_rwlock(project.root) is True
+    assert not table.exists()
+
+
+GUARD = ("import sys, time\nfrom dvc.lock import make_lock\nwith make_lock(sys.argv[1]):\n"
+         "    print('held', flush=True)\n    time.sleep(60)\n")
+
+
+def test_a_torn_table_is_left_while_another_process_holds_its_guard(project):
+    table = project.root / ".dvc" / "tmp" / "rwlock"
+    table.parent.mkdir(exist_ok=True)
+    table.write_text(TORN)
+    holder = subprocess.Popen([sys.executable, "-c", GUARD, str(table.with_name("rwlock.lock"))],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert dvcrepo.drop_torn_rwlock(project.root) is False
+        assert table.read_text() == TORN
+    finally:
+        holder.kill()
+        holder.wait()
+    assert dvcrepo.drop_torn_rwlock(project.root) is True
+
+
 def test_cache_types_are_links_only_and_the_probe_leaves_nothing(tmp_path):
     folder = tmp_path / "cache"
     assert dvcrepo.cache_types(folder) in (dvcrepo.REFLINK_TYPES, dvcrepo.LINK_TYPES)

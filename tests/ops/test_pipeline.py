@@ -102,6 +102,15 @@ def test_dvc_repro_keeps_the_last_lines(project):
     assert "line 39" in seen and len(seen) > pipeline.TAIL_LINES
 
 
+def test_dvc_repro_runs_over_a_stage_lock_table_a_killed_dvc_tore(project):
+    run_with_status(project, "success", seed=1)
+    table = project.root / ".dvc" / "tmp" / "rwlock"
+    table.write_text('{"write": {"/p/training_runs": {"pid": 4242, "c')
+    code, tail = pipeline.dvc_repro(project.root)
+    assert code == 0, tail
+    assert "4242" not in table.read_text()
+
+
 def test_resume_refuses_what_it_cannot_continue_and_runs_nothing(project):
     done = run_with_status(project, "success", seed=1)
     with pytest.raises(NotReady, match="is success, not incomplete"):

@@ -59,12 +59,61 @@ def open_repo(root: Path) -> Repo:
     for check in BEFORE_OPEN:
         check(root)
     try:
-        return Repo(str(root))
+        dvc_repo = Repo(str(root))
     except Exception as exc:  # a .dvc/config that does not parse or validate: the user's file, named
         found = userfiles.user_error(exc, Path(root))
         if found is None:
             raise
         raise found from None
+    _drop_if_torn(dvc_repo)  # drop_torn_rwlock says why
+    return dvc_repo
+
+
+def drop_torn_rwlock(root: Path) -> bool:
+    """Remove ROOT's DVC stage lock table (.dvc/tmp/rwlock) when it is not JSON; True when it did.
+
+    DVC rewrites that file in place while it holds rwlock.lock, so a process killed mid-write leaves it
+    torn, and every later `dvc status`, add or repro then refuses with "JSON structure is corrupted" until
+    someone deletes it (the random-kill tier met it after a killed `snapshot`). The table only records which
+    live processes read or write which stage paths, and DVC itself drops the entries of dead ones; a torn
+    table's entries are lost already. So, holding rwlock.lock as DVC's writers do (none is mid-write then),
+    a file that still does not parse is removed, and DVC starts a fresh table. A guard held by another
+    process for DVC's lock timeout leaves the file alone. open_repo does this; DVC's own command line
+    (`dvc repro`) calls it first.
+    """
+    table = Path(root) / ".dvc" / "tmp" / "rwlock"
+    if _parses(table):
+        return False
+    open_repo(root).close()
+    return _parses(table)
+
+
+def _drop_if_torn(dvc_repo: Repo) -> None:
+    from dvc.lock import LockError, make_lock
+
+    if dvc_repo.tmp_dir is None or _parses(table := Path(dvc_repo.tmp_dir) / "rwlock"):
+        return
+    guard = make_lock(str(table.with_name("rwlock.lock")), tmp_dir=dvc_repo.tmp_dir,
+                      hardlink_lock=dvc_repo.config["core"].get("hardlink_lock", False))
+    try:
+        with guard:
+            if not _parses(table):
+                table.unlink()
+    except LockError:
+        pass
+
+
+def _parses(table: Path) -> bool:
+    """True when TABLE is absent or holds JSON."""
+    import json
+
+    try:
+        json.loads(table.read_bytes())
+    except FileNotFoundError:
+        return True
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return False
+    return True
 
 
 def init(root: Path) -> None:

@@ -59,9 +59,11 @@ def dvc_repro(root: Path, output: Output | None = None, args: tuple[str, ...] = 
               extra_env: dict[str, str] | None = None, image: InImage | None = None) -> tuple[int, list[str]]:
     """Run the real `dvc repro [ARGS]` in ROOT (EXTRA_ENV added to its environment), in IMAGE when given;
     stream its lines to OUTPUT; return (exit code, last lines)."""
+    from henryvc.adapters import dvcrepo
     from henryvc.core import params
 
     params.active_run_or_none(root)  # `run: ../../etc` is BadInput before DVC reads any path from it
+    dvcrepo.drop_torn_rwlock(root)  # a killed DVC's torn stage lock table would stop `dvc repro` at once
     tail: list[str] = []
 
     def line(text: str) -> None:
