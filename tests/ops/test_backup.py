@@ -10,7 +10,7 @@ import pytest
 from henryvc import api
 from henryvc.adapters import dvcrepo, dvcstore, gitrepo
 from henryvc.core.project import Project
-from henryvc.errors import BadInput, NotReady
+from henryvc.errors import BadInput, IntegrityError, NotReady
 from henryvc.hashing import md5_file
 from henryvc.ops import backup as backups
 from tests.helpers.cli import run_cli
@@ -121,3 +121,18 @@ def test_best_only_knows_a_best_model_file_by_its_name():
     assert not backups.BEST_MODEL.search("training_runs/x/checkpoints/checkpoint_500.pth")
     assert not backups.BEST_MODEL.search("training_runs/x/not_best_model.pth")
     assert not backups.BEST_MODEL.search("training_runs/best_model/checkpoint_500.pth")  # a folder's name is not a file's
+
+
+def test_push_tag_data_mends_a_hole_and_refuses_an_object_that_is_nowhere_whole(project, tmp_path):
+    name = run_with_status(project, "success", seed=1, tag=True)
+    git_repo = gitrepo.open_git(project.root)
+    assert backups.push_tag_data(project, git_repo, name) > 0
+    victim = max(remote_objects(tmp_path / "dvc-remote"), key=lambda p: p.stat().st_size)
+    whole = victim.read_bytes()
+    victim.write_bytes(b"")  # what a killed push leaves; `dvc push` takes the name for the object
+    assert backups.push_tag_data(project, git_repo, name) == 1 and victim.read_bytes() == whole
+    victim.write_bytes(b"")
+    (project.root / ".dvc" / "cache" / victim.relative_to(tmp_path / "dvc-remote")).unlink()
+    with pytest.raises(IntegrityError, match=rf"^1 object\(s\) of {name} are neither in the DVC cache nor whole on "
+                                             r"storage \(first: training_runs/"):
+        backups.push_tag_data(project, git_repo, name)

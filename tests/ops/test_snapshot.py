@@ -59,6 +59,26 @@ def test_snapshot_of_a_clean_tree_tags_head_and_pushes_data_and_tag(project, tmp
     assert _body(project, made.name).splitlines()[0] == f"henryvc snapshot {made.name}"  # no message, no colon
 
 
+def _trained_with_origin(project, tmp_path) -> None:
+    train(project, seed=1)
+    sh(project.root, "git", "add", "-A")
+    sh(project.root, "git", "commit", "-qm", "trained")
+    sh(tmp_path, "git", "init", "-q", "--bare", str(tmp_path / "origin.git"))
+    sh(project.root, "git", "remote", "add", "origin", str(tmp_path / "origin.git"))
+
+
+def test_snapshot_replaces_an_object_a_killed_push_left_empty_before_it_pushes_the_tag(project, tmp_path):
+    _trained_with_origin(project, tmp_path)
+    dvc(project.root, "push", "-q")
+    victim = max(remote_objects(tmp_path / "dvc-remote"), key=lambda p: p.stat().st_size)
+    whole = victim.read_bytes()
+    victim.write_bytes(b"")  # what a push killed mid-transfer leaves at the object's final name
+    dvc(project.root, "push", "-q")
+    assert victim.read_bytes() == b""  # DVC alone takes the name for the object and sends nothing
+    made = snapshots.snapshot(project, "over a half-pushed remote")
+    assert victim.read_bytes() == whole and made.git_pushed and made.pushed_objects >= 1
+
+
 def test_a_taken_snapshot_name_moves_to_the_next_second(project):
     sh(project.root, "git", "tag", "snapshot_20240506_070809")
     clock = iter([STAMP, STAMP + timedelta(seconds=1)])

@@ -13,7 +13,7 @@ from henryvc.adapters.dvcremote import Remote, default_remote, remotes
 from henryvc.core.coverage import tag_objects
 from henryvc.core.runfolder import RUNS_DIR
 from henryvc.core.summary import all_tags
-from henryvc.errors import BadInput, NotReady
+from henryvc.errors import BadInput, IntegrityError, NotReady
 
 if TYPE_CHECKING:
     from henryvc.adapters.dvcrepo import DvcRepo
@@ -97,6 +97,30 @@ def _best_objects(project: Project, git_repo: GitRepo, tags: list[str], cache: P
         if BEST_MODEL.search(path):
             wanted.setdefault(oid, (tag, path))
     return wanted
+
+
+def push_tag_data(project: Project, git_repo: GitRepo, name: str, remote: str | None = None) -> int:
+    """Push the work tree's DVC data to REMOTE (default: the default remote), then make sure it holds every
+    object of tag NAME whole, sending what it lacks; how many objects went. Raises IntegrityError, before
+    the caller pushes the tag, for objects neither in the cache nor whole there: data first, tag second, so
+    a tag that reached origin always has its data on the remote.
+
+    `dvc push` skips an object whose name exists on the remote, and a push killed at the wrong moment
+    leaves an empty or partial file under an object's final name (DVC tries a reflink there first, and
+    several transfers run at once): without the check a re-run would push the tag with damaged data
+    behind it (tag-run --push and snapshot both met it in the random-kill tier).
+    """
+    pushed = dvcrepo.push(project.root, remote)
+    with dvcrepo.open_repo(project.root) as dvc_repo:
+        target = Remote.of(dvc_repo, remote)
+        cache, odb = target.cache, target.odb(dvc_repo)
+        wanted = tag_objects(git_repo, [name], cache, odb)
+        filled, lost = dvcstore.fill_holes(dvc_repo, target.name, odb, wanted.keys(), cache)
+    if lost:
+        first = min(lost, key=wanted.__getitem__)
+        raise IntegrityError(f"{len(lost)} object(s) of {name} are neither in the DVC cache nor whole on "
+                             f"{target.name} (first: {wanted[first][1]}); the tag was not pushed")
+    return pushed + filled
 
 
 def push_tags(git_repo: GitRepo, names: list[str]) -> bool:

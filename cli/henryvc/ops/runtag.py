@@ -7,13 +7,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc.adapters import dvcrepo, dvcstore, gitrepo
-from henryvc.adapters.dvcremote import Remote
+from henryvc.adapters import dvcrepo, gitrepo
 from henryvc.core import params
 from henryvc.core import record as records
 from henryvc.core import summary as summaries
 from henryvc.core.runfolder import run_outs, run_path
-from henryvc.errors import IntegrityError, NotReady, RunExists, RunNotFound
+from henryvc.errors import NotReady, RunExists, RunNotFound
+from henryvc.ops.backup import push_tag_data
 
 if TYPE_CHECKING:
     from henryvc.adapters.gitrepo import GitRepo
@@ -130,30 +130,9 @@ def _push(project: Project, git_repo: GitRepo, name: str, summary: dict[str, Any
     # Data first, tag second: a tag that reached the remote always has its data there.
     if gitrepo.commit_of(git_repo, name) != gitrepo.head(git_repo):
         raise NotReady(f"the work tree is not at {name}: `henryvc restore {name} --in-place` first, then push")
-    dvcrepo.push(project.root)
-    _fill_remote_holes(project, git_repo, name)
+    push_tag_data(project, git_repo, name)
     gitrepo.push_tag(git_repo, name)
     from henryvc.ops import review
 
     review.push(project.root)  # the reviews' notes travel with the tag
     return TagResult(name, gitrepo.commit_of(git_repo, name), summary.get("status", "?"), True, summary)
-
-
-def _fill_remote_holes(project: Project, git_repo: GitRepo, name: str) -> None:
-    """Make sure the default remote holds every object of tag NAME whole, sending what it lacks.
-
-    `dvc push` skips an object whose name exists on the remote, and a push killed at the wrong moment
-    leaves an empty file under an object's final name (DVC tries a reflink there first): without this
-    check a re-run of tag-run --push would push the tag with damaged data behind it.
-    """
-    from henryvc.core.coverage import tag_objects
-
-    with dvcrepo.open_repo(project.root) as dvc_repo:
-        remote = Remote.of(dvc_repo)  # the default remote: where dvcrepo.push sent it
-        cache, odb = remote.cache, remote.odb(dvc_repo)
-        wanted = tag_objects(git_repo, [name], cache, odb)
-        _, lost = dvcstore.fill_holes(dvc_repo, remote.name, odb, wanted.keys(), cache)
-    if lost:
-        first = min(lost, key=wanted.__getitem__)
-        raise IntegrityError(f"{len(lost)} object(s) of {name} are neither in the DVC cache nor whole on "
-                             f"{remote.name} (first: {wanted[first][1]}); the tag was not pushed")

@@ -17,7 +17,7 @@ from henryvc.core import runname
 from henryvc.core.journal import journal, now_local_iso
 from henryvc.core.runfolder import run_folders
 from henryvc.errors import BadInput, NotReady, RunExists
-from henryvc.ops.backup import backup_remote, push_tags
+from henryvc.ops.backup import backup_remote, push_tag_data, push_tags
 
 if TYPE_CHECKING:
     from henryvc.adapters.gitrepo import GitRepo
@@ -116,5 +116,5 @@ def snapshot_locked(project: Project, message: str, push: bool, remote: str | No
     subject = f"henryvc snapshot {name}" + (f": {message.strip().splitlines()[0]}" if message.strip() else "")
     gitrepo.create_tag(git_repo, name, commit, f"{subject}\n\n{json.dumps(summary, indent=2, sort_keys=True)}\n")
     journal(project, {"action": "snapshot", "tag": name, "commit": commit})
-    pushed = dvcrepo.push(project.root, remote) if push else 0
+    pushed = push_tag_data(project, git_repo, name, remote) if push else 0  # data first, tag second
     return SnapshotResult(name, commit, message, remote, pushed, push and push_tags(git_repo, [name]), summary)
