@@ -72,3 +72,52 @@ def clear_stale_locks(repo: git.Repo) -> list[str]:
     for path in present:
         path.unlink(missing_ok=True)
     return [str(p) for p in present]
+
+
+def drop_half_made_worktrees(repo: git.Repo) -> list[str]:
+    """Remove the worktree entries a killed `git worktree add` left half made; the worktree paths they were for.
+
+    Git makes .git/worktrees/<id>/ file by file (locked "initializing", gitdir, the worktree's .git file,
+    commondir, HEAD as the null commit, then the real HEAD), and cleans up on a catchable signal but not
+    on SIGKILL. An entry still locked with commondir or gitdir empty or missing, or HEAD not yet a commit,
+    makes `git worktree list` and `git fsck` fail (or lists the worktree at the null commit) until it goes.
+    Such an entry is removed, with the worktree folder when it holds nothing but git's .git file, once no
+    git process works in the repository (seen twice, as for stale locks). An entry whose HEAD names a
+    commit is left: its checkout was cut short, and henryvc.adapters.gitrepo.complete_worktree finishes it.
+    """
+    import shutil
+
+    admin = Path(repo.common_dir) / "worktrees"
+    for attempt in range(2):
+        torn = [entry for entry in sorted(admin.glob("*")) if _half_made(entry)]
+        if not torn:
+            return []
+        seen = _git_processes_and_open_files(repo)
+        if seen is None or seen[0]:
+            return []  # a git may be making it now (or we cannot tell): leave it to git
+        if attempt == 0:
+            time.sleep(LOCK_RECHECK_S)
+    dropped = []
+    for entry in torn:
+        folder = _text(entry / "gitdir")
+        worktree = Path(folder).parent if folder else None
+        shutil.rmtree(entry, ignore_errors=True)
+        if worktree is not None and worktree.is_dir() and [p.name for p in worktree.iterdir()] == [".git"]:
+            shutil.rmtree(worktree)
+        dropped.append(str(worktree or entry.name))
+    return dropped
+
+
+def _half_made(entry: Path) -> bool:
+    """Whether worktree entry ENTRY (.git/worktrees/<id>) is one `git worktree add` began and never finished."""
+    head = _text(entry / "HEAD")
+    return entry.is_dir() and (entry / "locked").exists() and (
+        not _text(entry / "commondir") or not _text(entry / "gitdir") or not head or set(head) == {"0"})
+
+
+def _text(path: Path) -> str:
+    """PATH's text, stripped; "" when it is missing or cannot be read."""
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""

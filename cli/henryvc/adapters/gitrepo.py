@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from henryvc.adapters.gitlocks import clear_stale_locks
+from henryvc.adapters.gitlocks import clear_stale_locks, drop_half_made_worktrees
 from henryvc.errors import HenryvcError, NotReady, RunExists
 
 if TYPE_CHECKING:
@@ -200,6 +200,7 @@ def worktree_add(repo: Repository, path: Path, rev: str) -> None:
     """Add a detached worktree of REV at PATH."""
     repo = raw(repo)
     clear_stale_locks(repo)
+    drop_half_made_worktrees(repo)
     repo.git.worktree("add", "--detach", "--quiet", str(path), rev)
 
 
@@ -240,8 +241,10 @@ def complete_worktree(path: Path) -> list[str]:
 
 
 def worktrees(repo: Repository) -> dict[str, str]:
-    """Path → HEAD sha of each worktree of REPO."""
+    """Path → HEAD sha of each worktree of REPO (entries a killed `git worktree add` left half made, which
+    make `git worktree list` fail, dropped first: gitlocks.drop_half_made_worktrees)."""
     repo = raw(repo)
+    drop_half_made_worktrees(repo)
     found, current = {}, None
     for line in repo.git.worktree("list", "--porcelain").splitlines():
         if line.startswith("worktree "):

@@ -174,6 +174,24 @@ def test_rerun_completes_when_the_cache_lost_objects_dvc_once_fetched(pushed, tm
     assert_rerun_completes(pushed, box)
 
 
+@pytest.mark.parametrize("tear", [{"commondir": "", "HEAD": ""}, {"HEAD": "0" * 40 + "\n"}],
+                         ids=["commondir-empty", "head-null"])
+def test_rerun_completes_over_a_worktree_entry_git_had_only_begun(pushed, tmp_path, tear):
+    """(c) `git worktree add` SIGKILLed while it made .git/worktrees/<id>/ (the random-kill tier met both):
+    locked "initializing", with an empty commondir (`git worktree list` and fsck then fail) or HEAD still
+    the null commit (the worktree listed at no commit); the worktree folder holds only its .git file."""
+    _, name, _ = pushed
+    box = clone(pushed, tmp_path)
+    worktree = box / ".henryvc" / "restore" / name
+    sh(box, "git", "worktree", "add", "-q", "--detach", "--no-checkout", str(worktree), name)
+    entry = Path(sh(worktree, "git", "rev-parse", "--absolute-git-dir").stdout.strip())
+    (entry / "locked").write_text("initializing\n")
+    for file, text in tear.items():
+        (entry / file).write_text(text)
+    assert_rerun_completes(pushed, box)
+    assert sh(box, "git", "fsck", "--no-dangling").returncode == 0
+
+
 @pytest.mark.parametrize(("written", "kept"), [("dvc.lock", 0.0), ("dvc.lock", 0.5), ("voice_data.dvc", 0.0),
                                                ("voice_data.dvc", 0.8), ("dvc.yaml", 0.0), ("params.yaml", 0.0)])
 def test_rerun_completes_over_a_worktree_checkout_killed_mid_file(pushed, tmp_path, written, kept):
