@@ -106,6 +106,15 @@ def test_push_sends_what_the_remote_lacks_and_pull_brings_it_back(project, train
     assert {p.name: md5_file(p) for p in checkpoints.iterdir()} == before
 
 
+def test_a_push_over_a_listing_a_killed_push_left_short_drops_it_and_pushes_again(project, tmp_path):
+    assert dvcrepo.push(project.root) > 0
+    [listing] = (tmp_path / "dvc-remote").rglob("*.dir")  # voice_data's
+    whole = listing.read_bytes()
+    listing.write_bytes(whole[:10])
+    assert dvcrepo.push(project.root) == 1  # DVC alone stops on it: test_dvcstore shows that
+    assert listing.read_bytes() == whole
+
+
 def test_a_pull_from_a_remote_that_is_not_there_is_one_henryvc_error(project, tmp_path):
     shutil.rmtree(tmp_path / "dvc-remote")
     shutil.rmtree(dvcrepo.cache_dir(project.root) / "files")

@@ -147,3 +147,26 @@ def test_gc_removes_only_objects_nothing_uses(project):
     dvcstore.gc(plan)
     assert not dvcstore.in_cache(cache, stray)
     assert all(dvcstore.in_cache(cache, oid) for oid in used)
+
+
+def test_damaged_listings_are_dropped_so_dvc_sends_them_again_and_none_is_sent_alone(project, pushed):
+    repo, odb, cache, _ = pushed
+    train(project, seed=1)
+    dvcrepo.push(project.root)
+    listings = sorted(path for path in Path(odb.path).rglob("*.dir"))
+    oid = {path: path.parent.name + path.name for path in listings}
+    short, flipped, gone = listings[:3]
+    short.write_bytes(short.read_bytes()[:20])  # what a push killed mid-copy leaves
+    text = bytearray(flipped.read_bytes())
+    text[-3] ^= 1
+    flipped.write_bytes(bytes(text))
+    gone.unlink()
+    stuck = dvc(project.root, "push", check=False)
+    assert stuck.returncode != 0 and "is corrupted" in stuck.stderr  # DVC alone stops on the short listing
+
+    assert dvcstore.drop_damaged_listings(odb, cache) == sorted([oid[short], oid[flipped]])
+    assert not short.exists() and not flipped.exists() and not gone.exists()  # a missing one is not sent alone
+    assert dvcstore.drop_damaged_listings(odb, cache) == []
+    assert dvcrepo.push(project.root) >= 3
+    assert all(md5_file(path) == oid[path].removesuffix(".dir") for path in listings)
+

@@ -348,10 +348,23 @@ def add(root: Path, paths: list[str]) -> None:
 
 def push(root: Path, remote: str | None = None, targets: list[str] | None = None, all_tags: bool = False,
          dvc_repo: Any = None) -> int:
-    """`dvc push` of TARGETS (all tracked outputs when None; ALL_TAGS: every tag's too); how many objects went."""
+    """`dvc push` of TARGETS (all tracked outputs when None; ALL_TAGS: every tag's too); how many objects went.
+
+    A push that stops on a folder listing the remote holds damaged (a killed push left it short: DVC reads
+    listings back from the remote and fails on every push after) drops the damaged listings
+    (dvcstore.drop_damaged_listings) and pushes once more."""
+    from dvc_objects.errors import ObjectFormatError
+
+    dvc_repo = dvc_repo or open_repo(root)
     with _dvc_logs() as logged:
         try:
-            pushed: int = (dvc_repo or open_repo(root)).push(targets=targets, remote=remote, all_tags=all_tags)
+            try:
+                pushed: int = dvc_repo.push(targets=targets, remote=remote, all_tags=all_tags)
+            except ObjectFormatError:
+                from henryvc.adapters import dvcstore
+
+                dvcstore.drop_damaged_listings(dvc_repo.cloud.get_remote_odb(remote, "push"), cache_of(dvc_repo))
+                pushed = dvc_repo.push(targets=targets, remote=remote, all_tags=all_tags)
             return pushed
         except Exception as exc:  # ssh remotes fail with OSError (refused key, server down) or worse
             if not is_remote_failure(exc):

@@ -95,6 +95,25 @@ def cache_copy_good(cache: Path, oid: str) -> bool:
     return path.is_file() and md5_file(path) == oid.removesuffix(".dir")
 
 
+def drop_damaged_listings(odb: HashFileDB, cache: Path) -> list[str]:
+    """Remove from the remote each folder listing (.dir object) the cache holds whole and the remote holds
+    damaged (empty, short, or bytes that do not hash to its name); the oids removed.
+
+    `dvc push` reads a listing back from the remote when the remote has one, and stops on one a killed push
+    left short ("object ... is corrupted"), every push after it too. Removed, the listing is missing, and
+    DVC sends it again with its files. Nothing is sent here: a listing on the remote without its files
+    would make DVC take the folder for complete there.
+    """
+    base = Path(cache) / "files" / "md5"
+    listings = {path.parent.name + path.name for path in base.glob("??/*.dir")} if base.is_dir() else set()
+    problems = remote_problems(odb, listings, cache)
+    problems.update(remote_content_problems(odb, sorted(o for o in listings if o not in problems)))
+    damaged = sorted(oid for oid, problem in problems.items() if problem != "missing" and cache_copy_good(cache, oid))
+    if damaged:
+        odb.fs.remove([odb.oid_to_path(oid) for oid in damaged])
+    return damaged
+
+
 def on_remote(odb: HashFileDB, oids: Iterable[str], cache: Path) -> set[str]:
     """Those of OIDS the remote holds whole."""
     oids = set(oids)
