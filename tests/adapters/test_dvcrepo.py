@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from henryvc.adapters import dvcrepo, gitrepo
+from henryvc.adapters import dvcrepo, dvcstore, gitrepo
 from henryvc.adapters.dvcrepo import Out
 from henryvc.errors import BadInput, HenryvcError, NotReady
 from henryvc.hashing import md5_file
@@ -106,12 +106,14 @@ def test_push_sends_what_the_remote_lacks_and_pull_brings_it_back(project, train
     assert {p.name: md5_file(p) for p in checkpoints.iterdir()} == before
 
 
-def test_a_push_over_a_listing_a_killed_push_left_short_drops_it_and_pushes_again(project, tmp_path):
+def test_a_push_stopped_by_a_short_listing_is_damaged_listing_and_push_mending_mends_it(project, tmp_path):
     assert dvcrepo.push(project.root) > 0
     [listing] = (tmp_path / "dvc-remote").rglob("*.dir")  # voice_data's
     whole = listing.read_bytes()
     listing.write_bytes(whole[:10])
-    assert dvcrepo.push(project.root) == 1  # DVC alone stops on it: test_dvcstore shows that
+    with pytest.raises(dvcrepo.DamagedListing, match=r"^dvc push failed: object .*\.dir is corrupted"):
+        dvcrepo.push(project.root)
+    assert dvcstore.push_mending(project.root) == 1
     assert listing.read_bytes() == whole
 
 

@@ -167,6 +167,6 @@ def test_damaged_listings_are_dropped_so_dvc_sends_them_again_and_none_is_sent_a
     assert dvcstore.drop_damaged_listings(odb, cache) == sorted([oid[short], oid[flipped]])
     assert not short.exists() and not flipped.exists() and not gone.exists()  # a missing one is not sent alone
     assert dvcstore.drop_damaged_listings(odb, cache) == []
-    assert dvcrepo.push(project.root) >= 3
+    assert dvcstore.push_mending(project.root) >= 3
     assert all(md5_file(path) == oid[path].removesuffix(".dir") for path in listings)
 

@@ -346,26 +346,25 @@ def add(root: Path, paths: list[str]) -> None:
             raise HenryvcError(f"dvc add failed: {_cause(exc, logged)}") from None
 
 
+class DamagedListing(HenryvcError):
+    """`dvc push` stopped on a folder listing that does not parse (on the remote, or in the cache)."""
+
+
 def push(root: Path, remote: str | None = None, targets: list[str] | None = None, all_tags: bool = False,
          dvc_repo: Any = None) -> int:
     """`dvc push` of TARGETS (all tracked outputs when None; ALL_TAGS: every tag's too); how many objects went.
 
-    A push that stops on a folder listing the remote holds damaged (a killed push left it short: DVC reads
-    listings back from the remote and fails on every push after) drops the damaged listings
-    (dvcstore.drop_damaged_listings) and pushes once more."""
+    Raises DamagedListing when DVC stops on a folder listing the remote holds damaged (DVC reads listings
+    back from the remote; a killed push can leave one short, and every push after stops on it):
+    henryvc.adapters.dvcstore.push_mending mends that and pushes again."""
     from dvc_objects.errors import ObjectFormatError
 
-    dvc_repo = dvc_repo or open_repo(root)
     with _dvc_logs() as logged:
         try:
-            try:
-                pushed: int = dvc_repo.push(targets=targets, remote=remote, all_tags=all_tags)
-            except ObjectFormatError:
-                from henryvc.adapters import dvcstore
-
-                dvcstore.drop_damaged_listings(dvc_repo.cloud.get_remote_odb(remote, "push"), cache_of(dvc_repo))
-                pushed = dvc_repo.push(targets=targets, remote=remote, all_tags=all_tags)
+            pushed: int = (dvc_repo or open_repo(root)).push(targets=targets, remote=remote, all_tags=all_tags)
             return pushed
+        except ObjectFormatError as exc:
+            raise DamagedListing(f"dvc push failed: {exc}") from None
         except Exception as exc:  # ssh remotes fail with OSError (refused key, server down) or worse
             if not is_remote_failure(exc):
                 raise

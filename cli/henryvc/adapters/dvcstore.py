@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from henryvc.adapters.dvcrepo import EMPTY_MD5, Out, object_path, outs_at
+from henryvc.adapters.dvcrepo import EMPTY_MD5, DamagedListing, Out, cache_of, object_path, open_repo, outs_at, push
 from henryvc.errors import HenryvcError
 from henryvc.hashing import md5_bytes, md5_file, md5_stream
 
@@ -93,6 +93,18 @@ def cache_copy_good(cache: Path, oid: str) -> bool:
     """True when the cache holds OID and its bytes hash to its name (a copy fit to repair the remote with)."""
     path = object_path(cache, Out("", oid.removesuffix(".dir"), oid.endswith(".dir")))
     return path.is_file() and md5_file(path) == oid.removesuffix(".dir")
+
+
+def push_mending(root: Path, remote: str | None = None, all_tags: bool = False, dvc_repo: Repo | None = None) -> int:
+    """dvcrepo.push (the work tree's outputs; ALL_TAGS: every tag's too) to REMOTE; how many objects went.
+    When DVC stops on a folder listing the remote holds damaged, the damaged listings are dropped
+    (drop_damaged_listings) and it pushes once more; a listing damaged in the cache stops it for good."""
+    dvc_repo = dvc_repo or open_repo(root)
+    try:
+        return push(root, remote, all_tags=all_tags, dvc_repo=dvc_repo)
+    except DamagedListing:
+        drop_damaged_listings(dvc_repo.cloud.get_remote_odb(remote, "push"), cache_of(dvc_repo))
+        return push(root, remote, all_tags=all_tags, dvc_repo=dvc_repo)
 
 
 def drop_damaged_listings(odb: HashFileDB, cache: Path) -> list[str]:

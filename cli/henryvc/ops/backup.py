@@ -110,7 +110,7 @@ def push_tag_data(project: Project, git_repo: GitRepo, name: str, remote: str | 
     several transfers run at once): without the check a re-run would push the tag with damaged data
     behind it (tag-run --push and snapshot both met it in the random-kill tier).
     """
-    pushed = dvcrepo.push(project.root, remote)
+    pushed = dvcstore.push_mending(project.root, remote)
     with dvcrepo.open_repo(project.root) as dvc_repo:
         target = Remote.of(dvc_repo, remote)
         cache, odb = target.cache, target.odb(dvc_repo)
@@ -151,7 +151,7 @@ def backup(project: Project, remote: str | None = None, best_only: bool = False,
         if best_only:
             pushed, wanted = 0, _best_objects(project, git_repo, tags, cache)
         else:
-            pushed = dvcrepo.push(project.root, name, all_tags=True, dvc_repo=dvc_repo)
+            pushed = dvcstore.push_mending(project.root, name, all_tags=True, dvc_repo=dvc_repo)
             wanted = tag_objects(git_repo, tags, cache, odb)
         read: dict[str, float] = {}
         before = dvcstore.remote_problems(odb, wanted.keys(), cache, content=True, read=read) if repair else {}

@@ -142,7 +142,7 @@ def reset(project: Project, remote: str | None = None, only: set[str] | None = N
             snap = snapshot_locked(project, message, True, plan.remote, datetime.now).name
         if plan.to_push:
             with dvcrepo.open_repo(project.root) as dvc_repo:
-                dvcrepo.push(project.root, plan.remote, all_tags=True, dvc_repo=dvc_repo)
+                dvcstore.push_mending(project.root, plan.remote, all_tags=True, dvc_repo=dvc_repo)
         final = _plan_reset(project, plan.remote, snapshot_tag=snap)
         final.snapshot = snap
         unheld = [i for i in final.items if i.state != "backed-up"]
