@@ -78,8 +78,8 @@ def drop_torn_rwlock(root: Path) -> bool:
     live processes read or write which stage paths, and DVC itself drops the entries of dead ones; a torn
     table's entries are lost already. So, holding rwlock.lock as DVC's writers do (none is mid-write then),
     a file that still does not parse is removed, and DVC starts a fresh table. A guard held by another
-    process for DVC's lock timeout leaves the file alone. open_repo does this; DVC's own command line
-    (`dvc repro`) calls it first.
+    process for DVC's lock timeout leaves the file alone. open_repo does this every time; henryvc calls
+    this before it starts DVC's own command line (`dvc repro`), which it does not open.
     """
     table = Path(root) / ".dvc" / "tmp" / "rwlock"
     if _parses(table):
