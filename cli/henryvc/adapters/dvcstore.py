@@ -118,8 +118,7 @@ def drop_damaged_listings(odb: HashFileDB, cache: Path) -> list[str]:
     """
     base = Path(cache) / "files" / "md5"
     listings = {path.parent.name + path.name for path in base.glob("??/*.dir")} if base.is_dir() else set()
-    problems = remote_problems(odb, listings, cache)
-    problems.update(remote_content_problems(odb, sorted(o for o in listings if o not in problems)))
+    problems = remote_problems(odb, listings, cache, content=True)
     damaged = sorted(oid for oid, problem in problems.items() if problem != "missing" and cache_copy_good(cache, oid))
     if damaged:
         odb.fs.remove([odb.oid_to_path(oid) for oid in damaged])

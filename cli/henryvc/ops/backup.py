@@ -110,8 +110,8 @@ def push_tag_data(project: Project, git_repo: GitRepo, name: str, remote: str | 
     several transfers run at once): without the check a re-run would push the tag with damaged data
     behind it (tag-run --push and snapshot both met it in the random-kill tier).
     """
-    pushed = dvcstore.push_mending(project.root, remote)
     with dvcrepo.open_repo(project.root) as dvc_repo:
+        pushed = dvcstore.push_mending(project.root, remote, dvc_repo=dvc_repo)
         target = Remote.of(dvc_repo, remote)
         cache, odb = target.cache, target.odb(dvc_repo)
         wanted = tag_objects(git_repo, [name], cache, odb)
